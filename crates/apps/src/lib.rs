@@ -1,0 +1,1 @@
+//! framecast-apps (being built).

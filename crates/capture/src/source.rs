@@ -1,0 +1,115 @@
+//! The [`FrameSource`] trait and the [`Frame`] it fills.
+
+use framecast_codec::{ImageBuf, PixelFormat};
+
+use crate::CaptureError;
+
+/// What kind of data a source's frames carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum FrameKind {
+    /// Raw pixels, in [`Frame::pixels`].
+    Raw,
+    /// An already-compressed JPEG, in [`Frame::jpeg`]: a sender can forward it
+    /// unchanged when its size is the one wanted.
+    Jpeg,
+}
+
+/// What a source delivers, known before the first frame.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
+pub struct SourceFormat {
+    /// Frame width in pixels.
+    pub width: u32,
+    /// Frame height in pixels.
+    pub height: u32,
+    /// Raw pixels or JPEG.
+    pub kind: FrameKind,
+    /// The pixel layout of raw frames.
+    pub pixel_format: PixelFormat,
+    /// Whether frames come from a live device whose frames go stale (a
+    /// camera): a sender may drop them when it falls behind. Files and the
+    /// test pattern are not live.
+    pub live: bool,
+}
+
+impl SourceFormat {
+    /// A format description.
+    pub fn new(
+        width: u32,
+        height: u32,
+        kind: FrameKind,
+        pixel_format: PixelFormat,
+        live: bool,
+    ) -> Self {
+        Self {
+            width,
+            height,
+            kind,
+            pixel_format,
+            live,
+        }
+    }
+}
+
+/// One captured frame. Sources write into a caller-owned `Frame` whose
+/// buffers are reused from frame to frame.
+#[derive(Debug, Clone)]
+pub struct Frame {
+    /// The source's frame counter, from 0.
+    pub sequence: u64,
+    /// When the frame was captured, in microseconds since the Unix epoch.
+    pub capture_time_us: u64,
+    /// Which of `pixels` and `jpeg` holds this frame.
+    pub kind: FrameKind,
+    /// The picture when `kind` is [`FrameKind::Raw`].
+    pub pixels: ImageBuf,
+    /// The compressed picture when `kind` is [`FrameKind::Jpeg`].
+    pub jpeg: Vec<u8>,
+    /// Picture width in pixels (for JPEG frames too).
+    pub width: u32,
+    /// Picture height in pixels (for JPEG frames too).
+    pub height: u32,
+}
+
+impl Default for Frame {
+    fn default() -> Self {
+        Self {
+            sequence: 0,
+            capture_time_us: 0,
+            kind: FrameKind::Raw,
+            pixels: ImageBuf::empty(PixelFormat::Rgb8),
+            jpeg: Vec::new(),
+            width: 0,
+            height: 0,
+        }
+    }
+}
+
+/// Anything that produces frames: a camera, a test pattern, a file.
+pub trait FrameSource: Send {
+    /// What this source's frames are.
+    fn format(&self) -> SourceFormat;
+
+    /// Waits for the next frame (a paced source sleeps until it is due) and
+    /// writes it into `frame`, reusing its buffers.
+    fn next_frame(&mut self, frame: &mut Frame) -> Result<(), CaptureError>;
+}
+
+impl<S: FrameSource + ?Sized> FrameSource for &mut S {
+    fn format(&self) -> SourceFormat {
+        (**self).format()
+    }
+    fn next_frame(&mut self, frame: &mut Frame) -> Result<(), CaptureError> {
+        (**self).next_frame(frame)
+    }
+}
+
+impl<S: FrameSource + ?Sized> FrameSource for Box<S> {
+    fn format(&self) -> SourceFormat {
+        (**self).format()
+    }
+    fn next_frame(&mut self, frame: &mut Frame) -> Result<(), CaptureError> {
+        (**self).next_frame(frame)
+    }
+}

@@ -1,0 +1,1 @@
+//! framecast-catalog (being built).

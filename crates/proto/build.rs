@@ -1,0 +1,28 @@
+//! Generates the Rust types from `proto/*.proto` with protox (a pure-Rust
+//! protobuf compiler), so no `protoc` is needed on the machine.
+
+use std::{env, path::PathBuf};
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let out_dir = PathBuf::from(env::var("OUT_DIR")?);
+    let grpc = env::var_os("CARGO_FEATURE_GRPC").is_some();
+    println!("cargo:rerun-if-changed=proto");
+
+    let video = protox::compile(["video.proto"], ["proto"])?;
+    prost_build::Config::new()
+        // Frame payloads are handed on as `Bytes`: split from the receive buffer, never copied.
+        .bytes([".framecast.video.Video.video_data"])
+        .compile_fds(video)?;
+
+    let ecommerce = protox::compile(["ecommerce.proto"], ["proto"])?;
+    // The encoded descriptor set lets a gRPC server answer reflection queries.
+    std::fs::write(
+        out_dir.join("ecommerce_descriptor.bin"),
+        prost::Message::encode_to_vec(&ecommerce),
+    )?;
+    tonic_prost_build::configure()
+        .build_client(grpc)
+        .build_server(grpc)
+        .compile_fds(ecommerce)?;
+    Ok(())
+}
