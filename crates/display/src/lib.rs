@@ -1,19 +1,58 @@
-//! Frame sinks for framecast.
+//! Frame sinks for framecast: where received frames end up.
 //!
 //! - [`FrameSink`]: the trait every sink implements; it is given an
-//!   [`EncodedFrame`].
+//!   [`EncodedFrame`] (the JPEG as it came off the wire, plus metadata).
+//! - Headless sinks, always built: [`NullSink`] (decode and scale, then
+//!   discard: benchmarks and headless servers), [`Recorder`] (the JPEGs
+//!   appended unchanged to a Motion-JPEG file), [`SnapshotSink`] (the latest
+//!   frame saved as PNG on request) and [`Tee`] (several sinks at once).
+//! - With the `window` feature: `run_window`, an on-screen window (winit +
+//!   softbuffer) that shows every stream as a labelled tile, fed through a
+//!   `WindowSink`.
+//!
+//! Decoding and scaling are the codec crate's
+//! [`ReceiverPipeline`](framecast_codec::ReceiverPipeline); every sink
+//! reuses its buffers, so in the steady state no sink allocates per frame.
+//!
+//! ```
+//! use framecast_display::{EncodedFrame, FrameSink, NullSink, Recorder, Tee};
+//!
+//! // Record what arrives and do the receiver's full decoding work, headless.
+//! let mut sink = Tee::new()
+//!     .with(Recorder::new(Vec::new()))
+//!     .with(NullSink::new(800, 600)?);
+//! let garbage = EncodedFrame {
+//!     stream: 1,
+//!     label: "127.0.0.1:40000",
+//!     sequence: 0,
+//!     capture_time_us: None,
+//!     jpeg: &[0xFF, 0xD8, 0x00],
+//! };
+//! // Bad input is a typed error, never a panic, and nothing is recorded.
+//! let err = sink.show(&garbage).unwrap_err();
+//! assert!(err.to_string().contains("frame 0"), "{err}");
+//! sink.finish()?;
+//! # Ok::<(), framecast_display::DisplayError>(())
+//! ```
 
 #![forbid(unsafe_code)]
 
+mod error;
+mod null;
+#[cfg(feature = "window")]
+mod pixels;
+mod recorder;
 mod sink;
+mod snapshot;
+mod tee;
+#[cfg(feature = "window")]
+mod window;
 
+pub use error::DisplayError;
+pub use null::{DEFAULT_HEIGHT, DEFAULT_WIDTH, NullSink};
+pub use recorder::Recorder;
 pub use sink::{EncodedFrame, FrameSink};
-
-/// Everything that can go wrong in a sink.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum DisplayError {
-    /// An I/O error writing a file.
-    #[error("display I/O error: {0}")]
-    Io(#[from] std::io::Error),
-}
+pub use snapshot::{SnapshotHandle, SnapshotInfo, SnapshotSink};
+pub use tee::Tee;
+#[cfg(feature = "window")]
+pub use window::{DEFAULT_MAX_TILES, WindowHandle, WindowOptions, WindowSink, run_window};
