@@ -5,15 +5,16 @@
 
 #![forbid(unsafe_code)]
 
+mod clock;
+mod error;
+mod limits;
+mod pace;
+mod pattern;
 mod source;
 
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use error::CaptureError;
+pub use limits::{DEFAULT_MAX_JPEG_BYTES, DEFAULT_MAX_SIDE, Limits};
+pub use pace::{DEFAULT_MAX_LAG_PERIODS, Paced, Pacer};
+pub use pattern::{MARKER_COLUMNS, MARKER_ROWS, Pattern, PatternSource, decode_marker};
 pub use source::{Frame, FrameKind, FrameSource, SourceFormat};
-
-/// Everything that can go wrong while capturing.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum CaptureError {
-    /// An I/O error reading a source.
-    #[error("capture I/O error: {0}")]
-    Io(#[from] std::io::Error),
-}

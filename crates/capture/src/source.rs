@@ -52,6 +52,16 @@ impl SourceFormat {
     }
 }
 
+impl SourceFormat {
+    /// Whether this source's frames can be forwarded unchanged to a receiver
+    /// that wants `width` x `height` JPEG (see
+    /// [`Frame::is_passthrough_for`], which decides per frame: a file's
+    /// frames may change size).
+    pub fn is_passthrough_for(&self, width: u32, height: u32) -> bool {
+        self.kind == FrameKind::Jpeg && self.width == width && self.height == height
+    }
+}
+
 /// One captured frame. Sources write into a caller-owned `Frame` whose
 /// buffers are reused from frame to frame.
 #[derive(Debug, Clone)]
@@ -70,6 +80,25 @@ pub struct Frame {
     pub width: u32,
     /// Picture height in pixels (for JPEG frames too).
     pub height: u32,
+}
+
+impl Frame {
+    /// Whether this frame can be forwarded as it is to a receiver that wants
+    /// `width` x `height` JPEG: it is already a JPEG of exactly that size, so
+    /// a sender needs neither decode nor re-encode it.
+    ///
+    /// ```
+    /// use framecast_capture::{Frame, FrameKind};
+    ///
+    /// let mut frame = Frame::default();
+    /// frame.kind = FrameKind::Jpeg;
+    /// (frame.width, frame.height) = (400, 400);
+    /// assert!(frame.is_passthrough_for(400, 400));
+    /// assert!(!frame.is_passthrough_for(800, 600));
+    /// ```
+    pub fn is_passthrough_for(&self, width: u32, height: u32) -> bool {
+        self.kind == FrameKind::Jpeg && self.width == width && self.height == height
+    }
 }
 
 impl Default for Frame {
