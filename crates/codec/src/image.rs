@@ -413,6 +413,13 @@ impl ImageBuf {
     }
 }
 
+impl Default for ImageBuf {
+    /// [`ImageBuf::empty`] in [`PixelFormat::Rgb8`].
+    fn default() -> Self {
+        Self::empty(PixelFormat::Rgb8)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
