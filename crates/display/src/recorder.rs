@@ -1,27 +1,4 @@
 //! [`Recorder`]: received JPEGs, appended unchanged to a Motion-JPEG file.
-//!
-//! A `.mjpeg` file here is the simplest Motion-JPEG there is: complete JPEG
-//! files back to back, nothing between them.
-//!
-//! ```text
-//! FF D8 ... FF D9 | FF D8 ... FF D9 | FF D8 ... FF D9 | ...
-//!    frame 0           frame 1           frame 2
-//! ```
-//!
-//! Players read it as raw MJPEG (`ffplay -f mjpeg rec.mjpeg`, or VLC with
-//! the `.mjpeg` extension), and a reader splits it at the SOI/EOI markers.
-//!
-//! Crash safety: each frame goes to the writer in one `write_all` of the
-//! whole JPEG, followed by a `flush`. [`Recorder::create`] writes straight
-//! to the file with no user-space buffer, so when `show` returns the frame
-//! is in the operating system's hands and survives the process being killed;
-//! a kill during a write leaves at most one truncated frame at the tail,
-//! which readers drop. Flushing per frame costs nothing extra here (there is
-//! no buffer to flush, and one write per frame is the minimum anyway); it
-//! matters only for a buffered writer given to [`Recorder::new`], where it
-//! keeps the same guarantee. Surviving power loss needs `fsync`, which costs
-//! milliseconds on slow storage and is therefore left to the caller:
-//! [`Recorder::sync`].
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -30,7 +7,30 @@ use std::path::Path;
 use crate::{DisplayError, EncodedFrame, FrameSink};
 
 /// A sink that appends each frame's JPEG, byte for byte, to a Motion-JPEG
-/// stream (see the [module docs](self) for the format and crash safety).
+/// stream.
+///
+/// A `.mjpeg` file here is the simplest Motion-JPEG there is: complete JPEG
+/// files back to back, nothing between them.
+///
+/// ```text
+/// FF D8 ... FF D9 | FF D8 ... FF D9 | FF D8 ... FF D9 | ...
+///    frame 0           frame 1           frame 2
+/// ```
+///
+/// Players read it as raw MJPEG (`ffplay -f mjpeg rec.mjpeg`, or VLC with
+/// the `.mjpeg` extension), and a reader splits it at the SOI/EOI markers.
+///
+/// Crash safety: each frame goes to the writer in one `write_all` of the
+/// whole JPEG, followed by a `flush`. [`Recorder::create`] writes straight
+/// to the file with no user-space buffer, so when `show` returns the frame
+/// is in the operating system's hands and survives the process being killed;
+/// a kill during a write leaves at most one truncated frame at the tail,
+/// which readers drop. Flushing per frame costs nothing extra here (there is
+/// no buffer to flush, and one write per frame is the minimum anyway); it
+/// matters only for a buffered writer given to [`Recorder::new`], where it
+/// keeps the same guarantee. Surviving power loss needs `fsync`, which costs
+/// milliseconds on slow storage and is therefore left to the caller:
+/// [`Recorder::sync`].
 ///
 /// Frames that are not complete JPEGs (no SOI at the start, no EOI at the
 /// end, unreadable header) are refused with [`DisplayError::NotJpeg`] and

@@ -1,0 +1,145 @@
+//! The headless sinks under a counting allocator: after warm-up, showing a
+//! frame allocates nothing.
+
+mod common;
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use common::fixture;
+use framecast_codec::{ImageBuf, PixelFormat, ReceiverConfig, ReceiverPipeline};
+use framecast_display::{EncodedFrame, FrameSink, NullSink, Recorder, SnapshotSink, Tee};
+
+/// Counts allocations made by threads that opted in, so the test harness's
+/// own threads do not disturb the count.
+struct Counting;
+
+static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
+
+thread_local! {
+    static COUNTING: Cell<bool> = const { Cell::new(false) };
+}
+
+fn note() {
+    if COUNTING.with(Cell::get) {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+#[allow(unsafe_code)] // a GlobalAlloc is unsafe to implement; it only forwards
+// SAFETY: every method forwards to `System` with the caller's arguments.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        note();
+        // SAFETY: forwarded unchanged.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        note();
+        // SAFETY: forwarded unchanged.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        note();
+        // SAFETY: forwarded unchanged.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: forwarded unchanged.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+/// Allocations made by `f` on this thread.
+fn allocations(f: impl FnOnce()) -> u64 {
+    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    COUNTING.with(|c| c.set(true));
+    f();
+    COUNTING.with(|c| c.set(false));
+    ALLOCATIONS.load(Ordering::Relaxed) - before
+}
+
+fn frame<'a>(stream: u32, sequence: u64, jpeg: &'a [u8]) -> EncodedFrame<'a> {
+    EncodedFrame {
+        stream,
+        label: "peer",
+        sequence,
+        capture_time_us: Some(sequence),
+        jpeg,
+    }
+}
+
+/// Warms `sink` up with every picture, then counts the allocations of 30
+/// more frames.
+fn steady_state_allocations(mut sink: impl FrameSink, pictures: &[Vec<u8>]) -> u64 {
+    for (i, p) in pictures.iter().enumerate() {
+        sink.show(&frame(0, i as u64, p)).unwrap();
+    }
+    allocations(|| {
+        for i in 0..30u64 {
+            let p = &pictures[i as usize % pictures.len()];
+            sink.show(&frame(0, 100 + i, p)).unwrap();
+        }
+    })
+}
+
+/// The same 30 frames through the codec crate's receiver alone: what the
+/// decoding sinks cannot do better than.
+fn decoder_allocations(pictures: &[Vec<u8>]) -> u64 {
+    let mut pipeline = ReceiverPipeline::new(ReceiverConfig::default());
+    let mut out = ImageBuf::new(800, 600, PixelFormat::Xrgb32);
+    for p in pictures {
+        pipeline.decode_into(p, out.as_image_mut()).unwrap();
+    }
+    allocations(|| {
+        for i in 0..30 {
+            let p = &pictures[i % pictures.len()];
+            pipeline.decode_into(p, out.as_image_mut()).unwrap();
+        }
+    })
+}
+
+#[test]
+fn headless_sinks_do_not_allocate_per_frame() {
+    let pictures = vec![
+        fixture("quadrants-400x400.jpg"),
+        fixture("gradient-320x240.jpg"),
+        fixture("noise-640x480.jpg"),
+    ];
+    // The counter works (else the zeros below would prove nothing).
+    assert!(allocations(|| drop(std::hint::black_box(vec![1u8; 64]))) >= 1);
+
+    // Sinks that do not decode: nothing at all.
+    let n = steady_state_allocations(Recorder::new(std::io::sink()), &pictures);
+    assert_eq!(n, 0, "Recorder: {n} allocations in 30 frames");
+    let snapshots = SnapshotSink::new();
+    let handle = snapshots.handle();
+    let n = steady_state_allocations(snapshots, &pictures);
+    assert_eq!(n, 0, "SnapshotSink: {n} allocations in 30 frames");
+    assert_eq!(handle.latest().unwrap().sequence, 129);
+
+    // Sinks that decode add nothing to what the decoder itself allocates
+    // (the JPEG decoder underneath allocates its working state per frame;
+    // that is the codec crate's to remove, and this bound tightens to zero
+    // by itself when it does).
+    let decoder = decoder_allocations(&pictures);
+    eprintln!("decoder: {decoder} allocations in 30 frames");
+    let n = steady_state_allocations(NullSink::new(800, 600).unwrap(), &pictures);
+    assert!(
+        n <= decoder,
+        "NullSink: {n} allocations in 30 frames, the decoder alone {decoder}"
+    );
+    let tee = Tee::new()
+        .with(NullSink::default())
+        .with(Recorder::new(std::io::sink()))
+        .with(SnapshotSink::new());
+    let n = steady_state_allocations(tee, &pictures);
+    assert!(
+        n <= decoder,
+        "Tee: {n} allocations in 30 frames, the decoder alone {decoder}"
+    );
+}

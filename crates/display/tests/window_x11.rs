@@ -1,0 +1,360 @@
+//! The real window on a private Xvfb server: a known frame is shown, a
+//! screenshot checks the right colours in the right places after scaling,
+//! and `q` (typed with xdotool) closes it. Also: no display is a clear error.
+//!
+//! winit allows one event loop per process, on the main thread, so this is a
+//! `harness = false` test whose scenarios each run in a child process (this
+//! binary re-invoked with `CHILD_ENV` set); the child's `main` thread owns
+//! the event loop, as in the real app.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use common::{fixture, require_tools};
+use framecast_display::{DisplayError, EncodedFrame, FrameSink, WindowOptions, run_window};
+
+const CHILD_ENV: &str = "FRAMECAST_TEST_WINDOW_CHILD";
+
+/// How long anything in this test may take before it is a failure.
+const TIMEOUT: Duration = Duration::from_secs(30);
+
+fn main() {
+    match std::env::var(CHILD_ENV).as_deref() {
+        Ok("no-display") => child_no_display(),
+        Ok("show") => child_show(false),
+        Ok("show-tiles") => child_show(true),
+        Ok(other) => panic!("unknown child mode {other}"),
+        Err(_) => parent(),
+    }
+}
+
+fn parent() {
+    no_display_is_a_clear_error();
+    let Some(tools) = require_tools("window_x11", &["Xvfb", "xdotool", "import"]) else {
+        return;
+    };
+    let xvfb = Xvfb::start(&tools[0]);
+    window_shows_the_frame_scaled_and_q_closes_it(&xvfb, &tools[1], &tools[2]);
+    tiles_keep_the_aspect_ratio(&xvfb, &tools[1], &tools[2]);
+    println!("window_x11: all scenarios passed");
+}
+
+/// Re-invokes this binary as a child in `mode`.
+fn spawn_child(mode: &str, display: Option<&str>) -> Child {
+    let mut cmd = Command::new(std::env::current_exe().unwrap());
+    cmd.env(CHILD_ENV, mode)
+        .env_remove("WAYLAND_DISPLAY")
+        .env_remove("WAYLAND_SOCKET")
+        .stdout(Stdio::piped());
+    match display {
+        Some(d) => cmd.env("DISPLAY", d),
+        None => cmd.env_remove("DISPLAY"),
+    };
+    cmd.spawn().unwrap()
+}
+
+/// Waits for `child` to exit, killing it after `TIMEOUT`.
+fn wait_exit(child: &mut Child) -> ExitStatus {
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("child did not exit within {TIMEOUT:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Reads `stdout`'s lines on a thread, so waits can time out.
+fn lines(stdout: ChildStdout) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+fn expect_line(rx: &mpsc::Receiver<String>, want: &str) {
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(line) if line == want => return,
+            Ok(_) => {}
+            Err(e) => panic!("waiting for {want:?} from the child: {e:?}"),
+        }
+    }
+}
+
+// ---------------------------------------------------------------- no display
+
+fn no_display_is_a_clear_error() {
+    // Unset, then pointing at a server that does not exist.
+    for display in [None, Some(":247")] {
+        let mut child = spawn_child("no-display", display);
+        let status = wait_exit(&mut child);
+        let mut out = String::new();
+        child
+            .stdout
+            .take()
+            .unwrap()
+            .read_to_string(&mut out)
+            .unwrap();
+        assert!(status.success(), "DISPLAY={display:?}: {status}\n{out}");
+        assert!(
+            out.contains("use --display none"),
+            "DISPLAY={display:?}: {out}"
+        );
+    }
+    println!("no display: clear error, no panic");
+}
+
+fn child_no_display() {
+    let result = run_window(WindowOptions::default(), |_| -> () {
+        panic!("the app must not run without a display")
+    });
+    match result {
+        Err(e @ DisplayError::NoDisplay { .. }) => println!("{e}"),
+        other => panic!("expected NoDisplay, got {other:?}"),
+    }
+}
+
+// ---------------------------------------------------------------- Xvfb
+
+/// A private X server, killed (by PID) when dropped.
+struct Xvfb {
+    child: Child,
+    display: String,
+}
+
+impl Xvfb {
+    fn start(xvfb: &Path) -> Self {
+        // -displayfd: the server picks a free display number and writes it
+        // to our pipe once it accepts connections, so there is no race on
+        // numbers or readiness.
+        let mut child = Command::new(xvfb)
+            .args([
+                "-displayfd",
+                "1",
+                "-screen",
+                "0",
+                "1024x768x24",
+                "-nolisten",
+                "tcp",
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let rx = lines(child.stdout.take().unwrap());
+        let number = rx.recv_timeout(TIMEOUT).unwrap_or_else(|e| {
+            let _ = child.kill();
+            panic!("Xvfb did not start: {e:?}")
+        });
+        Self {
+            child,
+            display: format!(":{}", number.trim()),
+        }
+    }
+}
+
+impl Drop for Xvfb {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The X window id of the window titled `framecast...`, once it is mapped.
+fn find_window(xdotool: &Path, display: &str) -> String {
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        let out = Command::new(xdotool)
+            .args(["search", "--onlyvisible", "--name", "^framecast"])
+            .env("DISPLAY", display)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        if let Some(id) = stdout.lines().next() {
+            return id.trim().to_owned();
+        }
+        assert!(Instant::now() < deadline, "no framecast window appeared");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A screenshot of window `id`, as (width, height, RGB bytes).
+fn screenshot(import: &Path, display: &str, id: &str) -> (u32, u32, Vec<u8>) {
+    let dir = tempfile::tempdir().unwrap();
+    let path: PathBuf = dir.path().join("shot.png");
+    let status = Command::new(import)
+        .args(["-display", display, "-window", id])
+        .arg(format!("png24:{}", path.display()))
+        .status()
+        .unwrap();
+    assert!(status.success(), "import failed: {status}");
+    let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(&path).unwrap()));
+    let mut reader = decoder.read_info().unwrap();
+    let mut buf = vec![0; reader.output_buffer_size().unwrap()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    let channels = info.color_type.samples();
+    assert!(
+        channels >= 3,
+        "unexpected PNG colour type {:?}",
+        info.color_type
+    );
+    let rgb = buf[..info.buffer_size()]
+        .chunks_exact(channels)
+        .flat_map(|px| [px[0], px[1], px[2]])
+        .collect();
+    (info.width, info.height, rgb)
+}
+
+/// Asserts the pixel at (`x`, `y`) is `want`, within a JPEG's tolerance.
+fn assert_colour(shot: &(u32, u32, Vec<u8>), x: u32, y: u32, want: [u8; 3], what: &str) {
+    let (w, h, rgb) = shot;
+    assert!(
+        x < *w && y < *h,
+        "({x}, {y}) outside the {w}x{h} screenshot"
+    );
+    let at = (y as usize * *w as usize + x as usize) * 3;
+    let got = [rgb[at], rgb[at + 1], rgb[at + 2]];
+    let close = got.iter().zip(want).all(|(g, w)| g.abs_diff(w) <= 40);
+    assert!(close, "{what} at ({x}, {y}): got {got:?}, want {want:?}");
+}
+
+const RED: [u8; 3] = [255, 0, 0];
+const GREEN: [u8; 3] = [0, 255, 0];
+const BLUE: [u8; 3] = [0, 0, 255];
+const YELLOW: [u8; 3] = [255, 255, 0];
+/// The window's background (`0x101010`), seen in letterbox bars.
+const BACKGROUND: [u8; 3] = [16, 16, 16];
+
+/// Presses `q` in window `id` (focused first: there is no window manager).
+fn press_q(xdotool: &Path, display: &str, id: &str) {
+    let status = Command::new(xdotool)
+        .args(["windowfocus", "--sync", id, "key", "q"])
+        .env("DISPLAY", display)
+        .status()
+        .unwrap();
+    assert!(status.success(), "xdotool failed: {status}");
+}
+
+fn window_shows_the_frame_scaled_and_q_closes_it(xvfb: &Xvfb, xdotool: &Path, import: &Path) {
+    let mut child = spawn_child("show", Some(&xvfb.display));
+    let rx = lines(child.stdout.take().unwrap());
+    expect_line(&rx, "shown");
+    let id = find_window(xdotool, &xvfb.display);
+    let shot = screenshot(import, &xvfb.display, &id);
+    assert_eq!((shot.0, shot.1), (800, 600), "default window size");
+    // The 400x400 quadrants stretched over 800x600: the borders move to
+    // x = 400 and y = 300. Check each quadrant's middle, and points 20 px
+    // either side of both borders.
+    for (x, y, colour, what) in [
+        (200, 150, RED, "top left"),
+        (600, 150, GREEN, "top right"),
+        (200, 450, BLUE, "bottom left"),
+        (600, 450, YELLOW, "bottom right"),
+        (380, 280, RED, "top left, near the centre"),
+        (420, 280, GREEN, "top right, near the centre"),
+        (380, 320, BLUE, "bottom left, near the centre"),
+        (420, 320, YELLOW, "bottom right, near the centre"),
+        (790, 590, YELLOW, "bottom right corner"),
+    ] {
+        assert_colour(&shot, x, y, colour, what);
+    }
+    press_q(xdotool, &xvfb.display, &id);
+    expect_line(&rx, "closed");
+    let status = wait_exit(&mut child);
+    assert!(status.success(), "child: {status}");
+    println!("window: frame scaled to 800x600 as expected; q closed it");
+}
+
+fn tiles_keep_the_aspect_ratio(xvfb: &Xvfb, xdotool: &Path, import: &Path) {
+    let mut child = spawn_child("show-tiles", Some(&xvfb.display));
+    let rx = lines(child.stdout.take().unwrap());
+    expect_line(&rx, "shown");
+    let id = find_window(xdotool, &xvfb.display);
+    let shot = screenshot(import, &xvfb.display, &id);
+    assert_eq!((shot.0, shot.1), (800, 600));
+    // Two streams side by side: 400x600 tiles; the square picture keeps its
+    // aspect, 400x400 centred, with bars of 100 px above and below.
+    for (x, y, colour, what) in [
+        (200, 50, BACKGROUND, "left tile, top bar"),
+        (100, 200, RED, "left tile, top left"),
+        (300, 200, GREEN, "left tile, top right"),
+        (100, 400, BLUE, "left tile, bottom left"),
+        (300, 400, YELLOW, "left tile, bottom right"),
+        (200, 550, BACKGROUND, "left tile, bottom bar"),
+        (500, 200, RED, "right tile, top left"),
+        (700, 400, YELLOW, "right tile, bottom right"),
+    ] {
+        assert_colour(&shot, x, y, colour, what);
+    }
+    press_q(xdotool, &xvfb.display, &id);
+    expect_line(&rx, "closed");
+    let status = wait_exit(&mut child);
+    assert!(status.success(), "child: {status}");
+    println!("window: two tiles, letterboxed as expected; q closed it");
+}
+
+/// Shows the quadrants (on one stream, or on two with `keep_aspect`), says
+/// "shown" once they are on screen, and "closed" once the window closes.
+fn child_show(tiles: bool) {
+    let jpeg = fixture("quadrants-400x400.jpg");
+    let options = WindowOptions::default().with_keep_aspect(tiles);
+    let streams: &[u32] = if tiles { &[1, 2] } else { &[1] };
+    let result = run_window(options, move |window| {
+        let mut sink = window.sink();
+        for &stream in streams {
+            let frame = EncodedFrame {
+                stream,
+                label: "127.0.0.1:5252",
+                sequence: 7,
+                capture_time_us: None,
+                jpeg: &jpeg,
+            };
+            sink.show(&frame).unwrap();
+        }
+        let deadline = Instant::now() + TIMEOUT;
+        while streams.iter().any(|&s| window.shown_sequence(s) != Some(7)) {
+            assert!(
+                Instant::now() < deadline,
+                "the frame never reached the screen"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        // The draw that put it on screen has been presented; give the X
+        // server a moment to process the upload before the screenshot.
+        std::thread::sleep(Duration::from_millis(200));
+        println!("shown");
+        assert!(
+            window.wait_closed_timeout(TIMEOUT),
+            "nobody closed the window"
+        );
+        // Once closed, the sink says so.
+        let frame = EncodedFrame {
+            stream: 1,
+            label: "",
+            sequence: 8,
+            capture_time_us: None,
+            jpeg: &jpeg,
+        };
+        assert!(matches!(sink.show(&frame), Err(DisplayError::Closed)));
+        "closed"
+    });
+    println!("{}", result.unwrap());
+}
