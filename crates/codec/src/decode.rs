@@ -91,7 +91,8 @@ impl<D: Decoder + ?Sized> Decoder for Box<D> {
 
 /// The JPEG decoder for untrusted data, built on zune-jpeg (mature and
 /// widely fuzzed), in strict mode so that corrupt data is an error rather
-/// than a silently patched picture.
+/// than a silently patched picture; data that does not end with the
+/// end-of-image marker (ignoring zero padding) is refused as truncated.
 ///
 /// Writes [`PixelFormat::Rgb8`], [`PixelFormat::Rgba8`] or
 /// [`PixelFormat::Bgra8`] (alpha 255), whichever `out` has. Baseline and
@@ -119,6 +120,18 @@ impl Decoder for ZuneDecoder {
         // size is refused before the decoder builds any state for it.
         let info = probe_jpeg(data)?;
         self.limits.check(info.width, info.height)?;
+        // zune-jpeg pads a stream cut short in its last rows instead of
+        // failing; a frame that lost its tail must be an error. FF D9 cannot
+        // occur inside entropy-coded data (FF is byte-stuffed there), so
+        // ending with it means the scan is complete. Some cameras pad MJPEG
+        // frames with zeros after it.
+        let trimmed = data.len() - data.iter().rev().take_while(|&&b| b == 0).count();
+        if !data[..trimmed].ends_with(&[0xFF, 0xD9]) {
+            return Err(CodecError::Truncated {
+                needed: data.len() + 2,
+                len: data.len(),
+            });
+        }
         if info.precision != 8 {
             return Err(CodecError::Unsupported {
                 reason: "only 8-bit JPEGs are decoded",

@@ -1,0 +1,140 @@
+//! A corpus of bad JPEG data — truncated at many offsets, bit-flipped,
+//! empty, with absurd frame-header sizes — that must give typed errors (or,
+//! for damage a decoder cannot see, a picture), never a panic, and never an
+//! allocation sized by a hostile header.
+
+mod common;
+
+use framecast_codec::{
+    CodecError, Decoder, ImageBuf, ImageMut, Limits, PixelFormat, ReceiverConfig, ReceiverPipeline,
+    SenderConfig, SenderPipeline, ZuneDecoder, probe_jpeg,
+};
+
+fn good_jpeg(quality: u8) -> Vec<u8> {
+    let frame = &common::natural_frames()[0];
+    let mut sender = SenderPipeline::new(SenderConfig {
+        width: 96,
+        height: 80,
+        quality,
+    })
+    .unwrap();
+    let mut jpeg = Vec::new();
+    sender.encode(frame.as_image(), &mut jpeg).unwrap();
+    jpeg
+}
+
+/// Runs every entry point on `data`; they may fail but must not panic, and
+/// a success must describe the picture the header declares.
+fn exercise(data: &[u8]) -> Result<(), CodecError> {
+    let probed = probe_jpeg(data);
+    let mut out = ImageBuf::default();
+    let decoded = ZuneDecoder::default().decode(data, &mut out);
+    if let Ok(info) = &decoded {
+        assert_eq!((out.width(), out.height()), (info.width, info.height));
+        assert_eq!(probed.as_ref().ok(), Some(info));
+    }
+    let mut window = vec![0u32; 64 * 48];
+    let mut receiver = ReceiverPipeline::new(ReceiverConfig::default());
+    receiver.decode_into(data, ImageMut::from_xrgb32(64, 48, &mut window)?)?;
+    decoded.map(|_| ())
+}
+
+#[test]
+fn empty_and_non_jpeg_data_are_refused() {
+    assert!(matches!(exercise(&[]), Err(CodecError::Truncated { .. })));
+    assert!(matches!(exercise(b"GIF89a"), Err(CodecError::NotJpeg)));
+    assert!(matches!(
+        exercise(&[0xFF, 0xD8]),
+        Err(CodecError::Truncated { .. })
+    ));
+    assert!(matches!(
+        exercise(&[0xFF, 0xD8, 0xFF, 0xD9]),
+        Err(CodecError::Malformed { .. })
+    ));
+}
+
+#[test]
+fn every_truncation_is_an_error() {
+    let jpeg = good_jpeg(95);
+    assert!(exercise(&jpeg).is_ok());
+    for cut in 0..jpeg.len() {
+        assert!(
+            exercise(&jpeg[..cut]).is_err(),
+            "cut at {cut} of {}",
+            jpeg.len()
+        );
+    }
+}
+
+#[test]
+fn bit_flips_never_panic() {
+    let jpeg = good_jpeg(80);
+    let mut errors = 0;
+    let mut data = jpeg.clone();
+    // Every bit of the headers, then a spread of bits in the scan data.
+    let header_end = jpeg.windows(2).position(|w| w == [0xFF, 0xDA]).unwrap() + 16;
+    let bits = (0..header_end * 8).chain((header_end * 8..jpeg.len() * 8).step_by(7));
+    for bit in bits {
+        data[bit / 8] ^= 1 << (bit % 8);
+        if exercise(&data).is_err() {
+            errors += 1;
+        }
+        data[bit / 8] ^= 1 << (bit % 8);
+    }
+    // Most header damage is detected; flipped entropy-coded bits often
+    // decode to a (wrong) picture, which is no error a decoder can see.
+    assert!(errors > 100, "only {errors} flips were detected");
+}
+
+#[test]
+fn absurd_sizes_are_refused_before_allocating() {
+    let jpeg = good_jpeg(95);
+    let sof = jpeg.windows(2).position(|w| w == [0xFF, 0xC0]).unwrap();
+    let mut huge = jpeg.clone();
+    // 65535 x 65535: 4 G pixels, 12 GB of RGB if anyone believed it.
+    huge[sof + 5..sof + 9].copy_from_slice(&[0xFF, 0xFF, 0xFF, 0xFF]);
+    let err = exercise(&huge).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            CodecError::TooLarge {
+                width: 65535,
+                height: 65535,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    // Within each side's limit but over the pixel budget.
+    let limits = Limits {
+        max_pixels: 96 * 79,
+        ..Limits::default()
+    };
+    let mut out = ImageBuf::new(8, 8, PixelFormat::Rgb8);
+    let err = ZuneDecoder::new(limits)
+        .decode(&jpeg, &mut out)
+        .unwrap_err();
+    assert!(matches!(err, CodecError::TooLarge { .. }), "{err}");
+    assert_eq!(out.capacity(), 8 * 8 * 3, "nothing was allocated for it");
+    // Zero height (a DNL-defined height) and zero width.
+    for range in [sof + 5..sof + 7, sof + 7..sof + 9] {
+        let mut zero = jpeg.clone();
+        zero[range].fill(0);
+        assert!(matches!(exercise(&zero), Err(CodecError::Malformed { .. })));
+    }
+}
+
+#[test]
+fn a_second_frame_header_cannot_smuggle_a_bigger_size() {
+    // Our header walk reads the first SOF; if the decoder used another one
+    // it must be caught rather than decoded past the limits.
+    let jpeg = good_jpeg(95);
+    let sof = jpeg.windows(2).position(|w| w == [0xFF, 0xC0]).unwrap();
+    let len = usize::from(u16::from_be_bytes([jpeg[sof + 2], jpeg[sof + 3]]));
+    let mut two = jpeg[..sof + 2 + len].to_vec();
+    let mut second = jpeg[sof..sof + 2 + len].to_vec();
+    second[5..9].copy_from_slice(&[0x7F, 0xFF, 0x7F, 0xFF]);
+    two.extend_from_slice(&second);
+    two.extend_from_slice(&jpeg[sof + 2 + len..]);
+    assert!(exercise(&two).is_err());
+}
