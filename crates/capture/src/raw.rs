@@ -1,0 +1,148 @@
+//! Raw RGB24 files: frames of a known size, back to back, no header (what
+//! `ffmpeg -f rawvideo -pix_fmt rgb24` writes).
+
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use framecast_codec::PixelFormat;
+
+use crate::{
+    CaptureError, Clock, Frame, FrameKind, FrameSource, Limits, SourceFormat, SystemClock,
+};
+
+/// Frames of a raw RGB24 file, looping at the end. Not paced: wrap it in
+/// [`Paced`](crate::Paced).
+///
+/// A raw file carries no size, so the caller gives it. A file whose length
+/// is not a whole number of frames of that size is refused when opened (a
+/// trailing partial frame almost always means the size given is wrong, and
+/// playing on would show sheared garbage).
+///
+/// ```no_run
+/// use framecast_capture::{Frame, FrameSource, RawFileSource};
+///
+/// let mut source = RawFileSource::open("frames.rgb", 640, 480)?;
+/// let mut frame = Frame::default();
+/// source.next_frame(&mut frame)?;
+/// assert_eq!(frame.pixels.data().len(), 640 * 480 * 3);
+/// # Ok::<(), framecast_capture::CaptureError>(())
+/// ```
+#[derive(Debug)]
+pub struct RawFileSource {
+    path: PathBuf,
+    file: File,
+    width: u32,
+    height: u32,
+    frames: u64,
+    next: u64,
+    sequence: u64,
+    clock: Arc<dyn Clock>,
+}
+
+impl RawFileSource {
+    /// Opens `path` as `width` x `height` RGB24 frames, within the default
+    /// [`Limits`].
+    pub fn open(path: impl AsRef<Path>, width: u32, height: u32) -> Result<Self, CaptureError> {
+        Self::open_with_limits(path, width, height, &Limits::default())
+    }
+
+    /// Opens `path` as `width` x `height` RGB24 frames, within `limits`.
+    pub fn open_with_limits(
+        path: impl AsRef<Path>,
+        width: u32,
+        height: u32,
+        limits: &Limits,
+    ) -> Result<Self, CaptureError> {
+        limits.check_size(width, height)?;
+        let path = path.as_ref().to_path_buf();
+        let file_error = |source| CaptureError::File {
+            path: path.clone(),
+            source,
+        };
+        let file = File::open(&path).map_err(file_error)?;
+        let len = file.metadata().map_err(file_error)?.len();
+        let frame_bytes = u64::from(width) * u64::from(height) * 3;
+        if len % frame_bytes != 0 {
+            return Err(CaptureError::RawFileSize {
+                path,
+                len,
+                frame_bytes,
+                width,
+                height,
+            });
+        }
+        if len == 0 {
+            return Err(CaptureError::Empty {
+                path,
+                hint: " (expected raw RGB24 frames)",
+            });
+        }
+        Ok(Self {
+            path,
+            file,
+            width,
+            height,
+            frames: len / frame_bytes,
+            next: 0,
+            sequence: 0,
+            clock: SystemClock::shared(),
+        })
+    }
+
+    /// Stamps frames with `clock` instead of the system clock.
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// How many frames the file holds.
+    pub fn frame_count(&self) -> u64 {
+        self.frames
+    }
+
+    /// The file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl FrameSource for RawFileSource {
+    fn format(&self) -> SourceFormat {
+        SourceFormat::new(
+            self.width,
+            self.height,
+            FrameKind::Raw,
+            PixelFormat::Rgb8,
+            false,
+        )
+    }
+
+    /// Reads the next frame; after the last, starts again from the first.
+    fn next_frame(&mut self, frame: &mut Frame) -> Result<(), CaptureError> {
+        // The size was checked against the limits at open, and the file is a
+        // whole number of frames of it.
+        frame
+            .pixels
+            .reshape(self.width, self.height, PixelFormat::Rgb8);
+        let frame_bytes = frame.pixels.data().len() as u64;
+        let read = self
+            .file
+            .seek(SeekFrom::Start(self.next * frame_bytes))
+            .and_then(|_| self.file.read_exact(frame.pixels.data_mut()));
+        read.map_err(|source| CaptureError::File {
+            path: self.path.clone(),
+            source,
+        })?;
+        self.next = (self.next + 1) % self.frames;
+        frame.kind = FrameKind::Raw;
+        frame.jpeg.clear();
+        frame.width = self.width;
+        frame.height = self.height;
+        frame.sequence = self.sequence;
+        frame.capture_time_us = self.clock.unix_time_us();
+        self.sequence += 1;
+        Ok(())
+    }
+}
