@@ -1,0 +1,649 @@
+//! Every RPC and every status code through the tonic client, against a real
+//! server on a loopback port, for both stores.
+
+use std::{
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicUsize, Ordering},
+    },
+    thread,
+    time::Duration,
+};
+
+use framecast_catalog::{
+    Limits, MemoryStore, ProductInfoService, ProductStore, RedbStore, ServerConfig, StoreError,
+    serve,
+};
+use framecast_proto::ecommerce::{Product, ProductId, product_info_client::ProductInfoClient};
+use tokio::{sync::oneshot, task::JoinHandle};
+use tonic::{Code, transport::Channel};
+
+/// A running server; stops it when dropped.
+struct Running {
+    url: String,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<Result<(), framecast_catalog::ServeError>>>,
+}
+
+impl Running {
+    async fn start<S: ProductStore>(service: ProductInfoService<S>, config: ServerConfig) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(serve(listener, service, config, async {
+            let _ = stopped.await;
+        }));
+        Self {
+            url,
+            stop: Some(stop),
+            task: Some(task),
+        }
+    }
+
+    async fn channel(&self) -> Channel {
+        Channel::from_shared(self.url.clone())
+            .unwrap()
+            .connect()
+            .await
+            .unwrap()
+    }
+
+    async fn client(&self) -> ProductInfoClient<Channel> {
+        ProductInfoClient::new(self.channel().await)
+    }
+
+    /// Stops the server and checks it shut down cleanly.
+    async fn stop(mut self) {
+        self.stop.take().unwrap().send(()).unwrap();
+        self.task.take().unwrap().await.unwrap().unwrap();
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+fn product(id: &str, name: &str, price: f32) -> Product {
+    Product {
+        id: id.into(),
+        name: name.into(),
+        description: format!("the {name}"),
+        price,
+    }
+}
+
+fn pid(id: &str) -> ProductId {
+    ProductId { value: id.into() }
+}
+
+/// Runs `check` against a fresh server over each store.
+macro_rules! for_each_store {
+    ($($name:ident => $check:ident;)*) => {
+        mod memory {
+            use super::*;
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$check(Arc::new(MemoryStore::new())).await;
+                }
+            )*
+        }
+        mod redb {
+            use super::*;
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let dir = tempfile::tempdir().unwrap();
+                    super::$check(Arc::new(RedbStore::open(dir.path().join("c.redb")).unwrap())).await;
+                }
+            )*
+        }
+    };
+}
+
+for_each_store! {
+    add_get_del_round_trip => round_trip;
+    client_chosen_ids => client_chosen_ids;
+    missing_products_are_not_found => not_found;
+    bad_input_is_invalid_argument => invalid_argument;
+    many_clients_at_once => many_clients;
+    one_id_raced_by_many_clients => racing_one_id;
+    oversized_requests_are_refused => oversized_request;
+    slow_requests_hit_the_deadline => deadline;
+}
+
+async fn round_trip<S: ProductStore>(store: Arc<S>) {
+    let server = Running::start(
+        ProductInfoService::from_arc(store.clone()),
+        Default::default(),
+    )
+    .await;
+    let mut client = server.client().await;
+
+    let id = client
+        .add_product(product("", "lamp", 24.5))
+        .await
+        .unwrap()
+        .into_inner()
+        .value;
+    let uuid = uuid::Uuid::parse_str(&id).expect("a fresh id is a UUID");
+    assert_eq!(uuid.get_version_num(), 4);
+    assert_eq!(store.count().unwrap(), 1);
+
+    let got = client.get_product(pid(&id)).await.unwrap().into_inner();
+    assert_eq!(got, product(&id, "lamp", 24.5));
+
+    // Two adds without an id get two different ids.
+    let other = client.add_product(product("", "lamp", 24.5)).await.unwrap();
+    assert_ne!(other.into_inner().value, id);
+
+    let deleted = client.del_product(pid(&id)).await.unwrap().into_inner();
+    assert_eq!(deleted, got);
+    assert_eq!(store.get(&id).unwrap(), None);
+    assert_eq!(store.count().unwrap(), 1);
+    server.stop().await;
+}
+
+async fn client_chosen_ids<S: ProductStore>(store: Arc<S>) {
+    let server = Running::start(
+        ProductInfoService::from_arc(store.clone()),
+        Default::default(),
+    )
+    .await;
+    let mut client = server.client().await;
+
+    let id = client
+        .add_product(product("sku-1", "desk", 120.0))
+        .await
+        .unwrap();
+    assert_eq!(id.into_inner().value, "sku-1");
+
+    let status = client
+        .add_product(product("sku-1", "chair", 40.0))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::AlreadyExists);
+    assert!(
+        status.message().contains("\"sku-1\""),
+        "{}",
+        status.message()
+    );
+    // The refused add changed nothing.
+    let kept = client.get_product(pid("sku-1")).await.unwrap().into_inner();
+    assert_eq!(kept, product("sku-1", "desk", 120.0));
+
+    // A deleted id can be used again.
+    client.del_product(pid("sku-1")).await.unwrap();
+    client
+        .add_product(product("sku-1", "chair", 40.0))
+        .await
+        .unwrap();
+    let now = client.get_product(pid("sku-1")).await.unwrap().into_inner();
+    assert_eq!(now.name, "chair");
+}
+
+async fn not_found<S: ProductStore>(store: Arc<S>) {
+    let server = Running::start(ProductInfoService::from_arc(store), Default::default()).await;
+    let mut client = server.client().await;
+    let status = client.get_product(pid("nope")).await.unwrap_err();
+    assert_eq!(status.code(), Code::NotFound);
+    assert_eq!(status.message(), "no product with id \"nope\"");
+    let status = client.del_product(pid("nope")).await.unwrap_err();
+    assert_eq!(status.code(), Code::NotFound);
+    assert!(status.message().contains("\"nope\""));
+}
+
+async fn invalid_argument<S: ProductStore>(store: Arc<S>) {
+    let server = Running::start(
+        ProductInfoService::from_arc(store.clone()),
+        Default::default(),
+    )
+    .await;
+    let mut client = server.client().await;
+
+    let long = |n: usize| "x".repeat(n);
+    let cases = [
+        (product("", "", 1.0), "name: must not be empty"),
+        (product("", "   ", 1.0), "name: must not be empty"),
+        (product("", "a", -1.0), "price: "),
+        (product("", "a", f32::NAN), "price: "),
+        (product("", "a", f32::INFINITY), "price: "),
+        (product("", "a", f32::NEG_INFINITY), "price: "),
+        (
+            product("", &long(257), 1.0),
+            "name: 257 bytes exceeds the 256-byte limit",
+        ),
+        (
+            product(&long(129), "a", 1.0),
+            "id: 129 bytes exceeds the 128-byte limit",
+        ),
+        (product("a b", "a", 1.0), "id: character ' ' is not allowed"),
+        (
+            Product {
+                description: long(4097),
+                ..product("", "a", 1.0)
+            },
+            "description: 4097 bytes exceeds the 4096-byte limit",
+        ),
+    ];
+    for (p, message) in cases {
+        let status = client.add_product(p).await.unwrap_err();
+        assert_eq!(status.code(), Code::InvalidArgument, "{message}");
+        assert!(
+            status.message().starts_with(message),
+            "{}",
+            status.message()
+        );
+    }
+    assert_eq!(store.count().unwrap(), 0, "nothing invalid was stored");
+
+    for id in ["", "a/b", &long(129)] {
+        for status in [
+            client.get_product(pid(id)).await.unwrap_err(),
+            client.del_product(pid(id)).await.unwrap_err(),
+        ] {
+            assert_eq!(status.code(), Code::InvalidArgument);
+            assert!(
+                status.message().starts_with("value: "),
+                "{}",
+                status.message()
+            );
+        }
+    }
+
+    // Zero is a price; negative zero is stored as zero.
+    let id = client.add_product(product("", "free", -0.0)).await.unwrap();
+    let got = client
+        .get_product(id.into_inner())
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(got.price == 0.0 && got.price.is_sign_positive());
+}
+
+/// 16 clients, each on its own connection, add, read and delete at once.
+async fn many_clients<S: ProductStore>(store: Arc<S>) {
+    const CLIENTS: usize = 16;
+    const EACH: usize = 24;
+    let server = Running::start(
+        ProductInfoService::from_arc(store.clone()),
+        Default::default(),
+    )
+    .await;
+
+    let mut tasks = Vec::new();
+    for c in 0..CLIENTS {
+        let mut client = server.client().await;
+        tasks.push(tokio::spawn(async move {
+            let mut kept = Vec::new();
+            for i in 0..EACH {
+                // Half choose their id, half let the server choose.
+                let chosen = if i % 2 == 0 {
+                    format!("c{c}-{i}")
+                } else {
+                    String::new()
+                };
+                let p = product(&chosen, &format!("item {c}/{i}"), (c * 100 + i) as f32);
+                let id = client
+                    .add_product(p.clone())
+                    .await
+                    .unwrap()
+                    .into_inner()
+                    .value;
+                if !chosen.is_empty() {
+                    assert_eq!(id, chosen);
+                }
+                let got = client.get_product(pid(&id)).await.unwrap().into_inner();
+                assert_eq!(
+                    got,
+                    Product {
+                        id: id.clone(),
+                        ..p
+                    }
+                );
+                if i % 3 == 0 {
+                    let gone = client.del_product(pid(&id)).await.unwrap().into_inner();
+                    assert_eq!(gone, got);
+                } else {
+                    kept.push(got);
+                }
+            }
+            kept
+        }));
+    }
+    let mut kept = Vec::new();
+    for task in tasks {
+        kept.extend(task.await.unwrap());
+    }
+
+    // Nothing lost, nothing doubled: exactly the kept products remain.
+    assert_eq!(kept.len(), CLIENTS * (EACH - EACH.div_ceil(3)));
+    assert_eq!(store.count().unwrap(), kept.len() as u64);
+    let mut ids: Vec<_> = kept.iter().map(|p| p.id.clone()).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), kept.len(), "every id is distinct");
+    let mut client = server.client().await;
+    for p in &kept {
+        assert_eq!(
+            &client.get_product(pid(&p.id)).await.unwrap().into_inner(),
+            p
+        );
+    }
+    for c in 0..CLIENTS {
+        let status = client
+            .get_product(pid(&format!("c{c}-0")))
+            .await
+            .unwrap_err();
+        assert_eq!(status.code(), Code::NotFound);
+    }
+}
+
+/// 16 clients add the same id at once: exactly one wins.
+async fn racing_one_id<S: ProductStore>(store: Arc<S>) {
+    let server = Running::start(
+        ProductInfoService::from_arc(store.clone()),
+        Default::default(),
+    )
+    .await;
+    let mut tasks = Vec::new();
+    for c in 0..16 {
+        let mut client = server.client().await;
+        tasks.push(tokio::spawn(async move {
+            client
+                .add_product(product("the-one", &format!("from {c}"), 1.0))
+                .await
+                .map(|_| c)
+                .map_err(|s| s.code())
+        }));
+    }
+    let mut winners = Vec::new();
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(c) => winners.push(c),
+            Err(code) => assert_eq!(code, Code::AlreadyExists),
+        }
+    }
+    assert_eq!(winners.len(), 1);
+    let stored = store.get("the-one").unwrap().unwrap();
+    assert_eq!(stored.name, format!("from {}", winners[0]));
+    assert_eq!(store.count().unwrap(), 1);
+}
+
+async fn oversized_request<S: ProductStore>(store: Arc<S>) {
+    let mut config = ServerConfig::default();
+    config.max_request_bytes = 1024;
+    let server = Running::start(ProductInfoService::from_arc(store.clone()), config).await;
+    let mut client = server.client().await;
+    let big = Product {
+        description: "d".repeat(2000),
+        ..product("", "a", 1.0)
+    };
+    let status = client.add_product(big).await.unwrap_err();
+    // tonic's code for an oversized message.
+    assert_eq!(status.code(), Code::OutOfRange, "{status:?}");
+    assert!(
+        status.message().contains("the limit is: 1024 bytes"),
+        "{status:?}"
+    );
+    assert_eq!(store.count().unwrap(), 0);
+    // The connection is still good for requests within the cap.
+    client.add_product(product("", "a", 1.0)).await.unwrap();
+}
+
+/// A real store made slow, standing in for a stalled disk.
+struct Slow<S>(Arc<S>, Duration);
+
+impl<S: ProductStore> ProductStore for Slow<S> {
+    fn insert(&self, product: &Product) -> Result<(), StoreError> {
+        thread::sleep(self.1);
+        self.0.insert(product)
+    }
+    fn get(&self, id: &str) -> Result<Option<Product>, StoreError> {
+        thread::sleep(self.1);
+        self.0.get(id)
+    }
+    fn remove(&self, id: &str) -> Result<Option<Product>, StoreError> {
+        self.0.remove(id)
+    }
+    fn count(&self) -> Result<u64, StoreError> {
+        self.0.count()
+    }
+}
+
+async fn deadline<S: ProductStore>(store: Arc<S>) {
+    let mut config = ServerConfig::default();
+    config.max_request_duration = Some(Duration::from_millis(100));
+    let slow = Slow(store.clone(), Duration::from_millis(600));
+    let server = Running::start(ProductInfoService::new(slow), config).await;
+    let mut client = server.client().await;
+    let status = client.get_product(pid("x")).await.unwrap_err();
+    assert_eq!(status.code(), Code::DeadlineExceeded, "{status:?}");
+    // A request within the deadline still works.
+    let fast = Slow(store, Duration::ZERO);
+    let server = Running::start(ProductInfoService::new(fast), config).await;
+    let status = server
+        .client()
+        .await
+        .get_product(pid("x"))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::NotFound);
+}
+
+#[tokio::test]
+async fn a_full_store_is_resource_exhausted() {
+    let store = MemoryStore::with_max_products(1);
+    let server = Running::start(ProductInfoService::new(store), Default::default()).await;
+    let mut client = server.client().await;
+    client.add_product(product("", "a", 1.0)).await.unwrap();
+    let status = client.add_product(product("", "b", 1.0)).await.unwrap_err();
+    assert_eq!(status.code(), Code::ResourceExhausted);
+    assert!(status.message().contains("limit of 1 products"));
+}
+
+#[tokio::test]
+async fn limits_are_configurable() {
+    let mut limits = Limits::default();
+    limits.max_name_bytes = 4;
+    let service = ProductInfoService::new(MemoryStore::new()).with_limits(limits);
+    let server = Running::start(service, Default::default()).await;
+    let mut client = server.client().await;
+    client.add_product(product("", "abcd", 1.0)).await.unwrap();
+    let status = client
+        .add_product(product("", "abcde", 1.0))
+        .await
+        .unwrap_err();
+    assert_eq!(status.message(), "name: 5 bytes exceeds the 4-byte limit");
+}
+
+#[tokio::test]
+async fn a_taken_fresh_id_is_redrawn() {
+    let ids = Mutex::new(vec!["fresh", "dup", "dup"]);
+    let service = ProductInfoService::new(MemoryStore::new())
+        .with_id_source(move || ids.lock().unwrap().pop().unwrap_or("spare").to_owned());
+    let server = Running::start(service, Default::default()).await;
+    let mut client = server.client().await;
+    let first = client.add_product(product("", "a", 1.0)).await.unwrap();
+    assert_eq!(first.into_inner().value, "dup");
+    let second = client.add_product(product("", "b", 1.0)).await.unwrap();
+    assert_eq!(second.into_inner().value, "fresh");
+    let got = client.get_product(pid("fresh")).await.unwrap().into_inner();
+    assert_eq!(got, product("fresh", "b", 1.0));
+}
+
+#[tokio::test]
+async fn an_id_source_that_never_finds_a_free_id_is_internal() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counter = calls.clone();
+    let service = ProductInfoService::new(MemoryStore::new()).with_id_source(move || {
+        counter.fetch_add(1, Ordering::Relaxed);
+        "same".to_owned()
+    });
+    let server = Running::start(service, Default::default()).await;
+    let mut client = server.client().await;
+    client.add_product(product("", "a", 1.0)).await.unwrap();
+    let status = client.add_product(product("", "b", 1.0)).await.unwrap_err();
+    assert_eq!(status.code(), Code::Internal);
+    assert_eq!(
+        calls.load(Ordering::Relaxed),
+        1 + framecast_catalog::MAX_ID_ATTEMPTS
+    );
+}
+
+#[tokio::test]
+async fn an_invalid_generated_id_is_internal_not_stored() {
+    let service = ProductInfoService::new(MemoryStore::new()).with_id_source(|| "no good".into());
+    let store = service.store().clone();
+    let server = Running::start(service, Default::default()).await;
+    let status = server
+        .client()
+        .await
+        .add_product(product("", "a", 1.0))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::Internal);
+    assert_eq!(store.count().unwrap(), 0);
+}
+
+#[tokio::test]
+async fn health_reports_serving() {
+    use tonic_health::pb::{
+        HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
+    };
+    let server = Running::start(
+        ProductInfoService::new(MemoryStore::new()),
+        Default::default(),
+    )
+    .await;
+    let mut health = HealthClient::new(server.channel().await);
+    for service in ["", framecast_catalog::SERVICE_NAME] {
+        let response = health
+            .check(HealthCheckRequest {
+                service: service.into(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(response.status(), ServingStatus::Serving, "{service:?}");
+    }
+    let status = health
+        .check(HealthCheckRequest {
+            service: "no.Such".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::NotFound);
+    server.stop().await;
+}
+
+const EXPECTED_SERVICES: [&str; 4] = [
+    "ecommerce.ProductInfo",
+    "grpc.health.v1.Health",
+    "grpc.reflection.v1.ServerReflection",
+    "grpc.reflection.v1alpha.ServerReflection",
+];
+
+#[tokio::test]
+async fn reflection_v1_lists_and_describes_the_services() {
+    use tonic_reflection::pb::v1::{
+        ServerReflectionRequest, server_reflection_client::ServerReflectionClient,
+        server_reflection_request::MessageRequest, server_reflection_response::MessageResponse,
+    };
+    let server = Running::start(
+        ProductInfoService::new(MemoryStore::new()),
+        Default::default(),
+    )
+    .await;
+    let mut client = ServerReflectionClient::new(server.channel().await);
+    let requests = [
+        MessageRequest::ListServices(String::new()),
+        MessageRequest::FileContainingSymbol("ecommerce.ProductInfo".into()),
+    ]
+    .map(|m| ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(m),
+    });
+    let mut responses = client
+        .server_reflection_info(tokio_stream::iter(requests))
+        .await
+        .unwrap()
+        .into_inner();
+
+    let Some(MessageResponse::ListServicesResponse(list)) =
+        responses.message().await.unwrap().unwrap().message_response
+    else {
+        panic!("expected a service list");
+    };
+    let mut names: Vec<_> = list.service.into_iter().map(|s| s.name).collect();
+    names.sort();
+    for expected in EXPECTED_SERVICES {
+        assert!(
+            names.iter().any(|n| n == expected),
+            "{expected} missing from {names:?}"
+        );
+    }
+
+    let Some(MessageResponse::FileDescriptorResponse(files)) =
+        responses.message().await.unwrap().unwrap().message_response
+    else {
+        panic!("expected a file descriptor");
+    };
+    let file = String::from_utf8_lossy(&files.file_descriptor_proto[0]).into_owned();
+    assert!(file.contains("ecommerce.proto") && file.contains("addProduct"));
+}
+
+#[tokio::test]
+async fn reflection_v1alpha_lists_the_services() {
+    use tonic_reflection::pb::v1alpha::{
+        ServerReflectionRequest, server_reflection_client::ServerReflectionClient,
+        server_reflection_request::MessageRequest, server_reflection_response::MessageResponse,
+    };
+    let server = Running::start(
+        ProductInfoService::new(MemoryStore::new()),
+        Default::default(),
+    )
+    .await;
+    let mut client = ServerReflectionClient::new(server.channel().await);
+    let request = ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::ListServices(String::new())),
+    };
+    let mut responses = client
+        .server_reflection_info(tokio_stream::iter([request]))
+        .await
+        .unwrap()
+        .into_inner();
+    let Some(MessageResponse::ListServicesResponse(list)) =
+        responses.message().await.unwrap().unwrap().message_response
+    else {
+        panic!("expected a service list");
+    };
+    let names: Vec<_> = list.service.into_iter().map(|s| s.name).collect();
+    for expected in EXPECTED_SERVICES {
+        assert!(
+            names.iter().any(|n| n == expected),
+            "{expected} missing from {names:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn shutdown_is_graceful() {
+    let server = Running::start(
+        ProductInfoService::new(MemoryStore::new()),
+        Default::default(),
+    )
+    .await;
+    let url = server.url.clone();
+    let mut client = server.client().await;
+    client.add_product(product("", "a", 1.0)).await.unwrap();
+    server.stop().await;
+    // The listener is closed: new connections are refused.
+    let endpoint = Channel::from_shared(url).unwrap();
+    assert!(endpoint.connect().await.is_err());
+}
