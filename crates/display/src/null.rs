@@ -145,3 +145,89 @@ impl FrameSink for NullSink {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const QUADRANTS: &[u8] = include_bytes!("../tests/data/quadrants-400x400.jpg");
+
+    fn frame(jpeg: &[u8]) -> EncodedFrame<'_> {
+        EncodedFrame {
+            stream: 3,
+            label: "t",
+            sequence: 42,
+            capture_time_us: None,
+            jpeg,
+        }
+    }
+
+    fn xrgb_at(img: ImageRef<'_>, x: u32, y: u32) -> [u8; 3] {
+        let at = y as usize * img.stride() + x as usize * 4;
+        let v = u32::from_ne_bytes(img.data()[at..at + 4].try_into().unwrap());
+        [(v >> 16) as u8, (v >> 8) as u8, v as u8]
+    }
+
+    #[test]
+    fn decodes_and_scales_to_the_configured_size() {
+        let mut sink = NullSink::new(800, 600).unwrap();
+        sink.show(&frame(QUADRANTS)).unwrap();
+        assert_eq!(sink.frames(), 1);
+        let info = sink.last_decoded().unwrap();
+        assert_eq!((info.width, info.height), (400, 400));
+        let pic = sink.picture();
+        assert_eq!(
+            (pic.width(), pic.height(), pic.format()),
+            (800, 600, PixelFormat::Xrgb32)
+        );
+        for (x, y, want) in [
+            (200, 150, [255, 0, 0]),
+            (600, 150, [0, 255, 0]),
+            (200, 450, [0, 0, 255]),
+            (600, 450, [255, 255, 0]),
+        ] {
+            let got = xrgb_at(pic, x, y);
+            assert!(
+                got.iter()
+                    .zip(want)
+                    .all(|(g, w): (&u8, u8)| g.abs_diff(w) <= 40),
+                "({x}, {y}): got {got:?}, want {want:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn bad_frames_are_typed_errors_and_counted() {
+        let mut sink = NullSink::default();
+        for bad in [&b""[..], &QUADRANTS[..QUADRANTS.len() / 2], &QUADRANTS[1..]] {
+            let err = sink.show(&frame(bad)).unwrap_err();
+            assert!(
+                matches!(
+                    err,
+                    DisplayError::Decode {
+                        stream: 3,
+                        sequence: 42,
+                        ..
+                    }
+                ),
+                "{err}"
+            );
+        }
+        assert_eq!((sink.frames(), sink.errors()), (0, 3));
+        // And it still works afterwards.
+        sink.show(&frame(QUADRANTS)).unwrap();
+        assert_eq!(sink.frames(), 1);
+    }
+
+    #[test]
+    fn unusable_sizes_are_refused() {
+        assert!(matches!(
+            NullSink::new(0, 600),
+            Err(DisplayError::InvalidSize { .. })
+        ));
+        assert!(matches!(
+            NullSink::new(100_000, 100_000),
+            Err(DisplayError::InvalidSize { .. })
+        ));
+    }
+}

@@ -166,3 +166,90 @@ impl SnapshotHandle {
         Ok(info)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const QUADRANTS: &[u8] = include_bytes!("../tests/data/quadrants-400x400.jpg");
+
+    fn frame(sequence: u64, jpeg: &[u8]) -> EncodedFrame<'_> {
+        EncodedFrame {
+            stream: 2,
+            label: "t",
+            sequence,
+            capture_time_us: Some(5),
+            jpeg,
+        }
+    }
+
+    #[test]
+    fn nothing_to_save_before_the_first_frame() {
+        let sink = SnapshotSink::new();
+        assert!(sink.handle().latest().is_none());
+        let err = sink.handle().write_png(Vec::new()).unwrap_err();
+        assert!(matches!(err, DisplayError::NoFrame));
+    }
+
+    #[test]
+    fn saves_the_latest_frame_as_png() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("snap.png");
+        let mut sink = SnapshotSink::new();
+        let handle = sink.handle();
+        sink.show(&frame(1, b"an older frame")).unwrap();
+        sink.show(&frame(2, QUADRANTS)).unwrap();
+        // Saved from another thread.
+        let info = std::thread::spawn(move || handle.save(&path).map(|i| (i, path)))
+            .join()
+            .unwrap();
+        let (info, path) = info.unwrap();
+        assert_eq!(
+            (info.stream, info.sequence, info.capture_time_us),
+            (2, 2, Some(5))
+        );
+        assert_eq!((info.width, info.height), (400, 400));
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "no temporary left"
+        );
+
+        let decoder = png::Decoder::new(std::io::BufReader::new(File::open(&path).unwrap()));
+        let mut reader = decoder.read_info().unwrap();
+        let mut rgb = vec![0; reader.output_buffer_size().unwrap()];
+        let png = reader.next_frame(&mut rgb).unwrap();
+        assert_eq!(
+            (png.width, png.height, png.color_type),
+            (400, 400, png::ColorType::Rgb)
+        );
+        let at = |x: usize, y: usize| &rgb[(y * 400 + x) * 3..(y * 400 + x) * 3 + 3];
+        for (x, y, want) in [(100, 100, [255, 0, 0]), (300, 300, [255, 255, 0])] {
+            let got = at(x, y);
+            assert!(
+                got.iter()
+                    .zip(want)
+                    .all(|(g, w): (&u8, u8)| g.abs_diff(w) <= 40),
+                "{got:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_undecodable_frame_is_an_error_and_leaves_no_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut sink = SnapshotSink::new();
+        sink.show(&frame(9, &QUADRANTS[..500])).unwrap();
+        let err = sink.handle().save(dir.path().join("x.png")).unwrap_err();
+        assert!(
+            matches!(err, DisplayError::Decode { sequence: 9, .. }),
+            "{err}"
+        );
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+        let err = sink
+            .handle()
+            .save(dir.path().join("no/such/dir.png"))
+            .unwrap_err();
+        assert!(matches!(err, DisplayError::Create { .. }), "{err}");
+    }
+}

@@ -94,3 +94,32 @@ impl FrameSink for Tee {
         first
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{NullSink, SnapshotSink};
+
+    #[test]
+    fn a_failing_sink_does_not_starve_the_others() {
+        let snapshots = SnapshotSink::new();
+        let handle = snapshots.handle();
+        // The null sink fails on this frame (not a JPEG); the snapshot sink,
+        // after it, must still get it.
+        let mut tee = Tee::new().with(NullSink::default()).with(snapshots);
+        let frame = EncodedFrame {
+            stream: 1,
+            label: "",
+            sequence: 11,
+            capture_time_us: None,
+            jpeg: b"junk",
+        };
+        let err = tee.show(&frame).unwrap_err();
+        assert!(matches!(err, DisplayError::Decode { sequence: 11, .. }));
+        assert_eq!(handle.latest().unwrap().sequence, 11);
+        assert_eq!(tee.len(), 2);
+        assert!(!tee.is_empty());
+        tee.stream_ended(1);
+        tee.finish().unwrap();
+    }
+}
