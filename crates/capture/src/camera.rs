@@ -226,7 +226,29 @@ pub fn list_devices() -> Result<Vec<CameraDevice>, CaptureError> {
     backend::list_devices()
 }
 
-/// A live camera as a [`FrameSource`]. See the [module docs](self).
+/// A live camera as a [`FrameSource`].
+///
+/// The camera runs on a thread of its own (nokhwa's handle is not `Send`)
+/// that keeps reading frames from the driver into one of two reused buffers;
+/// [`FrameSource::next_frame`] takes the newest and hands its old buffer
+/// back. A frame the consumer was too slow to take is overwritten, never
+/// queued (counted by [`CameraSource::dropped`]): camera frames go stale. The
+/// driver paces the stream at the rate the camera was opened with, so a
+/// camera needs no [`Paced`](crate::Paced) wrapper.
+///
+/// In MJPEG mode frames are [`FrameKind::Jpeg`](crate::FrameKind::Jpeg),
+/// passed through with no decoding; otherwise they are converted to RGB.
+///
+/// ```no_run
+/// use framecast_capture::{CameraRequest, CameraSelector, CameraSource, Frame, FrameSource, SystemClock};
+///
+/// let request = CameraRequest::new(640, 480, 30);
+/// let mut camera = CameraSource::open(&CameraSelector::Index(0), &request, SystemClock::shared())?;
+/// let mut frame = Frame::default();
+/// camera.next_frame(&mut frame)?;
+/// println!("{} gave a {:?} frame in mode {}", camera.name(), frame.kind, camera.mode());
+/// # Ok::<(), framecast_capture::CaptureError>(())
+/// ```
 pub struct CameraSource {
     inner: backend::Inner,
 }

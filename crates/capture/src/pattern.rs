@@ -351,8 +351,8 @@ fn value_noise(x: u32, y: u32, cell: u32, seed: u32) -> i32 {
 /// like a webcam picture's mix of frequencies.
 fn texture_at(x: u32, y: u32) -> i8 {
     let coarse = value_noise(x, y, 24, 1) * 30 / 128;
-    let medium = value_noise(x, y, 6, 2) * 14 / 128;
-    let fine = lattice(x, y, 3) * 4 / 128;
+    let medium = value_noise(x, y, 6, 2) * 18 / 128;
+    let fine = lattice(x, y, 3) * 8 / 128;
     (coarse + medium + fine).clamp(-127, 127) as i8
 }
 

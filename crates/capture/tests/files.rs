@@ -1,0 +1,241 @@
+//! Raw and MJPEG file sources on the committed fixtures, and on files
+//! FFmpeg writes during the test.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+
+use framecast_capture::{
+    CaptureError, Frame, FrameKind, FrameSource, ManualClock, MjpegFileSource, RawFileSource,
+    SourceOptions, SourceSpec, open_source,
+};
+use framecast_codec::probe_jpeg;
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("testdata")
+        .join(name)
+}
+
+const MJPEG_FRAMES: [(usize, usize); 5] = [
+    (0, 1700),
+    (1700, 3392),
+    (3392, 5082),
+    (5082, 6780),
+    (6780, 8469),
+];
+
+#[test]
+fn raw_file_frames_loop_with_continuous_sequence_numbers() {
+    let bytes = std::fs::read(fixture("testsrc_64x48.rgb")).unwrap();
+    let clock = ManualClock::new(42);
+    let mut source = RawFileSource::open(fixture("testsrc_64x48.rgb"), 64, 48)
+        .unwrap()
+        .with_clock(Arc::new(clock.clone()));
+    assert_eq!(source.frame_count(), 3);
+    let format = source.format();
+    assert_eq!(
+        (format.width, format.height, format.kind),
+        (64, 48, FrameKind::Raw)
+    );
+    let mut frame = Frame::default();
+    let mut buffer = None;
+    for n in 0..8u64 {
+        source.next_frame(&mut frame).unwrap();
+        let i = (n % 3) as usize * 64 * 48 * 3;
+        assert_eq!(frame.pixels.data(), &bytes[i..i + 64 * 48 * 3], "frame {n}");
+        assert_eq!(frame.sequence, n);
+        assert_eq!(frame.capture_time_us, 42);
+        // One buffer for the whole stream: no allocation per frame.
+        let ptr = frame.pixels.data().as_ptr();
+        assert_eq!(*buffer.get_or_insert(ptr), ptr);
+    }
+}
+
+#[test]
+fn raw_file_of_the_wrong_size_is_refused_with_advice() {
+    // 27648 bytes are 3 frames of 64x48 but not whole frames of 50x50.
+    let err = RawFileSource::open(fixture("testsrc_64x48.rgb"), 50, 50).unwrap_err();
+    let message = err.to_string();
+    assert!(matches!(
+        err,
+        CaptureError::RawFileSize {
+            len: 27648,
+            frame_bytes: 7500,
+            ..
+        }
+    ));
+    assert!(
+        message.contains("3 frames and 5148 bytes over"),
+        "{message}"
+    );
+    assert!(message.contains("--input-size"), "{message}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("empty.rgb");
+    std::fs::write(&empty, b"").unwrap();
+    assert!(matches!(
+        RawFileSource::open(&empty, 4, 4),
+        Err(CaptureError::Empty { .. })
+    ));
+    let missing = RawFileSource::open(dir.path().join("missing.rgb"), 4, 4).unwrap_err();
+    assert!(missing.to_string().contains("missing.rgb"), "{missing}");
+    assert!(matches!(
+        RawFileSource::open(fixture("testsrc_64x48.rgb"), 0, 48),
+        Err(CaptureError::InvalidSize { .. })
+    ));
+}
+
+#[test]
+fn mjpeg_file_frames_pass_through_unchanged_and_loop() {
+    let bytes = std::fs::read(fixture("testsrc_64x48.mjpeg")).unwrap();
+    let mut source = MjpegFileSource::open(fixture("testsrc_64x48.mjpeg")).unwrap();
+    let format = source.format();
+    assert_eq!(
+        (format.width, format.height, format.kind),
+        (64, 48, FrameKind::Jpeg)
+    );
+    assert!(format.is_passthrough_for(64, 48));
+    assert!(!format.is_passthrough_for(400, 400));
+    let mut frame = Frame::default();
+    let mut capacity = 0;
+    for n in 0..12usize {
+        source.next_frame(&mut frame).unwrap();
+        let (start, end) = MJPEG_FRAMES[n % 5];
+        assert_eq!(frame.jpeg, &bytes[start..end], "frame {n}");
+        assert_eq!(
+            (frame.width, frame.height, frame.kind),
+            (64, 48, FrameKind::Jpeg)
+        );
+        assert!(frame.is_passthrough_for(64, 48));
+        assert_eq!(frame.sequence, n as u64);
+        if n >= 5 {
+            // After one loop the buffer is as large as any frame.
+            assert_eq!(frame.jpeg.capacity(), capacity, "reallocated at frame {n}");
+        }
+        capacity = capacity.max(frame.jpeg.capacity());
+    }
+}
+
+#[test]
+fn truncated_mjpeg_file_plays_its_complete_frames() {
+    let mut source = MjpegFileSource::open(fixture("truncated_64x48.mjpeg")).unwrap();
+    assert_eq!(source.index().frames().len(), 4);
+    assert_eq!(source.index().dropped(), 1);
+    let bytes = std::fs::read(fixture("testsrc_64x48.mjpeg")).unwrap();
+    let mut frame = Frame::default();
+    for n in 0..9usize {
+        source.next_frame(&mut frame).unwrap();
+        let (start, end) = MJPEG_FRAMES[n % 4];
+        assert_eq!(frame.jpeg, &bytes[start..end], "frame {n}");
+    }
+}
+
+#[test]
+fn files_without_frames_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let junk = dir.path().join("junk.mjpeg");
+    std::fs::write(&junk, [0x42u8; 1000]).unwrap();
+    let err = MjpegFileSource::open(&junk).unwrap_err();
+    assert!(matches!(err, CaptureError::Empty { .. }), "{err}");
+    assert!(err.to_string().contains("FF D8"), "{err}");
+    // A raw file given as MJPEG: no JPEG in it.
+    let err = MjpegFileSource::open(fixture("testsrc_64x48.rgb")).unwrap_err();
+    assert!(matches!(err, CaptureError::Empty { .. }), "{err}");
+    // A "JPEG" with a scan but no frame header: indexed, but refused on read.
+    let bad = dir.path().join("nosof.mjpeg");
+    std::fs::write(&bad, [0xFF, 0xD8, 0xFF, 0xDA, 0x00, 0x02, 0x11, 0xFF, 0xD9]).unwrap();
+    let err = MjpegFileSource::open(&bad).unwrap_err();
+    assert!(
+        matches!(err, CaptureError::BadJpeg { offset: 0, .. }),
+        "{err}"
+    );
+}
+
+#[test]
+fn open_source_opens_files_by_spec() {
+    let options = SourceOptions::new(64, 48).with_fps(0);
+    let spec: SourceSpec = format!("mjpeg:{}", fixture("testsrc_64x48.mjpeg").display())
+        .parse()
+        .unwrap();
+    let mut source = open_source(&spec, &options).unwrap();
+    let mut frame = Frame::default();
+    source.next_frame(&mut frame).unwrap();
+    assert_eq!(frame.kind, FrameKind::Jpeg);
+    let spec: SourceSpec = format!("raw:{}", fixture("testsrc_64x48.rgb").display())
+        .parse()
+        .unwrap();
+    let mut source = open_source(&spec, &options).unwrap();
+    source.next_frame(&mut frame).unwrap();
+    assert_eq!((frame.kind, frame.pixels.width()), (FrameKind::Raw, 64));
+}
+
+/// FFmpeg, found on the PATH. Missing: skipped with a message, except in CI
+/// (`FRAMECAST_CI=1`), where a missing tool must fail rather than skip.
+fn ffmpeg() -> Option<&'static str> {
+    let found = Command::new("ffmpeg")
+        .arg("-version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if found {
+        return Some("ffmpeg");
+    }
+    assert!(
+        std::env::var_os("FRAMECAST_CI").is_none_or(|v| v != "1"),
+        "ffmpeg is required when FRAMECAST_CI=1"
+    );
+    eprintln!("ffmpeg not found: skipping");
+    None
+}
+
+#[test]
+fn files_ffmpeg_writes_now_play() {
+    let Some(ffmpeg) = ffmpeg() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mjpeg = dir.path().join("clip.mjpeg");
+    let raw = dir.path().join("clip.rgb");
+    let run = |args: &[&str], out: &Path| {
+        let status = Command::new(ffmpeg)
+            .args([
+                "-hide_banner",
+                "-loglevel",
+                "error",
+                "-y",
+                "-f",
+                "lavfi",
+                "-i",
+            ])
+            .args(["testsrc2=size=96x64:rate=25", "-frames:v", "7"])
+            .args(args)
+            .arg(out)
+            .status()
+            .unwrap();
+        assert!(status.success(), "ffmpeg failed: {args:?}");
+    };
+    run(&["-q:v", "2", "-f", "mjpeg"], &mjpeg);
+    run(&["-pix_fmt", "rgb24", "-f", "rawvideo"], &raw);
+
+    let mut source = MjpegFileSource::open(&mjpeg).unwrap();
+    assert_eq!(source.index().frames().len(), 7);
+    assert_eq!(
+        (source.index().dropped(), source.index().skipped_bytes()),
+        (0, 0)
+    );
+    let mut frame = Frame::default();
+    let mut previous = Vec::new();
+    for _ in 0..7 {
+        source.next_frame(&mut frame).unwrap();
+        let info = probe_jpeg(&frame.jpeg).unwrap();
+        assert_eq!((info.width, info.height), (96, 64));
+        assert_eq!(frame.jpeg[frame.jpeg.len() - 2..], [0xFF, 0xD9]);
+        assert_ne!(frame.jpeg, previous, "testsrc2 moves, frames differ");
+        previous.clone_from(&frame.jpeg);
+    }
+
+    let mut source = RawFileSource::open(&raw, 96, 64).unwrap();
+    assert_eq!(source.frame_count(), 7);
+    source.next_frame(&mut frame).unwrap();
+    assert_eq!(frame.pixels.data().len(), 96 * 64 * 3);
+}
