@@ -56,6 +56,25 @@ impl Encoder<&[u8]> for FrameCodec {
 
 /// A [`Decoder`] and [`Encoder`] of one prost message type, one per frame.
 ///
+/// ```
+/// use framecast_proto::video::Video;
+/// use framecast_wire::MessageCodec;
+/// use futures_util::{SinkExt, StreamExt};
+/// use tokio_util::codec::Framed;
+///
+/// # let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+/// # rt.block_on(async {
+/// let (a, b) = tokio::io::duplex(64 * 1024);
+/// let mut tx = Framed::new(a, MessageCodec::<Video>::default());
+/// let mut rx = Framed::new(b, MessageCodec::<Video>::default());
+/// tx.send(Video { sequence: 7, ..Default::default() }).await?;
+/// let got = rx.next().await.transpose()?;
+/// assert_eq!(got.map(|v| v.sequence), Some(7));
+/// # Ok::<(), framecast_wire::WireError>(())
+/// # })?;
+/// # Ok::<(), framecast_wire::WireError>(())
+/// ```
+///
 /// Note that [`Framed`](tokio_util::codec::Framed) ends the stream after
 /// any decoder error, a [`WireError::Message`] included. A receiver that
 /// wants to count corrupt frames and go on should frame with [`FrameCodec`]
