@@ -188,7 +188,7 @@ impl<R: Read> FrameReader<R> {
 /// If a write fails part-way, the stream holds a partial frame and is no
 /// longer usable.
 #[derive(Debug)]
-pub struct FrameWriter<W: Write> {
+pub struct FrameWriter<W> {
     inner: W,
     codec: FrameCodec,
     scratch: BytesMut,

@@ -93,7 +93,7 @@ impl<R: fmt::Debug, M> fmt::Debug for MessageReader<R, M> {
 /// A thin typed face of [`FrameWriter::write_message`]: each message is
 /// encoded behind its header into a buffer kept from call to call, so the
 /// steady state allocates nothing.
-pub struct MessageWriter<W: Write, M> {
+pub struct MessageWriter<W, M> {
     frames: FrameWriter<W>,
     _message: PhantomData<fn(&M)>,
 }
@@ -151,7 +151,7 @@ impl<W: Write, M: prost::Message> MessageWriter<W, M> {
     }
 }
 
-impl<W: Write + fmt::Debug, M> fmt::Debug for MessageWriter<W, M> {
+impl<W: fmt::Debug, M> fmt::Debug for MessageWriter<W, M> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("MessageWriter")
             .field("frames", &self.frames)
