@@ -237,7 +237,10 @@ pub fn list_devices() -> Result<Vec<CameraDevice>, CaptureError> {
 /// camera needs no [`Paced`](crate::Paced) wrapper.
 ///
 /// In MJPEG mode frames are [`FrameKind::Jpeg`](crate::FrameKind::Jpeg),
-/// passed through with no decoding; otherwise they are converted to RGB.
+/// passed through with no decoding (only the standard Huffman tables are
+/// inserted into frames that lack them, see
+/// [`ensure_huffman_tables`](crate::ensure_huffman_tables)); otherwise they
+/// are converted to RGB.
 ///
 /// ```no_run
 /// use framecast_capture::{CameraRequest, CameraSelector, CameraSource, Frame, FrameSource, SystemClock};
@@ -639,8 +642,11 @@ mod backend {
             let (width, height) = (self.mode.width, self.mode.height);
             match layout(self.mode.format) {
                 None => {
-                    // Pass the JPEG through: swap buffers, no copy.
+                    // Pass the JPEG through: swap buffers, no copy. Many
+                    // webcams leave out the Huffman tables; put them back so
+                    // that any decoder, here or at a peer, reads the frame.
                     std::mem::swap(&mut frame.jpeg, &mut self.spare);
+                    crate::ensure_huffman_tables(&mut frame.jpeg)?;
                     let info = probe_jpeg(&frame.jpeg).map_err(|e| CaptureError::Camera {
                         action: "reading a JPEG frame's header",
                         message: e.to_string(),

@@ -42,6 +42,7 @@ mod camera;
 mod clock;
 #[cfg_attr(not(feature = "camera"), allow(dead_code))]
 mod convert;
+mod dht;
 mod error;
 mod limits;
 mod mjpeg;
@@ -56,6 +57,7 @@ pub use camera::{
     CameraRequest, CameraSelector, CameraSource, choose_mode, list_devices,
 };
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use dht::ensure_huffman_tables;
 pub use error::CaptureError;
 pub use limits::{DEFAULT_MAX_JPEG_BYTES, DEFAULT_MAX_SIDE, Limits};
 pub use mjpeg::{JpegSpan, MjpegFileSource, MjpegIndex};

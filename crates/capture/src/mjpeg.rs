@@ -266,7 +266,9 @@ impl Scanner {
 }
 
 /// Frames of an MJPEG file, delivered as [`FrameKind::Jpeg`] (no decoding),
-/// looping at the end. Not paced: wrap it in [`Paced`](crate::Paced).
+/// looping at the end. Frames without Huffman tables (webcam streams) get
+/// the standard ones ([`ensure_huffman_tables`](crate::ensure_huffman_tables));
+/// others are delivered byte for byte. Not paced: wrap it in [`Paced`](crate::Paced).
 ///
 /// ```no_run
 /// use framecast_capture::{Frame, FrameSource, MjpegFileSource};
@@ -357,6 +359,14 @@ impl MjpegFileSource {
         read.map_err(|source| CaptureError::File {
             path: self.path.clone(),
             source,
+        })?;
+        // Recorded webcam streams may lack Huffman tables: complete them.
+        crate::ensure_huffman_tables(jpeg).map_err(|e| match e {
+            CaptureError::BadJpeg { source, .. } => CaptureError::BadJpeg {
+                offset: span.offset,
+                source,
+            },
+            e => e,
         })?;
         let info = probe_jpeg(jpeg).map_err(|source| CaptureError::BadJpeg {
             offset: span.offset,

@@ -74,3 +74,58 @@ fn jpeg_sizes_are_camera_like() {
         );
     }
 }
+
+/// Removes every DHT segment before the first scan, as many webcams send
+/// their MJPEG frames.
+fn strip_huffman_tables(jpeg: &[u8]) -> Vec<u8> {
+    let mut out = jpeg[..2].to_vec();
+    let mut at = 2;
+    loop {
+        let code = jpeg[at + 1];
+        if code == 0xDA {
+            out.extend_from_slice(&jpeg[at..]);
+            return out;
+        }
+        let len = usize::from(u16::from_be_bytes([jpeg[at + 2], jpeg[at + 3]]));
+        if code != 0xC4 {
+            out.extend_from_slice(&jpeg[at..at + 2 + len]);
+        }
+        at += 2 + len;
+    }
+}
+
+#[test]
+fn abbreviated_webcam_jpegs_are_completed_with_the_standard_tables() {
+    let pattern = Pattern::new(160, 120).unwrap();
+    let mut img = ImageBuf::empty(PixelFormat::Rgb8);
+    pattern.render(3, &mut img);
+    let mut sender = SenderPipeline::new(SenderConfig {
+        width: 160,
+        height: 120,
+        quality: 90,
+    })
+    .unwrap();
+    let mut jpeg = Vec::new();
+    sender.encode(img.as_image(), &mut jpeg).unwrap();
+    let mut receiver = ReceiverPipeline::new(ReceiverConfig::default());
+    let mut expected = ImageBuf::empty(PixelFormat::Rgb8);
+    receiver
+        .decode_to(&jpeg, 160, 120, PixelFormat::Rgb8, &mut expected)
+        .unwrap();
+
+    let mut abbreviated = strip_huffman_tables(&jpeg);
+    assert!(abbreviated.len() < jpeg.len(), "the encoder wrote no DHT");
+    let mut out = ImageBuf::empty(PixelFormat::Rgb8);
+    assert!(
+        receiver
+            .decode_to(&abbreviated, 160, 120, PixelFormat::Rgb8, &mut out)
+            .is_err(),
+        "the decoder accepts JPEGs without tables: this fix-up is moot"
+    );
+    assert!(framecast_capture::ensure_huffman_tables(&mut abbreviated).unwrap());
+    receiver
+        .decode_to(&abbreviated, 160, 120, PixelFormat::Rgb8, &mut out)
+        .unwrap();
+    // The encoder used the standard tables, so the picture is the same.
+    assert_eq!(out, expected);
+}
