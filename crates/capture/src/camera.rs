@@ -689,11 +689,12 @@ mod backend {
 
     impl Drop for Inner {
         fn drop(&mut self) {
+            // The thread notices after the frame it is waiting for, and then
+            // closes the camera. It is not joined: a camera that stopped
+            // delivering (unplugged) would hang the drop, and with it a
+            // program's exit.
             self.shared.stop.store(true, Ordering::Relaxed);
-            // The thread notices within one frame interval.
-            if let Some(thread) = self.thread.take() {
-                let _ = thread.join();
-            }
+            drop(self.thread.take());
         }
     }
 

@@ -75,7 +75,11 @@ impl MjpegIndex {
 
     /// Indexes an in-memory stream.
     pub fn from_bytes(data: &[u8], limits: &Limits) -> Result<Self, CaptureError> {
-        Self::build(data, limits)
+        let mut scanner = Scanner::new(limits.max_jpeg_bytes);
+        let mut index = Self::default();
+        scanner.feed(data, &mut index)?;
+        scanner.finish(&mut index);
+        Ok(index)
     }
 
     /// The complete frames, in order.

@@ -629,6 +629,12 @@ mod tests {
             Pattern::new(10, 1 << 20),
             Err(CaptureError::InvalidSize { .. })
         ));
-        assert!(Pattern::new(1, 1).is_ok());
+        // Tiny pictures render (everything clipped) and carry no readable
+        // marker.
+        for (w, h) in [(1, 1), (2, 3), (17, 5), (5, 17)] {
+            let img = render(&Pattern::new(w, h).unwrap(), 123);
+            assert_eq!(img.data().len(), (w * h * 3) as usize);
+            assert_eq!(decode_marker(&img.as_image()), None);
+        }
     }
 }
