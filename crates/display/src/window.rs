@@ -158,7 +158,7 @@ struct Tile {
     fps: f32,
     fps_frames: u32,
     fps_since: Instant,
-    /// "label  30.0 fps  12 ms", rebuilt into the same storage per frame.
+    /// "30.0 fps  12 ms  label", rebuilt into the same storage per frame.
     status: String,
 }
 
@@ -198,10 +198,13 @@ impl Tile {
         self.latency_ms = capture_time_us.map(|t| unix_micros().saturating_sub(t) / 1000);
         self.status.clear();
         // Writing to a String cannot fail.
-        let _ = write!(self.status, "{}  {:.1} fps", self.label, self.fps);
+        // Numbers first, so a long label cut at the tile's edge never hides
+        // them.
+        let _ = write!(self.status, "{:.1} fps", self.fps);
         if let Some(ms) = self.latency_ms {
             let _ = write!(self.status, "  {ms} ms");
         }
+        let _ = write!(self.status, "  {}", self.label);
     }
 }
 
@@ -948,8 +951,9 @@ mod tests {
     fn status_shows_label_fps_and_latency() {
         let mut tile = Tile::new(0, "peer");
         tile.arrived("10.0.0.1:5000", 3, Some(unix_micros() - 20_000));
+        assert!(tile.status.starts_with("0.0 fps  "), "{}", tile.status);
         assert!(
-            tile.status.starts_with("10.0.0.1:5000  0.0 fps  "),
+            tile.status.ends_with(" ms  10.0.0.1:5000"),
             "{}",
             tile.status
         );

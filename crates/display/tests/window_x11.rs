@@ -1,6 +1,6 @@
 //! The real window on a private Xvfb server: a known frame is shown, a
 //! screenshot checks the right colours in the right places after scaling,
-//! and `q` (typed with xdotool) closes it. Also: no display is a clear error.
+//! and `q` or Esc (typed with xdotool) closes it. Also: no display is a clear error.
 //!
 //! winit allows one event loop per process, on the main thread, so this is a
 //! `harness = false` test whose scenarios each run in a child process (this
@@ -243,10 +243,11 @@ const YELLOW: [u8; 3] = [255, 255, 0];
 /// The window's background (`0x101010`), seen in letterbox bars.
 const BACKGROUND: [u8; 3] = [16, 16, 16];
 
-/// Presses `q` in window `id` (focused first: there is no window manager).
-fn press_q(xdotool: &Path, display: &str, id: &str) {
+/// Presses `key` in window `id` (focused first: there is no window
+/// manager).
+fn press_key(xdotool: &Path, display: &str, id: &str, key: &str) {
     let status = Command::new(xdotool)
-        .args(["windowfocus", "--sync", id, "key", "q"])
+        .args(["windowfocus", "--sync", id, "key", key])
         .env("DISPLAY", display)
         .status()
         .unwrap();
@@ -276,7 +277,7 @@ fn window_shows_the_frame_scaled_and_q_closes_it(xvfb: &Xvfb, xdotool: &Path, im
     ] {
         assert_colour(&shot, x, y, colour, what);
     }
-    press_q(xdotool, &xvfb.display, &id);
+    press_key(xdotool, &xvfb.display, &id, "q");
     expect_line(&rx, "closed");
     let status = wait_exit(&mut child);
     assert!(status.success(), "child: {status}");
@@ -304,11 +305,11 @@ fn tiles_keep_the_aspect_ratio(xvfb: &Xvfb, xdotool: &Path, import: &Path) {
     ] {
         assert_colour(&shot, x, y, colour, what);
     }
-    press_q(xdotool, &xvfb.display, &id);
+    press_key(xdotool, &xvfb.display, &id, "Escape");
     expect_line(&rx, "closed");
     let status = wait_exit(&mut child);
     assert!(status.success(), "child: {status}");
-    println!("window: two tiles, letterboxed as expected; q closed it");
+    println!("window: two tiles, letterboxed as expected; Esc closed it");
 }
 
 /// Shows the quadrants (on one stream, or on two with `keep_aspect`), says
