@@ -7,7 +7,8 @@ use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{fixture, require_tools, split_mjpeg};
+use common::{fixture, require_tools};
+use framecast_capture::{Frame, FrameSource, Limits, MjpegFileSource, MjpegIndex};
 use framecast_display::{EncodedFrame, FrameSink, Recorder};
 
 fn frame<'a>(sequence: u64, jpeg: &'a [u8]) -> EncodedFrame<'a> {
@@ -44,22 +45,27 @@ fn frames_read_back_byte_identical() {
     rec.finish().unwrap();
     assert_eq!(rec.frames(), 10);
 
-    let data = std::fs::read(&path).unwrap();
-    assert_eq!(rec.bytes(), data.len() as u64);
-    let (frames, tail) = split_mjpeg(&data);
-    assert_eq!(tail, 0);
-    assert_eq!(frames.len(), 10);
-    for (i, f) in frames.iter().enumerate() {
-        assert_eq!(*f, pictures[i % 3].as_slice(), "frame {i} differs");
+    assert_eq!(rec.bytes(), std::fs::metadata(&path).unwrap().len());
+    // Read back by the capture crate's MJPEG reader, frame by frame.
+    let mut source = MjpegFileSource::open(&path).unwrap();
+    assert_eq!(source.index().frames().len(), 10);
+    assert_eq!(
+        (source.index().dropped(), source.index().skipped_bytes()),
+        (0, 0)
+    );
+    let mut read = Frame::default();
+    for i in 0..10 {
+        source.next_frame(&mut read).unwrap();
+        assert_eq!(read.jpeg, pictures[i % 3], "frame {i} differs");
     }
 
     // Appending continues the same stream.
     let mut rec = Recorder::append(&path).unwrap();
     rec.show(&frame(10, &pictures[1])).unwrap();
-    let data = std::fs::read(&path).unwrap();
-    let (frames, _) = split_mjpeg(&data);
-    assert_eq!(frames.len(), 11);
-    assert_eq!(frames[10], pictures[1].as_slice());
+    let source = MjpegFileSource::open(&path).unwrap();
+    let spans = source.index().frames();
+    assert_eq!(spans.len(), 11);
+    assert_eq!(spans[10].len, pictures[1].len());
 }
 
 #[test]
@@ -190,17 +196,27 @@ fn completed_frames_survive_a_kill_mid_frame() {
             .count();
 
     let data = std::fs::read(&path).unwrap();
-    let (frames, tail) = split_mjpeg(&data);
+    let index = MjpegIndex::from_bytes(&data, &Limits::default()).unwrap();
+    let frames = index.frames();
     assert!(
         frames.len() >= reported,
         "{} frames on disk, {reported} reported",
         frames.len()
     );
-    for (i, f) in frames.iter().enumerate() {
-        assert_eq!(*f, jpeg.as_slice(), "frame {i} is damaged");
+    for (i, span) in frames.iter().enumerate() {
+        let at = span.offset as usize;
+        assert_eq!(
+            &data[at..at + span.len],
+            jpeg.as_slice(),
+            "frame {i} is damaged"
+        );
     }
-    // The tail, if any, is the start of the next frame, cut short.
+    // Frames lie back to back; what follows the last is the start of the
+    // next frame, cut short, which the reader drops.
+    let whole = frames.len() * jpeg.len();
+    let tail = data.len() - whole;
     assert!(tail < jpeg.len());
-    assert_eq!(&data[data.len() - tail..], &jpeg[..tail]);
+    assert_eq!(&data[whole..], &jpeg[..tail]);
+    assert_eq!(index.dropped(), u64::from(tail > 0));
     eprintln!("{} whole frames, {tail}-byte truncated tail", frames.len());
 }
