@@ -138,18 +138,18 @@ impl Pattern {
         let blue_phase = (seq.wrapping_mul(3) % 512) as usize;
         for (y, row) in data.chunks_exact_mut(w * 3).enumerate() {
             let tex = &self.texture[y * w..(y + 1) * w];
-            let g = i16::from(self.green[y]);
-            for (x, px) in row.chunks_exact_mut(3).enumerate() {
-                let tx = if x + shift >= w {
-                    x + shift - w
-                } else {
-                    x + shift
-                };
-                let t = i16::from(tex[tx]);
-                let b = triangle((x + y + blue_phase) % 512);
-                px[0] = clamp(i16::from(self.red[x]) + t);
-                px[1] = clamp(g + t);
-                px[2] = clamp(b + t);
+            // The texture row, rotated left by `shift`: no per-pixel wrap.
+            let scrolled = tex[shift..].iter().chain(&tex[..shift]);
+            let g = self.green[y];
+            let mut phase = (y + blue_phase) % 512;
+            for ((px, &t), &r) in row.chunks_exact_mut(3).zip(scrolled).zip(&self.red) {
+                let b = triangle(phase) as u8;
+                px.copy_from_slice(&[
+                    r.saturating_add_signed(t),
+                    g.saturating_add_signed(t),
+                    b.saturating_add_signed(t),
+                ]);
+                phase = (phase + 1) & 511;
             }
         }
     }
