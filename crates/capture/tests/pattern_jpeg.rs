@@ -115,7 +115,25 @@ fn abbreviated_webcam_jpegs_are_completed_with_the_standard_tables() {
 
     let mut abbreviated = strip_huffman_tables(&jpeg);
     assert!(abbreviated.len() < jpeg.len(), "the encoder wrote no DHT");
+
+    // A recording of such frames plays, completed.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("webcam.mjpeg");
+    std::fs::write(
+        &path,
+        [abbreviated.as_slice(), abbreviated.as_slice()].concat(),
+    )
+    .unwrap();
+    let mut file = framecast_capture::MjpegFileSource::open(&path).unwrap();
+    assert_eq!(file.index().frames().len(), 2);
+    let mut frame = Frame::default();
+    file.next_frame(&mut frame).unwrap();
     let mut out = ImageBuf::empty(PixelFormat::Rgb8);
+    receiver
+        .decode_to(&frame.jpeg, 160, 120, PixelFormat::Rgb8, &mut out)
+        .unwrap();
+    assert_eq!(out, expected);
+
     assert!(
         receiver
             .decode_to(&abbreviated, 160, 120, PixelFormat::Rgb8, &mut out)
