@@ -9,16 +9,71 @@
 
 mod common;
 
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use common::{fixture, require_tools};
+use framecast_codec::{ImageBuf, PixelFormat, ReceiverConfig, ReceiverPipeline};
 use framecast_display::{DisplayError, EncodedFrame, FrameSink, WindowOptions, run_window};
 
 const CHILD_ENV: &str = "FRAMECAST_TEST_WINDOW_CHILD";
+
+/// Counts allocations made by threads that opted in (see `allocations`).
+struct Counting;
+
+static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
+
+thread_local! {
+    static COUNTING: Cell<bool> = const { Cell::new(false) };
+}
+
+fn note() {
+    if COUNTING.with(Cell::get) {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+#[allow(unsafe_code)] // a GlobalAlloc is unsafe to implement; it only forwards
+// SAFETY: every method forwards to `System` with the caller's arguments.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        note();
+        // SAFETY: forwarded unchanged.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        note();
+        // SAFETY: forwarded unchanged.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        note();
+        // SAFETY: forwarded unchanged.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: forwarded unchanged.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+/// Allocations made by `f` on this thread.
+fn allocations(f: impl FnOnce()) -> u64 {
+    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    COUNTING.with(|c| c.set(true));
+    f();
+    COUNTING.with(|c| c.set(false));
+    ALLOCATIONS.load(Ordering::Relaxed) - before
+}
 
 /// How long anything in this test may take before it is a failure.
 const TIMEOUT: Duration = Duration::from_secs(30);
@@ -338,6 +393,19 @@ fn child_show(tiles: bool) {
             );
             std::thread::sleep(Duration::from_millis(10));
         }
+        if !tiles {
+            sink_allocations(&window, &mut sink, &jpeg);
+            // Back to the frame the screenshot expects.
+            let frame = EncodedFrame {
+                stream: 1,
+                label: "127.0.0.1:5252",
+                sequence: 7,
+                capture_time_us: None,
+                jpeg: &jpeg,
+            };
+            sink.show(&frame).unwrap();
+            wait_shown(&window, 1, 7);
+        }
         // The draw that put it on screen has been presented; give the X
         // server a moment to process the upload before the screenshot.
         std::thread::sleep(Duration::from_millis(200));
@@ -358,4 +426,64 @@ fn child_show(tiles: bool) {
         "closed"
     });
     println!("{}", result.unwrap());
+}
+
+fn wait_shown(window: &framecast_display::WindowHandle, stream: u32, sequence: u64) {
+    let deadline = Instant::now() + TIMEOUT;
+    while window.shown_sequence(stream) != Some(sequence) {
+        assert!(
+            Instant::now() < deadline,
+            "frame {sequence} never reached the screen"
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+/// The window sink's steady state: 30 frames, each waited for until it is
+/// on screen (so each wakes the event loop), allocate on the sending thread
+/// no more than the codec's receiver alone does for the same frames, plus
+/// the wake-up channel's amortised blocks.
+fn sink_allocations(
+    window: &framecast_display::WindowHandle,
+    sink: &mut framecast_display::WindowSink,
+    jpeg: &[u8],
+) {
+    let frame = |sequence| EncodedFrame {
+        stream: 1,
+        label: "127.0.0.1:5252",
+        sequence,
+        capture_time_us: Some(sequence),
+        jpeg,
+    };
+    for sequence in 100..105 {
+        sink.show(&frame(sequence)).unwrap();
+        wait_shown(window, 1, sequence);
+    }
+    let in_sink = allocations(|| {
+        for sequence in 200..230 {
+            sink.show(&frame(sequence)).unwrap();
+            wait_shown(window, 1, sequence);
+        }
+    });
+    let mut pipeline = ReceiverPipeline::new(ReceiverConfig::default());
+    let mut out = ImageBuf::new(800, 600, PixelFormat::Xrgb32);
+    pipeline.decode_into(jpeg, out.as_image_mut()).unwrap();
+    let in_decoder = allocations(|| {
+        for _ in 0..30 {
+            pipeline.decode_into(jpeg, out.as_image_mut()).unwrap();
+        }
+    });
+    // winit's X11 event-loop proxy is a std channel, which allocates one
+    // block per 31 messages: the only allocation the sink adds, amortised
+    // (one wake-up per frame here, since each frame is waited for).
+    let wakeup_blocks = 30u64.div_ceil(31);
+    eprintln!(
+        "window sink: {in_sink} allocations in 30 frames; decoder alone {in_decoder}, \
+         wake-up channel {wakeup_blocks}"
+    );
+    assert!(
+        in_sink <= in_decoder + wakeup_blocks,
+        "window sink: {in_sink} allocations in 30 frames; decoder alone {in_decoder}, \
+         wake-up channel {wakeup_blocks}"
+    );
 }
