@@ -83,6 +83,7 @@ fn main() {
         Ok("no-display") => child_no_display(),
         Ok("show") => child_show(false),
         Ok("show-tiles") => child_show(true),
+        Ok("app-returns") => child_app_returns(),
         Ok(other) => panic!("unknown child mode {other}"),
         Err(_) => parent(),
     }
@@ -96,6 +97,7 @@ fn parent() {
     let xvfb = Xvfb::start(&tools[0]);
     window_shows_the_frame_scaled_and_q_closes_it(&xvfb, &tools[1], &tools[2]);
     tiles_keep_the_aspect_ratio(&xvfb, &tools[1], &tools[2]);
+    the_window_closes_when_the_app_returns(&xvfb);
     println!("window_x11: all scenarios passed");
 }
 
@@ -486,4 +488,33 @@ fn sink_allocations(
         "window sink: {in_sink} allocations in 30 frames; decoder alone {in_decoder}, \
          wake-up channel {wakeup_blocks}"
     );
+}
+
+fn the_window_closes_when_the_app_returns(xvfb: &Xvfb) {
+    let mut child = spawn_child("app-returns", Some(&xvfb.display));
+    let rx = lines(child.stdout.take().unwrap());
+    expect_line(&rx, "run_window returned 42");
+    let status = wait_exit(&mut child);
+    assert!(status.success(), "child: {status}");
+    println!("window: closed when the app returned, with the app's result");
+}
+
+/// Shows one frame, then returns: the window must close by itself and
+/// `run_window` hand back the app's result.
+fn child_app_returns() {
+    let jpeg = fixture("quadrants-400x400.jpg");
+    let result = run_window(WindowOptions::default(), move |window| {
+        let frame = EncodedFrame {
+            stream: 0,
+            label: "brief",
+            sequence: 1,
+            capture_time_us: None,
+            jpeg: &jpeg,
+        };
+        window.sink().show(&frame).unwrap();
+        wait_shown(&window, 0, 1);
+        assert!(!window.is_closed());
+        42
+    });
+    println!("run_window returned {}", result.unwrap());
 }
