@@ -10,7 +10,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(libclang-dev clang xvfb xdotool x11-apps imagemagick ffmpeg python3-venv)
+APT_PACKAGES=(libclang-dev clang xvfb xdotool x11-apps imagemagick ffmpeg python3-venv
+  libxkbcommon-x11-0 libx11-xcb1 libxcursor1 libxrandr2 libxi6)
 PIP_PACKAGES=(protobuf opencv-python-headless numpy grpcio grpcio-tools grpcio-health-checking grpcio-reflection)
 
 missing=()
