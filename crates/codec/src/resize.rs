@@ -52,6 +52,9 @@ struct Axis {
     start: Vec<u32>,
     /// `taps` weights per output sample, summing to [`ONE`].
     weights: Vec<u16>,
+    /// When no output reads more than two inputs (enlarging): per output,
+    /// the two inputs and the second one's weight (0 for a plain copy).
+    pairs: Vec<(u32, u32, u16)>,
 }
 
 impl Axis {
@@ -85,6 +88,14 @@ impl Axis {
             let big = (0..taps).max_by_key(|&k| row[k]).unwrap_or(0);
             row[big] = (row[big] + ONE).saturating_sub(sum);
             self.start.push(start as u32);
+        }
+        self.pairs.clear();
+        if taps <= 2 {
+            for i in 0..dst as usize {
+                let ([(i0, _), (i1, w1)], n) = nonzero_taps(self, i);
+                let pair = if n == 2 { (i0, i1, w1) } else { (i0, i0, 0) };
+                self.pairs.push((pair.0 as u32, pair.1 as u32, pair.2));
+            }
         }
     }
 
@@ -331,22 +342,42 @@ fn nonzero_taps(axis: &Axis, i: usize) -> ([(usize, u16); 2], usize) {
     (taps, n)
 }
 
+/// Stretches a row of `B`-byte pixels: each output pixel is a copy of one
+/// input pixel or a blend of two (`pairs` from [`Axis::pairs`]).
+fn stretch<const B: usize>(x: &Axis, row: &[u8], out: &mut [u8]) {
+    let (px, _) = row.as_chunks::<B>();
+    let (out, _) = out.as_chunks_mut::<B>();
+    if x.dst == 2 * x.src {
+        // Exact 2x: area-mode interpolation is a pure copy of each pixel.
+        for (o, p) in out.chunks_exact_mut(2).zip(px) {
+            o[0] = *p;
+            o[1] = *p;
+        }
+        return;
+    }
+    for (o, &(i0, i1, w1)) in out.iter_mut().zip(&x.pairs) {
+        let a = px[i0 as usize];
+        if w1 == 0 {
+            *o = a;
+        } else {
+            let b = px[i1 as usize];
+            let w0 = ONE - w1;
+            for k in 0..B {
+                o[k] = ((u16::from(a[k]) * w0 + u16::from(b[k]) * w1 + 128) >> 8) as u8;
+            }
+        }
+    }
+}
+
 /// One source row converted to the destination layout, then stretched to
-/// the output width (a copy per output pixel, or a blend of two).
+/// the output width.
 fn stretch_row(x: &Axis, conv_row: &[u8], bpp: usize, out: &mut [u8]) {
     if x.src == x.dst {
         out.copy_from_slice(&conv_row[..out.len()]);
-        return;
-    }
-    for (i, o) in out.chunks_exact_mut(bpp).enumerate() {
-        let (taps, n) = nonzero_taps(x, i);
-        let a = &conv_row[taps[0].0 * bpp..][..bpp];
-        if n == 1 {
-            o.copy_from_slice(a);
-        } else {
-            let b = &conv_row[taps[1].0 * bpp..][..bpp];
-            blend(a, b, taps[0].1, taps[1].1, o);
-        }
+    } else if bpp == 4 {
+        stretch::<4>(x, conv_row, out);
+    } else {
+        stretch::<3>(x, conv_row, out);
     }
 }
 
