@@ -1,0 +1,692 @@
+//! The sending engine: capture → encode → connect/reconnect → send.
+//!
+//! ```text
+//!  capture thread ──▶ [raw frames] ──▶ encode thread ──▶ [messages] ──▶ send thread ──▶ TCP
+//!   source.next_frame   latest wins     resize + JPEG     latest wins    reconnects with
+//!   into a recycled     (live source)   or pass-through   (live source)  backoff + jitter
+//!   Frame               or waits        into a recycled   or waits
+//!                       (file, pattern) message buffer
+//! ```
+//!
+//! Buffers circulate: the send thread gives each message buffer back to the
+//! encode thread, and the encode thread gives each frame back to the capture
+//! thread, so the steady state allocates nothing. A live source (a camera)
+//! has its oldest queued frame dropped when a later stage falls behind, so
+//! the receiver always gets a recent picture; a source that is not live (a
+//! file, the test pattern) is never dropped from: the full queue makes the
+//! capture thread wait (backpressure).
+
+use std::io::ErrorKind;
+use std::net::{Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use framecast_capture::{Frame, FrameKind, FrameSource};
+use framecast_codec::{ImageBuf, PixelFormat};
+use framecast_proto::video::{PayloadFormat, Video};
+use framecast_wire::{FrameCodec, FrameWriter, Prefix};
+use prost::Message;
+use prost::encoding::{WireType, encode_key, encode_varint};
+
+use crate::backoff::{Backoff, DEFAULT_INITIAL_BACKOFF, DEFAULT_MAX_BACKOFF};
+use crate::error::AppError;
+use crate::queue::Latest;
+use crate::stats::{SenderStats, secs};
+use crate::{Stop, StopHandle};
+
+/// The original program's frame size.
+pub const DEFAULT_SIZE: (u32, u32) = (400, 400);
+
+/// The original program's JPEG quality.
+pub const DEFAULT_QUALITY: u8 = 95;
+
+/// How long one connection attempt may take.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Frames or messages waiting between two stages. Two lets a stage start on
+/// the next item while the one after it is still busy, without letting
+/// stale frames pile up.
+const QUEUE_DEPTH: usize = 2;
+
+/// Buffers in circulation per queue: the queue's, one in each stage's
+/// hands, one spare.
+const POOL: usize = QUEUE_DEPTH + 3;
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Counters stay consistent between statements; see `receiver::lock`.
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// A callback shown every frame the encode stage took (a local preview).
+pub type FrameHook = Box<dyn FnMut(&Frame) + Send>;
+
+/// Configures and starts a [`Sender`].
+pub struct SenderBuilder {
+    to: String,
+    source: Box<dyn FrameSource>,
+    width: u32,
+    height: u32,
+    quality: u8,
+    prefix: Prefix,
+    max_frame_len: usize,
+    count: Option<u64>,
+    initial_backoff: Duration,
+    max_backoff: Duration,
+    connect_timeout: Duration,
+    seed: Option<u64>,
+    on_frame: Option<FrameHook>,
+}
+
+impl std::fmt::Debug for SenderBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SenderBuilder")
+            .field("to", &self.to)
+            .field("source", &self.source.format())
+            .field("size", &(self.width, self.height))
+            .field("quality", &self.quality)
+            .field("prefix", &self.prefix)
+            .field("count", &self.count)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SenderBuilder {
+    /// A sender of `source`'s frames to `to` (`HOST:PORT`, resolved at every
+    /// connection attempt), at the original program's 400x400 and quality
+    /// 95, with the framecast framing.
+    pub fn new(to: impl Into<String>, source: Box<dyn FrameSource>) -> Self {
+        Self {
+            to: to.into(),
+            source,
+            width: DEFAULT_SIZE.0,
+            height: DEFAULT_SIZE.1,
+            quality: DEFAULT_QUALITY,
+            prefix: Prefix::U32Le,
+            max_frame_len: framecast_wire::DEFAULT_MAX_FRAME_LEN,
+            count: None,
+            initial_backoff: DEFAULT_INITIAL_BACKOFF,
+            max_backoff: DEFAULT_MAX_BACKOFF,
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            seed: None,
+            on_frame: None,
+        }
+    }
+
+    /// The size frames are scaled to before encoding.
+    pub fn size(mut self, width: u32, height: u32) -> Self {
+        self.width = width;
+        self.height = height;
+        self
+    }
+
+    /// The JPEG quality, 1..=100.
+    pub fn quality(mut self, quality: u8) -> Self {
+        self.quality = quality.clamp(1, 100);
+        self
+    }
+
+    /// The length prefix ([`Prefix::LegacyI64Le`] for the original server).
+    pub fn framing(mut self, prefix: Prefix) -> Self {
+        self.prefix = prefix;
+        self
+    }
+
+    /// The largest message sent; a larger one is an error.
+    pub fn max_frame_len(mut self, len: usize) -> Self {
+        self.max_frame_len = len;
+        self
+    }
+
+    /// Stops after `n` frames were sent.
+    pub fn count(mut self, n: u64) -> Self {
+        self.count = Some(n);
+        self
+    }
+
+    /// Reconnect delays: the first, and the cap (default 100 ms and 5 s).
+    pub fn backoff(mut self, initial: Duration, max: Duration) -> Self {
+        self.initial_backoff = initial;
+        self.max_backoff = max;
+        self
+    }
+
+    /// How long one connection attempt may take.
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// Seeds the reconnect jitter (random by default), for reproducible
+    /// tests.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = Some(seed);
+        self
+    }
+
+    /// Calls `hook` with every frame the encoder takes, on the encode thread
+    /// (for a local preview). It should return quickly.
+    pub fn on_frame(mut self, hook: impl FnMut(&Frame) + Send + 'static) -> Self {
+        self.on_frame = Some(Box::new(hook));
+        self
+    }
+
+    /// Starts the threads. Connecting happens in the background: a
+    /// receiver that is not there yet is retried with backoff.
+    pub fn start(self) -> Result<Sender, AppError> {
+        let format = self.source.format();
+        let shared = Arc::new(SenderShared {
+            stop: AtomicBool::new(false),
+            stop_lock: Mutex::new(()),
+            stop_cv: Condvar::new(),
+            raw: Latest::new(QUEUE_DEPTH, POOL),
+            encoded: Latest::new(QUEUE_DEPTH, POOL),
+            live: format.live,
+            counters: Mutex::new(SenderStats::default()),
+            socket: Mutex::new(None),
+            started: Instant::now(),
+            error: Mutex::new(None),
+        });
+        let mut threads = Vec::with_capacity(3);
+        let spawn = |what: &'static str, f: Box<dyn FnOnce() + Send>| {
+            thread::Builder::new()
+                .name(format!("framecast-{what}"))
+                .spawn(f)
+                .map_err(|source| AppError::Spawn { what, source })
+        };
+        let capture = {
+            let shared = Arc::clone(&shared);
+            let (source, count) = (self.source, self.count);
+            spawn(
+                "capture",
+                Box::new(move || capture_loop(&shared, source, count)),
+            )
+        };
+        threads.push(("capture", capture?));
+        let encoder = Encoder::new(self.width, self.height, self.quality)?;
+        let encode = {
+            let shared = Arc::clone(&shared);
+            let hook = self.on_frame;
+            spawn(
+                "encode",
+                Box::new(move || encode_loop(&shared, encoder, hook)),
+            )
+        };
+        match encode {
+            Ok(t) => threads.push(("encode", t)),
+            Err(e) => {
+                shared.stop();
+                return Err(e);
+            }
+        }
+        let link = Link {
+            to: self.to,
+            codec: FrameCodec::with_prefix(self.prefix).max_frame_len(self.max_frame_len),
+            connect_timeout: self.connect_timeout,
+            backoff: Backoff::new(
+                self.initial_backoff,
+                self.max_backoff,
+                self.seed.unwrap_or_else(rand::random),
+            ),
+        };
+        let send = {
+            let shared = Arc::clone(&shared);
+            let count = self.count;
+            spawn("send", Box::new(move || send_loop(&shared, link, count)))
+        };
+        match send {
+            Ok(t) => threads.push(("send", t)),
+            Err(e) => {
+                shared.stop();
+                return Err(e);
+            }
+        }
+        Ok(Sender { shared, threads })
+    }
+}
+
+/// A running sender. Dropping it stops it.
+#[derive(Debug)]
+pub struct Sender {
+    shared: Arc<SenderShared>,
+    threads: Vec<(&'static str, JoinHandle<()>)>,
+}
+
+impl Sender {
+    /// The counters now.
+    pub fn stats(&self) -> SenderStats {
+        self.shared.snapshot()
+    }
+
+    /// Asks every thread to stop; returns at once (see [`Sender::wait`]).
+    pub fn stop(&self) {
+        self.shared.stop();
+    }
+
+    /// A handle that can stop this sender from another thread.
+    pub fn stop_handle(&self) -> StopHandle {
+        StopHandle::new(Arc::clone(&self.shared) as Arc<dyn Stop>)
+    }
+
+    /// Whether every stage has finished (count reached, stopped, or failed).
+    pub fn is_finished(&self) -> bool {
+        self.threads.iter().all(|(_, t)| t.is_finished())
+    }
+
+    /// Waits for the threads to finish and returns the final counters, or
+    /// the error that stopped the sender.
+    pub fn wait(mut self) -> Result<SenderStats, AppError> {
+        self.join()
+    }
+
+    /// [`Sender::stop`] then [`Sender::wait`].
+    pub fn shutdown(self) -> Result<SenderStats, AppError> {
+        self.stop();
+        self.wait()
+    }
+
+    fn join(&mut self) -> Result<SenderStats, AppError> {
+        let mut panicked = None;
+        for (what, t) in self.threads.drain(..) {
+            if t.join().is_err() {
+                panicked = Some(what);
+                // The other stages may be waiting on the dead one.
+                self.shared.stop();
+            }
+        }
+        if let Some(e) = lock(&self.shared.error).take() {
+            return Err(e);
+        }
+        if let Some(what) = panicked {
+            return Err(AppError::Panicked(what));
+        }
+        Ok(self.shared.snapshot())
+    }
+}
+
+impl Drop for Sender {
+    fn drop(&mut self) {
+        if !self.threads.is_empty() {
+            self.shared.stop();
+            let _ = self.join();
+        }
+    }
+}
+
+#[derive(Debug)]
+struct SenderShared {
+    stop: AtomicBool,
+    stop_lock: Mutex<()>,
+    stop_cv: Condvar,
+    raw: Latest<Frame>,
+    encoded: Latest<Vec<u8>>,
+    live: bool,
+    counters: Mutex<SenderStats>,
+    /// The open connection, so that stopping can unblock a write.
+    socket: Mutex<Option<TcpStream>>,
+    started: Instant,
+    error: Mutex<Option<AppError>>,
+}
+
+impl Stop for SenderShared {
+    fn stop(&self) {
+        {
+            let _guard = lock(&self.stop_lock);
+            self.stop.store(true, Ordering::SeqCst);
+        }
+        self.stop_cv.notify_all();
+        self.raw.close();
+        self.encoded.close();
+        if let Some(s) = lock(&self.socket).as_ref() {
+            let _ = s.shutdown(Shutdown::Both);
+        }
+    }
+}
+
+impl SenderShared {
+    fn stopped(&self) -> bool {
+        self.stop.load(Ordering::SeqCst)
+    }
+
+    /// Sleeps for `d` unless stopped first; returns whether stopped.
+    fn sleep(&self, d: Duration) -> bool {
+        let guard = lock(&self.stop_lock);
+        let (_guard, _) = self
+            .stop_cv
+            .wait_timeout_while(guard, d, |_| !self.stop.load(Ordering::SeqCst))
+            .unwrap_or_else(PoisonError::into_inner);
+        self.stopped()
+    }
+
+    fn fail(&self, e: AppError) {
+        tracing::error!("sender failed: {e}");
+        lock(&self.error).get_or_insert(e);
+        self.stop();
+    }
+
+    fn snapshot(&self) -> SenderStats {
+        let mut s = lock(&self.counters).clone();
+        s.dropped = self.raw.dropped() + self.encoded.dropped();
+        let elapsed = self.started.elapsed();
+        s.seconds = secs(elapsed);
+        s.fps = if s.seconds > 0.0 {
+            ((s.sent as f64 / s.seconds) * 100.0).round() / 100.0
+        } else {
+            0.0
+        };
+        s
+    }
+
+    /// Hands `item` to the next stage: a live source's oldest item is
+    /// dropped when the queue is full; anything else waits for room.
+    fn forward<T>(&self, queue: &Latest<T>, item: T) -> bool {
+        let pushed = if self.live {
+            queue.push(item)
+        } else {
+            queue.push_wait(item)
+        };
+        pushed.is_ok()
+    }
+}
+
+fn capture_loop(shared: &SenderShared, mut source: Box<dyn FrameSource>, count: Option<u64>) {
+    let mut captured: u64 = 0;
+    while !shared.stopped() {
+        // A source that is not live loses nothing, so exactly `count`
+        // frames are needed; a live one may drop, so it runs until the send
+        // stage has sent `count`.
+        if !shared.live && count.is_some_and(|n| captured >= n) {
+            break;
+        }
+        let mut frame = shared.raw.spare().unwrap_or_default();
+        if let Err(e) = source.next_frame(&mut frame) {
+            if !shared.stopped() {
+                shared.fail(AppError::Capture(e));
+            }
+            break;
+        }
+        captured += 1;
+        lock(&shared.counters).captured = captured;
+        if !shared.forward(&shared.raw, frame) {
+            break;
+        }
+    }
+    shared.raw.close();
+}
+
+fn encode_loop(shared: &SenderShared, mut encoder: Encoder, mut hook: Option<FrameHook>) {
+    while let Some(frame) = shared.raw.pop() {
+        if shared.stopped() {
+            break;
+        }
+        let mut msg = shared.encoded.spare().unwrap_or_default();
+        match encoder.encode(&frame, &mut msg) {
+            Ok(passthrough) => {
+                if passthrough {
+                    lock(&shared.counters).passthrough += 1;
+                }
+            }
+            Err(e) => {
+                shared.fail(e);
+                break;
+            }
+        }
+        if let Some(hook) = hook.as_mut() {
+            hook(&frame);
+        }
+        shared.raw.recycle(frame);
+        if !shared.forward(&shared.encoded, msg) {
+            break;
+        }
+    }
+    shared.encoded.close();
+}
+
+/// Turns frames into encoded `Video` messages.
+struct Encoder {
+    width: u32,
+    height: u32,
+    pipeline: framecast_codec::SenderPipeline,
+    decoder: framecast_codec::ReceiverPipeline,
+    jpeg: Vec<u8>,
+    /// A JPEG frame of the wrong size, decoded for re-encoding.
+    decoded: ImageBuf,
+}
+
+impl Encoder {
+    fn new(width: u32, height: u32, quality: u8) -> Result<Self, AppError> {
+        let pipeline = framecast_codec::SenderPipeline::new(framecast_codec::SenderConfig {
+            width,
+            height,
+            quality,
+        })?;
+        Ok(Self {
+            width,
+            height,
+            pipeline,
+            decoder: framecast_codec::ReceiverPipeline::new(
+                framecast_codec::ReceiverConfig::default(),
+            ),
+            jpeg: Vec::new(),
+            decoded: ImageBuf::empty(PixelFormat::Rgb8),
+        })
+    }
+
+    /// Encodes `frame` as a `Video` message into `out`; returns whether the
+    /// source's own JPEG was forwarded unchanged.
+    fn encode(&mut self, frame: &Frame, out: &mut Vec<u8>) -> Result<bool, AppError> {
+        let passthrough = match frame.kind {
+            FrameKind::Jpeg if (frame.width, frame.height) == (self.width, self.height) => true,
+            FrameKind::Jpeg => {
+                // Another size: decode at the source size, then scale and
+                // encode like raw pixels.
+                self.decoder.decode_to(
+                    &frame.jpeg,
+                    frame.width,
+                    frame.height,
+                    PixelFormat::Rgb8,
+                    &mut self.decoded,
+                )?;
+                self.jpeg.clear();
+                self.pipeline
+                    .encode(self.decoded.as_image(), &mut self.jpeg)?;
+                false
+            }
+            _ => {
+                self.jpeg.clear();
+                self.pipeline
+                    .encode(frame.pixels.as_image(), &mut self.jpeg)?;
+                false
+            }
+        };
+        let jpeg: &[u8] = if passthrough { &frame.jpeg } else { &self.jpeg };
+        let meta = Video {
+            video_data: Bytes::new(),
+            sequence: frame.sequence,
+            capture_time_us: Some(frame.capture_time_us),
+            width: self.width,
+            height: self.height,
+            format: PayloadFormat::Jpeg as i32,
+        };
+        write_video(out, jpeg, &meta);
+        Ok(passthrough)
+    }
+}
+
+/// Writes a `Video` message carrying `jpeg` and `meta`'s other fields into
+/// `out`, reusing its storage: field 1 is written by hand so the picture is
+/// copied once, straight into the message, instead of into a `Bytes` first.
+fn write_video(out: &mut Vec<u8>, jpeg: &[u8], meta: &Video) {
+    out.clear();
+    encode_key(1, WireType::LengthDelimited, out);
+    encode_varint(jpeg.len() as u64, out);
+    out.extend_from_slice(jpeg);
+    // `meta.video_data` is empty, so this appends fields 2.. only, after
+    // field 1 as a standard encoder would order them.
+    meta.encode_raw(out);
+}
+
+/// Where and how to connect.
+struct Link {
+    to: String,
+    codec: FrameCodec,
+    connect_timeout: Duration,
+    backoff: Backoff,
+}
+
+impl Link {
+    fn try_connect(&self) -> std::io::Result<TcpStream> {
+        let mut last = None;
+        for addr in self.to.to_socket_addrs()? {
+            match TcpStream::connect_timeout(&addr, self.connect_timeout) {
+                Ok(s) => return Ok(s),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| {
+            std::io::Error::new(ErrorKind::NotFound, "the address resolved to nothing")
+        }))
+    }
+
+    /// Connects, retrying with backoff; `None` once stopped.
+    fn connect(&mut self, shared: &SenderShared) -> Option<(FrameWriter<TcpStream>, SocketAddr)> {
+        let mut failures = 0u32;
+        loop {
+            if shared.stopped() {
+                return None;
+            }
+            match self.try_connect() {
+                Ok(stream) => {
+                    let _ = stream.set_nodelay(true);
+                    let peer = stream
+                        .peer_addr()
+                        .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
+                    *lock(&shared.socket) = stream.try_clone().ok();
+                    self.backoff.reset();
+                    // A stop that came while connecting must still unblock
+                    // this socket.
+                    if shared.stopped() {
+                        return None;
+                    }
+                    return Some((FrameWriter::with_codec(stream, self.codec.clone()), peer));
+                }
+                Err(e) => {
+                    let delay = self.backoff.next_delay();
+                    failures += 1;
+                    if failures == 1 {
+                        tracing::warn!(to = %self.to, "cannot connect: {e}; retrying");
+                    } else {
+                        tracing::debug!(to = %self.to, ?delay, "cannot connect: {e}");
+                    }
+                    if shared.sleep(delay) {
+                        return None;
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn send_loop(shared: &SenderShared, mut link: Link, count: Option<u64>) {
+    let mut writer: Option<FrameWriter<TcpStream>> = None;
+    let mut connections: u64 = 0;
+    let mut sent: u64 = 0;
+    'frames: while let Some(msg) = shared.encoded.pop() {
+        // Retry the same message on a new connection until it goes out, so
+        // that a receiver restart loses as little as possible.
+        loop {
+            if shared.stopped() {
+                break 'frames;
+            }
+            let w = match writer.as_mut() {
+                Some(w) => w,
+                None => match link.connect(shared) {
+                    Some((w, peer)) => {
+                        connections += 1;
+                        {
+                            let mut c = lock(&shared.counters);
+                            c.connected = true;
+                            c.reconnects = connections - 1;
+                        }
+                        tracing::info!(%peer, "connected");
+                        writer.insert(w)
+                    }
+                    None => break 'frames,
+                },
+            };
+            match w.write_frame(&msg) {
+                Ok(()) => break,
+                Err(e) if e.is_io() => {
+                    if !shared.stopped() {
+                        tracing::warn!("connection lost: {e}; reconnecting");
+                    }
+                    writer = None;
+                    lock(&shared.counters).connected = false;
+                }
+                Err(e) => {
+                    shared.fail(AppError::Wire(e));
+                    break 'frames;
+                }
+            }
+        }
+        sent += 1;
+        {
+            let mut c = lock(&shared.counters);
+            c.sent = sent;
+            c.bytes += msg.len() as u64;
+        }
+        shared.encoded.recycle(msg);
+        if count.is_some_and(|n| sent >= n) {
+            tracing::info!(frames = sent, "frame count reached");
+            break;
+        }
+    }
+    *lock(&shared.socket) = None;
+    if let Some(mut w) = writer {
+        let _ = w.flush();
+        // A clean end of stream at a frame boundary.
+        let _ = w.get_ref().shutdown(Shutdown::Write);
+    }
+    lock(&shared.counters).connected = false;
+    // Upstream stages may be waiting for room that will never come.
+    shared.stop();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hand_written_message_matches_prost() {
+        let meta = Video {
+            video_data: Bytes::new(),
+            sequence: 42,
+            capture_time_us: Some(1_700_000_000_000_000),
+            width: 400,
+            height: 400,
+            format: PayloadFormat::Jpeg as i32,
+        };
+        let jpeg = vec![0xAB; 300];
+        let mut out = Vec::new();
+        write_video(&mut out, &jpeg, &meta);
+        let full = Video {
+            video_data: Bytes::from(jpeg),
+            ..meta.clone()
+        };
+        assert_eq!(out, full.encode_to_vec());
+        let back = Video::decode(out.as_slice()).unwrap();
+        assert_eq!(back, full);
+    }
+
+    #[test]
+    fn message_buffer_is_reused() {
+        let meta = Video::default();
+        let mut out = Vec::new();
+        write_video(&mut out, &[1; 1000], &meta);
+        let (ptr, cap) = (out.as_ptr(), out.capacity());
+        write_video(&mut out, &[2; 900], &meta);
+        assert_eq!((out.as_ptr(), out.capacity()), (ptr, cap));
+    }
+}

@@ -1,0 +1,471 @@
+//! Counters, latency percentiles and the once-a-second stats line.
+//!
+//! The engines keep one set of counters per stream behind a mutex that each
+//! stage holds for a few instructions per frame; a [`ReceiverStats`] or
+//! [`SenderStats`] snapshot copies them out. [`RateMeter`] turns successive
+//! snapshots into the stats line users see.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use serde::Serialize;
+
+/// How many recent latency samples each stream keeps for the live p50/p99.
+pub const RECENT_LATENCY_SAMPLES: usize = 128;
+
+/// Latency values the whole-run histogram resolves exactly (µs); above this
+/// each power of two is split into [`SUB_BUCKETS`] buckets (≈3 % error).
+const LINEAR_LIMIT: u64 = 64;
+/// Buckets per power of two above [`LINEAR_LIMIT`].
+const SUB_BUCKETS: u64 = 32;
+/// The largest power of two the histogram tracks (2^40 µs ≈ 12.7 days);
+/// larger values land in the last bucket.
+const MAX_EXPONENT: u64 = 40;
+const BUCKETS: usize = (LINEAR_LIMIT + (MAX_EXPONENT - 5) * SUB_BUCKETS) as usize;
+
+/// A fixed-size log-linear histogram of latencies in microseconds.
+///
+/// Recording never allocates; the value reported for a bucket is its
+/// midpoint, so percentiles are within about 3 % of the truth.
+#[derive(Debug, Clone)]
+pub(crate) struct LatencyHistogram {
+    counts: Box<[u64; BUCKETS]>,
+    total: u64,
+    max: u64,
+}
+
+impl LatencyHistogram {
+    pub(crate) fn new() -> Self {
+        Self {
+            counts: Box::new([0; BUCKETS]),
+            total: 0,
+            max: 0,
+        }
+    }
+
+    fn bucket(v: u64) -> usize {
+        if v < LINEAR_LIMIT {
+            return v as usize;
+        }
+        let exp = (63 - v.leading_zeros() as u64).min(MAX_EXPONENT);
+        let v = v.min((1 << (MAX_EXPONENT + 1)) - 1);
+        let mantissa = (v >> (exp - 5)) & (SUB_BUCKETS - 1);
+        (LINEAR_LIMIT + (exp - 6) * SUB_BUCKETS + mantissa) as usize
+    }
+
+    fn bucket_mid(index: usize) -> u64 {
+        let i = index as u64;
+        if i < LINEAR_LIMIT {
+            return i;
+        }
+        let exp = (i - LINEAR_LIMIT) / SUB_BUCKETS + 6;
+        let mantissa = (i - LINEAR_LIMIT) % SUB_BUCKETS;
+        let width = 1u64 << (exp - 5);
+        (SUB_BUCKETS + mantissa) * width + width / 2
+    }
+
+    pub(crate) fn record(&mut self, us: u64) {
+        self.counts[Self::bucket(us)] += 1;
+        self.total += 1;
+        self.max = self.max.max(us);
+    }
+
+    /// The value at quantile `q` (0..=1), in µs; `None` when empty.
+    pub(crate) fn quantile(&self, q: f64) -> Option<u64> {
+        if self.total == 0 {
+            return None;
+        }
+        let rank = ((q * self.total as f64).ceil() as u64).clamp(1, self.total);
+        let mut seen = 0;
+        for (i, &c) in self.counts.iter().enumerate() {
+            seen += c;
+            if seen >= rank {
+                // The last bucket also holds everything beyond the range.
+                if i == BUCKETS - 1 {
+                    return Some(self.max);
+                }
+                return Some(Self::bucket_mid(i).min(self.max));
+            }
+        }
+        Some(self.max)
+    }
+
+    pub(crate) fn summary(&self) -> Option<LatencySummary> {
+        Some(LatencySummary {
+            p50: us_to_ms(self.quantile(0.50)?),
+            p99: us_to_ms(self.quantile(0.99)?),
+            max: us_to_ms(self.max),
+        })
+    }
+}
+
+/// The last [`RECENT_LATENCY_SAMPLES`] latencies, for the live stats line.
+#[derive(Debug, Clone)]
+pub(crate) struct RecentLatency {
+    samples: [u64; RECENT_LATENCY_SAMPLES],
+    next: usize,
+    len: usize,
+}
+
+impl RecentLatency {
+    pub(crate) fn new() -> Self {
+        Self {
+            samples: [0; RECENT_LATENCY_SAMPLES],
+            next: 0,
+            len: 0,
+        }
+    }
+
+    pub(crate) fn record(&mut self, us: u64) {
+        self.samples[self.next] = us;
+        self.next = (self.next + 1) % RECENT_LATENCY_SAMPLES;
+        self.len = (self.len + 1).min(RECENT_LATENCY_SAMPLES);
+    }
+
+    /// Percentiles of the recent samples (sorts a copy: call it once a
+    /// second, not per frame).
+    pub(crate) fn summary(&self) -> Option<LatencySummary> {
+        if self.len == 0 {
+            return None;
+        }
+        let mut s = self.samples;
+        let s = &mut s[..self.len];
+        s.sort_unstable();
+        let at = |q: f64| s[((q * s.len() as f64).ceil() as usize).clamp(1, s.len()) - 1];
+        Some(LatencySummary {
+            p50: us_to_ms(at(0.50)),
+            p99: us_to_ms(at(0.99)),
+            max: us_to_ms(s[s.len() - 1]),
+        })
+    }
+}
+
+fn us_to_ms(us: u64) -> f64 {
+    us as f64 / 1000.0
+}
+
+/// Latency percentiles, in milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct LatencySummary {
+    /// The median.
+    pub p50: f64,
+    /// The 99th percentile.
+    pub p99: f64,
+    /// The largest.
+    pub max: f64,
+}
+
+/// One receiving stream (one sender connection), as a snapshot.
+#[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
+pub struct StreamStats {
+    /// The stream's number, from 1, in the order connections were accepted.
+    pub id: u32,
+    /// The peer's address.
+    pub label: String,
+    /// Whether the connection is still open.
+    pub connected: bool,
+    /// Frames handed to the sinks.
+    pub frames: u64,
+    /// Frames read off the wire (valid or not).
+    pub received: u64,
+    /// Frames replaced by a newer one before the sinks got to them.
+    pub dropped: u64,
+    /// Frames that were not a valid message or picture.
+    pub corrupt: u64,
+    /// Payload bytes read off the wire (without length prefixes).
+    pub bytes: u64,
+    /// Seconds the stream has been (or was) connected.
+    pub seconds: f64,
+    /// Capture-to-shown latency over the whole stream; `None` when the
+    /// frames carry no capture time.
+    pub latency_ms: Option<LatencySummary>,
+    /// The same over the most recent frames only.
+    pub recent_latency_ms: Option<LatencySummary>,
+}
+
+/// A receiver's totals, as a snapshot. Serialised, this is what
+/// `--stats-json` writes.
+#[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
+pub struct ReceiverStats {
+    /// Frames shown (handed to the sinks), over all streams.
+    pub frames: u64,
+    /// Frames read off the wire, over all streams.
+    pub received: u64,
+    /// Frames replaced by newer ones before being shown.
+    pub dropped: u64,
+    /// Frames that were not a valid message or picture.
+    pub corrupt: u64,
+    /// Payload bytes read.
+    pub bytes: u64,
+    /// Seconds since the receiver started.
+    pub seconds: f64,
+    /// Frames shown per second over the whole run.
+    pub fps: f64,
+    /// Capture-to-shown latency over every stream; `None` when no frame
+    /// carried a capture time.
+    pub latency_ms: Option<LatencySummary>,
+    /// Streams accepted since the start.
+    pub streams: u64,
+    /// Connections refused because `max_clients` streams were open.
+    pub refused: u64,
+    /// Each stream, in the order they were accepted.
+    pub per_stream: Vec<StreamStats>,
+}
+
+/// A sender's totals, as a snapshot.
+#[derive(Debug, Clone, Default, Serialize)]
+#[non_exhaustive]
+pub struct SenderStats {
+    /// Frames taken from the source.
+    pub captured: u64,
+    /// Frames written to the receiver.
+    pub sent: u64,
+    /// Frames a live source produced faster than they could be sent, dropped
+    /// (latest wins).
+    pub dropped: u64,
+    /// Frames forwarded as the source's own JPEG, without re-encoding.
+    pub passthrough: u64,
+    /// Message bytes sent (without length prefixes).
+    pub bytes: u64,
+    /// Connections made after the first.
+    pub reconnects: u64,
+    /// Whether a connection is open now.
+    pub connected: bool,
+    /// Seconds since the sender started.
+    pub seconds: f64,
+    /// Frames sent per second over the whole run.
+    pub fps: f64,
+}
+
+/// One stream's cumulative counters at the previous line: id, frames,
+/// received, bytes.
+type StreamMark = (u32, u64, u64, u64);
+
+/// Turns successive snapshots into the once-a-second stats line.
+#[derive(Debug, Default)]
+pub struct RateMeter {
+    last: Option<(f64, Vec<StreamMark>)>,
+    last_sender: Option<(f64, u64, u64)>,
+}
+
+impl RateMeter {
+    /// A meter with no history.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// One line per connected stream (rates since the previous call): fps
+    /// shown and received, kbit/s, recent latency p50/p99, dropped, corrupt.
+    /// With no stream connected, a single "waiting" line.
+    pub fn receiver_lines(&mut self, s: &ReceiverStats) -> Vec<String> {
+        let prev = self.last.take();
+        let dt = prev
+            .as_ref()
+            .map(|(t, _)| s.seconds - t)
+            .filter(|dt| *dt > 0.0);
+        let mut lines = Vec::new();
+        for st in s.per_stream.iter().filter(|st| st.connected) {
+            let before = prev
+                .as_ref()
+                .and_then(|(_, v)| v.iter().find(|p| p.0 == st.id))
+                .copied();
+            let (shown_fps, recv_fps, kbps) = match (dt, before) {
+                (Some(dt), Some((_, f, r, b))) => (
+                    (st.frames - f) as f64 / dt,
+                    (st.received - r) as f64 / dt,
+                    (st.bytes - b) as f64 * 8.0 / 1000.0 / dt,
+                ),
+                _ if st.seconds > 0.0 => (
+                    st.frames as f64 / st.seconds,
+                    st.received as f64 / st.seconds,
+                    st.bytes as f64 * 8.0 / 1000.0 / st.seconds,
+                ),
+                _ => (0.0, 0.0, 0.0),
+            };
+            let mut line = String::new();
+            let _ = write!(
+                line,
+                "stream {} {}: {:5.1} fps shown, {:5.1} received, {:7.0} kbit/s, ",
+                st.id, st.label, shown_fps, recv_fps, kbps
+            );
+            match st.recent_latency_ms {
+                Some(l) => {
+                    let _ = write!(line, "latency p50 {:.1} ms p99 {:.1} ms, ", l.p50, l.p99);
+                }
+                None => line.push_str("latency n/a, "),
+            }
+            let _ = write!(line, "dropped {}, corrupt {}", st.dropped, st.corrupt);
+            lines.push(line);
+        }
+        if lines.is_empty() {
+            lines.push(format!(
+                "waiting for senders: {} frames shown from {} streams so far",
+                s.frames, s.streams
+            ));
+        }
+        self.last = Some((
+            s.seconds,
+            s.per_stream
+                .iter()
+                .map(|st| (st.id, st.frames, st.received, st.bytes))
+                .collect(),
+        ));
+        lines
+    }
+
+    /// The sender's line: fps and kbit/s sent since the previous call,
+    /// dropped, reconnects, connection state.
+    pub fn sender_line(&mut self, s: &SenderStats) -> String {
+        let (fps, kbps) = match self.last_sender {
+            Some((t, sent, bytes)) if s.seconds > t => (
+                (s.sent - sent) as f64 / (s.seconds - t),
+                (s.bytes - bytes) as f64 * 8.0 / 1000.0 / (s.seconds - t),
+            ),
+            _ if s.seconds > 0.0 => (
+                s.sent as f64 / s.seconds,
+                s.bytes as f64 * 8.0 / 1000.0 / s.seconds,
+            ),
+            _ => (0.0, 0.0),
+        };
+        self.last_sender = Some((s.seconds, s.sent, s.bytes));
+        format!(
+            "sent {} frames: {:5.1} fps, {:7.0} kbit/s, dropped {}, reconnects {}{}",
+            s.sent,
+            fps,
+            kbps,
+            s.dropped,
+            s.reconnects,
+            if s.connected { "" } else { " (connecting)" }
+        )
+    }
+}
+
+/// Seconds as `f64`, rounded to milliseconds for readable JSON.
+pub(crate) fn secs(d: Duration) -> f64 {
+    (d.as_secs_f64() * 1000.0).round() / 1000.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn histogram_percentiles_are_close() {
+        let mut h = LatencyHistogram::new();
+        for v in 1..=10_000u64 {
+            h.record(v * 10);
+        }
+        let p50 = h.quantile(0.5).unwrap() as f64;
+        let p99 = h.quantile(0.99).unwrap() as f64;
+        assert!((p50 - 50_000.0).abs() / 50_000.0 < 0.035, "{p50}");
+        assert!((p99 - 99_000.0).abs() / 99_000.0 < 0.035, "{p99}");
+        assert_eq!(h.summary().unwrap().max, 100.0);
+    }
+
+    #[test]
+    fn histogram_small_and_huge_values() {
+        let mut h = LatencyHistogram::new();
+        assert!(h.summary().is_none());
+        h.record(0);
+        h.record(7);
+        assert_eq!(h.quantile(0.5), Some(0));
+        assert_eq!(h.quantile(1.0), Some(7));
+        h.record(u64::MAX);
+        assert_eq!(h.quantile(1.0), Some(u64::MAX));
+    }
+
+    #[test]
+    fn every_bucket_midpoint_maps_back_to_its_bucket() {
+        for i in 0..BUCKETS {
+            assert_eq!(LatencyHistogram::bucket(LatencyHistogram::bucket_mid(i)), i);
+        }
+    }
+
+    #[test]
+    fn recent_latency_keeps_only_the_newest() {
+        let mut r = RecentLatency::new();
+        assert!(r.summary().is_none());
+        for _ in 0..RECENT_LATENCY_SAMPLES {
+            r.record(1_000_000);
+        }
+        for _ in 0..RECENT_LATENCY_SAMPLES {
+            r.record(2_000);
+        }
+        let s = r.summary().unwrap();
+        assert_eq!((s.p50, s.p99, s.max), (2.0, 2.0, 2.0));
+    }
+
+    #[test]
+    fn stats_json_has_the_contract_keys() {
+        let s = ReceiverStats {
+            frames: 1,
+            received: 2,
+            dropped: 0,
+            corrupt: 1,
+            bytes: 10,
+            seconds: 1.5,
+            fps: 0.7,
+            latency_ms: None,
+            streams: 1,
+            refused: 0,
+            per_stream: vec![],
+        };
+        let v = serde_json::to_value(&s).unwrap();
+        for key in [
+            "frames",
+            "received",
+            "dropped",
+            "corrupt",
+            "bytes",
+            "seconds",
+            "fps",
+            "latency_ms",
+            "streams",
+        ] {
+            assert!(v.get(key).is_some(), "missing {key}");
+        }
+        assert!(v["latency_ms"].is_null());
+    }
+
+    #[test]
+    fn rate_meter_reports_rates_per_stream() {
+        let mk = |seconds: f64, frames: u64| ReceiverStats {
+            frames,
+            received: frames,
+            dropped: 0,
+            corrupt: 0,
+            bytes: frames * 1000,
+            seconds,
+            fps: 0.0,
+            latency_ms: None,
+            streams: 1,
+            refused: 0,
+            per_stream: vec![StreamStats {
+                id: 1,
+                label: "peer".into(),
+                connected: true,
+                frames,
+                received: frames,
+                dropped: 0,
+                corrupt: 0,
+                bytes: frames * 1000,
+                seconds,
+                latency_ms: None,
+                recent_latency_ms: Some(LatencySummary {
+                    p50: 1.0,
+                    p99: 2.0,
+                    max: 3.0,
+                }),
+            }],
+        };
+        let mut m = RateMeter::new();
+        m.receiver_lines(&mk(1.0, 10));
+        let lines = m.receiver_lines(&mk(2.0, 40));
+        assert_eq!(lines.len(), 1);
+        assert!(lines[0].contains(" 30.0 fps shown"), "{}", lines[0]);
+        assert!(lines[0].contains("240 kbit/s"), "{}", lines[0]);
+        assert!(lines[0].contains("p50 1.0 ms p99 2.0 ms"), "{}", lines[0]);
+    }
+}
