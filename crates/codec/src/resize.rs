@@ -246,8 +246,42 @@ fn vertical(src: &ImageRef<'_>, start: u32, weights: &[u16], acc: &mut [u16]) {
 }
 
 /// Combines the horizontal taps of one row of vertical sums and writes the
-/// output row in `D`'s layout.
-fn horizontal<S: Layout, D: Layout>(acc: &[u16], axis: &Axis, out: &mut [u8]) {
+/// output row in `D`'s layout; `N` taps per output pixel, known at compile
+/// time so the tap loop unrolls and the window is bounds-checked once.
+fn horizontal<S: Layout, D: Layout, const N: usize>(acc: &[u16], axis: &Axis, out: &mut [u8]) {
+    let (weights, _) = axis.weights.as_chunks::<N>();
+    for ((o, &start), w) in out.chunks_exact_mut(D::BPP).zip(&axis.start).zip(weights) {
+        let base = start as usize * S::BPP;
+        let window = &acc[base..base + N * S::BPP];
+        let mut v = [1u32 << 15; 4];
+        for k in 0..N {
+            for c in 0..S::BPP {
+                v[c] += u32::from(window[k * S::BPP + c]) * u32::from(w[k]);
+            }
+        }
+        let px = [
+            (v[0] >> 16) as u8,
+            (v[1] >> 16) as u8,
+            (v[2] >> 16) as u8,
+            (v[3] >> 16) as u8,
+        ];
+        D::store(S::to_rgba(px), o);
+    }
+}
+
+/// [`horizontal`] for any tap count: compile-time counts for the common
+/// ratios, a runtime loop above.
+fn horizontal_any<S: Layout, D: Layout>(acc: &[u16], axis: &Axis, out: &mut [u8]) {
+    match axis.taps {
+        1 => horizontal::<S, D, 1>(acc, axis, out),
+        2 => horizontal::<S, D, 2>(acc, axis, out),
+        3 => horizontal::<S, D, 3>(acc, axis, out),
+        4 => horizontal::<S, D, 4>(acc, axis, out),
+        _ => horizontal_wide::<S, D>(acc, axis, out),
+    }
+}
+
+fn horizontal_wide<S: Layout, D: Layout>(acc: &[u16], axis: &Axis, out: &mut [u8]) {
     let taps = axis.taps;
     for ((o, &start), w) in out
         .chunks_exact_mut(D::BPP)
@@ -276,10 +310,10 @@ type RowKernel = fn(&[u16], &Axis, &mut [u8]);
 
 fn kernel_for<S: Layout>(dst: PixelFormat) -> RowKernel {
     match dst {
-        PixelFormat::Rgb8 => horizontal::<S, Rgb>,
-        PixelFormat::Rgba8 => horizontal::<S, Rgba>,
-        PixelFormat::Bgra8 => horizontal::<S, Bgra>,
-        PixelFormat::Xrgb32 => horizontal::<S, Xrgb>,
+        PixelFormat::Rgb8 => horizontal_any::<S, Rgb>,
+        PixelFormat::Rgba8 => horizontal_any::<S, Rgba>,
+        PixelFormat::Bgra8 => horizontal_any::<S, Bgra>,
+        PixelFormat::Xrgb32 => horizontal_any::<S, Xrgb>,
     }
 }
 
@@ -417,6 +451,126 @@ impl AreaResizer {
     }
 }
 
+/// Exact area weights for shrinking by `P:Q` (`P > Q`, both small): for
+/// each of the `Q` outputs of a group, the first of the group's `P` inputs
+/// it covers and the numerators (over `P`) of up to four inputs' weights.
+/// Every weight of an area shrink by `P:Q` is a whole number of `1/P`, so
+/// these are exact.
+const fn area_table<const P: usize, const Q: usize>() -> ([usize; Q], [[u16; 4]; Q]) {
+    let mut starts = [0usize; Q];
+    let mut weights = [[0u16; 4]; Q];
+    let mut j = 0;
+    while j < Q {
+        // Output j covers [j*P, (j+1)*P) in units of 1/Q input.
+        let (lo, hi) = (j * P, (j + 1) * P);
+        let first = lo / Q;
+        starts[j] = first;
+        let mut k = 0;
+        while k < 4 {
+            let i = first + k;
+            let a = if i * Q > lo { i * Q } else { lo };
+            let b = if (i + 1) * Q < hi { (i + 1) * Q } else { hi };
+            if b > a {
+                weights[j][k] = (b - a) as u16;
+            }
+            k += 1;
+        }
+        j += 1;
+    }
+    (starts, weights)
+}
+
+/// Shrinks by `PX:QX` across and `PY:QY` down, `C` bytes per pixel (same
+/// layout in and out), in exact integer arithmetic: the vertical pass sums
+/// whole-number weights into 16 bits (at most 255 * PY), the horizontal pass
+/// into at most 255 * PX * PY <= 16320, and one rounded division by the
+/// constant PX * PY gives OpenCV's area average rounded to nearest. The
+/// weights are compile-time constants, so the horizontal pass is straight
+/// multiply-adds by small constants over groups of PX input pixels.
+fn shrink_exact<
+    const PX: usize,
+    const QX: usize,
+    const PY: usize,
+    const QY: usize,
+    const C: usize,
+>(
+    src: &ImageRef<'_>,
+    dst: &mut ImageMut<'_>,
+    acc: &mut Vec<u16>,
+) {
+    let (starts_x, wx) = const { area_table::<PX, QX>() };
+    let (starts_y, wy) = const { area_table::<PY, QY>() };
+    let total = (PX * PY) as u16;
+    acc.resize(src.width() as usize * C, 0);
+    for y in 0..dst.height() as usize {
+        let (g, j) = (y / QY, y % QY);
+        vertical(src, (g * PY + starts_y[j]) as u32, &wy[j], acc);
+        let out = dst.row_mut(y as u32);
+        for (input, output) in acc.chunks_exact(PX * C).zip(out.chunks_exact_mut(QX * C)) {
+            for j in 0..QX {
+                for c in 0..C {
+                    let mut sum = total / 2;
+                    for k in 0..4 {
+                        if wx[j][k] != 0 {
+                            sum += wx[j][k] * input[(starts_x[j] + k) * C + c];
+                        }
+                    }
+                    output[j * C + c] = (sum / total) as u8;
+                }
+            }
+        }
+    }
+}
+
+type ShrinkKernel = fn(&ImageRef<'_>, &mut ImageMut<'_>, &mut Vec<u16>);
+
+/// The exact kernel for this shrink, if its ratios are among the
+/// specialised ones (8:5 and 6:5 are 640x480 -> 400x400; 4:3, 3:2 and 2:1
+/// cover other common camera sizes) and the layout stays the same.
+fn shrink_kernel(src: &ImageRef<'_>, dst: &ImageMut<'_>) -> Option<ShrinkKernel> {
+    const RATIOS: [(u32, u32); 5] = [(8, 5), (6, 5), (4, 3), (3, 2), (2, 1)];
+    if src.format() != dst.format() {
+        return None;
+    }
+    let ratio = |s: u32, d: u32| {
+        RATIOS
+            .iter()
+            .position(|&(p, q)| u64::from(s) * u64::from(q) == u64::from(d) * u64::from(p))
+    };
+    let rx = ratio(src.width(), dst.width())?;
+    let ry = ratio(src.height(), dst.height())?;
+    let c4 = src.format().bytes_per_pixel() == 4;
+    macro_rules! pick {
+        ($($px:literal $qx:literal),*; $ys:tt) => {{
+            let mut k: Option<ShrinkKernel> = None;
+            let mut i = 0;
+            $(
+                if rx == i { k = pick!(@y $px $qx; $ys); }
+                i += 1;
+            )*
+            let _ = i;
+            k
+        }};
+        (@y $px:literal $qx:literal; [$($py:literal $qy:literal),*]) => {{
+            let mut k: Option<ShrinkKernel> = None;
+            let mut i = 0;
+            $(
+                if ry == i {
+                    k = Some(if c4 {
+                        shrink_exact::<$px, $qx, $py, $qy, 4>
+                    } else {
+                        shrink_exact::<$px, $qx, $py, $qy, 3>
+                    });
+                }
+                i += 1;
+            )*
+            let _ = i;
+            k
+        }};
+    }
+    pick!(8 5, 6 5, 4 3, 3 2, 2 1; [8 5, 6 5, 4 3, 3 2, 2 1])
+}
+
 /// No output row holds this source row.
 const NOT_HELD: u32 = u32::MAX;
 
@@ -535,6 +689,10 @@ impl Resizer for AreaResizer {
         self.y.plan(src.height(), dh);
         if dw >= src.width() && dh >= src.height() {
             self.enlarge(&src, dst);
+            return Ok(());
+        }
+        if let Some(shrink) = shrink_kernel(&src, dst) {
+            shrink(&src, dst, &mut self.acc);
             return Ok(());
         }
         self.separable(&src, dst);
@@ -724,6 +882,47 @@ mod tests {
                     worst <= Some(1),
                     "{sw}x{sh}->{dw}x{dh} {sf:?}->{df:?}: {worst:?}"
                 );
+            }
+        }
+    }
+
+    #[test]
+    fn area_tables_are_exact_and_sum_to_p() {
+        let (starts, w) = area_table::<8, 5>();
+        assert_eq!(starts, [0, 1, 3, 4, 6]);
+        assert_eq!(
+            w,
+            [
+                [5, 3, 0, 0],
+                [2, 5, 1, 0],
+                [4, 4, 0, 0],
+                [1, 5, 2, 0],
+                [3, 5, 0, 0]
+            ]
+        );
+        let (_, w) = area_table::<6, 5>();
+        assert!(w.iter().all(|row| row.iter().sum::<u16>() == 6));
+    }
+
+    #[test]
+    fn exact_shrink_agrees_with_the_separable_path() {
+        for (sw, sh, dw, dh) in [(640, 480, 400, 400), (48, 36, 32, 24), (40, 12, 20, 8)] {
+            for f in [PixelFormat::Rgb8, PixelFormat::Bgra8] {
+                let src = test_picture(sw, sh, f);
+                let mut fast = ImageBuf::new(dw, dh, f);
+                let mut slow = ImageBuf::new(dw, dh, f);
+                let mut r = AreaResizer::new();
+                assert!(shrink_kernel(&src.as_image(), &fast.as_image_mut()).is_some());
+                r.resize(src.as_image(), &mut fast.as_image_mut()).unwrap();
+                r.separable(&src.as_image(), &mut slow.as_image_mut());
+                // Exact arithmetic against 8-bit fixed-point weights.
+                let worst = fast
+                    .data()
+                    .iter()
+                    .zip(slow.data())
+                    .map(|(a, b)| a.abs_diff(*b))
+                    .max();
+                assert!(worst <= Some(1), "{sw}x{sh}->{dw}x{dh} {f:?}: {worst:?}");
             }
         }
     }
