@@ -480,13 +480,50 @@ const fn area_table<const P: usize, const Q: usize>() -> ([usize; Q], [[u16; 4];
     (starts, weights)
 }
 
+/// Lanes of the horizontal shrink's vector of outputs: one group's
+/// `QX * C` output samples (at most 5 * 4 = 20).
+const LANES: usize = 32;
+
+/// For each tap `k` and output lane `l = j * C + c` of a group: which input
+/// sample of the group the tap reads and its weight (0 if output `j` has no
+/// `k`-th tap), and whether any lane uses tap `k` at all.
+#[allow(clippy::type_complexity)]
+const fn lane_tables<const P: usize, const Q: usize, const C: usize>()
+-> ([[usize; LANES]; 4], [[u16; LANES]; 4], [bool; 4]) {
+    let (starts, weights) = area_table::<P, Q>();
+    let mut idx = [[0usize; LANES]; 4];
+    let mut w = [[0u16; LANES]; 4];
+    let mut used = [false; 4];
+    let mut k = 0;
+    while k < 4 {
+        let mut j = 0;
+        while j < Q {
+            let mut c = 0;
+            while c < C {
+                if weights[j][k] != 0 {
+                    idx[k][j * C + c] = (starts[j] + k) * C + c;
+                    w[k][j * C + c] = weights[j][k];
+                    used[k] = true;
+                }
+                c += 1;
+            }
+            j += 1;
+        }
+        k += 1;
+    }
+    (idx, w, used)
+}
+
 /// Shrinks by `PX:QX` across and `PY:QY` down, `C` bytes per pixel (same
 /// layout in and out), in exact integer arithmetic: the vertical pass sums
 /// whole-number weights into 16 bits (at most 255 * PY), the horizontal pass
 /// into at most 255 * PX * PY <= 16320, and one rounded division by the
-/// constant PX * PY gives OpenCV's area average rounded to nearest. The
-/// weights are compile-time constants, so the horizontal pass is straight
-/// multiply-adds by small constants over groups of PX input pixels.
+/// constant PX * PY gives OpenCV's area average rounded to nearest.
+///
+/// The horizontal pass works a group (`PX` inputs -> `QX` outputs) at a
+/// time: per tap it gathers each output lane's input into a small array
+/// (indices are compile-time constants), then multiplies and adds whole
+/// arrays, which the compiler turns into vector instructions.
 fn shrink_exact<
     const PX: usize,
     const QX: usize,
@@ -498,25 +535,31 @@ fn shrink_exact<
     dst: &mut ImageMut<'_>,
     acc: &mut Vec<u16>,
 ) {
-    let (starts_x, wx) = const { area_table::<PX, QX>() };
+    let (idx, wl, used) = const { lane_tables::<PX, QX, C>() };
     let (starts_y, wy) = const { area_table::<PY, QY>() };
     let total = (PX * PY) as u16;
+    let lanes = QX * C;
     acc.resize(src.width() as usize * C, 0);
     for y in 0..dst.height() as usize {
         let (g, j) = (y / QY, y % QY);
         vertical(src, (g * PY + starts_y[j]) as u32, &wy[j], acc);
         let out = dst.row_mut(y as u32);
-        for (input, output) in acc.chunks_exact(PX * C).zip(out.chunks_exact_mut(QX * C)) {
-            for j in 0..QX {
-                for c in 0..C {
-                    let mut sum = total / 2;
-                    for k in 0..4 {
-                        if wx[j][k] != 0 {
-                            sum += wx[j][k] * input[(starts_x[j] + k) * C + c];
-                        }
-                    }
-                    output[j * C + c] = (sum / total) as u8;
+        for (input, output) in acc.chunks_exact(PX * C).zip(out.chunks_exact_mut(lanes)) {
+            let mut sum = [total / 2; LANES];
+            for k in 0..4 {
+                if !used[k] {
+                    continue;
                 }
+                let mut tap = [0u16; LANES];
+                for l in 0..lanes {
+                    tap[l] = input[idx[k][l]];
+                }
+                for l in 0..LANES {
+                    sum[l] += tap[l] * wl[k][l];
+                }
+            }
+            for l in 0..lanes {
+                output[l] = (sum[l] / total) as u8;
             }
         }
     }
