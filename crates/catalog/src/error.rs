@@ -1,7 +1,7 @@
 //! The crate's error types, grouped by concern: [`StoreError`] for the
 //! stores, [`ServeError`] for setting up and running the server.
 
-use std::io;
+use std::{io, sync::Arc};
 
 /// Why a [`ProductStore`](crate::ProductStore) operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -22,8 +22,9 @@ pub enum StoreError {
         limit: u64,
     },
     /// The embedded database failed (I/O error, corruption, full disk...).
+    /// Shared, because one failed commit fails every write grouped into it.
     #[error("database error: {0}")]
-    Database(#[from] redb::Error),
+    Database(#[source] Arc<redb::Error>),
     /// A stored value did not decode as a `Product`.
     #[error("the stored product with id {id:?} is corrupt: {source}")]
     Corrupt {
@@ -41,7 +42,7 @@ pub enum StoreError {
 impl StoreError {
     /// Wraps any of redb's error types.
     pub(crate) fn db(err: impl Into<redb::Error>) -> Self {
-        Self::Database(err.into())
+        Self::Database(Arc::new(err.into()))
     }
 }
 

@@ -1,10 +1,18 @@
 //! [`RedbStore`]: the persistent [`ProductStore`] in one redb file.
 
-use std::path::Path;
+use std::{
+    path::Path,
+    sync::{
+        Arc, Mutex, MutexGuard, PoisonError,
+        mpsc::{self, SyncSender},
+    },
+};
 
 use framecast_proto::ecommerce::Product;
 use prost::Message;
-use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
+use redb::{
+    Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, Table, TableDefinition,
+};
 
 use crate::{ProductStore, StoreError};
 
@@ -21,11 +29,35 @@ const PRODUCTS: TableDefinition<'static, &str, &[u8]> = TableDefinition::new("pr
 /// survives a crash of the process or the machine.
 ///
 /// Values are the protobuf encoding of `ecommerce.Product`, keyed by its id.
-/// Writes are serialised by redb (one write transaction at a time); reads run
-/// concurrently with them on a snapshot.
+/// Reads run concurrently on snapshots. Writes use group commit: redb allows
+/// one write transaction at a time, so writes that arrive while one commits
+/// queue up, and the next writer to get the transaction applies the whole
+/// queue, in arrival order, in one transaction with one fsync. Each write
+/// still gets its own result, and none is acknowledged before its commit.
 #[derive(Debug)]
 pub struct RedbStore {
     db: Database,
+    /// Writes waiting for a transaction.
+    queue: Mutex<Vec<Pending>>,
+    /// Held by the thread running the current write transaction.
+    writer: Mutex<()>,
+}
+
+/// One queued write and where its result goes.
+#[derive(Debug)]
+struct Pending {
+    op: Op,
+    reply: SyncSender<Result<Option<Product>, StoreError>>,
+}
+
+#[derive(Debug)]
+enum Op {
+    /// Insert the encoded product under its id, unless the id is taken.
+    Insert {
+        id: String,
+        value: Vec<u8>,
+    },
+    Remove(String),
 }
 
 impl RedbStore {
@@ -40,8 +72,108 @@ impl RedbStore {
         let txn = db.begin_write().map_err(StoreError::db)?;
         txn.open_table(PRODUCTS).map_err(StoreError::db)?;
         txn.commit().map_err(StoreError::db)?;
-        Ok(Self { db })
+        Ok(Self {
+            db,
+            queue: Mutex::new(Vec::new()),
+            writer: Mutex::new(()),
+        })
     }
+
+    /// Queues `op` and returns its result once it is committed, leading the
+    /// commit of everything queued if no other thread is.
+    fn write(&self, op: Op) -> Result<Option<Product>, StoreError> {
+        let (reply, result) = mpsc::sync_channel(1);
+        lock(&self.queue).push(Pending { op, reply });
+        let writer = lock(&self.writer);
+        // The previous writer may have committed our op while we waited.
+        if let Ok(done) = result.try_recv() {
+            return done;
+        }
+        // Not served, so still queued: a writer empties the queue and replies
+        // to all it took before it lets go of `writer`.
+        let batch = std::mem::take(&mut *lock(&self.queue));
+        self.commit(batch);
+        drop(writer);
+        result
+            .recv()
+            .unwrap_or_else(|_| Err(StoreError::Task("the write was lost".into())))
+    }
+
+    /// Applies `batch` in one transaction and replies to each write: its own
+    /// outcome if the commit succeeded, else the commit's error.
+    fn commit(&self, batch: Vec<Pending>) {
+        let mut outcomes = Vec::with_capacity(batch.len());
+        let committed = (|| -> Result<(), StoreError> {
+            let txn = self.db.begin_write().map_err(StoreError::db)?;
+            {
+                let mut table = txn.open_table(PRODUCTS).map_err(StoreError::db)?;
+                for pending in &batch {
+                    outcomes.push(apply(&mut table, &pending.op)?);
+                }
+            }
+            // Durability::Immediate (redb's default): fsynced when this returns.
+            txn.commit().map_err(StoreError::db)
+        })();
+        match committed {
+            Ok(()) => {
+                for (pending, outcome) in batch.into_iter().zip(outcomes) {
+                    // A writer that went away no longer needs its reply.
+                    let _ = pending.reply.send(outcome);
+                }
+            }
+            Err(e) => {
+                for pending in batch {
+                    let _ = pending.reply.send(Err(clone_failure(&e)));
+                }
+            }
+        }
+    }
+}
+
+/// Applies one write inside the transaction. The outer error aborts the
+/// whole transaction (a database failure); the inner result is the write's
+/// own outcome, which leaves the table untouched when it is an error.
+fn apply(
+    table: &mut Table<'_, &'static str, &'static [u8]>,
+    op: &Op,
+) -> Result<Result<Option<Product>, StoreError>, StoreError> {
+    match op {
+        Op::Insert { id, value } => {
+            if table.get(id.as_str()).map_err(StoreError::db)?.is_some() {
+                return Ok(Err(StoreError::AlreadyExists { id: id.clone() }));
+            }
+            table
+                .insert(id.as_str(), value.as_slice())
+                .map_err(StoreError::db)?;
+            Ok(Ok(None))
+        }
+        Op::Remove(id) => {
+            let old = match table.get(id.as_str()).map_err(StoreError::db)? {
+                None => return Ok(Ok(None)),
+                Some(value) => decode(id, value.value()),
+            };
+            // A value that does not decode is reported and kept, so nothing
+            // is lost without being seen.
+            if old.is_ok() {
+                table.remove(id.as_str()).map_err(StoreError::db)?;
+            }
+            Ok(old.map(Some))
+        }
+    }
+}
+
+/// The error to hand each write of a failed commit.
+fn clone_failure(e: &StoreError) -> StoreError {
+    match e {
+        StoreError::Database(db) => StoreError::Database(Arc::clone(db)),
+        other => StoreError::Task(other.to_string()),
+    }
+}
+
+/// Locks `mutex`, carrying on if a panicking thread poisoned it: the queue
+/// and the writer token hold no invariant a panic could break.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 fn decode(id: &str, bytes: &[u8]) -> Result<Product, StoreError> {
@@ -53,26 +185,12 @@ fn decode(id: &str, bytes: &[u8]) -> Result<Product, StoreError> {
 
 impl ProductStore for RedbStore {
     fn insert(&self, product: &Product) -> Result<(), StoreError> {
-        let value = product.encode_to_vec();
-        let txn = self.db.begin_write().map_err(StoreError::db)?;
-        {
-            let mut table = txn.open_table(PRODUCTS).map_err(StoreError::db)?;
-            if table
-                .get(product.id.as_str())
-                .map_err(StoreError::db)?
-                .is_some()
-            {
-                // Dropping `txn` uncommitted aborts it: nothing is written.
-                return Err(StoreError::AlreadyExists {
-                    id: product.id.clone(),
-                });
-            }
-            table
-                .insert(product.id.as_str(), value.as_slice())
-                .map_err(StoreError::db)?;
-        }
-        // Durability::Immediate (redb's default): fsynced when this returns.
-        txn.commit().map_err(StoreError::db)
+        // Encoded here, outside the commit, which is the bottleneck.
+        let op = Op::Insert {
+            id: product.id.clone(),
+            value: product.encode_to_vec(),
+        };
+        self.write(op).map(|_| ())
     }
 
     fn get(&self, id: &str) -> Result<Option<Product>, StoreError> {
@@ -85,21 +203,7 @@ impl ProductStore for RedbStore {
     }
 
     fn remove(&self, id: &str) -> Result<Option<Product>, StoreError> {
-        let txn = self.db.begin_write().map_err(StoreError::db)?;
-        let removed = {
-            let mut table = txn.open_table(PRODUCTS).map_err(StoreError::db)?;
-            let old = table.remove(id).map_err(StoreError::db)?;
-            match old {
-                // A value that does not decode aborts the removal (by dropping
-                // `txn`), so nothing is lost without being seen.
-                Some(value) => Some(decode(id, value.value())?),
-                None => None,
-            }
-        };
-        if removed.is_some() {
-            txn.commit().map_err(StoreError::db)?;
-        }
-        Ok(removed)
+        self.write(Op::Remove(id.to_owned()))
     }
 
     fn count(&self) -> Result<u64, StoreError> {
@@ -170,6 +274,43 @@ mod tests {
             1,
             "the corrupt value was not dropped"
         );
+    }
+
+    #[test]
+    fn concurrent_writes_are_grouped_without_loss_or_doubles() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(RedbStore::open(dir.path().join("c.redb")).unwrap());
+        let threads: Vec<_> = (0..16)
+            .map(|t| {
+                let store = Arc::clone(&store);
+                std::thread::spawn(move || {
+                    let mut won = 0;
+                    for i in 0..20 {
+                        store.insert(&product(&format!("t{t}-{i}"), "x")).unwrap();
+                        // Every thread races for the same shared ids too.
+                        match store.insert(&product(&format!("shared-{i}"), &format!("{t}"))) {
+                            Ok(()) => won += 1,
+                            Err(StoreError::AlreadyExists { .. }) => {}
+                            Err(e) => panic!("{e}"),
+                        }
+                        if i % 2 == 0 {
+                            let gone = store.remove(&format!("t{t}-{i}")).unwrap();
+                            assert_eq!(gone.unwrap().id, format!("t{t}-{i}"));
+                        }
+                    }
+                    won
+                })
+            })
+            .collect();
+        let won: usize = threads.into_iter().map(|t| t.join().unwrap()).sum();
+        assert_eq!(won, 20, "each shared id went to exactly one thread");
+        assert_eq!(store.count().unwrap(), 16 * 10 + 20);
+        for t in 0..16 {
+            for i in 0..20 {
+                let kept = store.get(&format!("t{t}-{i}")).unwrap().is_some();
+                assert_eq!(kept, i % 2 == 1, "t{t}-{i}");
+            }
+        }
     }
 
     #[test]
