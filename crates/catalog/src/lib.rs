@@ -53,7 +53,7 @@ pub use limits::Limits;
 pub use redb_store::RedbStore;
 pub use server::{
     DEFAULT_MAX_CONCURRENT_STREAMS, DEFAULT_MAX_REQUEST_BYTES, DEFAULT_MAX_REQUEST_DURATION,
-    SERVICE_NAME, ServerConfig, serve,
+    DEFAULT_SHUTDOWN_GRACE, SERVICE_NAME, ServerConfig, serve,
 };
 pub use service::{MAX_ID_ATTEMPTS, ProductInfoService};
 pub use store::{DEFAULT_MAX_PRODUCTS, MemoryStore, ProductStore};

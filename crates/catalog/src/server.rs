@@ -1,9 +1,9 @@
 //! [`serve`]: the catalog's gRPC server, with health and reflection.
 
-use std::{future::Future, time::Duration};
+use std::{future::Future, pin::pin, time::Duration};
 
 use framecast_proto::ecommerce::{FILE_DESCRIPTOR_SET, product_info_server::ProductInfoServer};
-use tokio::net::TcpListener;
+use tokio::{net::TcpListener, sync::oneshot};
 use tonic::transport::{Server, server::TcpIncoming};
 use tonic_health::ServingStatus;
 
@@ -20,6 +20,9 @@ pub const DEFAULT_MAX_REQUEST_DURATION: Duration = Duration::from_secs(30);
 /// Default for [`ServerConfig::max_concurrent_streams`]: 256 requests in
 /// flight per connection.
 pub const DEFAULT_MAX_CONCURRENT_STREAMS: u32 = 256;
+
+/// Default for [`ServerConfig::shutdown_grace`]: 10 seconds.
+pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 /// How [`serve`] runs the server.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -38,6 +41,10 @@ pub struct ServerConfig {
     pub max_request_duration: Option<Duration>,
     /// The most requests in flight on one HTTP/2 connection.
     pub max_concurrent_streams: u32,
+    /// How long [`serve`] waits, after its shutdown signal, for requests in
+    /// flight to finish. After that it returns and leaves what is still open
+    /// to end with the runtime.
+    pub shutdown_grace: Duration,
 }
 
 impl Default for ServerConfig {
@@ -46,6 +53,7 @@ impl Default for ServerConfig {
             max_request_bytes: DEFAULT_MAX_REQUEST_BYTES,
             max_request_duration: Some(DEFAULT_MAX_REQUEST_DURATION),
             max_concurrent_streams: DEFAULT_MAX_CONCURRENT_STREAMS,
+            shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
         }
     }
 }
@@ -61,8 +69,9 @@ pub const SERVICE_NAME: &str = "ecommerce.ProductInfo";
 /// describing all three services, so stock tools work without the `.proto`
 /// file. Every service has the request-size cap and deadlines of `config`.
 ///
-/// When `shutdown` completes, health turns to `NOT_SERVING`, the listener
-/// closes, requests in flight finish, and `serve` returns.
+/// When `shutdown` completes, health turns to `NOT_SERVING` (and health
+/// watch streams end), the listener closes, requests in flight get up to
+/// [`ServerConfig::shutdown_grace`] to finish, and `serve` returns.
 pub async fn serve<S, F>(
     listener: TcpListener,
     service: ProductInfoService<S>,
@@ -74,7 +83,7 @@ where
     F: Future<Output = ()> + Send,
 {
     let max = config.max_request_bytes;
-    let (health, health_service) = tonic_health::server::health_reporter();
+    let (mut health, health_service) = tonic_health::server::health_reporter();
     health
         .set_service_status(SERVICE_NAME, ServingStatus::Serving)
         .await;
@@ -96,22 +105,43 @@ where
 
     tracing::info!(address = %listener.local_addr()?, "catalog server listening");
     let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
-    Server::builder()
+    let (stop, stopped) = oneshot::channel::<()>();
+    let server = Server::builder()
         .max_concurrent_streams(config.max_concurrent_streams)
         .layer(DeadlineLayer::new(config.max_request_duration))
         .add_service(ProductInfoServer::new(service).max_decoding_message_size(max))
         .add_service(health_service.max_decoding_message_size(max))
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
-        .serve_with_incoming_shutdown(incoming, async move {
-            shutdown.await;
-            tracing::info!("catalog server shutting down");
-            for name in ["", SERVICE_NAME] {
-                health
-                    .set_service_status(name, ServingStatus::NotServing)
-                    .await;
-            }
-        })
-        .await?;
+        .serve_with_incoming_shutdown(incoming, async {
+            let _ = stopped.await;
+        });
+    let mut server = pin!(server);
+    tokio::select! {
+        // Only an error ends the server before the stop signal.
+        result = &mut server => return Ok(result?),
+        () = shutdown => {}
+    }
+
+    tracing::info!("catalog server shutting down");
+    for name in ["", SERVICE_NAME] {
+        health
+            .set_service_status(name, ServingStatus::NotServing)
+            .await;
+    }
+    // Health `Watch` streams never end on their own and would hold the
+    // graceful shutdown open; dropping the statuses ends them, each after it
+    // has delivered NOT_SERVING.
+    for name in ["", SERVICE_NAME] {
+        health.clear_service_status(name).await;
+    }
+    let _ = stop.send(());
+    match tokio::time::timeout(config.shutdown_grace, server).await {
+        Ok(result) => result?,
+        Err(_) => tracing::warn!(
+            grace = ?config.shutdown_grace,
+            "connections still open after the shutdown grace period; abandoning them"
+        ),
+    }
     Ok(())
 }

@@ -647,3 +647,58 @@ async fn shutdown_is_graceful() {
     let endpoint = Channel::from_shared(url).unwrap();
     assert!(endpoint.connect().await.is_err());
 }
+
+#[tokio::test]
+async fn shutdown_tells_health_watchers_and_is_not_held_open_by_them() {
+    use tonic_health::pb::{
+        HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
+    };
+    let server = Running::start(
+        ProductInfoService::new(MemoryStore::new()),
+        Default::default(),
+    )
+    .await;
+    let mut health = HealthClient::new(server.channel().await);
+    let mut watch = health
+        .watch(HealthCheckRequest {
+            service: framecast_catalog::SERVICE_NAME.into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let first = watch.message().await.unwrap().unwrap();
+    assert_eq!(first.status(), ServingStatus::Serving);
+
+    // The default grace is 10 s; a watcher must not make shutdown wait it out.
+    let started = std::time::Instant::now();
+    server.stop().await;
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    let last = watch.message().await.unwrap().unwrap();
+    assert_eq!(last.status(), ServingStatus::NotServing);
+    assert!(
+        watch.message().await.unwrap_or(None).is_none(),
+        "the watch ended"
+    );
+}
+
+#[tokio::test]
+async fn shutdown_gives_up_on_a_stuck_request_after_the_grace() {
+    let mut config = ServerConfig::default();
+    config.shutdown_grace = Duration::from_millis(200);
+    config.max_request_duration = None;
+    let slow = Slow(Arc::new(MemoryStore::new()), Duration::from_secs(3));
+    let server = Running::start(ProductInfoService::new(slow), config).await;
+    let mut client = server.client().await;
+    let stuck = tokio::spawn(async move { client.get_product(pid("x")).await });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let started = std::time::Instant::now();
+    server.stop().await;
+    let waited = started.elapsed();
+    assert!(waited >= Duration::from_millis(200), "{waited:?}");
+    assert!(waited < Duration::from_secs(2), "{waited:?}");
+    stuck.abort();
+}
