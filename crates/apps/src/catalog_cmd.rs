@@ -291,6 +291,11 @@ fn product_json(product: &Product) -> serde_json::Value {
 /// A failed RPC as an error: the call, the status code's canonical name and
 /// the server's message.
 fn rpc_error(rpc: &str, status: tonic::Status) -> anyhow::Error {
+    // tonic's client enforces the deadline itself and reports it as
+    // CANCELLED; say what happened.
+    if status.code() == Code::Cancelled && status.message() == "Timeout expired" {
+        return anyhow::anyhow!("{rpc} failed: DEADLINE_EXCEEDED: no answer within --timeout");
+    }
     anyhow::anyhow!(
         "{rpc} failed: {}: {}",
         code_name(status.code()),
@@ -350,5 +355,10 @@ mod tests {
             "getProduct failed: NOT_FOUND: no product with id \"x\""
         );
         assert_eq!(code_name(Code::from(4)), "DEADLINE_EXCEEDED");
+        let e = rpc_error("addProduct", tonic::Status::cancelled("Timeout expired"));
+        assert_eq!(
+            e.to_string(),
+            "addProduct failed: DEADLINE_EXCEEDED: no answer within --timeout"
+        );
     }
 }
