@@ -142,6 +142,15 @@ fn decode(c: &mut Criterion, inp: &Inputs) {
         g.bench_function(format!("q{q} zune-jpeg (ours)"), |b| {
             b.iter(|| zune.decode(next(), &mut out).unwrap())
         });
+        let mut raw = vec![0u8; 400 * 400 * 3];
+        g.bench_function(format!("q{q} zune-jpeg bare call"), |b| {
+            b.iter(|| {
+                let mut d = zune_jpeg::JpegDecoder::new(
+                    zune_jpeg::zune_core::bytestream::ZCursor::new(next()),
+                );
+                d.decode_into(&mut raw).unwrap()
+            })
+        });
         g.bench_function(format!("q{q} libjpeg-turbo-rs (reference)"), |b| {
             b.iter(|| black_box(libjpeg_turbo_rs::decompress(next()).unwrap()))
         });
