@@ -129,10 +129,15 @@ impl Encoder for TurboEncoder {
     }
 }
 
+/// The largest width or height a JPEG can declare: its frame header holds
+/// 16-bit sizes.
+pub const MAX_JPEG_SIDE: u32 = 65535;
+
 /// JPEG's own limit: sizes are 16-bit, and a zero-sized picture has no
 /// encoding.
 fn check_size(src: &ImageRef<'_>) -> Result<(), CodecError> {
-    if src.width() == 0 || src.height() == 0 || src.width() > 65535 || src.height() > 65535 {
+    let fits = |side: u32| (1..=MAX_JPEG_SIDE).contains(&side);
+    if !fits(src.width()) || !fits(src.height()) {
         return Err(CodecError::Unsupported {
             reason: "JPEG sizes are 1..=65535 pixels on each side",
         });

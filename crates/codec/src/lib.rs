@@ -41,7 +41,7 @@ pub use decode::{
 };
 #[cfg(feature = "jpeg-encoder")]
 pub use encode::JpegEncoderEncoder;
-pub use encode::{DEFAULT_QUALITY, Encoder, TurboEncoder};
+pub use encode::{DEFAULT_QUALITY, Encoder, MAX_JPEG_SIDE, TurboEncoder};
 /// The resizing library [`FirResizer`] wraps, for its algorithm names.
 pub use fast_image_resize;
 pub use image::{ImageBuf, ImageMut, ImageRef, PixelFormat};
