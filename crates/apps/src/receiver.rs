@@ -495,14 +495,13 @@ impl Mailbox {
     }
 
     /// The oldest pending frame over all streams, else a stream that ended,
-    /// else waits up to `timeout`.
+    /// else waits up to `timeout`. Once closed, the frames still pending
+    /// (at most one per stream) come out before [`Mail::Closed`], so that a
+    /// clean stop shows and records everything that was read.
     fn take(&self, timeout: Duration) -> Mail {
         let deadline = Instant::now() + timeout;
         let mut s = lock(&self.state);
         loop {
-            if s.closed {
-                return Mail::Closed;
-            }
             let oldest = s
                 .slots
                 .iter()
@@ -515,6 +514,9 @@ impl Mailbox {
                 if let Some(p) = slot.pending.take() {
                     return Mail::Frame(Arc::clone(&slot.cell), p);
                 }
+            }
+            if s.closed {
+                return Mail::Closed;
             }
             if let Some(i) = s.slots.iter().position(|slot| slot.ended) {
                 let slot = s.slots.swap_remove(i);
@@ -738,6 +740,7 @@ fn sink_loop(shared: &Shared, config: &Config, mut sinks: Vec<Box<dyn FrameSink>
                     jpeg: &pending.video.video_data,
                 };
                 let mut shown = true;
+                let mut failed = false;
                 for sink in &mut sinks {
                     let Err(e) = sink.show(&frame) else {
                         continue;
@@ -755,13 +758,18 @@ fn sink_loop(shared: &Shared, config: &Config, mut sinks: Vec<Box<dyn FrameSink>
                         SinkVerdict::Closed => {
                             tracing::info!("the window was closed");
                             shared_stop(shared);
+                            failed = true;
                         }
                         SinkVerdict::Fatal => {
                             tracing::error!("sink failed: {e}");
                             lock(&shared.error).get_or_insert(AppError::Display(e));
                             shared_stop(shared);
+                            failed = true;
                         }
                     }
+                    break;
+                }
+                if failed {
                     break;
                 }
                 if !shown {

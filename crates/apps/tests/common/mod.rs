@@ -1,0 +1,280 @@
+//! Helpers for the tests that run the real `framecast` binary on loopback.
+//!
+//! Every child process is killed (by PID) when its guard drops, so a failing
+//! test never leaves a process behind, and every wait is bounded.
+
+#![allow(dead_code, unreachable_pub)]
+
+use std::io::{BufRead, BufReader};
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use framecast_capture::{Limits, MjpegIndex, decode_marker};
+use framecast_codec::{ImageBuf, PixelFormat, ReceiverConfig, ReceiverPipeline, probe_jpeg};
+
+/// The binary under test.
+pub const BIN: &str = env!("CARGO_BIN_EXE_framecast");
+
+/// Long enough for a slow, loaded 2-core CI machine; short enough that a
+/// hang fails the test instead of the whole run.
+pub const TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A running `framecast` (or other) process, killed when dropped, whose
+/// stderr lines are collected as they come.
+pub struct Proc {
+    pub child: Child,
+    pub name: String,
+    stderr: Arc<Mutex<Vec<String>>>,
+    stdout: Arc<Mutex<Vec<String>>>,
+}
+
+impl Proc {
+    /// Starts `framecast ARGS`.
+    pub fn framecast(name: &str, args: &[&str]) -> Self {
+        let mut cmd = Command::new(BIN);
+        cmd.args(args)
+            .env_remove("DISPLAY")
+            .env_remove("WAYLAND_DISPLAY");
+        Self::spawn(name, cmd)
+    }
+
+    /// Starts `cmd` with piped output.
+    pub fn spawn(name: &str, mut cmd: Command) -> Self {
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
+        let stderr = Arc::new(Mutex::new(Vec::new()));
+        let stdout = Arc::new(Mutex::new(Vec::new()));
+        collect(child.stderr.take().unwrap(), Arc::clone(&stderr));
+        collect(child.stdout.take().unwrap(), Arc::clone(&stdout));
+        Self {
+            child,
+            name: name.to_owned(),
+            stderr,
+            stdout,
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Everything printed on stderr so far.
+    pub fn stderr(&self) -> String {
+        self.stderr.lock().unwrap().join("\n")
+    }
+
+    /// Everything printed on stdout so far.
+    pub fn stdout(&self) -> String {
+        self.stdout.lock().unwrap().join("\n")
+    }
+
+    /// Waits until a stderr line contains `needle`; returns that line.
+    pub fn wait_for_stderr(&mut self, needle: &str, timeout: Duration) -> String {
+        self.wait_for_line(needle, timeout, true)
+    }
+
+    /// Waits until a stdout line contains `needle`; returns that line.
+    pub fn wait_for_stdout(&mut self, needle: &str, timeout: Duration) -> String {
+        self.wait_for_line(needle, timeout, false)
+    }
+
+    fn wait_for_line(&mut self, needle: &str, timeout: Duration, err: bool) -> String {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let lines = if err { &self.stderr } else { &self.stdout };
+            if let Some(l) = lines.lock().unwrap().iter().find(|l| l.contains(needle)) {
+                return l.clone();
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                // Give the reader threads a moment to catch the last lines.
+                thread::sleep(Duration::from_millis(100));
+                let lines = if err { &self.stderr } else { &self.stdout };
+                if let Some(l) = lines.lock().unwrap().iter().find(|l| l.contains(needle)) {
+                    return l.clone();
+                }
+                panic!(
+                    "{} exited ({status}) before printing {needle:?}\nstderr:\n{}",
+                    self.name,
+                    self.stderr()
+                );
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{} did not print {needle:?} within {timeout:?}\nstderr:\n{}",
+                self.name,
+                self.stderr()
+            );
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// How many stderr lines contain `needle`.
+    pub fn count_stderr(&self, needle: &str) -> usize {
+        self.stderr
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|l| l.contains(needle))
+            .count()
+    }
+
+    /// Waits for the process to exit, killing it and failing after
+    /// `timeout`.
+    pub fn wait(&mut self, timeout: Duration) -> ExitStatus {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                // Let the reader threads drain the pipes.
+                thread::sleep(Duration::from_millis(50));
+                return status;
+            }
+            if Instant::now() >= deadline {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                panic!(
+                    "{} did not exit within {timeout:?}\nstderr:\n{}",
+                    self.name,
+                    self.stderr()
+                );
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Waits for a successful exit.
+    pub fn wait_ok(&mut self, timeout: Duration) {
+        let status = self.wait(timeout);
+        assert!(
+            status.success(),
+            "{} failed ({status})\nstderr:\n{}",
+            self.name,
+            self.stderr()
+        );
+    }
+
+    /// Sends SIGINT (what Ctrl-C sends) to the process.
+    pub fn interrupt(&self) {
+        let status = Command::new("kill")
+            .args(["-INT", &self.pid().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -INT {} failed", self.pid());
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+fn collect(pipe: impl std::io::Read + Send + 'static, into: Arc<Mutex<Vec<String>>>) {
+    thread::spawn(move || {
+        for line in BufReader::new(pipe).lines() {
+            let Ok(line) = line else { break };
+            into.lock().unwrap().push(line);
+        }
+    });
+}
+
+/// Starts `framecast recv --listen 127.0.0.1:0 --display none ARGS` and
+/// returns it with the address it printed.
+pub fn start_recv(args: &[&str]) -> (Proc, SocketAddr) {
+    let mut all = vec!["recv", "--listen", "127.0.0.1:0", "--display", "none"];
+    all.extend_from_slice(args);
+    start_recv_raw("recv", &all)
+}
+
+/// Starts a `framecast` receiver with exactly `args` and waits for its
+/// "listening on" line.
+pub fn start_recv_raw(name: &str, args: &[&str]) -> (Proc, SocketAddr) {
+    let mut recv = Proc::framecast(name, args);
+    let line = recv.wait_for_stderr("listening on ", TIMEOUT);
+    let addr = line
+        .rsplit("listening on ")
+        .next()
+        .and_then(|a| a.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no address in {line:?}"));
+    (recv, addr)
+}
+
+/// A loopback port that was free a moment ago.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Reads a `--stats-json` file.
+pub fn read_json(path: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("bad JSON in {}: {e}", path.display()))
+}
+
+/// The JPEGs of a Motion-JPEG file, in order.
+pub fn mjpeg_frames(path: &Path) -> Vec<Vec<u8>> {
+    let data = std::fs::read(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    let index = MjpegIndex::from_bytes(&data, &Limits::default()).expect("index the MJPEG file");
+    index
+        .frames()
+        .iter()
+        .map(|span| data[span.offset as usize..span.offset as usize + span.len].to_vec())
+        .collect()
+}
+
+/// Decodes a JPEG to RGB at its own size.
+pub fn decode(jpeg: &[u8]) -> ImageBuf {
+    let info = probe_jpeg(jpeg).expect("a JPEG header");
+    let mut out = ImageBuf::empty(PixelFormat::Rgb8);
+    ReceiverPipeline::new(ReceiverConfig::default())
+        .decode_to(jpeg, info.width, info.height, PixelFormat::Rgb8, &mut out)
+        .expect("decode");
+    out
+}
+
+/// The test pattern's frame number drawn in a JPEG.
+pub fn marker(jpeg: &[u8]) -> u64 {
+    let img = decode(jpeg);
+    decode_marker(&img.as_image()).expect("a readable pattern marker")
+}
+
+/// A fresh temporary directory.
+pub fn tempdir() -> tempfile::TempDir {
+    tempfile::tempdir().unwrap()
+}
+
+/// `dir/name` as a `&str`-friendly owned string.
+pub fn path_str(dir: &Path, name: &str) -> (PathBuf, String) {
+    let p = dir.join(name);
+    let s = p.to_str().unwrap().to_owned();
+    (p, s)
+}
+
+/// Whether CI asked for every test to run (missing tools are then
+/// failures, not skips).
+pub fn ci() -> bool {
+    std::env::var_os("FRAMECAST_CI").is_some_and(|v| v == "1")
+}
+
+/// The workspace's root directory.
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .nth(2)
+        .unwrap()
+        .to_path_buf()
+}
