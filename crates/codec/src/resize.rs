@@ -224,7 +224,9 @@ impl Layout for Xrgb {
 }
 
 /// `acc[i] = sum_k w[k] * rows[k][i]`, over the source rows the weights
-/// start at. The sum of weights is 256, so it fits in `u16`.
+/// start at. The weights sum to at most 256, so the sum fits in `u16`.
+/// Inlined so each kernel gets its own copy, vectorised in place.
+#[inline(always)]
 fn vertical(src: &ImageRef<'_>, start: u32, weights: &[u16], acc: &mut [u16]) {
     let mut first = true;
     for (k, &w) in weights.iter().enumerate() {
