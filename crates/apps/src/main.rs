@@ -444,7 +444,14 @@ fn send_with_preview(_args: SendArgs, _quiet: bool) -> Result<()> {
     anyhow::bail!("--preview needs a build with the window feature (the default)")
 }
 
-fn receiver_builder(args: &RecvArgs) -> Result<ReceiverBuilder> {
+/// The receiver `args` ask for, and its recorder if any (created now, so a
+/// bad path fails before anything starts).
+fn receiver_builder(
+    args: &RecvArgs,
+) -> Result<(
+    ReceiverBuilder,
+    Option<framecast_display::Recorder<std::fs::File>>,
+)> {
     let mut builder = ReceiverBuilder::new(args.listen)
         .framing(args.framing)
         .max_clients(args.max_clients)
@@ -453,23 +460,37 @@ fn receiver_builder(args: &RecvArgs) -> Result<ReceiverBuilder> {
     if let Some(n) = args.count {
         builder = builder.count(n);
     }
-    if let Some(path) = &args.record {
-        let recorder = framecast_display::Recorder::create(path)
-            .with_context(|| format!("cannot record to {}", path.display()))?;
-        builder = builder.sink(recorder);
+    let recorder = match &args.record {
+        Some(path) => Some(
+            framecast_display::Recorder::create(path)
+                .with_context(|| format!("cannot record to {}", path.display()))?,
+        ),
+        None => None,
+    };
+    Ok((builder, recorder))
+}
+
+/// Adds the display sink, then the recorder: a frame the display refuses
+/// (corrupt, or the window just closed) is not recorded, so the recording
+/// holds exactly the frames counted as shown.
+fn with_sinks(
+    builder: ReceiverBuilder,
+    display: impl framecast_display::FrameSink + 'static,
+    recorder: Option<framecast_display::Recorder<std::fs::File>>,
+) -> ReceiverBuilder {
+    let builder = builder.sink(display);
+    match recorder {
+        Some(r) => builder.sink(r),
+        None => builder,
     }
-    Ok(builder)
 }
 
 fn recv(args: RecvArgs, quiet: bool) -> Result<()> {
     match args.display {
         DisplayMode::None => {
-            let receiver = receiver_builder(&args)?
-                .sink(framecast_display::NullSink::new(
-                    args.size.width,
-                    args.size.height,
-                )?)
-                .start()?;
+            let (builder, recorder) = receiver_builder(&args)?;
+            let null = framecast_display::NullSink::new(args.size.width, args.size.height)?;
+            let receiver = with_sinks(builder, null, recorder).start()?;
             announce(&receiver);
             let stats = run_receiver(receiver, quiet, || false)?;
             finish_receiver(&stats, args.stats_json.as_deref())
@@ -480,11 +501,11 @@ fn recv(args: RecvArgs, quiet: bool) -> Result<()> {
 
 #[cfg(feature = "window")]
 fn recv_window(args: RecvArgs, quiet: bool) -> Result<()> {
-    let builder = receiver_builder(&args)?;
+    let (builder, recorder) = receiver_builder(&args)?;
     let options =
         framecast_display::WindowOptions::default().with_size(args.size.width, args.size.height);
     let stats = framecast_display::run_window(options, move |handle| {
-        let receiver = builder.sink(handle.sink()).start()?;
+        let receiver = with_sinks(builder, handle.sink(), recorder).start()?;
         announce(&receiver);
         run_receiver(receiver, quiet, || handle.is_closed())
     })

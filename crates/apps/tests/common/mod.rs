@@ -42,6 +42,15 @@ impl Proc {
         Self::spawn(name, cmd)
     }
 
+    /// Starts `framecast ARGS` on X display `display`.
+    pub fn framecast_on(display: &str, name: &str, args: &[&str]) -> Self {
+        let mut cmd = Command::new(BIN);
+        cmd.args(args)
+            .env("DISPLAY", display)
+            .env_remove("WAYLAND_DISPLAY");
+        Self::spawn(name, cmd)
+    }
+
     /// Starts `cmd` with piped output.
     pub fn spawn(name: &str, mut cmd: Command) -> Self {
         cmd.stdin(Stdio::null())
@@ -277,4 +286,83 @@ pub fn workspace_root() -> PathBuf {
         .nth(2)
         .unwrap()
         .to_path_buf()
+}
+
+/// Finds an external tool on PATH.
+pub fn find_tool(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(name))
+        .find(|candidate| candidate.is_file())
+}
+
+/// The tools' paths, or `None` (after saying why) when the test should
+/// skip; under `FRAMECAST_CI=1` a missing tool fails instead.
+pub fn require_tools(test: &str, names: &[&str]) -> Option<Vec<PathBuf>> {
+    let mut found = Vec::new();
+    for name in names {
+        match find_tool(name) {
+            Some(path) => found.push(path),
+            None => {
+                assert!(
+                    !ci(),
+                    "{test}: `{name}` is not installed, and FRAMECAST_CI=1 forbids skipping"
+                );
+                eprintln!("SKIPPED {test}: `{name}` is not installed");
+                return None;
+            }
+        }
+    }
+    Some(found)
+}
+
+/// A private X server, killed when dropped.
+pub struct Xvfb {
+    child: Child,
+    pub display: String,
+}
+
+impl Xvfb {
+    pub fn start(xvfb: &Path) -> Self {
+        // -displayfd: the server picks a free display number and prints it
+        // once it accepts connections: no race on numbers or readiness.
+        let mut child = Command::new(xvfb)
+            .args([
+                "-displayfd",
+                "1",
+                "-screen",
+                "0",
+                "1024x768x24",
+                "-nolisten",
+                "tcp",
+            ])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut out = BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        let (tx, rx) = std::sync::mpsc::channel();
+        thread::spawn(move || {
+            let _ = out.read_line(&mut line);
+            let _ = tx.send(line);
+        });
+        let Ok(number) = rx.recv_timeout(TIMEOUT) else {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("Xvfb did not start");
+        };
+        Self {
+            child,
+            display: format!(":{}", number.trim()),
+        }
+    }
+}
+
+impl Drop for Xvfb {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

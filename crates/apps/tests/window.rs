@@ -1,0 +1,198 @@
+//! The window paths of the binary on a private Xvfb server: `recv
+//! --display window` shows the stream and `q` ends it cleanly, `send
+//! --preview` stops on `q`, and `demo` opens its window when there is a
+//! display.
+//!
+//! Needs `Xvfb`, `xdotool` and ImageMagick's `import`; without them the test
+//! skips with a message, unless `FRAMECAST_CI=1`, where it fails.
+
+#![cfg(feature = "window")]
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::*;
+
+/// The X window id of the first visible window titled `framecast...`.
+fn find_window(xdotool: &Path, display: &str) -> String {
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        let out = Command::new(xdotool)
+            .args(["search", "--onlyvisible", "--name", "^framecast"])
+            .env("DISPLAY", display)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        if let Some(id) = stdout.lines().next() {
+            return id.trim().to_owned();
+        }
+        assert!(Instant::now() < deadline, "no framecast window appeared");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Presses `key` in window `id` (focused first: there is no window
+/// manager).
+fn press_key(xdotool: &Path, display: &str, id: &str, key: &str) {
+    let status = Command::new(xdotool)
+        .args(["windowfocus", "--sync", id, "key", key])
+        .env("DISPLAY", display)
+        .status()
+        .unwrap();
+    assert!(status.success(), "xdotool failed: {status}");
+}
+
+/// A screenshot of window `id`, as (width, height, RGB bytes).
+fn screenshot(import: &Path, display: &str, id: &str) -> (u32, u32, Vec<u8>) {
+    let dir = tempdir();
+    let path = dir.path().join("shot.png");
+    let status = Command::new(import)
+        .args(["-display", display, "-window", id])
+        .arg(format!("png24:{}", path.display()))
+        .status()
+        .unwrap();
+    assert!(status.success(), "import failed: {status}");
+    let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(&path).unwrap()));
+    let mut reader = decoder.read_info().unwrap();
+    let mut buf = vec![0; reader.output_buffer_size().unwrap()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    let channels = info.color_type.samples();
+    let rgb = buf[..info.buffer_size()]
+        .chunks_exact(channels)
+        .flat_map(|px| [px[0], px[1], px[2]])
+        .collect();
+    (info.width, info.height, rgb)
+}
+
+#[test]
+fn window_commands_on_a_real_x_server() {
+    let Some(tools) = require_tools("window", &["Xvfb", "xdotool", "import"]) else {
+        return;
+    };
+    let (xdotool, import) = (&tools[1], &tools[2]);
+    let xvfb = Xvfb::start(&tools[0]);
+    let display = xvfb.display.as_str();
+
+    recv_shows_the_stream_and_q_ends_it(display, xdotool, import);
+    preview_window_q_stops_the_sender(display, xdotool);
+    demo_opens_a_window_when_there_is_a_display(display);
+}
+
+fn recv_shows_the_stream_and_q_ends_it(display: &str, xdotool: &Path, import: &Path) {
+    let dir = tempdir();
+    let (json_path, json) = path_str(dir.path(), "stats.json");
+    let (rec_path, rec) = path_str(dir.path(), "out.mjpeg");
+    let mut recv = Proc::framecast_on(
+        display,
+        "recv",
+        &[
+            "recv",
+            "--listen",
+            "127.0.0.1:0",
+            "--display",
+            "window",
+            "--size",
+            "400x300",
+            "--stats-json",
+            &json,
+            "--record",
+            &rec,
+        ],
+    );
+    let line = recv.wait_for_stderr("listening on ", TIMEOUT);
+    let addr = line
+        .rsplit("listening on ")
+        .next()
+        .unwrap()
+        .trim()
+        .to_owned();
+    let mut send = Proc::framecast(
+        "send",
+        &[
+            "send",
+            "--to",
+            &addr,
+            "--input-size",
+            "320x240",
+            "--size",
+            "200x200",
+            "--fps",
+            "30",
+        ],
+    );
+    recv.wait_for_stderr("sender connected", TIMEOUT);
+    std::thread::sleep(Duration::from_millis(1500));
+
+    // The stream is on screen: the pattern, not a blank window.
+    let id = find_window(xdotool, display);
+    let (w, h, rgb) = screenshot(import, display, &id);
+    assert!(w >= 100 && h >= 100, "{w}x{h}");
+    let mut levels = std::collections::HashSet::new();
+    for px in rgb.chunks_exact(3).step_by(97) {
+        levels.insert((px[0] / 32, px[1] / 32, px[2] / 32));
+    }
+    assert!(
+        levels.len() > 8,
+        "the window shows a picture, not a flat colour: {levels:?}"
+    );
+
+    press_key(xdotool, display, &id, "q");
+    recv.wait_ok(TIMEOUT);
+    send.interrupt();
+    send.wait_ok(TIMEOUT);
+    let stats = read_json(&json_path);
+    assert!(stats["received"].as_u64().unwrap() > 10, "{stats}");
+    let shown = stats["frames"].as_u64().unwrap();
+    assert!(shown > 0, "{stats}");
+    assert_eq!(stats["corrupt"], 0, "{stats}");
+    assert_eq!(mjpeg_frames(&rec_path).len() as u64, shown);
+}
+
+fn preview_window_q_stops_the_sender(display: &str, xdotool: &Path) {
+    let (mut recv, addr) = start_recv(&[]);
+    let addr = addr.to_string();
+    let mut send = Proc::framecast_on(
+        display,
+        "send --preview",
+        &[
+            "send",
+            "--to",
+            &addr,
+            "--input-size",
+            "320x240",
+            "--size",
+            "200x200",
+            "--fps",
+            "30",
+            "--preview",
+        ],
+    );
+    recv.wait_for_stderr("sender connected", TIMEOUT);
+    let id = find_window(xdotool, display);
+    press_key(xdotool, display, &id, "q");
+    send.wait_ok(TIMEOUT);
+    assert!(send.stdout().contains("sent "), "{}", send.stdout());
+    recv.interrupt();
+    recv.wait_ok(TIMEOUT);
+}
+
+fn demo_opens_a_window_when_there_is_a_display(display: &str) {
+    let dir = tempdir();
+    let (json_path, json) = path_str(dir.path(), "demo.json");
+    let mut demo = Proc::framecast_on(
+        display,
+        "demo",
+        &["demo", "--seconds", "2", "--stats-json", &json],
+    );
+    demo.wait_ok(TIMEOUT);
+    assert!(
+        !demo.stderr().contains("running headless"),
+        "{}",
+        demo.stderr()
+    );
+    let stats = read_json(&json_path);
+    assert!(stats["frames"].as_u64().unwrap() > 10, "{stats}");
+}
