@@ -16,6 +16,7 @@
 
 use std::io::ErrorKind;
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::ops::ControlFlow;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::{self, JoinHandle};
@@ -427,11 +428,22 @@ impl StreamCell {
 }
 
 /// A frame waiting for the sinks.
+///
+/// The picture is copied out of the wire's buffer into `jpeg`, a buffer
+/// recycled through the stream's slot, so that the reader's own buffer is
+/// free again before the next read and can be reused instead of
+/// reallocated (a `Bytes` kept alive would pin it).
 #[derive(Debug)]
 struct Pending {
-    video: Video,
+    /// The frame's metadata; its `video_data` is empty.
+    meta: Video,
+    jpeg: Vec<u8>,
     received: Instant,
 }
+
+/// Recycled picture buffers kept per stream: one being filled, one
+/// pending, one being shown.
+const SPARE_BUFFERS: usize = 3;
 
 /// One slot per stream; a newer frame replaces an unshown one.
 #[derive(Debug, Default)]
@@ -451,6 +463,7 @@ struct Slot {
     cell: Arc<StreamCell>,
     pending: Option<Pending>,
     ended: bool,
+    spare: Vec<Vec<u8>>,
 }
 
 enum Mail {
@@ -466,15 +479,40 @@ impl Mailbox {
             cell,
             pending: None,
             ended: false,
+            spare: Vec::with_capacity(SPARE_BUFFERS),
         });
+    }
+
+    /// A recycled picture buffer for stream `id`, or a new one.
+    fn buffer(&self, id: u32) -> Vec<u8> {
+        let mut s = lock(&self.state);
+        s.slots
+            .iter_mut()
+            .find(|s| s.cell.id == id)
+            .and_then(|slot| slot.spare.pop())
+            .unwrap_or_default()
+    }
+
+    /// Gives a picture buffer back to stream `id` (dropped if the stream is
+    /// gone or has enough).
+    fn recycle(&self, id: u32, buf: Vec<u8>) {
+        let mut s = lock(&self.state);
+        if let Some(slot) = s.slots.iter_mut().find(|s| s.cell.id == id)
+            && slot.spare.len() < SPARE_BUFFERS
+        {
+            slot.spare.push(buf);
+        }
     }
 
     fn put(&self, id: u32, frame: Pending) {
         let mut s = lock(&self.state);
         if let Some(slot) = s.slots.iter_mut().find(|s| s.cell.id == id)
-            && slot.pending.replace(frame).is_some()
+            && let Some(old) = slot.pending.replace(frame)
         {
             lock(&slot.cell.counters).dropped += 1;
+            if slot.spare.len() < SPARE_BUFFERS {
+                slot.spare.push(old.jpeg);
+            }
         }
         drop(s);
         self.cv.notify_one();
@@ -663,7 +701,21 @@ fn read_loop(shared: &Shared, config: &Config, cell: &StreamCell, stream: TcpStr
             c.bytes += payload.len() as u64;
         }
         match check_frame(payload) {
-            Ok(video) => shared.mailbox.put(cell.id, Pending { video, received }),
+            Ok(mut meta) => {
+                let mut jpeg = shared.mailbox.buffer(cell.id);
+                jpeg.clear();
+                jpeg.extend_from_slice(&meta.video_data);
+                // Release the wire's buffer before the next read.
+                meta.video_data = bytes::Bytes::new();
+                shared.mailbox.put(
+                    cell.id,
+                    Pending {
+                        meta,
+                        jpeg,
+                        received,
+                    },
+                );
+            }
             Err(why) => {
                 lock(&cell.counters).corrupt += 1;
                 tracing::debug!(stream = cell.id, "corrupt frame skipped: {why}");
@@ -729,71 +781,9 @@ fn sink_loop(shared: &Shared, config: &Config, mut sinks: Vec<Box<dyn FrameSink>
                 }
             }
             Mail::Frame(cell, pending) => {
-                if !config.sink_delay.is_zero() {
-                    thread::sleep(config.sink_delay);
-                }
-                let frame = EncodedFrame {
-                    stream: cell.id,
-                    label: &cell.label,
-                    sequence: pending.video.sequence,
-                    capture_time_us: pending.video.capture_time_us,
-                    jpeg: &pending.video.video_data,
-                };
-                let mut shown = true;
-                let mut failed = false;
-                for sink in &mut sinks {
-                    let Err(e) = sink.show(&frame) else {
-                        continue;
-                    };
-                    shown = false;
-                    match verdict(&e) {
-                        SinkVerdict::Corrupt => {
-                            lock(&cell.counters).corrupt += 1;
-                            tracing::debug!(stream = cell.id, "corrupt frame skipped: {e}");
-                        }
-                        SinkVerdict::Skipped => {
-                            lock(&cell.counters).dropped += 1;
-                            tracing::debug!(stream = cell.id, "frame not shown: {e}");
-                        }
-                        SinkVerdict::Closed => {
-                            tracing::info!("the window was closed");
-                            shared_stop(shared);
-                            failed = true;
-                        }
-                        SinkVerdict::Fatal => {
-                            tracing::error!("sink failed: {e}");
-                            lock(&shared.error).get_or_insert(AppError::Display(e));
-                            shared_stop(shared);
-                            failed = true;
-                        }
-                    }
-                    break;
-                }
-                if failed {
-                    break;
-                }
-                if !shown {
-                    continue;
-                }
-                let latency = pending
-                    .video
-                    .capture_time_us
-                    .map(|t| now_us().saturating_sub(t));
-                {
-                    let mut c = lock(&cell.counters);
-                    c.frames += 1;
-                    if let Some(l) = latency {
-                        c.latency.record(l);
-                        c.recent.record(l);
-                    }
-                }
-                if let Some(l) = latency {
-                    lock(&shared.latency).record(l);
-                }
-                let total = shared.shown.fetch_add(1, Ordering::SeqCst) + 1;
-                if config.count.is_some_and(|n| total >= n) {
-                    tracing::info!(frames = total, "frame count reached");
-                    shared_stop(shared);
+                let flow = show(shared, config, &mut sinks, &cell, &pending);
+                shared.mailbox.recycle(cell.id, pending.jpeg);
+                if flow.is_break() {
                     break;
                 }
             }
@@ -805,4 +795,83 @@ fn sink_loop(shared: &Shared, config: &Config, mut sinks: Vec<Box<dyn FrameSink>
             lock(&shared.error).get_or_insert(AppError::Display(e));
         }
     }
+}
+
+/// Hands one frame to every sink, in order, and counts the outcome; breaks
+/// when the receiver must stop.
+fn show(
+    shared: &Shared,
+    config: &Config,
+    sinks: &mut [Box<dyn FrameSink>],
+    cell: &StreamCell,
+    pending: &Pending,
+) -> ControlFlow<()> {
+    if !config.sink_delay.is_zero() {
+        thread::sleep(config.sink_delay);
+    }
+    let frame = EncodedFrame {
+        stream: cell.id,
+        label: &cell.label,
+        sequence: pending.meta.sequence,
+        capture_time_us: pending.meta.capture_time_us,
+        jpeg: &pending.jpeg,
+    };
+    let mut shown = true;
+    let mut failed = false;
+    for sink in sinks.iter_mut() {
+        let Err(e) = sink.show(&frame) else {
+            continue;
+        };
+        shown = false;
+        match verdict(&e) {
+            SinkVerdict::Corrupt => {
+                lock(&cell.counters).corrupt += 1;
+                tracing::debug!(stream = cell.id, "corrupt frame skipped: {e}");
+            }
+            SinkVerdict::Skipped => {
+                lock(&cell.counters).dropped += 1;
+                tracing::debug!(stream = cell.id, "frame not shown: {e}");
+            }
+            SinkVerdict::Closed => {
+                tracing::info!("the window was closed");
+                shared_stop(shared);
+                failed = true;
+            }
+            SinkVerdict::Fatal => {
+                tracing::error!("sink failed: {e}");
+                lock(&shared.error).get_or_insert(AppError::Display(e));
+                shared_stop(shared);
+                failed = true;
+            }
+        }
+        break;
+    }
+    if failed {
+        return ControlFlow::Break(());
+    }
+    if !shown {
+        return ControlFlow::Continue(());
+    }
+    let latency = pending
+        .meta
+        .capture_time_us
+        .map(|t| now_us().saturating_sub(t));
+    {
+        let mut c = lock(&cell.counters);
+        c.frames += 1;
+        if let Some(l) = latency {
+            c.latency.record(l);
+            c.recent.record(l);
+        }
+    }
+    if let Some(l) = latency {
+        lock(&shared.latency).record(l);
+    }
+    let total = shared.shown.fetch_add(1, Ordering::SeqCst) + 1;
+    if config.count.is_some_and(|n| total >= n) {
+        tracing::info!(frames = total, "frame count reached");
+        shared_stop(shared);
+        return ControlFlow::Break(());
+    }
+    ControlFlow::Continue(())
 }
