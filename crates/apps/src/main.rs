@@ -414,24 +414,31 @@ fn finish_sender(stats: &SenderStats, json: Option<&Path>) -> Result<()> {
 
 #[cfg(feature = "window")]
 fn send_with_preview(args: SendArgs, quiet: bool) -> Result<()> {
-    use framecast_codec::ImageRef;
+    use framecast_capture::FrameKind;
+    use framecast_display::{EncodedFrame, FrameSink};
 
     let builder = build_sender(&args)?;
     let json = args.stats_json.clone();
-    let options = framecast_display::WindowOptions::default();
+    let options = framecast_display::WindowOptions::default().with_title("framecast preview");
     let stats = framecast_display::run_window(options, move |handle| {
         let preview = handle.clone();
+        // JPEG frames (an MJPEG camera or file) are shown through a window
+        // sink, which decodes them; raw frames are copied in directly.
+        let mut jpeg_sink = handle.sink();
         let sender = builder
             .on_frame(move |frame| {
-                if let Ok(img) = ImageRef::new(
-                    frame.pixels.width(),
-                    frame.pixels.height(),
-                    frame.pixels.format(),
-                    frame.pixels.data(),
-                ) {
-                    // A closed window stops the sender through `is_closed`.
-                    let _ = preview.show_pixels(0, "preview", img);
-                }
+                // A closed window stops the sender through `is_closed`; a
+                // frame the preview cannot show is no reason to stop.
+                let _ = match frame.kind {
+                    FrameKind::Jpeg => jpeg_sink.show(&EncodedFrame {
+                        stream: 0,
+                        label: "preview",
+                        sequence: frame.sequence,
+                        capture_time_us: Some(frame.capture_time_us),
+                        jpeg: &frame.jpeg,
+                    }),
+                    _ => preview.show_pixels(0, "preview", frame.pixels.as_image()),
+                };
             })
             .start()?;
         run_sender(sender, quiet, || handle.is_closed())

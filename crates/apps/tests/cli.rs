@@ -110,7 +110,7 @@ fn demo_runs_headless_without_camera_or_display() {
     // The stats line, once a second.
     assert!(demo.stderr().contains("fps shown"), "{}", demo.stderr());
     let stats = read_json(&json_path);
-    assert!(stats["frames"].as_u64().unwrap() > 10, "{stats}");
+    assert!(stats["frames"].as_u64().unwrap() >= 3, "{stats}");
     assert_eq!(stats["corrupt"], 0, "{stats}");
     assert!(stats["latency_ms"]["p50"].as_f64().is_some(), "{stats}");
 }

@@ -509,3 +509,57 @@ fn ctrl_c_stops_a_streaming_sender_and_receiver_cleanly() {
     let sent = read_json(&send_json_path);
     assert!(sent["sent"].as_u64().unwrap() >= shown, "{sent}");
 }
+
+#[test]
+fn mjpeg_file_at_another_size_is_decoded_scaled_and_re_encoded() {
+    let dir = tempdir();
+    let pattern = framecast_capture::Pattern::new(160, 120).unwrap();
+    let mut encoder = SenderPipeline::new(SenderConfig {
+        width: 160,
+        height: 120,
+        quality: 90,
+    })
+    .unwrap();
+    let mut img = ImageBuf::new(160, 120, PixelFormat::Rgb8);
+    let mut file = Vec::new();
+    for seq in 0..5 {
+        pattern.render(seq, &mut img);
+        let mut jpeg = Vec::new();
+        encoder.encode(img.as_image(), &mut jpeg).unwrap();
+        file.extend_from_slice(&jpeg);
+    }
+    let (mj_path, mj) = path_str(dir.path(), "in.mjpeg");
+    std::fs::write(&mj_path, &file).unwrap();
+    let source = format!("mjpeg:{mj}");
+    let (rec_path, rec) = path_str(dir.path(), "out.mjpeg");
+    let (send_json_path, send_json) = path_str(dir.path(), "send.json");
+
+    let (mut recv, addr) = start_recv(&["--record", &rec]);
+    let addr = addr.to_string();
+    let args = send_args(
+        &addr,
+        &[
+            "--source",
+            &source,
+            "--size",
+            "128x128",
+            "--fps",
+            "30",
+            "--count",
+            "5",
+            "--stats-json",
+            &send_json,
+        ],
+    );
+    Proc::framecast("send", &args).wait_ok(TIMEOUT);
+    wait_disconnects(&mut recv, 1);
+    recv.interrupt();
+    recv.wait_ok(TIMEOUT);
+
+    let sent = read_json(&send_json_path);
+    assert_eq!(sent["sent"], 5, "{sent}");
+    assert_eq!(sent["passthrough"], 0, "{sent}");
+    let frames = mjpeg_frames(&rec_path);
+    assert!(!frames.is_empty());
+    check_pattern_recording(&frames, (128, 128), 5);
+}
