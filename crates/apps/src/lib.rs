@@ -68,7 +68,8 @@ pub use error::AppError;
 pub use queue::{Closed, Latest};
 pub use receiver::{DEFAULT_MAX_CLIENTS, Receiver, ReceiverBuilder};
 pub use sender::{
-    DEFAULT_CONNECT_TIMEOUT, DEFAULT_QUALITY, DEFAULT_SIZE, FrameHook, Sender, SenderBuilder,
+    DEFAULT_CONNECT_TIMEOUT, DEFAULT_QUALITY, DEFAULT_QUEUE_DEPTH, DEFAULT_SIZE, FrameHook, Sender,
+    SenderBuilder,
 };
 pub use stats::{
     LatencySummary, RECENT_LATENCY_SAMPLES, RateMeter, ReceiverStats, SenderStats, StreamStats,

@@ -875,3 +875,126 @@ fn show(
     }
     ControlFlow::Continue(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pending(seq: u64) -> Pending {
+        Pending {
+            meta: Video {
+                sequence: seq,
+                ..Default::default()
+            },
+            jpeg: vec![seq as u8; 4],
+            received: Instant::now(),
+        }
+    }
+
+    fn mailbox_with(ids: &[u32]) -> Mailbox {
+        let m = Mailbox::default();
+        for &id in ids {
+            m.open_stream(Arc::new(StreamCell::new(id, format!("peer {id}"))));
+        }
+        m
+    }
+
+    fn frame(mail: Mail) -> (u32, u64) {
+        match mail {
+            Mail::Frame(cell, p) => (cell.id, p.meta.sequence),
+            _ => panic!("expected a frame"),
+        }
+    }
+
+    #[test]
+    fn newer_frame_replaces_an_unshown_one_and_is_counted() {
+        let m = mailbox_with(&[1]);
+        m.put(1, pending(0));
+        m.put(1, pending(1));
+        m.put(1, pending(2));
+        assert_eq!(frame(m.take(Duration::ZERO)), (1, 2));
+        assert!(matches!(m.take(Duration::ZERO), Mail::Idle));
+        let s = lock(&m.state);
+        assert_eq!(lock(&s.slots[0].cell.counters).dropped, 2);
+        // The replaced frames' buffers were kept for reuse.
+        assert_eq!(s.slots[0].spare.len(), 2);
+    }
+
+    #[test]
+    fn streams_are_served_oldest_first() {
+        let m = mailbox_with(&[1, 2]);
+        m.put(2, pending(20));
+        std::thread::sleep(Duration::from_millis(2));
+        m.put(1, pending(10));
+        assert_eq!(frame(m.take(Duration::ZERO)), (2, 20));
+        assert_eq!(frame(m.take(Duration::ZERO)), (1, 10));
+    }
+
+    #[test]
+    fn an_ended_stream_is_reported_after_its_last_frame() {
+        let m = mailbox_with(&[1]);
+        m.put(1, pending(5));
+        m.end_stream(1);
+        assert_eq!(frame(m.take(Duration::ZERO)), (1, 5));
+        assert!(matches!(m.take(Duration::ZERO), Mail::Ended(1)));
+        assert!(matches!(m.take(Duration::ZERO), Mail::Idle));
+    }
+
+    #[test]
+    fn closing_drains_pending_frames_then_reports_closed() {
+        let m = mailbox_with(&[1, 2]);
+        m.put(1, pending(1));
+        m.put(2, pending(2));
+        m.close();
+        let mut got = vec![frame(m.take(Duration::ZERO)), frame(m.take(Duration::ZERO))];
+        got.sort_unstable();
+        assert_eq!(got, [(1, 1), (2, 2)]);
+        assert!(matches!(m.take(Duration::from_secs(5)), Mail::Closed));
+    }
+
+    #[test]
+    fn buffers_are_recycled_per_stream_and_bounded() {
+        let m = mailbox_with(&[1]);
+        for _ in 0..SPARE_BUFFERS + 2 {
+            m.recycle(1, Vec::with_capacity(64));
+        }
+        m.recycle(9, Vec::new()); // an unknown stream: dropped
+        for _ in 0..SPARE_BUFFERS {
+            assert!(m.buffer(1).capacity() >= 64);
+        }
+        assert_eq!(m.buffer(1).capacity(), 0, "bin exhausted: a new buffer");
+    }
+
+    #[test]
+    fn check_frame_accepts_jpeg_and_rejects_the_rest() {
+        let jpeg = {
+            let mut out = Vec::new();
+            framecast_codec::SenderPipeline::new(framecast_codec::SenderConfig {
+                width: 16,
+                height: 16,
+                quality: 80,
+            })
+            .unwrap()
+            .encode(
+                framecast_codec::ImageBuf::new(16, 16, framecast_codec::PixelFormat::Rgb8)
+                    .as_image(),
+                &mut out,
+            )
+            .unwrap();
+            out
+        };
+        let ok = Video {
+            video_data: bytes::Bytes::from(jpeg),
+            ..Default::default()
+        };
+        assert!(check_frame(ok.encode_to_vec().into()).is_ok());
+        assert!(check_frame(bytes::Bytes::from_static(&[0xFF; 8])).is_err());
+        let rgb = Video {
+            video_data: bytes::Bytes::from_static(&[0; 12]),
+            format: PayloadFormat::Rgb24 as i32,
+            ..Default::default()
+        };
+        let err = check_frame(rgb.encode_to_vec().into()).unwrap_err();
+        assert!(err.contains("unsupported"), "{err}");
+    }
+}

@@ -46,14 +46,15 @@ pub const DEFAULT_QUALITY: u8 = 95;
 /// How long one connection attempt may take.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// Frames or messages waiting between two stages. Two lets a stage start on
-/// the next item while the one after it is still busy, without letting
-/// stale frames pile up.
-const QUEUE_DEPTH: usize = 2;
+/// Frames (or messages) that may wait between two stages of a sender. Two
+/// lets a stage start on the next item while the one after it is still
+/// busy, without letting stale frames pile up (each waiting frame adds a
+/// frame period of latency). See [`SenderBuilder::queue_depth`].
+pub const DEFAULT_QUEUE_DEPTH: usize = 2;
 
-/// Buffers in circulation per queue: the queue's, one in each stage's
-/// hands, one spare.
-const POOL: usize = QUEUE_DEPTH + 3;
+/// Buffers kept for reuse per queue beyond its depth: one in each stage's
+/// hands, and one spare.
+const POOL_EXTRA: usize = 3;
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // Counters stay consistent between statements; see `receiver::lock`.
@@ -73,6 +74,7 @@ pub struct SenderBuilder {
     prefix: Prefix,
     max_frame_len: usize,
     count: Option<u64>,
+    queue_depth: usize,
     initial_backoff: Duration,
     max_backoff: Duration,
     connect_timeout: Duration,
@@ -107,6 +109,7 @@ impl SenderBuilder {
             prefix: Prefix::U32Le,
             max_frame_len: framecast_wire::DEFAULT_MAX_FRAME_LEN,
             count: None,
+            queue_depth: DEFAULT_QUEUE_DEPTH,
             initial_backoff: DEFAULT_INITIAL_BACKOFF,
             max_backoff: DEFAULT_MAX_BACKOFF,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
@@ -146,6 +149,14 @@ impl SenderBuilder {
         self
     }
 
+    /// How many frames may wait between two stages (at least 1; default
+    /// [`DEFAULT_QUEUE_DEPTH`]). Deeper smooths out bursts at the cost of
+    /// latency.
+    pub fn queue_depth(mut self, depth: usize) -> Self {
+        self.queue_depth = depth.max(1);
+        self
+    }
+
     /// Reconnect delays: the first, and the cap (default 100 ms and 5 s).
     pub fn backoff(mut self, initial: Duration, max: Duration) -> Self {
         self.initial_backoff = initial;
@@ -181,8 +192,8 @@ impl SenderBuilder {
             stop: AtomicBool::new(false),
             stop_lock: Mutex::new(()),
             stop_cv: Condvar::new(),
-            raw: Latest::new(QUEUE_DEPTH, POOL),
-            encoded: Latest::new(QUEUE_DEPTH, POOL),
+            raw: Latest::new(self.queue_depth, self.queue_depth + POOL_EXTRA),
+            encoded: Latest::new(self.queue_depth, self.queue_depth + POOL_EXTRA),
             live: format.live,
             counters: Mutex::new(SenderStats::default()),
             socket: Mutex::new(None),
