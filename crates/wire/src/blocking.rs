@@ -147,7 +147,10 @@ impl<R: Read> FrameReader<R> {
     /// (header or payload), or up to `read_size` more, whichever is larger.
     /// Returns how many bytes arrived; 0 means end of stream.
     fn fill(&mut self) -> Result<usize, WireError> {
-        let needed = self.codec.bytes_needed(&self.buf).max(1);
+        // Room grows with what arrives (see `FrameCodec::next_read_len`):
+        // a header announcing a huge frame does not make us zero and hold
+        // that much before its bytes come.
+        let needed = self.codec.next_read_len(&self.buf).max(1);
         let want = needed.max(self.read_size);
         let start = self.buf.len();
         // Safe Rust can only read into initialised memory, so the new room

@@ -31,6 +31,19 @@ pub const DEFAULT_MAX_FRAME_LEN: usize = 8 * 1024 * 1024;
 /// The largest header any [`Prefix`] uses, in bytes.
 pub const MAX_HEADER_LEN: usize = 8;
 
+/// How far ahead of the bytes that have arrived a decoder makes room for a
+/// frame's payload: 64 KiB.
+///
+/// A header only *announces* a length; a peer may announce 8 MiB and then
+/// send one byte a second. So room for a payload is made step by step: at
+/// most this much at first, then at most as much again as has arrived
+/// (doubling), never more than the frame still needs. A buffer therefore
+/// holds a small multiple of what actually arrived (at most four times,
+/// counting the buffer's own doubling) plus this, whatever the header
+/// claims, and a frame of `N` bytes still costs only `O(log N)`
+/// reallocations. See [`FrameCodec::next_read_len`].
+pub const RESERVE_AHEAD: usize = 64 * 1024;
+
 /// How a frame's length is written in front of it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
@@ -214,7 +227,9 @@ impl FrameCodec {
     /// Returns `Ok(Some(payload))` and removes the frame from `src` when a
     /// whole one is there; the payload is split off `src` without copying.
     /// Returns `Ok(None)` when more bytes are needed; once a header is
-    /// complete it has reserved room in `src` for the rest of the frame.
+    /// complete it has made room in `src` for the next read: at most
+    /// [`next_read_len`](Self::next_read_len) bytes, so the buffer grows with
+    /// the bytes that arrive, not with the length the header announces.
     ///
     /// # Errors
     ///
@@ -234,8 +249,10 @@ impl FrameCodec {
             },
         };
         if src.len() < len {
-            // `len` passed the limit check, so this reservation is bounded.
-            src.reserve(len - src.len());
+            let ahead = self.next_read_len(src);
+            if src.capacity() - src.len() < ahead {
+                src.reserve(ahead);
+            }
             return Ok(None);
         }
         self.state = DecodeState::Head;
@@ -277,6 +294,92 @@ impl FrameCodec {
             DecodeState::Head => self.prefix.len().saturating_sub(src.len()),
             DecodeState::Data(len) => len.saturating_sub(src.len()),
         }
+    }
+
+    /// How many bytes the next read should make room for: what the current
+    /// step (header or payload) still needs, capped for a payload at the
+    /// larger of [`RESERVE_AHEAD`] and the payload bytes already in `src`.
+    ///
+    /// Reading at most this much per step keeps a buffer's size proportional
+    /// to what actually arrived (a peer that announces a huge frame and then
+    /// stalls costs [`RESERVE_AHEAD`], not the announced length) while a
+    /// large frame that does arrive still grows its buffer geometrically.
+    /// 0 means [`decode`](Self::decode) can already make progress.
+    ///
+    /// ```
+    /// use bytes::{BufMut, BytesMut};
+    /// use framecast_wire::{FrameCodec, RESERVE_AHEAD};
+    ///
+    /// let mut codec = FrameCodec::new();
+    /// let mut src = BytesMut::new();
+    /// src.put_u32_le(8 << 20); // announces 8 MiB ...
+    /// assert_eq!(codec.decode(&mut src)?, None);
+    /// // ... but only 64 KiB is made room for until bytes arrive.
+    /// assert_eq!(codec.next_read_len(&src), RESERVE_AHEAD);
+    /// assert!(src.capacity() < 2 * RESERVE_AHEAD);
+    /// src.put_slice(&[0; 100_000]);
+    /// assert_eq!(codec.next_read_len(&src), 100_000);
+    /// # Ok::<(), framecast_wire::WireError>(())
+    /// ```
+    pub fn next_read_len(&self, src: &BytesMut) -> usize {
+        match self.state {
+            DecodeState::Head => self.prefix.len().saturating_sub(src.len()),
+            DecodeState::Data(len) => {
+                let missing = len.saturating_sub(src.len());
+                missing.min(src.len().max(RESERVE_AHEAD))
+            }
+        }
+    }
+
+    /// The payload length of the frame being decoded, once its header has
+    /// been read; `None` between frames.
+    pub fn pending_len(&self) -> Option<usize> {
+        match self.state {
+            DecodeState::Head => None,
+            DecodeState::Data(len) => Some(len),
+        }
+    }
+
+    /// Parses a whole header (exactly [`Prefix::len`] bytes): the payload
+    /// length it announces, checked against the limit. For adapters that
+    /// read the header and the payload into buffers of their own (such as
+    /// `AsyncFrameReader`, with the `tokio` feature); [`decode`](Self::decode)
+    /// does this itself.
+    ///
+    /// ```
+    /// use framecast_wire::{FrameCodec, WireError};
+    ///
+    /// let codec = FrameCodec::new();
+    /// assert_eq!(codec.parse_header(&[5, 0, 0, 0])?, 5);
+    /// assert!(codec.parse_header(&[0xff; 4]).unwrap_err().is_protocol());
+    /// # Ok::<(), WireError>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`WireError::FrameTooLarge`] or [`WireError::NegativeLength`];
+    /// [`WireError::TruncatedHeader`] if `head` is shorter than a header.
+    pub fn parse_header(&self, head: &[u8]) -> Result<usize, WireError> {
+        let head_len = self.prefix.len();
+        if head.len() < head_len {
+            return Err(WireError::TruncatedHeader {
+                got: head.len(),
+                len: head_len,
+            });
+        }
+        let len: u64 = match self.prefix {
+            Prefix::U32Le => u64::from((&head[..4]).get_u32_le()),
+            Prefix::LegacyI64Le => {
+                let signed = (&head[..8]).get_i64_le();
+                u64::try_from(signed).map_err(|_| WireError::NegativeLength(signed))?
+            }
+        };
+        let max = self.frame_len_limit();
+        if len > max {
+            return Err(WireError::FrameTooLarge { len, max });
+        }
+        // `len <= max_frame_len`, a usize, so this cannot truncate.
+        usize::try_from(len).map_err(|_| WireError::FrameTooLarge { len, max })
     }
 
     /// The header for a payload of `len` bytes.
@@ -347,19 +450,7 @@ impl FrameCodec {
         if src.len() < head_len {
             return Ok(None);
         }
-        let len: u64 = match self.prefix {
-            Prefix::U32Le => u64::from((&src[..4]).get_u32_le()),
-            Prefix::LegacyI64Le => {
-                let signed = (&src[..8]).get_i64_le();
-                u64::try_from(signed).map_err(|_| WireError::NegativeLength(signed))?
-            }
-        };
-        let max = self.frame_len_limit();
-        if len > max {
-            return Err(WireError::FrameTooLarge { len, max });
-        }
-        // `len <= max_frame_len`, a usize, so this cannot truncate.
-        let len = usize::try_from(len).map_err(|_| WireError::FrameTooLarge { len, max })?;
+        let len = self.parse_header(&src[..head_len])?;
         src.advance(head_len);
         Ok(Some(len))
     }
@@ -485,14 +576,38 @@ mod tests {
     }
 
     #[test]
-    fn header_reservation_waits_for_the_limit_check() {
-        // A valid header reserves room for its payload, at most the limit.
-        let mut codec = FrameCodec::new().max_frame_len(1 << 20);
+    fn room_grows_with_the_bytes_that_arrive_not_the_announced_length() {
+        let mut codec = FrameCodec::new().max_frame_len(8 << 20);
         let mut src = BytesMut::new();
-        src.put_u32_le(1 << 20);
+        src.put_u32_le(8 << 20);
         assert_eq!(codec.decode(&mut src).unwrap(), None);
-        assert!(src.capacity() >= 1 << 20);
-        assert_eq!(codec.bytes_needed(&src), 1 << 20);
+        assert_eq!(codec.bytes_needed(&src), 8 << 20);
+        assert_eq!(codec.pending_len(), Some(8 << 20));
+        // Announcing 8 MiB made room for 64 KiB only.
+        assert!(src.capacity() < 2 * RESERVE_AHEAD, "{}", src.capacity());
+        // Feed the payload in 1 KiB reads into the room the codec made, as a
+        // socket read would: capacity stays within a small multiple of what
+        // arrived (the buffer's own doubling included) all the way.
+        let mut arrived = 0usize;
+        while arrived < (8 << 20) {
+            let room = src.capacity() - src.len();
+            assert!(room > 0, "the codec made room for the next read");
+            let step = room.min(1024).min((8 << 20) - arrived);
+            src.put_slice(&vec![7; step]);
+            arrived += step;
+            let got = codec.decode(&mut src).unwrap();
+            if arrived < (8 << 20) {
+                assert!(got.is_none());
+                assert!(
+                    src.capacity() <= 4 * arrived + 2 * RESERVE_AHEAD,
+                    "{} bytes arrived, capacity {}",
+                    arrived,
+                    src.capacity()
+                );
+            } else {
+                assert_eq!(got.unwrap().len(), 8 << 20);
+            }
+        }
     }
 
     #[test]

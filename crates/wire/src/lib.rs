@@ -24,8 +24,10 @@
 //!   [`std::io::Read`] / [`std::io::Write`] that reuse their buffers, with
 //!   typed helpers for prost messages ([`MessageReader`], [`MessageWriter`]).
 //! - With the `tokio` feature, `FrameCodec` is a
-//!   `tokio_util::codec::{Decoder, Encoder}` (so `Framed` works), and
-//!   `MessageCodec` frames one message type.
+//!   `tokio_util::codec::{Decoder, Encoder}` (so `Framed` works),
+//!   `MessageCodec` frames one message type, and `AsyncFrameReader` reads
+//!   each payload into a buffer the caller owns (and may recycle), with a
+//!   cancel-safe poll method for readers that race frames against timers.
 //!
 //! Every failure is a [`WireError`]. After a protocol error (a length over
 //! the limit, a negative legacy length) the stream cannot be resynchronised:
@@ -83,8 +85,9 @@ mod tokio;
 pub use crate::blocking::{DEFAULT_READ_SIZE, FrameReader, FrameWriter};
 pub use crate::codec::{
     DEFAULT_MAX_FRAME_LEN, FrameCodec, FrameHeader, MAX_HEADER_LEN, ParsePrefixError, Prefix,
+    RESERVE_AHEAD,
 };
 pub use crate::error::WireError;
 pub use crate::message::{MessageReader, MessageWriter};
 #[cfg(feature = "tokio")]
-pub use crate::tokio::MessageCodec;
+pub use crate::tokio::{AsyncFrameReader, MessageCodec};
