@@ -14,6 +14,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .bytes([".framecast.video.Video.video_data"])
         .compile_fds(video)?;
 
+    let handshake = protox::compile(["handshake.proto"], ["proto"])?;
+    prost_build::Config::new().compile_fds(handshake)?;
+
     let ecommerce = protox::compile(["ecommerce.proto"], ["proto"])?;
     // The encoded descriptor set lets a gRPC server answer reflection queries.
     std::fs::write(

@@ -14,11 +14,14 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use framecast_apps::{
+use framecast_capture::{SourceOptions, SourceSpec};
+use framecast_stream::events::{ReceiverEvent, SenderEvent, log_receiver_event, log_sender_event};
+use framecast_stream::handshake::PeerGuess;
+use framecast_stream::limits;
+use framecast_stream::{
     DEFAULT_MAX_CLIENTS, DEFAULT_PORT, RateMeter, Receiver, ReceiverBuilder, ReceiverStats, Sender,
     SenderBuilder, SenderStats,
 };
-use framecast_capture::{SourceOptions, SourceSpec};
 use framecast_wire::Prefix;
 
 mod catalog_cmd;
@@ -87,6 +90,34 @@ impl fmt::Display for Size {
     }
 }
 
+/// A pixel count: `WIDTHxHEIGHT` or a plain number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Pixels(u64);
+
+impl FromStr for Pixels {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        if let Ok(n) = s.trim().parse::<u64>() {
+            return if n == 0 {
+                Err("the pixel limit must be at least 1".into())
+            } else {
+                Ok(Pixels(n))
+            };
+        }
+        let size: Size = s.parse()?;
+        Ok(Pixels(u64::from(size.width) * u64::from(size.height)))
+    }
+}
+
+/// Seconds from the command line as a duration (at least a millisecond).
+fn seconds(s: f64, flag: &str) -> Result<Duration> {
+    if !(s.is_finite() && (0.001..=86_400.0).contains(&s)) {
+        anyhow::bail!("{flag} must be between 0.001 and 86400 seconds, not {s}");
+    }
+    Ok(Duration::from_secs_f64(s))
+}
+
 /// The largest width or height accepted on the command line.
 const MAX_DIMENSION: u32 = 16_384;
 
@@ -136,6 +167,11 @@ struct SendArgs {
     #[arg(long, default_value = "u32", value_name = "u32|legacy")]
     framing: Prefix,
 
+    /// A name for the stream, sent to the receiver: its window, stats and
+    /// viewer show it (default: this sender's address).
+    #[arg(long, value_name = "NAME")]
+    name: Option<String>,
+
     /// Show what is being captured in a local window; q or Esc in it stops
     /// the sender.
     #[arg(long)]
@@ -166,7 +202,8 @@ struct RecvArgs {
     #[arg(long, default_value = "u32", value_name = "u32|legacy")]
     framing: Prefix,
 
-    /// Exit after this many frames were shown, over all streams.
+    /// Exit after this many frames were received over all streams (shown,
+    /// dropped or corrupt), so a script that sends N frames always ends.
     #[arg(long)]
     count: Option<u64>,
 
@@ -178,14 +215,43 @@ struct RecvArgs {
     #[arg(long, value_name = "PATH")]
     stats_json: Option<PathBuf>,
 
-    /// How many senders are served at once; more are refused.
+    /// How many senders are served at once; the next one is refused as
+    /// busy (it is told so, and retries later).
     #[arg(long, default_value_t = DEFAULT_MAX_CLIENTS)]
     max_clients: usize,
+
+    /// How many connections may wait for their handshake at once; when one
+    /// more comes, the one that waited longest is closed.
+    #[arg(long, default_value_t = limits::DEFAULT_MAX_PENDING_HANDSHAKES, value_name = "N")]
+    max_pending_handshakes: usize,
 
     /// The largest frame accepted, in bytes; a sender announcing a larger
     /// one is disconnected.
     #[arg(long, default_value_t = framecast_wire::DEFAULT_MAX_FRAME_LEN)]
     max_frame_len: usize,
+
+    /// The largest picture decoded, in pixels (width x height, or a
+    /// number), checked from the JPEG header before decoding; larger
+    /// frames are counted as corrupt.
+    #[arg(long, default_value = "3840x2160", value_name = "WxH|PIXELS")]
+    max_pixels: Pixels,
+
+    /// Decode workers (default: one per core).
+    #[arg(long, value_name = "N")]
+    workers: Option<usize>,
+
+    /// Seconds a new connection has to complete its handshake.
+    #[arg(long, value_name = "SECONDS", default_value_t = limits::DEFAULT_HANDSHAKE_TIMEOUT.as_secs_f64())]
+    handshake_timeout: f64,
+
+    /// Seconds a stream may go without a complete frame before it is
+    /// closed.
+    #[arg(long, value_name = "SECONDS", default_value_t = limits::DEFAULT_IDLE_TIMEOUT.as_secs_f64())]
+    idle_timeout: f64,
+
+    /// Seconds one frame may take from its first byte to its last.
+    #[arg(long, value_name = "SECONDS", default_value_t = limits::DEFAULT_TRICKLE_TIMEOUT.as_secs_f64())]
+    trickle_timeout: f64,
 
     /// Test knob: sleep this long per shown frame (a slow display).
     #[arg(long, hide = true, default_value_t = 0)]
@@ -368,14 +434,62 @@ fn build_sender(args: &SendArgs) -> Result<SenderBuilder> {
     } else {
         format!("{}:{DEFAULT_PORT}", args.to)
     };
+    let framing = args.framing;
     let mut builder = SenderBuilder::new(to, source)
         .size(args.size.width, args.size.height)
         .quality(args.quality)
-        .framing(args.framing);
+        .framing(args.framing)
+        .on_event(move |e| log_sender_event(e, sender_hint(e, framing)));
     if let Some(n) = args.count {
         builder = builder.count(n);
     }
+    if let Some(name) = &args.name {
+        builder = builder.name(name.clone());
+    }
     Ok(builder)
+}
+
+/// What the user can do about a sender event, in this program's flags.
+fn sender_hint(event: &SenderEvent<'_>, framing: Prefix) -> Option<&'static str> {
+    match event {
+        SenderEvent::HandshakeFailed { error, .. } if error.peer_lacks_handshake() => Some(
+            "if the receiver is the original server.py or `framecast recv --framing legacy`, \
+             send with --framing legacy",
+        ),
+        SenderEvent::Refused { code, .. }
+            if framing == Prefix::LegacyI64Le
+                && *code == framecast_proto::handshake::StatusCode::BadHello =>
+        {
+            Some("the receiver expects the default framing: send with --framing u32")
+        }
+        _ => None,
+    }
+}
+
+/// What the user can do about a receiver event, in this program's flags.
+fn receiver_hint(event: &ReceiverEvent<'_>) -> Option<&'static str> {
+    match event {
+        ReceiverEvent::HandshakeFailed { error, .. } => match error.peer_guess() {
+            Some(PeerGuess::LegacyFraming) => Some(
+                "to receive from the original client.py or `framecast send --framing legacy`, \
+                 start the receiver with --framing legacy",
+            ),
+            Some(PeerGuess::NoHandshake) => Some(
+                "upgrade the sender, or receive it with --framing legacy if it uses that framing",
+            ),
+            _ => None,
+        },
+        ReceiverEvent::HelloOnLegacyFraming { .. } => Some(
+            "the sender uses the default framing: start the receiver without --framing legacy, \
+             or the sender with --framing legacy",
+        ),
+        ReceiverEvent::Refused { code, .. }
+            if *code == framecast_proto::handshake::StatusCode::Busy =>
+        {
+            Some("raise --max-clients to serve more senders at once")
+        }
+        _ => None,
+    }
 }
 
 fn send(args: SendArgs, quiet: bool) -> Result<()> {
@@ -451,55 +565,81 @@ fn send_with_preview(_args: SendArgs, _quiet: bool) -> Result<()> {
     anyhow::bail!("--preview needs a build with the window feature (the default)")
 }
 
-/// The receiver `args` ask for, and its recorder if any (created now, so a
-/// bad path fails before anything starts).
-fn receiver_builder(
-    args: &RecvArgs,
-) -> Result<(
-    ReceiverBuilder,
-    Option<framecast_display::Recorder<std::fs::File>>,
-)> {
+/// The receiver `args` ask for (its display sinks are added by the caller).
+fn receiver_builder(args: &RecvArgs) -> Result<ReceiverBuilder> {
     let mut builder = ReceiverBuilder::new(args.listen)
         .framing(args.framing)
         .max_clients(args.max_clients)
+        .max_pending_handshakes(args.max_pending_handshakes)
         .max_frame_len(args.max_frame_len)
-        .sink_delay(Duration::from_millis(args.sink_delay_ms));
+        .max_pixels(args.max_pixels.0)
+        .handshake_timeout(seconds(args.handshake_timeout, "--handshake-timeout")?)
+        .idle_timeout(seconds(args.idle_timeout, "--idle-timeout")?)
+        .trickle_timeout(seconds(args.trickle_timeout, "--trickle-timeout")?)
+        .sink_delay(Duration::from_millis(args.sink_delay_ms))
+        .on_event(|e| log_receiver_event(e, receiver_hint(e)));
     if let Some(n) = args.count {
         builder = builder.count(n);
     }
-    let recorder = match &args.record {
-        Some(path) => Some(
-            framecast_display::Recorder::create(path)
-                .with_context(|| format!("cannot record to {}", path.display()))?,
-        ),
-        None => None,
-    };
-    Ok((builder, recorder))
+    if let Some(n) = args.workers {
+        builder = builder.workers(n);
+    }
+    Ok(builder)
 }
 
-/// Adds the display sink, then the recorder: a frame the display refuses
-/// (corrupt, or the window just closed) is not recorded, so the recording
-/// holds exactly the frames counted as shown.
-fn with_sinks(
-    builder: ReceiverBuilder,
-    display: impl framecast_display::FrameSink + 'static,
-    recorder: Option<framecast_display::Recorder<std::fs::File>>,
-) -> ReceiverBuilder {
-    let builder = builder.sink(display);
-    match recorder {
-        Some(r) => builder.sink(r),
-        None => builder,
+/// The recording `args` ask for: the file is created now, so a bad path
+/// fails before anything starts.
+fn recorder(args: &RecvArgs) -> Result<Option<framecast_display::Recorder<std::fs::File>>> {
+    match &args.record {
+        Some(path) => Ok(Some(
+            framecast_display::Recorder::create(path)
+                .with_context(|| format!("cannot record to {}", path.display()))?,
+        )),
+        None => Ok(None),
     }
+}
+
+/// Runs a started receiver (and its recording) to the end.
+fn run_with_recording(
+    receiver: Receiver,
+    recorder: Option<framecast_display::Recorder<std::fs::File>>,
+    quiet: bool,
+    closed: impl Fn() -> bool,
+) -> Result<ReceiverStats> {
+    announce(&receiver);
+    let recording = match recorder {
+        Some(r) => Some(framecast_stream::Recording::start(&receiver, r)?),
+        None => None,
+    };
+    let stats = run_receiver(receiver, quiet, closed)?;
+    if let Some(recording) = recording {
+        let r = recording.finish()?;
+        if r.lost > 0 || r.failed {
+            tracing::warn!(
+                "the recording holds {} frames ({} lost{})",
+                r.frames,
+                r.lost,
+                if r.failed {
+                    ", stopped by an error"
+                } else {
+                    ""
+                }
+            );
+        }
+    }
+    Ok(stats)
 }
 
 fn recv(args: RecvArgs, quiet: bool) -> Result<()> {
     match args.display {
         DisplayMode::None => {
-            let (builder, recorder) = receiver_builder(&args)?;
-            let null = framecast_display::NullSink::new(args.size.width, args.size.height)?;
-            let receiver = with_sinks(builder, null, recorder).start()?;
-            announce(&receiver);
-            let stats = run_receiver(receiver, quiet, || false)?;
+            let recorder = recorder(&args)?;
+            let (w, h) = (args.size.width, args.size.height);
+            framecast_display::NullSink::new(w, h)?;
+            let receiver = receiver_builder(&args)?
+                .sinks(move |_| Ok(Box::new(framecast_display::NullSink::new(w, h)?)))
+                .start()?;
+            let stats = run_with_recording(receiver, recorder, quiet, || false)?;
             finish_receiver(&stats, args.stats_json.as_deref())
         }
         DisplayMode::Window => recv_window(args, quiet),
@@ -508,13 +648,16 @@ fn recv(args: RecvArgs, quiet: bool) -> Result<()> {
 
 #[cfg(feature = "window")]
 fn recv_window(args: RecvArgs, quiet: bool) -> Result<()> {
-    let (builder, recorder) = receiver_builder(&args)?;
+    let builder = receiver_builder(&args)?;
+    let recorder = recorder(&args)?;
     let options =
         framecast_display::WindowOptions::default().with_size(args.size.width, args.size.height);
     let stats = framecast_display::run_window(options, move |handle| {
-        let receiver = with_sinks(builder, handle.sink(), recorder).start()?;
-        announce(&receiver);
-        run_receiver(receiver, quiet, || handle.is_closed())
+        let window = handle.clone();
+        let receiver = builder
+            .sinks(move |_| Ok(Box::new(window.sink())))
+            .start()?;
+        run_with_recording(receiver, recorder, quiet, || handle.is_closed())
     })
     .context("cannot open a window (use --display none to run without one)")??;
     finish_receiver(&stats, args.stats_json.as_deref())
@@ -589,7 +732,10 @@ fn demo(args: DemoArgs, quiet: bool) -> Result<()> {
         let options = framecast_display::WindowOptions::default();
         let result =
             framecast_display::run_window(options, move |handle| -> Result<ReceiverStats> {
-                let receiver = ReceiverBuilder::new(loopback).sink(handle.sink()).start()?;
+                let window = handle.clone();
+                let receiver = ReceiverBuilder::new(loopback)
+                    .sinks(move |_| Ok(Box::new(window.sink())))
+                    .start()?;
                 let sender = start_demo_sender(&receiver)?;
                 let stats = run_receiver(receiver, quiet, || handle.is_closed() || expired());
                 sender.shutdown()?;
@@ -601,7 +747,7 @@ fn demo(args: DemoArgs, quiet: bool) -> Result<()> {
         }
     }
     let receiver = ReceiverBuilder::new(loopback)
-        .sink(framecast_display::NullSink::new(800, 600)?)
+        .sinks(|_| Ok(Box::new(framecast_display::NullSink::new(800, 600)?)))
         .start()?;
     let sender = start_demo_sender(&receiver)?;
     let stats = run_receiver(receiver, quiet, expired)?;
@@ -616,7 +762,11 @@ fn start_demo_sender(receiver: &Receiver) -> Result<Sender> {
         &SourceSpec::Pattern,
         &SourceOptions::new(640, 480).with_fps(30),
     )?;
-    Ok(SenderBuilder::new(receiver.local_addr().to_string(), source).start()?)
+    Ok(
+        SenderBuilder::new(receiver.local_addr().to_string(), source)
+            .name("demo")
+            .start()?,
+    )
 }
 
 /// Whether a window could open here: a display server is named in the

@@ -87,7 +87,7 @@ fn original_client_streams_into_framecast_recv_legacy() {
         "{}",
         client.stdout()
     );
-    recv.wait_for_stderr("sender disconnected", TIMEOUT);
+    recv.wait_for_stderr(STREAM_ENDED, TIMEOUT);
     recv.interrupt();
     recv.wait_ok(TIMEOUT);
 

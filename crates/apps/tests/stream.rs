@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use framecast_codec::{ImageBuf, PixelFormat, SenderConfig, SenderPipeline};
+use framecast_proto::handshake::StatusCode;
 use framecast_proto::video::Video;
 use prost::Message;
 
@@ -29,8 +30,7 @@ fn send_args<'a>(addr: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
 /// not), so every frame they sent has been read.
 fn wait_disconnects(recv: &mut Proc, n: usize) {
     let deadline = Instant::now() + TIMEOUT;
-    let ended =
-        |r: &Proc| r.count_stderr("sender disconnected") + r.count_stderr("closing connection");
+    let ended = |r: &Proc| r.count_stderr(STREAM_ENDED);
     while ended(recv) < n {
         assert!(
             Instant::now() < deadline,
@@ -391,6 +391,7 @@ fn bad_data_from_one_sender_does_not_disturb_another() {
     let mut good = Proc::framecast("good", &args);
 
     let mut bad = TcpStream::connect(addr).unwrap();
+    assert_eq!(hello(&mut bad, "bad").code(), StatusCode::Accepted);
     // Not a protobuf message at all.
     write_frame(&mut bad, &[0xFF; 40]);
     // A valid message whose payload is not a JPEG.
@@ -458,17 +459,26 @@ fn bad_data_from_one_sender_does_not_disturb_another() {
 }
 
 #[test]
-fn connections_over_max_clients_are_refused() {
+fn sessions_over_max_clients_are_refused_with_the_reason() {
     let dir = tempdir();
     let (json_path, json) = path_str(dir.path(), "stats.json");
     let (mut recv, addr) = start_recv(&["--stats-json", &json, "--max-clients", "1"]);
-    let first = TcpStream::connect(addr).unwrap();
-    recv.wait_for_stderr("sender connected", TIMEOUT);
+    let mut first = TcpStream::connect(addr).unwrap();
+    assert_eq!(hello(&mut first, "first").code(), StatusCode::Accepted);
+    recv.wait_for_stderr(STREAM_STARTED, TIMEOUT);
     let mut second = TcpStream::connect(addr).unwrap();
-    second.set_read_timeout(Some(TIMEOUT)).unwrap();
+    let status = hello(&mut second, "second");
+    assert_eq!(status.code(), StatusCode::Busy, "{status:?}");
+    assert!(
+        status.reason.contains("already serving 1 senders"),
+        "{status:?}"
+    );
+    assert!(status.retry_after_ms >= 1000, "{status:?}");
+    // The refusal is followed by a clean close, not a reset.
     let mut buf = [0u8; 1];
-    assert_eq!(second.read(&mut buf).unwrap_or(0), 0, "refused and closed");
-    recv.wait_for_stderr("refusing connection", TIMEOUT);
+    second.set_read_timeout(Some(TIMEOUT)).unwrap();
+    assert_eq!(second.read(&mut buf).unwrap(), 0);
+    recv.wait_for_stderr("--max-clients", TIMEOUT);
     drop(first);
     recv.interrupt();
     recv.wait_ok(TIMEOUT);
@@ -488,7 +498,7 @@ fn ctrl_c_stops_a_streaming_sender_and_receiver_cleanly() {
     let mut args = send_args(&addr, PATTERN_ARGS);
     args.extend_from_slice(&["--fps", "30", "--stats-json", &send_json]);
     let mut send = Proc::framecast("send", &args);
-    recv.wait_for_stderr("sender connected", TIMEOUT);
+    recv.wait_for_stderr(STREAM_STARTED, TIMEOUT);
     std::thread::sleep(Duration::from_millis(700));
 
     // Ctrl-C the receiver mid-stream, then the sender.

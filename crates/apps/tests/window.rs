@@ -123,7 +123,7 @@ fn recv_shows_the_stream_and_q_ends_it(display: &str, xdotool: &Path, import: &P
             "30",
         ],
     );
-    recv.wait_for_stderr("sender connected", TIMEOUT);
+    recv.wait_for_stderr(STREAM_STARTED, TIMEOUT);
     std::thread::sleep(Duration::from_millis(1500));
 
     // The stream is on screen: the pattern, not a blank window.
@@ -170,7 +170,7 @@ fn preview_window_q_stops_the_sender(display: &str, xdotool: &Path) {
             "--preview",
         ],
     );
-    recv.wait_for_stderr("sender connected", TIMEOUT);
+    recv.wait_for_stderr(STREAM_STARTED, TIMEOUT);
     let id = find_window(xdotool, display);
     press_key(xdotool, display, &id, "q");
     send.wait_ok(TIMEOUT);

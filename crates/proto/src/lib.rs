@@ -4,6 +4,7 @@
 //!   is byte-compatible with the original lab's `Video` message; the other
 //!   fields (sequence number, capture time, size, payload format) are
 //!   compatible extensions that older peers skip.
+//! - [`handshake`]: the session handshake's `Hello` and `Status`.
 //! - [`ecommerce`]: the `ecommerce.ProductInfo` service's messages, and with
 //!   the `grpc` feature its tonic client and server.
 //!
@@ -21,6 +22,8 @@
 //!     width: 400,
 //!     height: 400,
 //!     format: PayloadFormat::Jpeg as i32,
+//!     source_width: 640,
+//!     source_height: 480,
 //! };
 //! let bytes = frame.encode_to_vec();
 //! assert_eq!(Video::decode(bytes.as_slice()).unwrap(), frame);
@@ -38,6 +41,15 @@
 #[allow(missing_docs, unreachable_pub, clippy::doc_markdown)]
 pub mod video {
     include!(concat!(env!("OUT_DIR"), "/framecast.video.rs"));
+}
+
+/// The session handshake messages of the framecast framing
+/// (`framecast.handshake` package): the sender's [`Hello`](handshake::Hello)
+/// and the receiver's [`Status`](handshake::Status). The envelope around
+/// them (magic, version, length) is the `framecast-stream` crate's.
+#[allow(missing_docs, unreachable_pub, clippy::doc_markdown)]
+pub mod handshake {
+    include!(concat!(env!("OUT_DIR"), "/framecast.handshake.rs"));
 }
 
 /// The `ecommerce.ProductInfo` service: messages, and with the `grpc` feature

@@ -175,6 +175,8 @@ mod tests {
             width: 400,
             height: 400,
             format: PayloadFormat::Jpeg as i32,
+            source_width: 0,
+            source_height: 0,
         }
     }
 

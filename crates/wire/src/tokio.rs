@@ -235,6 +235,13 @@ impl<R> AsyncFrameReader<R> {
         &self.codec
     }
 
+    /// The bytes of the current frame's header read so far; after a header
+    /// error, the whole offending header (to tell the peer what it sent, or
+    /// to recognise another protocol).
+    pub fn header_bytes(&self) -> &[u8] {
+        &self.head[..self.head_got]
+    }
+
     /// The underlying reader.
     pub fn get_ref(&self) -> &R {
         &self.inner
@@ -328,7 +335,10 @@ impl<R: AsyncRead + Unpin> AsyncFrameReader<R> {
     /// # Errors
     ///
     /// Those of [`poll_read_frame`](Self::poll_read_frame).
-    pub async fn read_frame_into(&mut self, buf: &mut BytesMut) -> Result<Option<usize>, WireError> {
+    pub async fn read_frame_into(
+        &mut self,
+        buf: &mut BytesMut,
+    ) -> Result<Option<usize>, WireError> {
         poll_fn(|cx| self.poll_read_frame(cx, buf)).await
     }
 }
@@ -421,8 +431,17 @@ mod tests {
             };
             let e = read(vec![0xff; 4], Prefix::U32Le).await.unwrap_err();
             assert!(e.is_protocol(), "{e}");
+            let mut r = AsyncFrameReader::new(
+                &b"FCST\x01\x00\x00\x00"[..],
+                FrameCodec::with_prefix(Prefix::LegacyI64Le),
+            );
+            assert!(r.read_frame_into(&mut BytesMut::new()).await.is_err());
+            assert_eq!(r.header_bytes(), b"FCST\x01\x00\x00\x00");
             let e = read(vec![5, 0], Prefix::U32Le).await.unwrap_err();
-            assert!(matches!(e, WireError::TruncatedHeader { got: 2, len: 4 }), "{e}");
+            assert!(
+                matches!(e, WireError::TruncatedHeader { got: 2, len: 4 }),
+                "{e}"
+            );
             let e = read(vec![5, 0, 0, 0, 1], Prefix::U32Le).await.unwrap_err();
             assert!(
                 matches!(e, WireError::TruncatedPayload { missing: 4, len: 5 }),

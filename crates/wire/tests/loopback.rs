@@ -65,6 +65,8 @@ fn videos_cross_a_tcp_connection() {
                 width: 400,
                 height: 400,
                 format: PayloadFormat::Jpeg as i32,
+                source_width: 0,
+                source_height: 0,
             };
             w.write_message(&v).unwrap();
         }

@@ -22,6 +22,8 @@ fn example_video() -> Video {
         width: 8,
         height: 8,
         format: PayloadFormat::Jpeg as i32,
+        source_width: 0,
+        source_height: 0,
     }
 }
 

@@ -19,6 +19,39 @@ use framecast_codec::{ImageBuf, PixelFormat, ReceiverConfig, ReceiverPipeline, p
 /// The binary under test.
 pub const BIN: &str = env!("CARGO_BIN_EXE_framecast");
 
+/// What a receiver logs when a session starts.
+pub const STREAM_STARTED: &str = "\" connected from ";
+
+/// What a receiver logs when a session ends, however it ends.
+pub const STREAM_ENDED: &str = " ended: ";
+
+/// Says hello on a raw connection (name `name`, no token) and returns the
+/// receiver's status.
+pub fn hello(s: &mut std::net::TcpStream, name: &str) -> framecast_proto::handshake::Status {
+    use std::io::{Read, Write};
+
+    use framecast_stream::handshake::{self, Decoded};
+    let mut out = Vec::new();
+    let hello = framecast_proto::handshake::Hello {
+        name: name.into(),
+        ..Default::default()
+    };
+    handshake::encode_hello(&hello, &mut out);
+    s.write_all(&out).unwrap();
+    s.set_read_timeout(Some(TIMEOUT)).unwrap();
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 256];
+    loop {
+        if let Decoded::Complete { message, .. } = handshake::decode_status(&buf).unwrap() {
+            s.set_read_timeout(None).unwrap();
+            return message;
+        }
+        let n = s.read(&mut chunk).unwrap();
+        assert!(n > 0, "the receiver closed before its status");
+        buf.extend_from_slice(&chunk[..n]);
+    }
+}
+
 /// Long enough for a slow, loaded 2-core CI machine; short enough that a
 /// hang fails the test instead of the whole run.
 pub const TIMEOUT: Duration = Duration::from_secs(60);

@@ -90,6 +90,44 @@ impl LatencyHistogram {
         Some(self.max)
     }
 
+    /// Adds every sample of `other` to this one.
+    pub(crate) fn merge(&mut self, other: &Self) {
+        for (a, b) in self.counts.iter_mut().zip(other.counts.iter()) {
+            *a += b;
+        }
+        self.total += other.total;
+        self.max = self.max.max(other.max);
+    }
+
+    /// How many samples were recorded.
+    #[allow(dead_code)] // Used by the metrics endpoint.
+    pub(crate) fn count(&self) -> u64 {
+        self.total
+    }
+
+    /// The upper bound (µs) and cumulative count of every non-empty bucket,
+    /// in increasing order: what a Prometheus histogram needs.
+    #[allow(dead_code)] // Used by the metrics endpoint.
+    pub(crate) fn cumulative(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
+        let mut seen = 0;
+        self.counts.iter().enumerate().filter_map(move |(i, &c)| {
+            seen += c;
+            (c > 0).then(|| (Self::bucket_upper(i), seen))
+        })
+    }
+
+    #[allow(dead_code)] // Used by the metrics endpoint.
+    fn bucket_upper(index: usize) -> u64 {
+        let i = index as u64;
+        if i < LINEAR_LIMIT {
+            return i;
+        }
+        let exp = (i - LINEAR_LIMIT) / SUB_BUCKETS + 6;
+        let mantissa = (i - LINEAR_LIMIT) % SUB_BUCKETS;
+        let width = 1u64 << (exp - 5);
+        (SUB_BUCKETS + mantissa + 1) * width - 1
+    }
+
     pub(crate) fn summary(&self) -> Option<LatencySummary> {
         Some(LatencySummary {
             p50: us_to_ms(self.quantile(0.50)?),
@@ -155,33 +193,55 @@ pub struct LatencySummary {
     pub max: f64,
 }
 
-/// One receiving stream (one sender connection), as a snapshot.
+/// One receiving stream (one sender session), as a snapshot.
 #[derive(Debug, Clone, Serialize)]
 #[non_exhaustive]
 pub struct StreamStats {
-    /// The stream's number, from 1, in the order connections were accepted.
+    /// The stream's number, from 1, in the order sessions were accepted;
+    /// never reused while the receiver runs.
     pub id: u32,
-    /// The peer's address.
+    /// The stream's name: the one its sender gave, else the peer address.
+    pub name: String,
+    /// The same as `name` (kept for scripts written before names existed).
     pub label: String,
-    /// Whether the connection is still open.
+    /// The sender's address.
+    pub peer: String,
+    /// Whether the session is still open.
     pub connected: bool,
-    /// Frames handed to the sinks.
+    /// Frames handed to the sinks (shown).
     pub frames: u64,
-    /// Frames read off the wire (valid or not).
+    /// Frames read off the wire, valid or not.
     pub received: u64,
-    /// Frames replaced by a newer one before the sinks got to them.
+    /// Frames replaced by a newer one before a worker got to them.
     pub dropped: u64,
     /// Frames that were not a valid message or picture.
     pub corrupt: u64,
+    /// Frames whose capture time was too far in the future or too old to
+    /// trust: left out of the latency figures.
+    pub clock_skew: u64,
     /// Payload bytes read off the wire (without length prefixes).
     pub bytes: u64,
     /// Seconds the stream has been (or was) connected.
     pub seconds: f64,
-    /// Capture-to-shown latency over the whole stream; `None` when the
-    /// frames carry no capture time.
+    /// Frames shown per second of connected time.
+    pub fps: f64,
+    /// Capture-to-shown latency over the whole stream; `None` when no frame
+    /// carried a usable capture time.
     pub latency_ms: Option<LatencySummary>,
     /// The same over the most recent frames only.
     pub recent_latency_ms: Option<LatencySummary>,
+}
+
+/// Connections closed because a timeout passed, by kind.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct TimeoutCounts {
+    /// No complete handshake within the handshake timeout.
+    pub handshake: u64,
+    /// No complete frame within the idle timeout.
+    pub idle: u64,
+    /// A frame started and not finished within the trickle timeout.
+    pub trickle: u64,
 }
 
 /// A receiver's totals, as a snapshot. Serialised, this is what
@@ -197,20 +257,36 @@ pub struct ReceiverStats {
     pub dropped: u64,
     /// Frames that were not a valid message or picture.
     pub corrupt: u64,
+    /// Frames left out of the latency figures because their capture time
+    /// could not be trusted.
+    pub clock_skew: u64,
     /// Payload bytes read.
     pub bytes: u64,
     /// Seconds since the receiver started.
     pub seconds: f64,
-    /// Frames shown per second over the whole run.
+    /// Seconds during which at least one stream was connected.
+    pub connected_seconds: f64,
+    /// Frames shown per second of connected time.
     pub fps: f64,
     /// Capture-to-shown latency over every stream; `None` when no frame
-    /// carried a capture time.
+    /// carried a usable capture time.
     pub latency_ms: Option<LatencySummary>,
-    /// Streams accepted since the start.
+    /// Sessions accepted since the start.
     pub streams: u64,
-    /// Connections refused because `max_clients` streams were open.
+    /// Sessions open now.
+    pub active_streams: u64,
+    /// Connections refused: too many senders or too many connections, a
+    /// wrong version, or the receiver stopping.
     pub refused: u64,
-    /// Each stream, in the order they were accepted.
+    /// TCP connections accepted since the start (sessions or not).
+    pub connections: u64,
+    /// Connections whose handshake failed (not a framecast peer, a bad
+    /// hello).
+    pub handshake_failures: u64,
+    /// Connections closed by a timeout.
+    pub timeouts: TimeoutCounts,
+    /// Each open stream, then the most recently ended ones (at most the
+    /// receiver's `max_ended_streams`), oldest first.
     pub per_stream: Vec<StreamStats>,
 }
 
@@ -231,6 +307,8 @@ pub struct SenderStats {
     pub bytes: u64,
     /// Connections made after the first.
     pub reconnects: u64,
+    /// Session attempts the receiver refused (busy, wrong version, ...).
+    pub refused: u64,
     /// Whether a connection is open now.
     pub connected: bool,
     /// Seconds since the sender started.
@@ -288,7 +366,7 @@ impl RateMeter {
             let _ = write!(
                 line,
                 "stream {} {}: {:5.1} fps shown, {:5.1} received, {:7.0} kbit/s, ",
-                st.id, st.label, shown_fps, recv_fps, kbps
+                st.id, st.name, shown_fps, recv_fps, kbps
             );
             match st.recent_latency_ms {
                 Some(l) => {
@@ -377,6 +455,26 @@ mod tests {
     }
 
     #[test]
+    fn merged_histograms_and_bucket_bounds() {
+        let mut a = LatencyHistogram::new();
+        let mut b = LatencyHistogram::new();
+        a.record(10);
+        b.record(1_000_000);
+        a.merge(&b);
+        assert_eq!(a.count(), 2);
+        assert_eq!(a.quantile(1.0), Some(1_000_000));
+        let cum: Vec<_> = a.cumulative().collect();
+        assert_eq!(cum.len(), 2);
+        assert_eq!(cum[0], (10, 1));
+        assert!(cum[1].0 >= 1_000_000 && cum[1].1 == 2, "{cum:?}");
+        for i in 0..BUCKETS - 1 {
+            let upper = LatencyHistogram::bucket_upper(i);
+            assert_eq!(LatencyHistogram::bucket(upper), i, "bucket {i}");
+            assert_eq!(LatencyHistogram::bucket(upper + 1), i + 1, "bucket {i}");
+        }
+    }
+
+    #[test]
     fn every_bucket_midpoint_maps_back_to_its_bucket() {
         for i in 0..BUCKETS {
             assert_eq!(LatencyHistogram::bucket(LatencyHistogram::bucket_mid(i)), i);
@@ -404,12 +502,18 @@ mod tests {
             received: 2,
             dropped: 0,
             corrupt: 1,
+            clock_skew: 0,
             bytes: 10,
             seconds: 1.5,
-            fps: 0.7,
+            connected_seconds: 1.0,
+            fps: 1.0,
             latency_ms: None,
             streams: 1,
+            active_streams: 0,
             refused: 0,
+            connections: 1,
+            handshake_failures: 0,
+            timeouts: TimeoutCounts::default(),
             per_stream: vec![],
         };
         let v = serde_json::to_value(&s).unwrap();
@@ -436,22 +540,32 @@ mod tests {
             received: frames,
             dropped: 0,
             corrupt: 0,
+            clock_skew: 0,
             bytes: frames * 1000,
             seconds,
+            connected_seconds: seconds,
             fps: 0.0,
             latency_ms: None,
             streams: 1,
+            active_streams: 1,
             refused: 0,
+            connections: 1,
+            handshake_failures: 0,
+            timeouts: TimeoutCounts::default(),
             per_stream: vec![StreamStats {
                 id: 1,
+                name: "peer".into(),
                 label: "peer".into(),
+                peer: "127.0.0.1:1".into(),
                 connected: true,
                 frames,
                 received: frames,
                 dropped: 0,
                 corrupt: 0,
+                clock_skew: 0,
                 bytes: frames * 1000,
                 seconds,
+                fps: 0.0,
                 latency_ms: None,
                 recent_latency_ms: Some(LatencySummary {
                     p50: 1.0,

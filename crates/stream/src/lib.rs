@@ -1,19 +1,23 @@
-//! The framecast streaming engines, and the `framecast` command-line tool
-//! built on them.
+//! The framecast streaming engines: a sender and a receiver that other
+//! programs can embed without the command-line tool.
 //!
 //! - [`SenderBuilder`] → [`Sender`]: frames from any
 //!   [`FrameSource`](framecast_capture::FrameSource) are scaled,
 //!   JPEG-encoded (or forwarded unchanged when the source already delivers
-//!   JPEG at the wanted size) and sent over TCP, reconnecting with backoff
-//!   when the receiver goes away.
-//! - [`ReceiverBuilder`] → [`Receiver`]: accepts many senders at once, reads
-//!   and checks their frames, and hands them to any
-//!   [`FrameSink`](framecast_display::FrameSink)s, counting what was shown,
-//!   dropped and corrupt, and the latency from capture to screen.
+//!   JPEG at the wanted size) and sent over TCP after a session handshake,
+//!   reconnecting with backoff when the receiver goes away or is busy.
+//! - [`ReceiverBuilder`] → [`Receiver`]: network I/O on one tokio runtime
+//!   (accept, a task per connection, every timeout), decoding on a fixed
+//!   pool of worker threads that take streams round-robin, joined by
+//!   per-stream latest-wins slots. Each stream's newest [`Frame`] stays
+//!   reachable for other consumers ([`StreamHandle::watch`]), and every
+//!   accepted frame can be followed ([`Receiver::subscribe`]).
+//! - [`handshake`]: the session handshake, sans I/O; [`limits`]: every
+//!   limit and timeout with its default; [`events`]: what happens to
+//!   connections, for logs and hints.
 //!
-//! Both run as pipelines of threads joined by bounded [`Latest`] queues, so
-//! a slow stage never lets latency build up. Both hand back a
-//! [`StopHandle`] and a stats snapshot ([`SenderStats`], [`ReceiverStats`]).
+//! Both engines hand back a [`StopHandle`] and a stats snapshot
+//! ([`SenderStats`], [`ReceiverStats`]).
 //!
 //! # Example
 //!
@@ -22,7 +26,7 @@
 //! ```
 //! use std::time::Duration;
 //!
-//! use framecast_apps::{ReceiverBuilder, SenderBuilder};
+//! use framecast_stream::{ReceiverBuilder, SenderBuilder};
 //! use framecast_capture::{SourceOptions, SourceSpec, open_source};
 //! use framecast_display::NullSink;
 //!
@@ -30,7 +34,7 @@
 //! // Listen on a free loopback port; decode and scale every frame, then
 //! // discard it (what a headless server does).
 //! let receiver = ReceiverBuilder::new("127.0.0.1:0".parse()?)
-//!     .sink(NullSink::new(800, 600)?)
+//!     .sinks(|_worker| Ok(Box::new(NullSink::new(800, 600)?)))
 //!     .start()?;
 //!
 //! // Send ten frames of the test pattern, as fast as they can go.
@@ -56,23 +60,32 @@
 
 mod backoff;
 mod error;
+pub mod events;
+mod frame;
+pub mod handshake;
+pub mod limits;
 mod queue;
 mod receiver;
+mod recording;
 mod sender;
 mod stats;
 
 use std::sync::Arc;
 
 pub use backoff::{Backoff, DEFAULT_INITIAL_BACKOFF, DEFAULT_MAX_BACKOFF};
-pub use error::AppError;
+pub use error::{Report, SessionError, StreamError};
+pub use frame::{Frame, FrameError, StreamId, check_frame};
+pub use limits::DEFAULT_MAX_CLIENTS;
 pub use queue::{Closed, Latest};
-pub use receiver::{DEFAULT_MAX_CLIENTS, Receiver, ReceiverBuilder};
+pub use receiver::{Receiver, ReceiverBuilder, SUBSCRIBER_BACKLOG, SinkFactory, StreamHandle};
+pub use recording::{Recording, RecordingStats};
 pub use sender::{
     DEFAULT_CONNECT_TIMEOUT, DEFAULT_QUALITY, DEFAULT_QUEUE_DEPTH, DEFAULT_SIZE, FrameHook, Sender,
     SenderBuilder,
 };
 pub use stats::{
     LatencySummary, RECENT_LATENCY_SAMPLES, RateMeter, ReceiverStats, SenderStats, StreamStats,
+    TimeoutCounts,
 };
 
 /// The port the original programs used.

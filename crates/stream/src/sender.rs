@@ -26,13 +26,17 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use framecast_capture::{Frame, FrameKind, FrameSource};
 use framecast_codec::{ImageBuf, PixelFormat};
+use framecast_proto::handshake::{Hello, Status, StatusCode};
 use framecast_proto::video::{PayloadFormat, Video};
 use framecast_wire::{FrameCodec, FrameWriter, Prefix};
 use prost::Message;
 use prost::encoding::{WireType, encode_key, encode_varint};
 
 use crate::backoff::{Backoff, DEFAULT_INITIAL_BACKOFF, DEFAULT_MAX_BACKOFF};
-use crate::error::AppError;
+use crate::error::{Report, SessionError, StreamError};
+use crate::events::{SenderEvent, SenderHook, log_sender_event};
+use crate::handshake::{self, Decoded};
+use crate::limits::DEFAULT_STATUS_TIMEOUT;
 use crate::queue::Latest;
 use crate::stats::{SenderStats, secs};
 use crate::{Stop, StopHandle};
@@ -78,8 +82,11 @@ pub struct SenderBuilder {
     initial_backoff: Duration,
     max_backoff: Duration,
     connect_timeout: Duration,
+    status_timeout: Duration,
     seed: Option<u64>,
     on_frame: Option<FrameHook>,
+    name: String,
+    hook: Option<SenderHook>,
 }
 
 impl std::fmt::Debug for SenderBuilder {
@@ -113,9 +120,37 @@ impl SenderBuilder {
             initial_backoff: DEFAULT_INITIAL_BACKOFF,
             max_backoff: DEFAULT_MAX_BACKOFF,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            status_timeout: DEFAULT_STATUS_TIMEOUT,
             seed: None,
             on_frame: None,
+            name: String::new(),
+            hook: None,
         }
+    }
+
+    /// The stream's name, sent in the session handshake: the receiver
+    /// shows and counts the stream under it (default: none, and the
+    /// receiver uses this sender's address). At most
+    /// [`MAX_NAME_LEN`](crate::handshake::MAX_NAME_LEN) bytes, no control
+    /// characters; [`start`](Self::start) checks.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = name.into();
+        self
+    }
+
+    /// How long to wait for the receiver's answer to the hello (default
+    /// [`DEFAULT_STATUS_TIMEOUT`]).
+    pub fn status_timeout(mut self, timeout: Duration) -> Self {
+        self.status_timeout = timeout;
+        self
+    }
+
+    /// Sees every connection event (connected, refused, failed). With a
+    /// hook the sender logs events at debug level only; call
+    /// [`log_sender_event`] from the hook to log them.
+    pub fn on_event(mut self, hook: impl Fn(&SenderEvent<'_>) + Send + Sync + 'static) -> Self {
+        self.hook = Some(Box::new(hook));
+        self
     }
 
     /// The size frames are scaled to before encoding.
@@ -186,7 +221,16 @@ impl SenderBuilder {
 
     /// Starts the threads. Connecting happens in the background: a
     /// receiver that is not there yet is retried with backoff.
-    pub fn start(self) -> Result<Sender, AppError> {
+    pub fn start(self) -> Result<Sender, StreamError> {
+        let hello = Hello {
+            name: self.name.clone(),
+            token: Vec::new(),
+            software: concat!("framecast/", env!("CARGO_PKG_VERSION")).to_owned(),
+        };
+        handshake::check_hello(&hello).map_err(|_| StreamError::Config {
+            what: "name",
+            reason: "must be at most 64 bytes of UTF-8 without control characters",
+        })?;
         let format = self.source.format();
         let shared = Arc::new(SenderShared {
             stop: AtomicBool::new(false),
@@ -205,7 +249,7 @@ impl SenderBuilder {
             thread::Builder::new()
                 .name(format!("framecast-{what}"))
                 .spawn(f)
-                .map_err(|source| AppError::Spawn { what, source })
+                .map_err(|source| StreamError::Spawn { what, source })
         };
         let capture = {
             let shared = Arc::clone(&shared);
@@ -235,6 +279,10 @@ impl SenderBuilder {
         let link = Link {
             to: self.to,
             codec: FrameCodec::with_prefix(self.prefix).max_frame_len(self.max_frame_len),
+            size: (self.width, self.height),
+            hello,
+            hook: self.hook,
+            status_timeout: self.status_timeout,
             connect_timeout: self.connect_timeout,
             backoff: Backoff::new(
                 self.initial_backoff,
@@ -288,17 +336,17 @@ impl Sender {
 
     /// Waits for the threads to finish and returns the final counters, or
     /// the error that stopped the sender.
-    pub fn wait(mut self) -> Result<SenderStats, AppError> {
+    pub fn wait(mut self) -> Result<SenderStats, StreamError> {
         self.join()
     }
 
     /// [`Sender::stop`] then [`Sender::wait`].
-    pub fn shutdown(self) -> Result<SenderStats, AppError> {
+    pub fn shutdown(self) -> Result<SenderStats, StreamError> {
         self.stop();
         self.wait()
     }
 
-    fn join(&mut self) -> Result<SenderStats, AppError> {
+    fn join(&mut self) -> Result<SenderStats, StreamError> {
         let mut panicked = None;
         for (what, t) in self.threads.drain(..) {
             if t.join().is_err() {
@@ -311,7 +359,7 @@ impl Sender {
             return Err(e);
         }
         if let Some(what) = panicked {
-            return Err(AppError::Panicked(what));
+            return Err(StreamError::Panicked(what));
         }
         Ok(self.shared.snapshot())
     }
@@ -338,7 +386,7 @@ struct SenderShared {
     /// The open connection, so that stopping can unblock a write.
     socket: Mutex<Option<TcpStream>>,
     started: Instant,
-    error: Mutex<Option<AppError>>,
+    error: Mutex<Option<StreamError>>,
 }
 
 impl Stop for SenderShared {
@@ -371,8 +419,8 @@ impl SenderShared {
         self.stopped()
     }
 
-    fn fail(&self, e: AppError) {
-        tracing::error!("sender failed: {e}");
+    fn fail(&self, e: StreamError) {
+        tracing::error!("sender failed: {}", Report(&e));
         lock(&self.error).get_or_insert(e);
         self.stop();
     }
@@ -414,7 +462,7 @@ fn capture_loop(shared: &SenderShared, mut source: Box<dyn FrameSource>, count: 
         let mut frame = shared.raw.spare().unwrap_or_default();
         if let Err(e) = source.next_frame(&mut frame) {
             if !shared.stopped() {
-                shared.fail(AppError::Capture(e));
+                shared.fail(StreamError::Capture(e));
             }
             break;
         }
@@ -467,7 +515,7 @@ struct Encoder {
 }
 
 impl Encoder {
-    fn new(width: u32, height: u32, quality: u8) -> Result<Self, AppError> {
+    fn new(width: u32, height: u32, quality: u8) -> Result<Self, StreamError> {
         let pipeline = framecast_codec::SenderPipeline::new(framecast_codec::SenderConfig {
             width,
             height,
@@ -487,7 +535,7 @@ impl Encoder {
 
     /// Encodes `frame` as a `Video` message into `out`; returns whether the
     /// source's own JPEG was forwarded unchanged.
-    fn encode(&mut self, frame: &Frame, out: &mut Vec<u8>) -> Result<bool, AppError> {
+    fn encode(&mut self, frame: &Frame, out: &mut Vec<u8>) -> Result<bool, StreamError> {
         let passthrough = match frame.kind {
             FrameKind::Jpeg if (frame.width, frame.height) == (self.width, self.height) => true,
             FrameKind::Jpeg => {
@@ -520,6 +568,10 @@ impl Encoder {
             width: self.width,
             height: self.height,
             format: PayloadFormat::Jpeg as i32,
+            // The picture's shape as captured, so the receiver can show it
+            // undistorted whatever size it was sent at.
+            source_width: frame.width,
+            source_height: frame.height,
         };
         write_video(out, jpeg, &meta);
         Ok(passthrough)
@@ -539,15 +591,37 @@ fn write_video(out: &mut Vec<u8>, jpeg: &[u8], meta: &Video) {
     meta.encode_raw(out);
 }
 
-/// Where and how to connect.
+/// Where and how to connect, and the session handshake.
 struct Link {
     to: String,
     codec: FrameCodec,
+    /// The size of the frames this sender makes.
+    size: (u32, u32),
+    hello: Hello,
+    hook: Option<SenderHook>,
+    status_timeout: Duration,
     connect_timeout: Duration,
     backoff: Backoff,
 }
 
+/// What one attempt at a session came to.
+enum Attempt {
+    Session(FrameWriter<TcpStream>, SocketAddr),
+    Retry(Duration),
+    Fatal(StreamError),
+}
+
 impl Link {
+    fn event(&self, event: &SenderEvent<'_>) {
+        match &self.hook {
+            Some(hook) => {
+                tracing::debug!("{event}");
+                hook(event);
+            }
+            None => log_sender_event(event, None),
+        }
+    }
+
     fn try_connect(&self) -> std::io::Result<TcpStream> {
         let mut last = None;
         for addr in self.to.to_socket_addrs()? {
@@ -563,45 +637,159 @@ impl Link {
 
     /// Connects, retrying with backoff; `None` once stopped.
     fn connect(&mut self, shared: &SenderShared) -> Option<(FrameWriter<TcpStream>, SocketAddr)> {
-        let mut failures = 0u32;
         loop {
             if shared.stopped() {
                 return None;
             }
-            match self.try_connect() {
-                Ok(stream) => {
-                    let _ = stream.set_nodelay(true);
-                    let peer = stream
-                        .peer_addr()
-                        .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
-                    *lock(&shared.socket) = stream.try_clone().ok();
-                    self.backoff.reset();
-                    // A stop that came while connecting must still unblock
-                    // this socket.
-                    if shared.stopped() {
-                        return None;
-                    }
-                    return Some((FrameWriter::with_codec(stream, self.codec.clone()), peer));
-                }
-                Err(e) => {
-                    let delay = self.backoff.next_delay();
-                    failures += 1;
-                    if failures == 1 {
-                        tracing::warn!(to = %self.to, "cannot connect: {e}; retrying");
-                    } else {
-                        tracing::debug!(to = %self.to, ?delay, "cannot connect: {e}");
-                    }
+            match self.attempt(shared) {
+                Attempt::Session(w, peer) => return Some((w, peer)),
+                Attempt::Retry(delay) => {
                     if shared.sleep(delay) {
                         return None;
                     }
                 }
+                Attempt::Fatal(e) => {
+                    shared.fail(e);
+                    return None;
+                }
             }
         }
+    }
+
+    fn attempt(&mut self, shared: &SenderShared) -> Attempt {
+        let mut stream = match self.try_connect() {
+            Ok(stream) => stream,
+            Err(error) => {
+                let delay = self.backoff.next_delay();
+                self.event(&SenderEvent::ConnectFailed {
+                    to: &self.to,
+                    error: &error,
+                    retry_in: Some(delay),
+                });
+                return Attempt::Retry(delay);
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let peer = stream
+            .peer_addr()
+            .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
+        *lock(&shared.socket) = stream.try_clone().ok();
+        // A stop that came while connecting must still unblock this socket.
+        if shared.stopped() {
+            return Attempt::Retry(Duration::ZERO);
+        }
+        let mut codec = self.codec.clone();
+        let mut stream_id = None;
+        if codec.prefix() == Prefix::U32Le {
+            let status = match session(&mut stream, &self.hello, self.status_timeout) {
+                Ok(status) => status,
+                Err(error) => {
+                    let delay = self.backoff.next_delay();
+                    if !shared.stopped() {
+                        self.event(&SenderEvent::HandshakeFailed {
+                            peer,
+                            error: &error,
+                            retry_in: Some(delay),
+                        });
+                    }
+                    return Attempt::Retry(delay);
+                }
+            };
+            if status.code() != StatusCode::Accepted {
+                lock(&shared.counters).refused += 1;
+                let delay = self
+                    .backoff
+                    .next_delay()
+                    .max(Duration::from_millis(u64::from(status.retry_after_ms)));
+                self.event(&SenderEvent::Refused {
+                    peer,
+                    code: status.code(),
+                    reason: &status.reason,
+                    retry_in: Some(delay),
+                });
+                return Attempt::Retry(delay);
+            }
+            let (w, h) = self.size;
+            if status.max_pixels > 0 && u64::from(w) * u64::from(h) > status.max_pixels {
+                return Attempt::Fatal(StreamError::PictureTooLarge {
+                    width: w,
+                    height: h,
+                    max_pixels: status.max_pixels,
+                });
+            }
+            if status.max_frame_len > 0 {
+                // Frames over the receiver's limit fail here, with both
+                // sizes, instead of being cut off by the receiver.
+                let ours = codec.frame_len_limit();
+                let limit = ours.min(status.max_frame_len);
+                codec.set_max_frame_len(usize::try_from(limit).unwrap_or(usize::MAX));
+            }
+            stream_id = Some(status.stream_id);
+        }
+        self.event(&SenderEvent::Connected { peer, stream_id });
+        Attempt::Session(FrameWriter::with_codec(stream, codec), peer)
+    }
+}
+
+/// Says hello and reads the receiver's status, within `timeout`.
+fn session(
+    stream: &mut TcpStream,
+    hello: &Hello,
+    timeout: Duration,
+) -> Result<Status, SessionError> {
+    use std::io::{Read, Write};
+    let mut out = Vec::with_capacity(64);
+    handshake::encode_hello(hello, &mut out);
+    stream
+        .set_write_timeout(Some(timeout))
+        .map_err(SessionError::Io)?;
+    stream.write_all(&out).map_err(SessionError::Io)?;
+    stream
+        .set_read_timeout(Some(timeout))
+        .map_err(SessionError::Io)?;
+    let deadline = Instant::now() + timeout;
+    let mut buf = Vec::with_capacity(128);
+    let mut chunk = [0u8; 512];
+    let status = loop {
+        match handshake::decode_status(&buf).map_err(SessionError::Handshake)? {
+            Decoded::Complete { message, .. } => break message,
+            Decoded::Incomplete { .. } => {}
+        }
+        if Instant::now() >= deadline {
+            return Err(SessionError::Timeout(timeout));
+        }
+        match stream.read(&mut chunk) {
+            Ok(0) => return Err(SessionError::ClosedBeforeStatus),
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                return Err(SessionError::Timeout(timeout));
+            }
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) => return Err(SessionError::Io(e)),
+        }
+    };
+    stream.set_read_timeout(None).map_err(SessionError::Io)?;
+    stream.set_write_timeout(None).map_err(SessionError::Io)?;
+    Ok(status)
+}
+
+/// After a write failed on a legacy-framed connection: whether the
+/// receiver had sent a status, which only a framecast receiver expecting
+/// the session handshake does.
+fn refusal_on_legacy(stream: &TcpStream) -> Option<Status> {
+    use std::io::Read;
+    let _ = stream.set_read_timeout(Some(Duration::from_millis(100)));
+    let mut buf = [0u8; 1024];
+    let mut reader = stream;
+    let n = reader.read(&mut buf).ok()?;
+    match handshake::decode_status(&buf[..n]) {
+        Ok(Decoded::Complete { message, .. }) => Some(message),
+        _ => None,
     }
 }
 
 fn send_loop(shared: &SenderShared, mut link: Link, count: Option<u64>) {
-    let mut writer: Option<FrameWriter<TcpStream>> = None;
+    let mut writer: Option<(FrameWriter<TcpStream>, SocketAddr, u64)> = None;
     let mut connections: u64 = 0;
     let mut sent: u64 = 0;
     'frames: while let Some(msg) = shared.encoded.pop() {
@@ -611,7 +799,7 @@ fn send_loop(shared: &SenderShared, mut link: Link, count: Option<u64>) {
             if shared.stopped() {
                 break 'frames;
             }
-            let w = match writer.as_mut() {
+            let (w, peer, carried) = match writer.as_mut() {
                 Some(w) => w,
                 None => match link.connect(shared) {
                     Some((w, peer)) => {
@@ -621,23 +809,52 @@ fn send_loop(shared: &SenderShared, mut link: Link, count: Option<u64>) {
                             c.connected = true;
                             c.reconnects = connections - 1;
                         }
-                        tracing::info!(%peer, "connected");
-                        writer.insert(w)
+                        writer.insert((w, peer, 0))
                     }
                     None => break 'frames,
                 },
             };
             match w.write_frame(&msg) {
-                Ok(()) => break,
+                Ok(()) => {
+                    if *carried == 0 {
+                        // A session that carried a frame: the receiver is
+                        // really there, so later failures start over.
+                        link.backoff.reset();
+                    }
+                    *carried += 1;
+                    break;
+                }
                 Err(e) if e.is_io() => {
                     if !shared.stopped() {
-                        tracing::warn!("connection lost: {e}; reconnecting");
+                        let peer = *peer;
+                        let refusal = (link.codec.prefix() != Prefix::U32Le)
+                            .then(|| refusal_on_legacy(w.get_ref()))
+                            .flatten();
+                        match refusal {
+                            Some(status) => {
+                                lock(&shared.counters).refused += 1;
+                                let delay = link.backoff.next_delay();
+                                link.event(&SenderEvent::Refused {
+                                    peer,
+                                    code: status.code(),
+                                    reason: &status.reason,
+                                    retry_in: Some(delay),
+                                });
+                                writer = None;
+                                lock(&shared.counters).connected = false;
+                                if shared.sleep(delay) {
+                                    break 'frames;
+                                }
+                                continue;
+                            }
+                            None => link.event(&SenderEvent::Disconnected { peer, error: &e }),
+                        }
                     }
                     writer = None;
                     lock(&shared.counters).connected = false;
                 }
                 Err(e) => {
-                    shared.fail(AppError::Wire(e));
+                    shared.fail(StreamError::Wire(e));
                     break 'frames;
                 }
             }
@@ -655,7 +872,7 @@ fn send_loop(shared: &SenderShared, mut link: Link, count: Option<u64>) {
         }
     }
     *lock(&shared.socket) = None;
-    if let Some(mut w) = writer {
+    if let Some((mut w, _, _)) = writer {
         let _ = w.flush();
         // A clean end of stream at a frame boundary.
         let _ = w.get_ref().shutdown(Shutdown::Write);
@@ -678,6 +895,8 @@ mod tests {
             width: 400,
             height: 400,
             format: PayloadFormat::Jpeg as i32,
+            source_width: 640,
+            source_height: 480,
         };
         let jpeg = vec![0xAB; 300];
         let mut out = Vec::new();

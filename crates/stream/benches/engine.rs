@@ -10,7 +10,7 @@
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use framecast_apps::{Latest, Receiver, ReceiverBuilder, Sender, SenderBuilder};
+use framecast_stream::{Latest, Receiver, ReceiverBuilder, Sender, SenderBuilder};
 use framecast_capture::{Pattern, SourceOptions, SourceSpec, open_source};
 use framecast_codec::{ImageBuf, PixelFormat, SenderConfig, SenderPipeline};
 use framecast_display::NullSink;
@@ -33,7 +33,7 @@ fn latest(c: &mut Criterion) {
 /// A receiver with a null sink at 800x600 and a sender of `spec` into it.
 fn pair(spec: &SourceSpec, options: &SourceOptions) -> (Receiver, Sender) {
     let receiver = ReceiverBuilder::new("127.0.0.1:0".parse().unwrap())
-        .sink(NullSink::new(800, 600).unwrap())
+        .sinks(|_| Ok(Box::new(NullSink::new(800, 600)?)))
         .start()
         .unwrap();
     let source = open_source(spec, options).unwrap();

@@ -11,11 +11,11 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use framecast_apps::{ReceiverBuilder, SenderBuilder};
 use framecast_capture::Pattern;
 use framecast_capture::{SourceOptions, SourceSpec, open_source};
 use framecast_codec::{ImageBuf, PixelFormat, SenderConfig, SenderPipeline};
 use framecast_display::Recorder;
+use framecast_stream::{ReceiverBuilder, SenderBuilder};
 
 struct Counting;
 
@@ -46,7 +46,7 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static GLOBAL: Counting = Counting;
 
-fn wait_received(receiver: &framecast_apps::Receiver, n: u64) {
+fn wait_received(receiver: &framecast_stream::Receiver, n: u64) {
     let deadline = Instant::now() + Duration::from_secs(60);
     while receiver.stats().received < n {
         assert!(
@@ -81,7 +81,7 @@ fn engines_allocate_nothing_per_frame_in_the_steady_state() {
     std::fs::write(&path, file).unwrap();
 
     let receiver = ReceiverBuilder::new("127.0.0.1:0".parse().unwrap())
-        .sink(Recorder::new(std::io::sink()))
+        .sinks(|_| Ok(Box::new(Recorder::new(std::io::sink()))))
         .start()
         .unwrap();
     let options = SourceOptions::new(128, 128).with_fps(100);
@@ -93,13 +93,14 @@ fn engines_allocate_nothing_per_frame_in_the_steady_state() {
 
     // Warm up: connections made, buffers grown to their working sizes.
     wait_received(&receiver, 30);
-    // Then two snapshots 2 s apart, with nothing else of the test's own
-    // running in between (each snapshot allocates a few times itself).
-    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    // Then count allocations over 2 s with nothing of the test's own
+    // running in between: the stats snapshots (which allocate) are taken
+    // outside the counted window.
     let received_before = receiver.stats().received;
+    let before = ALLOCATIONS.load(Ordering::Relaxed);
     std::thread::sleep(Duration::from_secs(2));
-    let frames = receiver.stats().received - received_before;
     let after = ALLOCATIONS.load(Ordering::Relaxed);
+    let frames = receiver.stats().received - received_before;
     assert!(frames >= 100, "only {frames} frames in 2 s");
 
     let sent = sender.shutdown().unwrap();
@@ -111,10 +112,10 @@ fn engines_allocate_nothing_per_frame_in_the_steady_state() {
         "{allocations} allocations over {frames} frames ({:.2} per frame)",
         allocations as f64 / frames as f64
     );
-    // The two snapshots account for a handful; everything else would be
-    // the engines' per-frame work.
+    // Nothing per frame: a couple of one-off growths (a queue or timer
+    // wheel reaching its working size) at most.
     assert!(
-        allocations <= 16,
+        allocations <= 3,
         "{allocations} allocations over {frames} frames"
     );
 }

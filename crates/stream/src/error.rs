@@ -1,0 +1,171 @@
+//! The engines' errors: [`StreamError`] (what stops an engine) and
+//! [`SessionError`] (why one session attempt of a sender failed).
+//!
+//! Each error names its cause once: either in its message or as its
+//! [`source`](std::error::Error::source), never both. [`Report`] prints an
+//! error with its chain of causes.
+
+use std::fmt;
+use std::io;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use framecast_capture::CaptureError;
+use framecast_codec::CodecError;
+use framecast_display::DisplayError;
+use framecast_wire::WireError;
+
+use crate::handshake::HandshakeError;
+
+/// Everything that can stop a sender or a receiver.
+///
+/// Per-frame problems (a corrupt frame, one sender's broken connection) are
+/// not errors of the engine: they are counted in the stats and the engine
+/// carries on.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StreamError {
+    /// A setting cannot work.
+    #[error("invalid setting {what}: {reason}")]
+    Config {
+        /// Which setting.
+        what: &'static str,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// The receiver could not listen on its address.
+    #[error("cannot listen on {addr}")]
+    Bind {
+        /// The address asked for.
+        addr: SocketAddr,
+        /// Why.
+        source: io::Error,
+    },
+    /// A thread of the engine could not be started.
+    #[error("cannot start the {what} thread")]
+    Spawn {
+        /// Which stage.
+        what: &'static str,
+        /// Why.
+        source: io::Error,
+    },
+    /// The frame source failed.
+    #[error("frame source failed")]
+    Capture(#[source] CaptureError),
+    /// Encoding or scaling a frame failed.
+    #[error("encoding a frame failed")]
+    Codec(#[source] CodecError),
+    /// A sink failed for a reason other than a bad frame (e.g. the recorder
+    /// could not write its file).
+    #[error("a sink failed")]
+    Display(#[source] DisplayError),
+    /// Framing failed on the sending side.
+    #[error("framing failed")]
+    Wire(#[source] WireError),
+    /// The receiver accepts smaller frames than this sender makes.
+    #[error(
+        "the receiver accepts pictures of at most {max_pixels} pixels; this sender sends \
+         {width}x{height}"
+    )]
+    PictureTooLarge {
+        /// The frame width.
+        width: u32,
+        /// The frame height.
+        height: u32,
+        /// The receiver's limit.
+        max_pixels: u64,
+    },
+    /// A frame is longer than the receiver accepts.
+    #[error("a frame of {len} bytes exceeds the receiver's {max}-byte limit")]
+    FrameTooLong {
+        /// The frame's length.
+        len: u64,
+        /// The receiver's limit.
+        max: u64,
+    },
+    /// A stage of the engine panicked (a bug).
+    #[error("the {0} thread panicked")]
+    Panicked(&'static str),
+}
+
+impl From<CaptureError> for StreamError {
+    fn from(e: CaptureError) -> Self {
+        Self::Capture(e)
+    }
+}
+
+impl From<CodecError> for StreamError {
+    fn from(e: CodecError) -> Self {
+        Self::Codec(e)
+    }
+}
+
+impl From<DisplayError> for StreamError {
+    fn from(e: DisplayError) -> Self {
+        Self::Display(e)
+    }
+}
+
+impl From<WireError> for StreamError {
+    fn from(e: WireError) -> Self {
+        Self::Wire(e)
+    }
+}
+
+/// Why a sender's session attempt failed after the connection opened.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SessionError {
+    /// The receiver closed the connection without answering the hello.
+    #[error(
+        "the receiver closed the connection without answering the session handshake; it may \
+         not speak it (the original programs and receivers using the legacy framing do not)"
+    )]
+    ClosedBeforeStatus,
+    /// No answer came in time.
+    #[error(
+        "no answer to the session handshake within {0:?}; the receiver may not speak it (the \
+         original programs and receivers using the legacy framing do not)"
+    )]
+    Timeout(Duration),
+    /// The answer was not a framecast status.
+    #[error("the receiver's answer is not a framecast session status")]
+    Handshake(#[source] HandshakeError),
+    /// The connection failed during the handshake.
+    #[error("the connection failed during the session handshake")]
+    Io(#[source] io::Error),
+}
+
+impl SessionError {
+    /// Whether the peer looks like it does not speak the session handshake
+    /// at all (the legacy framing): it closed, stayed silent, or answered
+    /// with something else.
+    pub fn peer_lacks_handshake(&self) -> bool {
+        match self {
+            Self::ClosedBeforeStatus | Self::Timeout(_) => true,
+            Self::Handshake(e) => e.peer_guess().is_some(),
+            Self::Io(e) => e.kind() == io::ErrorKind::ConnectionReset,
+        }
+    }
+}
+
+/// Displays an error followed by each of its causes: `a: b: c`.
+pub struct Report<'a>(pub &'a (dyn std::error::Error + 'static));
+
+impl fmt::Display for Report<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut source = self.0.source();
+        while let Some(s) = source {
+            write!(f, ": {s}")?;
+            source = s.source();
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for Report<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}

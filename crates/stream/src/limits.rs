@@ -1,0 +1,73 @@
+//! Every limit and timeout of the engines, with its default. Each is
+//! configurable on [`ReceiverBuilder`](crate::ReceiverBuilder) or
+//! [`SenderBuilder`](crate::SenderBuilder); `docs/reliability.md` says what
+//! happens when each is hit.
+
+use std::time::Duration;
+
+/// Senders a receiver serves at once; the next one is refused as busy.
+pub const DEFAULT_MAX_CLIENTS: usize = 16;
+
+/// Connections a receiver lets wait for their handshake at once, beyond
+/// its streams. When one more arrives, the connection that has waited
+/// longest is closed to make room, so idle connections can delay a real
+/// sender by one handshake at most, never lock it out.
+pub const DEFAULT_MAX_PENDING_HANDSHAKES: usize = 64;
+
+/// How long a new connection has to complete its hello.
+pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long a stream may go without a complete frame before it is closed.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long a frame may take from its first byte to its last. A peer that
+/// announces a frame and then trickles it is closed after this, whatever
+/// the idle timeout says.
+pub const DEFAULT_TRICKLE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The largest picture a receiver decodes: 3840x2160 (4K UHD) pixels,
+/// checked from the JPEG header before decoding.
+pub const DEFAULT_MAX_PIXELS: u64 = 3840 * 2160;
+
+/// Ended streams whose own counters the stats keep (the most recent ones);
+/// older ones live on only in the receiver's totals.
+pub const DEFAULT_MAX_ENDED_STREAMS: usize = 64;
+
+/// How far in the future a capture time may be (the sender's clock ahead of
+/// the receiver's) and still count towards latency, as zero.
+pub const DEFAULT_MAX_CLOCK_SKEW: Duration = Duration::from_secs(1);
+
+/// How old a frame's capture time may be and still count towards latency.
+/// Older ones are counted as clock skew: a sender whose clock is wrong, or
+/// one that sends stale frames, must not turn the latency figures into
+/// nonsense for every stream.
+pub const DEFAULT_MAX_LATENCY_AGE: Duration = Duration::from_secs(60);
+
+/// Receive buffers each connection keeps for reuse. A frame's buffer comes
+/// back once every consumer (the decode worker, the latest-frame slot,
+/// viewers, a recorder) has dropped it.
+pub const FRAME_BUFFERS_PER_STREAM: usize = 6;
+
+/// After refusing a connection with a status, how long the receiver keeps
+/// reading (and discarding) before closing, so the peer reads the status
+/// rather than a connection reset.
+pub const REFUSAL_LINGER: Duration = Duration::from_secs(1);
+
+/// The most bytes read and discarded while lingering after a refusal.
+pub const REFUSAL_LINGER_BYTES: usize = 64 * 1024;
+
+/// What a busy receiver asks a sender to wait before trying again.
+pub const DEFAULT_BUSY_RETRY_AFTER: Duration = Duration::from_secs(1);
+
+/// Threads of the receiver's network runtime. One is plenty for the
+/// network side of hundreds of streams; decoding happens on the workers.
+pub const DEFAULT_IO_THREADS: usize = 1;
+
+/// How long a sender waits for the receiver's answer to its hello.
+pub const DEFAULT_STATUS_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The decode workers a receiver starts by default: one per available
+/// core.
+pub fn default_workers() -> usize {
+    std::thread::available_parallelism().map_or(2, usize::from)
+}

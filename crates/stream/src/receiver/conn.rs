@@ -1,0 +1,591 @@
+//! The network side of the receiver, on its tokio runtime: the accept loop
+//! and one task per connection (handshake, then frames), each with its
+//! timeouts.
+//!
+//! ```text
+//! accept ──▶ over max_clients + max_pending? ──yes──▶ close at once (refused)
+//!    │ no
+//!    ▼
+//! handshake (hello within handshake_timeout; the oldest waiting connection
+//!    │        is closed when max_pending are waiting)
+//!    ├── not framecast / bad hello ──▶ status "bad hello" if the peer can read it, close
+//!    ├── stopping / busy / version ──▶ status with the reason, linger, close
+//!    ▼
+//! status "accepted" (limits) ──▶ frames: each read into a recycled buffer,
+//!    checked (Video, JPEG header, pixels, declared size), put in the
+//!    stream's latest-wins slot for the workers and in its latest-frame
+//!    watch; idle_timeout between frames, trickle_timeout within one
+//! ```
+
+use std::collections::VecDeque;
+use std::future::poll_fn;
+use std::net::SocketAddr;
+use std::pin::pin;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::task::Poll;
+use std::time::Duration;
+
+use framecast_proto::handshake::{Hello, Status, StatusCode};
+use framecast_wire::{AsyncFrameReader, FrameCodec, Prefix};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::time::{Instant, sleep, timeout};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::Shared;
+use super::state::{StreamState, lock};
+use crate::events::{EndCause, ReceiverEvent, TimeoutKind};
+use crate::frame::{BufferRing, check_frame};
+use crate::handshake::{
+    self, Decoded, ENVELOPE_LEN, GUESS_LEN, HELLO_MAGIC, HandshakeError, MAX_HANDSHAKE_BODY,
+    PeerGuess,
+};
+use crate::limits::{REFUSAL_LINGER, REFUSAL_LINGER_BYTES};
+
+/// Accepts connections until the receiver stops, then waits for every
+/// connection task and closes the worker pool.
+pub(crate) async fn serve(shared: Arc<Shared>, listener: TcpListener) {
+    let tracker = TaskTracker::new();
+    let pending = Arc::new(PendingHandshakes::new(shared.config.max_pending_handshakes));
+    let mut retry = Duration::from_millis(5);
+    loop {
+        let accepted = tokio::select! {
+            biased;
+            () = shared.cancel.cancelled() => break,
+            accepted = listener.accept() => accepted,
+        };
+        let (sock, peer) = match accepted {
+            Ok(conn) => {
+                retry = Duration::from_millis(5);
+                conn
+            }
+            Err(error) => {
+                // Out of file descriptors and the like: keep serving the
+                // streams we have, and try again a little later.
+                shared.event(&ReceiverEvent::AcceptFailed { error: &error });
+                tokio::select! {
+                    () = shared.cancel.cancelled() => break,
+                    () = sleep(retry) => {}
+                }
+                retry = (retry * 2).min(Duration::from_secs(1));
+                continue;
+            }
+        };
+        shared.counters.connections.fetch_add(1, Ordering::Relaxed);
+        let cap = shared.config.max_clients + shared.config.max_pending_handshakes;
+        let open = shared.counters.open.fetch_add(1, Ordering::SeqCst) + 1;
+        if open > cap {
+            shared.counters.open.fetch_sub(1, Ordering::SeqCst);
+            shared.counters.refused.fetch_add(1, Ordering::Relaxed);
+            shared.event(&ReceiverEvent::Refused {
+                peer,
+                code: StatusCode::Busy,
+                reason: "too many connections open: closed at once",
+            });
+            drop(sock);
+            continue;
+        }
+        let guard = OpenGuard(Arc::clone(&shared));
+        let (shared, pending) = (Arc::clone(&shared), Arc::clone(&pending));
+        tracker.spawn(async move {
+            connection(&shared, &pending, sock, peer).await;
+            drop(guard);
+        });
+    }
+    drop(listener);
+    tracker.close();
+    tracker.wait().await;
+    shared.pool.close();
+}
+
+/// Counts an open connection until dropped.
+struct OpenGuard(Arc<Shared>);
+
+impl Drop for OpenGuard {
+    fn drop(&mut self) {
+        self.0.counters.open.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// The connections waiting for their handshake, oldest first. When one
+/// more would exceed the limit, the oldest is told to give up.
+struct PendingHandshakes {
+    waiting: Mutex<VecDeque<(u64, CancellationToken)>>,
+    next: std::sync::atomic::AtomicU64,
+    max: usize,
+}
+
+impl PendingHandshakes {
+    fn new(max: usize) -> Self {
+        Self {
+            waiting: Mutex::new(VecDeque::with_capacity(max + 1)),
+            next: std::sync::atomic::AtomicU64::new(0),
+            max: max.max(1),
+        }
+    }
+
+    fn enter(&self) -> (u64, CancellationToken) {
+        let id = self.next.fetch_add(1, Ordering::Relaxed);
+        let token = CancellationToken::new();
+        let mut w = lock(&self.waiting);
+        while w.len() >= self.max {
+            if let Some((_, oldest)) = w.pop_front() {
+                oldest.cancel();
+            }
+        }
+        w.push_back((id, token.clone()));
+        (id, token)
+    }
+
+    fn leave(&self, id: u64) {
+        let mut w = lock(&self.waiting);
+        if let Some(i) = w.iter().position(|(x, _)| *x == id) {
+            w.remove(i);
+        }
+    }
+}
+
+async fn connection(
+    shared: &Arc<Shared>,
+    pending: &PendingHandshakes,
+    mut sock: TcpStream,
+    peer: SocketAddr,
+) {
+    let _ = sock.set_nodelay(true);
+    let codec =
+        FrameCodec::with_prefix(shared.config.prefix).max_frame_len(shared.config.max_frame_len);
+    if shared.config.prefix != Prefix::U32Le {
+        // The legacy framing has no handshake: the stream opens with its
+        // first frame.
+        if shared.registry.live_count() >= shared.config.max_clients {
+            shared.counters.refused.fetch_add(1, Ordering::Relaxed);
+            shared.event(&ReceiverEvent::Refused {
+                peer,
+                code: StatusCode::Busy,
+                reason: &format!(
+                    "busy: already serving {} senders (the legacy framing cannot say why, so \
+                     the connection is just closed)",
+                    shared.config.max_clients
+                ),
+            });
+            return;
+        }
+        frames(shared, AsyncFrameReader::new(sock, codec), peer, None).await;
+        return;
+    }
+
+    let (ticket, evicted) = pending.enter();
+    let hello = tokio::select! {
+        biased;
+        () = shared.cancel.cancelled() => Err(HelloFailure::Stopping),
+        () = evicted.cancelled() => Err(HelloFailure::Evicted),
+        r = timeout(shared.config.handshake_timeout, read_hello(&mut sock)) => {
+            r.unwrap_or(Err(HelloFailure::Timeout))
+        }
+    };
+    pending.leave(ticket);
+    let hello = match hello {
+        Ok(hello) => hello,
+        Err(failure) => return refuse_hello(shared, sock, peer, failure).await,
+    };
+
+    let refusal = if shared.cancel.is_cancelled() {
+        Some((
+            StatusCode::ShuttingDown,
+            "the receiver is stopping".to_owned(),
+        ))
+    } else {
+        None
+    };
+    let state = match refusal {
+        Some(r) => Err(r),
+        None => shared
+            .registry
+            .register(Some(&hello.name), peer)
+            .map_err(|busy| {
+                (
+                    StatusCode::Busy,
+                    format!("busy: already serving {} senders", busy.max_clients),
+                )
+            }),
+    };
+    let state = match state {
+        Ok(state) => state,
+        Err((code, reason)) => {
+            shared.counters.refused.fetch_add(1, Ordering::Relaxed);
+            shared.event(&ReceiverEvent::Refused {
+                peer,
+                code,
+                reason: &reason,
+            });
+            let status = Status {
+                code: code as i32,
+                reason,
+                retry_after_ms: if code == StatusCode::Busy {
+                    shared.config.busy_retry_after.as_millis() as u32
+                } else {
+                    0
+                },
+                ..Default::default()
+            };
+            return send_and_close(shared, sock, &status).await;
+        }
+    };
+    let status = Status {
+        code: StatusCode::Accepted as i32,
+        reason: String::new(),
+        max_frame_len: shared.config.max_frame_len as u64,
+        max_pixels: shared.config.max_pixels,
+        stream_id: state.id,
+        retry_after_ms: 0,
+    };
+    let mut out = Vec::with_capacity(64);
+    handshake::encode_status(&status, &mut out);
+    let written = timeout(shared.config.handshake_timeout, sock.write_all(&out)).await;
+    if !matches!(written, Ok(Ok(()))) {
+        state.disconnect();
+        shared.end_stream(&state, &EndCause::Closed);
+        return;
+    }
+    shared.event(&ReceiverEvent::StreamStarted {
+        id: state.id,
+        name: &state.name,
+        peer,
+    });
+    frames(
+        shared,
+        AsyncFrameReader::new(sock, codec),
+        peer,
+        Some(state),
+    )
+    .await;
+}
+
+/// Why a connection did not produce a hello.
+enum HelloFailure {
+    Handshake(HandshakeError),
+    Eof,
+    Io,
+    Timeout,
+    Evicted,
+    Stopping,
+}
+
+/// Reads one hello, with what more is needed to guess at a peer that is not
+/// a framecast sender.
+async fn read_hello(sock: &mut TcpStream) -> Result<Hello, HelloFailure> {
+    let mut buf = Vec::with_capacity(ENVELOPE_LEN + 64);
+    loop {
+        match handshake::decode_hello(&buf) {
+            Ok(Decoded::Complete { message, .. }) => return Ok(message),
+            Ok(Decoded::Incomplete { needed }) => {
+                // Bounded: the envelope's length was checked against
+                // MAX_HANDSHAKE_BODY before `needed` covered the body.
+                buf.reserve(needed.min(ENVELOPE_LEN + MAX_HANDSHAKE_BODY));
+            }
+            Err(HandshakeError::BadMagic { .. }) if buf.len() < GUESS_LEN => {
+                // A few more bytes make a better guess; do not wait long.
+                buf.reserve(GUESS_LEN - buf.len());
+                let more = timeout(Duration::from_millis(200), sock.read_buf(&mut buf)).await;
+                if !matches!(more, Ok(Ok(n)) if n > 0) {
+                    let shown = buf.len().min(GUESS_LEN);
+                    return Err(HelloFailure::Handshake(HandshakeError::BadMagic {
+                        got: handshake::HexBytes(buf[..shown].to_vec()),
+                        guess: PeerGuess::from_bytes(&buf[..shown]),
+                    }));
+                }
+                continue;
+            }
+            Err(e) => return Err(HelloFailure::Handshake(e)),
+        }
+        match sock.read_buf(&mut buf).await {
+            Ok(0) => return Err(HelloFailure::Eof),
+            Ok(_) => {}
+            Err(_) => return Err(HelloFailure::Io),
+        }
+    }
+}
+
+async fn refuse_hello(
+    shared: &Arc<Shared>,
+    sock: TcpStream,
+    peer: SocketAddr,
+    failure: HelloFailure,
+) {
+    match failure {
+        HelloFailure::Handshake(error) => {
+            shared
+                .counters
+                .handshake_failures
+                .fetch_add(1, Ordering::Relaxed);
+            shared.event(&ReceiverEvent::HandshakeFailed {
+                peer,
+                error: &error,
+            });
+            // A peer that speaks TLS or HTTP cannot read a status; a
+            // framecast program using another framing can, and says so.
+            let readable = !matches!(error.peer_guess(), Some(PeerGuess::Tls | PeerGuess::Http));
+            if readable {
+                let (code, reason) = match &error {
+                    HandshakeError::UnsupportedVersion { .. } => {
+                        (StatusCode::UnsupportedVersion, error.to_string())
+                    }
+                    _ => (
+                        StatusCode::BadHello,
+                        format!(
+                            "this receiver expects the framecast session handshake \
+                             (the default framing): {error}"
+                        ),
+                    ),
+                };
+                let status = Status {
+                    code: code as i32,
+                    reason,
+                    ..Default::default()
+                };
+                send_and_close(shared, sock, &status).await;
+            }
+        }
+        HelloFailure::Timeout => {
+            shared
+                .counters
+                .timeout_handshake
+                .fetch_add(1, Ordering::Relaxed);
+            shared.event(&ReceiverEvent::TimedOut {
+                peer,
+                kind: TimeoutKind::Handshake,
+                after: shared.config.handshake_timeout,
+            });
+        }
+        HelloFailure::Evicted => {
+            shared.counters.refused.fetch_add(1, Ordering::Relaxed);
+            shared.event(&ReceiverEvent::Refused {
+                peer,
+                code: StatusCode::Busy,
+                reason: "closed to make room: too many connections were waiting for their \
+                         handshake, and this one had waited longest",
+            });
+        }
+        HelloFailure::Stopping | HelloFailure::Eof | HelloFailure::Io => {}
+    }
+}
+
+/// Sends `status`, then reads and discards for a moment before closing, so
+/// the peer reads the status instead of a reset.
+async fn send_and_close(shared: &Shared, mut sock: TcpStream, status: &Status) {
+    let mut out = Vec::with_capacity(64 + status.reason.len());
+    handshake::encode_status(status, &mut out);
+    if timeout(shared.config.handshake_timeout, sock.write_all(&out))
+        .await
+        .is_err()
+    {
+        return;
+    }
+    let _ = sock.shutdown().await;
+    let mut sink = [0u8; 4096];
+    let mut drained = 0;
+    let linger = sleep(REFUSAL_LINGER);
+    let mut linger = pin!(linger);
+    while drained < REFUSAL_LINGER_BYTES {
+        tokio::select! {
+            () = &mut linger => break,
+            () = shared.cancel.cancelled() => break,
+            r = sock.read(&mut sink) => match r {
+                Ok(n) if n > 0 => drained += n,
+                _ => break,
+            },
+        }
+    }
+}
+
+/// What ended a connection's frame loop.
+enum Event {
+    Frame(usize),
+    Eof,
+    Failed(framecast_wire::WireError),
+    Timeout(TimeoutKind),
+    Stop,
+}
+
+/// Reads frames until the connection ends, a timeout passes or the
+/// receiver stops. `state` is `None` for the legacy framing until the first
+/// frame arrives.
+async fn frames(
+    shared: &Arc<Shared>,
+    mut reader: AsyncFrameReader<TcpStream>,
+    peer: SocketAddr,
+    mut state: Option<Arc<StreamState>>,
+) {
+    let config = &shared.config;
+    let mut ring = BufferRing::new(config.frame_buffers);
+    let mut buf = ring.take();
+    let deadline = sleep(config.idle_timeout);
+    let mut deadline = pin!(deadline);
+    let cancelled = shared.cancel.cancelled();
+    let mut cancelled = pin!(cancelled);
+    let mut frame_started = false;
+    let cause = loop {
+        let event = poll_fn(|cx| {
+            if cancelled.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(Event::Stop);
+            }
+            match reader.poll_read_frame(cx, &mut buf) {
+                Poll::Ready(Ok(Some(len))) => return Poll::Ready(Event::Frame(len)),
+                Poll::Ready(Ok(None)) => return Poll::Ready(Event::Eof),
+                Poll::Ready(Err(e)) => return Poll::Ready(Event::Failed(e)),
+                Poll::Pending => {}
+            }
+            if reader.in_frame() && !frame_started {
+                // The first bytes of a frame: it now has the trickle
+                // timeout to finish.
+                frame_started = true;
+                deadline
+                    .as_mut()
+                    .reset(Instant::now() + config.trickle_timeout);
+            }
+            if deadline.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(Event::Timeout(if frame_started {
+                    TimeoutKind::Trickle
+                } else {
+                    TimeoutKind::Idle
+                }));
+            }
+            Poll::Pending
+        })
+        .await;
+        match event {
+            Event::Frame(len) => {
+                frame_started = false;
+                deadline
+                    .as_mut()
+                    .reset(Instant::now() + config.idle_timeout);
+                let stream = match &state {
+                    Some(s) => Arc::clone(s),
+                    None => match open_legacy_stream(shared, peer) {
+                        Some(s) => {
+                            state = Some(Arc::clone(&s));
+                            s
+                        }
+                        None => return,
+                    },
+                };
+                let payload = std::mem::replace(&mut buf, ring.take()).freeze();
+                ring.track(payload.clone());
+                stream.received.fetch_add(1, Ordering::Relaxed);
+                stream.bytes.fetch_add(len as u64, Ordering::Relaxed);
+                match check_frame(stream.id, payload, config.max_pixels) {
+                    Ok(frame) => shared.deliver(&stream, frame),
+                    Err(e) => {
+                        stream.corrupt.fetch_add(1, Ordering::Relaxed);
+                        tracing::debug!(stream = stream.id, %peer, "corrupt frame dropped: {e}");
+                    }
+                }
+                if shared.count_received() {
+                    break EndCause::Stopping;
+                }
+            }
+            Event::Eof => break EndCause::Closed,
+            Event::Stop => break EndCause::Stopping,
+            Event::Timeout(kind) => {
+                let after = match kind {
+                    TimeoutKind::Trickle => config.trickle_timeout,
+                    _ => config.idle_timeout,
+                };
+                match kind {
+                    TimeoutKind::Trickle => &shared.counters.timeout_trickle,
+                    _ => &shared.counters.timeout_idle,
+                }
+                .fetch_add(1, Ordering::Relaxed);
+                if state.is_none() {
+                    shared.event(&ReceiverEvent::TimedOut { peer, kind, after });
+                }
+                break EndCause::Timeout { kind, after };
+            }
+            Event::Failed(e) => {
+                if state.is_none() && reader_sent_hello(&reader) {
+                    shared
+                        .counters
+                        .handshake_failures
+                        .fetch_add(1, Ordering::Relaxed);
+                    shared.event(&ReceiverEvent::HelloOnLegacyFraming { peer });
+                    let status = Status {
+                        code: StatusCode::BadHello as i32,
+                        reason: "this receiver uses the legacy framing, which has no session \
+                                 handshake"
+                            .into(),
+                        ..Default::default()
+                    };
+                    send_and_close(shared, reader.into_inner(), &status).await;
+                    return;
+                }
+                break EndCause::Wire(e);
+            }
+        }
+    };
+    // Free the buffers now: the connection is over.
+    drop(ring);
+    drop(buf);
+    if let Some(state) = state {
+        state.disconnect();
+        shared.end_stream(&state, &cause);
+    }
+}
+
+/// Whether a legacy-framed reader's first header was a framecast hello.
+fn reader_sent_hello(reader: &AsyncFrameReader<TcpStream>) -> bool {
+    reader.header_bytes().starts_with(&HELLO_MAGIC)
+}
+
+fn open_legacy_stream(shared: &Arc<Shared>, peer: SocketAddr) -> Option<Arc<StreamState>> {
+    match shared.registry.register(None, peer) {
+        Ok(state) => {
+            shared.event(&ReceiverEvent::StreamStarted {
+                id: state.id,
+                name: &state.name,
+                peer,
+            });
+            Some(state)
+        }
+        Err(busy) => {
+            shared.counters.refused.fetch_add(1, Ordering::Relaxed);
+            shared.event(&ReceiverEvent::Refused {
+                peer,
+                code: StatusCode::Busy,
+                reason: &format!("busy: already serving {} senders", busy.max_clients),
+            });
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_oldest_waiting_handshake_makes_room() {
+        let p = PendingHandshakes::new(2);
+        let (a, ta) = p.enter();
+        let (_b, tb) = p.enter();
+        assert!(!ta.is_cancelled());
+        let (_c, tc) = p.enter();
+        assert!(ta.is_cancelled(), "the oldest gave way");
+        assert!(!tb.is_cancelled() && !tc.is_cancelled());
+        p.leave(a); // already gone: nothing happens
+        assert_eq!(lock(&p.waiting).len(), 2);
+    }
+
+    #[test]
+    fn buffers_for_hellos_are_bounded() {
+        // A hello's body length is checked before it is waited for.
+        let mut env = HELLO_MAGIC.to_vec();
+        env.push(1);
+        env.extend_from_slice(&u16::MAX.to_le_bytes());
+        assert!(matches!(
+            handshake::decode_hello(&env),
+            Err(HandshakeError::TooLong { .. })
+        ));
+    }
+}

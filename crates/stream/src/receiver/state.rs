@@ -1,0 +1,372 @@
+//! Per-stream state ([`StreamState`]) and the registry of streams: the live
+//! ones, and what is kept of the ended ones (their totals in aggregate, and
+//! the last few streams' own counters).
+//!
+//! Counters are atomics bumped by the stream's connection task (received,
+//! bytes, corrupt, dropped) or by the worker that shows its frames (shown,
+//! latency); a snapshot reads them without stopping anyone.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use tokio::sync::watch;
+
+use crate::frame::{Frame, StreamId};
+use crate::stats::{LatencyHistogram, RecentLatency, StreamStats, secs};
+
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Every guarded value stays consistent between statements, so a lock
+    // poisoned by a panicking thread is still usable (and the panic is
+    // reported when the engine is joined).
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Where a stream is in the worker pool's schedule (changed only under the
+/// pool's lock).
+pub(crate) const IDLE: u8 = 0;
+pub(crate) const QUEUED: u8 = 1;
+pub(crate) const RUNNING: u8 = 2;
+
+#[derive(Debug)]
+pub(crate) struct Latency {
+    pub(crate) whole: LatencyHistogram,
+    pub(crate) recent: RecentLatency,
+}
+
+/// One stream: a sender's session.
+#[derive(Debug)]
+pub(crate) struct StreamState {
+    pub(crate) id: StreamId,
+    pub(crate) name: String,
+    pub(crate) peer: SocketAddr,
+    started: Instant,
+    ended_at: Mutex<Option<Instant>>,
+    connected: AtomicBool,
+    pub(crate) received: AtomicU64,
+    pub(crate) bytes: AtomicU64,
+    pub(crate) corrupt: AtomicU64,
+    pub(crate) dropped: AtomicU64,
+    pub(crate) shown: AtomicU64,
+    pub(crate) clock_skew: AtomicU64,
+    pub(crate) latency: Mutex<Latency>,
+    /// The newest frame no worker has taken yet (latest wins).
+    pub(crate) pending: Mutex<Option<Frame>>,
+    /// [`IDLE`], [`QUEUED`] or [`RUNNING`].
+    pub(crate) sched: AtomicU8,
+    /// Set once the workers were told the stream ended.
+    pub(crate) end_reported: AtomicBool,
+    /// The newest accepted frame, for consumers other than the workers
+    /// (viewers, snapshots).
+    pub(crate) latest: watch::Sender<Option<Frame>>,
+}
+
+impl StreamState {
+    pub(crate) fn new(id: StreamId, name: String, peer: SocketAddr) -> Self {
+        Self {
+            id,
+            name,
+            peer,
+            started: Instant::now(),
+            ended_at: Mutex::new(None),
+            connected: AtomicBool::new(true),
+            received: AtomicU64::new(0),
+            bytes: AtomicU64::new(0),
+            corrupt: AtomicU64::new(0),
+            dropped: AtomicU64::new(0),
+            shown: AtomicU64::new(0),
+            clock_skew: AtomicU64::new(0),
+            latency: Mutex::new(Latency {
+                whole: LatencyHistogram::new(),
+                recent: RecentLatency::new(),
+            }),
+            pending: Mutex::new(None),
+            sched: AtomicU8::new(IDLE),
+            end_reported: AtomicBool::new(false),
+            latest: watch::Sender::new(None),
+        }
+    }
+
+    pub(crate) fn is_connected(&self) -> bool {
+        self.connected.load(Ordering::SeqCst)
+    }
+
+    /// Marks the session closed (its last frames may still be shown).
+    pub(crate) fn disconnect(&self) {
+        if self.connected.swap(false, Ordering::SeqCst) {
+            *lock(&self.ended_at) = Some(Instant::now());
+        }
+    }
+
+    pub(crate) fn connected_for(&self) -> Duration {
+        let end = lock(&self.ended_at).unwrap_or_else(Instant::now);
+        end.saturating_duration_since(self.started)
+    }
+
+    pub(crate) fn snapshot(&self) -> StreamStats {
+        let seconds = secs(self.connected_for());
+        let frames = self.shown.load(Ordering::SeqCst);
+        let (latency_ms, recent_latency_ms) = {
+            let l = lock(&self.latency);
+            (l.whole.summary(), l.recent.summary())
+        };
+        StreamStats {
+            id: self.id,
+            name: self.name.clone(),
+            label: self.name.clone(),
+            peer: self.peer.to_string(),
+            connected: self.is_connected(),
+            frames,
+            received: self.received.load(Ordering::SeqCst),
+            dropped: self.dropped.load(Ordering::SeqCst),
+            corrupt: self.corrupt.load(Ordering::SeqCst),
+            clock_skew: self.clock_skew.load(Ordering::SeqCst),
+            bytes: self.bytes.load(Ordering::SeqCst),
+            seconds,
+            fps: rate(frames, seconds),
+            latency_ms,
+            recent_latency_ms,
+        }
+    }
+}
+
+/// `n / seconds`, rounded to hundredths; 0 for no time.
+pub(crate) fn rate(n: u64, seconds: f64) -> f64 {
+    if seconds > 0.0 {
+        ((n as f64 / seconds) * 100.0).round() / 100.0
+    } else {
+        0.0
+    }
+}
+
+/// Totals over streams.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Totals {
+    pub(crate) frames: u64,
+    pub(crate) received: u64,
+    pub(crate) dropped: u64,
+    pub(crate) corrupt: u64,
+    pub(crate) clock_skew: u64,
+    pub(crate) bytes: u64,
+}
+
+impl Totals {
+    pub(crate) fn add(&mut self, s: &StreamStats) {
+        self.frames += s.frames;
+        self.received += s.received;
+        self.dropped += s.dropped;
+        self.corrupt += s.corrupt;
+        self.clock_skew += s.clock_skew;
+        self.bytes += s.bytes;
+    }
+}
+
+/// Why a session could not be registered.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Busy {
+    pub(crate) max_clients: usize,
+}
+
+#[derive(Debug)]
+struct RegistryInner {
+    next_id: StreamId,
+    live: Vec<Arc<StreamState>>,
+    ended: VecDeque<StreamStats>,
+    ended_totals: Totals,
+    ended_latency: LatencyHistogram,
+    accepted: u64,
+    /// Since when at least one stream has been connected.
+    busy_since: Option<Instant>,
+    /// Connected time before `busy_since`.
+    busy_total: Duration,
+}
+
+/// Every stream of one receiver.
+#[derive(Debug)]
+pub(crate) struct Registry {
+    inner: Mutex<RegistryInner>,
+    max_clients: usize,
+    max_ended: usize,
+    /// Bumped whenever a stream starts or ends (for pages that list them).
+    changes: watch::Sender<u64>,
+}
+
+impl Registry {
+    pub(crate) fn new(max_clients: usize, max_ended: usize) -> Self {
+        Self {
+            inner: Mutex::new(RegistryInner {
+                next_id: 1,
+                live: Vec::with_capacity(max_clients),
+                ended: VecDeque::with_capacity(max_ended),
+                ended_totals: Totals::default(),
+                ended_latency: LatencyHistogram::new(),
+                accepted: 0,
+                busy_since: None,
+                busy_total: Duration::ZERO,
+            }),
+            max_clients,
+            max_ended,
+            changes: watch::Sender::new(0),
+        }
+    }
+
+    /// Opens a stream, unless `max_clients` are open already.
+    pub(crate) fn register(
+        &self,
+        name: Option<&str>,
+        peer: SocketAddr,
+    ) -> Result<Arc<StreamState>, Busy> {
+        let state = {
+            let mut r = lock(&self.inner);
+            if r.live.len() >= self.max_clients {
+                return Err(Busy {
+                    max_clients: self.max_clients,
+                });
+            }
+            let id = r.next_id;
+            r.next_id = r.next_id.wrapping_add(1).max(1);
+            let name = match name {
+                Some(n) if !n.is_empty() => n.to_owned(),
+                _ => peer.to_string(),
+            };
+            let state = Arc::new(StreamState::new(id, name, peer));
+            r.live.push(Arc::clone(&state));
+            r.accepted += 1;
+            if r.busy_since.is_none() {
+                r.busy_since = Some(Instant::now());
+            }
+            state
+        };
+        self.changes.send_modify(|n| *n += 1);
+        Ok(state)
+    }
+
+    /// Moves a stream whose last frame has been dealt with to the ended
+    /// ones: its counters join the totals, and it is kept among the last
+    /// `max_ended` streams.
+    pub(crate) fn retire(&self, state: &StreamState) {
+        {
+            let mut r = lock(&self.inner);
+            let Some(i) = r.live.iter().position(|s| s.id == state.id) else {
+                return;
+            };
+            r.live.remove(i);
+            let stats = state.snapshot();
+            r.ended_totals.add(&stats);
+            let whole = lock(&state.latency).whole.clone();
+            r.ended_latency.merge(&whole);
+            if self.max_ended > 0 {
+                if r.ended.len() == self.max_ended {
+                    r.ended.pop_front();
+                }
+                r.ended.push_back(stats);
+            }
+            if r.live.is_empty()
+                && let Some(since) = r.busy_since.take()
+            {
+                r.busy_total += since.elapsed();
+            }
+        }
+        self.changes.send_modify(|n| *n += 1);
+    }
+
+    pub(crate) fn live(&self) -> Vec<Arc<StreamState>> {
+        lock(&self.inner).live.clone()
+    }
+
+    pub(crate) fn get(&self, id: StreamId) -> Option<Arc<StreamState>> {
+        lock(&self.inner)
+            .live
+            .iter()
+            .find(|s| s.id == id)
+            .map(Arc::clone)
+    }
+
+    pub(crate) fn live_count(&self) -> usize {
+        lock(&self.inner).live.len()
+    }
+
+    pub(crate) fn changes(&self) -> watch::Receiver<u64> {
+        self.changes.subscribe()
+    }
+
+    /// Everything the stats need, in one consistent read: live streams'
+    /// snapshots, the ended ones kept, the totals of all ended, the merged
+    /// latency histogram, streams accepted, and connected time.
+    pub(crate) fn snapshot(&self) -> RegistrySnapshot {
+        let r = lock(&self.inner);
+        let mut latency = r.ended_latency.clone();
+        let mut per_stream = Vec::with_capacity(r.live.len() + r.ended.len());
+        let mut totals = r.ended_totals;
+        for s in &r.live {
+            let stats = s.snapshot();
+            totals.add(&stats);
+            latency.merge(&lock(&s.latency).whole);
+            per_stream.push(stats);
+        }
+        // Ended first (oldest first), then the live ones.
+        let mut all: Vec<StreamStats> = r.ended.iter().cloned().collect();
+        all.append(&mut per_stream);
+        let connected = r.busy_total + r.busy_since.map_or(Duration::ZERO, |s| s.elapsed());
+        RegistrySnapshot {
+            per_stream: all,
+            totals,
+            latency,
+            accepted: r.accepted,
+            active: r.live.len() as u64,
+            connected,
+        }
+    }
+}
+
+pub(crate) struct RegistrySnapshot {
+    pub(crate) per_stream: Vec<StreamStats>,
+    pub(crate) totals: Totals,
+    pub(crate) latency: LatencyHistogram,
+    pub(crate) accepted: u64,
+    pub(crate) active: u64,
+    pub(crate) connected: Duration,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn peer(port: u16) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], port))
+    }
+
+    #[test]
+    fn ended_streams_are_bounded_and_totals_kept() {
+        let reg = Registry::new(4, 3);
+        for i in 0..10u16 {
+            let s = reg.register(None, peer(1000 + i)).unwrap();
+            s.received.store(u64::from(i) + 1, Ordering::SeqCst);
+            s.shown.store(1, Ordering::SeqCst);
+            s.disconnect();
+            reg.retire(&s);
+        }
+        let snap = reg.snapshot();
+        assert_eq!(snap.accepted, 10);
+        assert_eq!(snap.per_stream.len(), 3, "only the last 3 ended kept");
+        assert_eq!(snap.per_stream[2].id, 10);
+        assert_eq!(snap.totals.received, (1..=10).sum::<u64>());
+        assert_eq!(snap.totals.frames, 10);
+        assert_eq!(snap.active, 0);
+    }
+
+    #[test]
+    fn registration_stops_at_max_clients_and_names_fall_back_to_the_peer() {
+        let reg = Registry::new(2, 0);
+        let a = reg.register(Some("door"), peer(1)).unwrap();
+        let b = reg.register(Some(""), peer(2)).unwrap();
+        assert_eq!(a.name, "door");
+        assert_eq!(b.name, "127.0.0.1:2");
+        assert!(reg.register(None, peer(3)).is_err());
+        reg.retire(&a);
+        assert!(reg.register(None, peer(3)).is_ok());
+        assert_eq!(reg.live_count(), 2);
+    }
+}
