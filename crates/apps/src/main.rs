@@ -451,16 +451,21 @@ fn build_sender(args: &SendArgs) -> Result<SenderBuilder> {
 
 /// What the user can do about a sender event, in this program's flags.
 fn sender_hint(event: &SenderEvent<'_>, framing: Prefix) -> Option<&'static str> {
+    use framecast_proto::handshake::StatusCode;
     match event {
         SenderEvent::HandshakeFailed { error, .. } if error.peer_lacks_handshake() => Some(
             "if the receiver is the original server.py or `framecast recv --framing legacy`, \
              send with --framing legacy",
         ),
-        SenderEvent::Refused { code, .. }
-            if framing == Prefix::LegacyI64Le
-                && *code == framecast_proto::handshake::StatusCode::BadHello =>
-        {
-            Some("the receiver expects the default framing: send with --framing u32")
+        SenderEvent::Refused { code, .. } if *code == StatusCode::WrongFraming => {
+            Some(if framing == Prefix::LegacyI64Le {
+                "the receiver expects the default framing: send with --framing u32"
+            } else {
+                "the receiver uses the legacy framing: send with --framing legacy"
+            })
+        }
+        SenderEvent::Refused { code, .. } if *code == StatusCode::Busy => {
+            Some("it serves as many senders as its --max-clients allows")
         }
         _ => None,
     }

@@ -12,6 +12,10 @@ pub const DEFAULT_MAX_CLIENTS: usize = 16;
 /// its streams. When one more arrives, the connection that has waited
 /// longest is closed to make room, so idle connections can delay a real
 /// sender by one handshake at most, never lock it out.
+///
+/// Open connections are capped at `max_clients + 2 * max_pending_handshakes`
+/// (streams, connections waiting, and as many again being closed); one
+/// over that is closed as soon as it is accepted.
 pub const DEFAULT_MAX_PENDING_HANDSHAKES: usize = 64;
 
 /// How long a new connection has to complete its hello.

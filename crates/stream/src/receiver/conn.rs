@@ -74,7 +74,9 @@ pub(crate) async fn serve(shared: Arc<Shared>, listener: TcpListener) {
             }
         };
         shared.counters.connections.fetch_add(1, Ordering::Relaxed);
-        let cap = shared.config.max_clients + shared.config.max_pending_handshakes;
+        // Streams, connections waiting for their handshake (the oldest of
+        // which give way to newer ones), and as many again being closed.
+        let cap = shared.config.max_clients + 2 * shared.config.max_pending_handshakes;
         let open = shared.counters.open.fetch_add(1, Ordering::SeqCst) + 1;
         if open > cap {
             shared.counters.open.fetch_sub(1, Ordering::SeqCst);
@@ -159,7 +161,7 @@ async fn connection(
     if shared.config.prefix != Prefix::U32Le {
         // The legacy framing has no handshake: the stream opens with its
         // first frame.
-        if shared.registry.live_count() >= shared.config.max_clients {
+        if shared.registry.connected_count() >= shared.config.max_clients {
             shared.counters.refused.fetch_add(1, Ordering::Relaxed);
             shared.event(&ReceiverEvent::Refused {
                 peer,
@@ -245,7 +247,7 @@ async fn connection(
     handshake::encode_status(&status, &mut out);
     let written = timeout(shared.config.handshake_timeout, sock.write_all(&out)).await;
     if !matches!(written, Ok(Ok(()))) {
-        state.disconnect();
+        shared.registry.disconnect(&state);
         shared.end_stream(&state, &EndCause::Closed);
         return;
     }
@@ -332,6 +334,12 @@ async fn refuse_hello(
                     HandshakeError::UnsupportedVersion { .. } => {
                         (StatusCode::UnsupportedVersion, error.to_string())
                     }
+                    _ if error.peer_guess() == Some(PeerGuess::LegacyFraming) => (
+                        StatusCode::WrongFraming,
+                        "this receiver uses the framecast framing with its session handshake, \
+                         and the frames sent use the legacy framing"
+                            .to_owned(),
+                    ),
                     _ => (
                         StatusCode::BadHello,
                         format!(
@@ -511,7 +519,7 @@ async fn frames(
                         .fetch_add(1, Ordering::Relaxed);
                     shared.event(&ReceiverEvent::HelloOnLegacyFraming { peer });
                     let status = Status {
-                        code: StatusCode::BadHello as i32,
+                        code: StatusCode::WrongFraming as i32,
                         reason: "this receiver uses the legacy framing, which has no session \
                                  handshake"
                             .into(),
@@ -528,7 +536,7 @@ async fn frames(
     drop(ring);
     drop(buf);
     if let Some(state) = state {
-        state.disconnect();
+        shared.registry.disconnect(&state);
         shared.end_stream(&state, &cause);
     }
 }

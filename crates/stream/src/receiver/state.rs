@@ -93,11 +93,14 @@ impl StreamState {
         self.connected.load(Ordering::SeqCst)
     }
 
-    /// Marks the session closed (its last frames may still be shown).
-    pub(crate) fn disconnect(&self) {
-        if self.connected.swap(false, Ordering::SeqCst) {
+    /// Marks the session closed (its last frames may still be shown);
+    /// returns whether it was open. Use [`Registry::disconnect`].
+    fn disconnect(&self) -> bool {
+        let was = self.connected.swap(false, Ordering::SeqCst);
+        if was {
             *lock(&self.ended_at) = Some(Instant::now());
         }
+        was
     }
 
     pub(crate) fn connected_for(&self) -> Duration {
@@ -172,7 +175,11 @@ pub(crate) struct Busy {
 #[derive(Debug)]
 struct RegistryInner {
     next_id: StreamId,
+    /// Streams not yet retired (their last frames may still be showing).
     live: Vec<Arc<StreamState>>,
+    /// Streams whose session is open: what `max_clients` limits. A stream
+    /// whose sender left frees its place at once, before it is retired.
+    connected: usize,
     ended: VecDeque<StreamStats>,
     ended_totals: Totals,
     ended_latency: LatencyHistogram,
@@ -199,6 +206,7 @@ impl Registry {
             inner: Mutex::new(RegistryInner {
                 next_id: 1,
                 live: Vec::with_capacity(max_clients),
+                connected: 0,
                 ended: VecDeque::with_capacity(max_ended),
                 ended_totals: Totals::default(),
                 ended_latency: LatencyHistogram::new(),
@@ -220,7 +228,7 @@ impl Registry {
     ) -> Result<Arc<StreamState>, Busy> {
         let state = {
             let mut r = lock(&self.inner);
-            if r.live.len() >= self.max_clients {
+            if r.connected >= self.max_clients {
                 return Err(Busy {
                     max_clients: self.max_clients,
                 });
@@ -233,6 +241,7 @@ impl Registry {
             };
             let state = Arc::new(StreamState::new(id, name, peer));
             r.live.push(Arc::clone(&state));
+            r.connected += 1;
             r.accepted += 1;
             if r.busy_since.is_none() {
                 r.busy_since = Some(Instant::now());
@@ -241,6 +250,14 @@ impl Registry {
         };
         self.changes.send_modify(|n| *n += 1);
         Ok(state)
+    }
+
+    /// A stream's session closed: its place is free for another sender.
+    pub(crate) fn disconnect(&self, state: &StreamState) {
+        if state.disconnect() {
+            let mut r = lock(&self.inner);
+            r.connected = r.connected.saturating_sub(1);
+        }
     }
 
     /// Moves a stream whose last frame has been dealt with to the ended
@@ -284,8 +301,9 @@ impl Registry {
             .map(Arc::clone)
     }
 
-    pub(crate) fn live_count(&self) -> usize {
-        lock(&self.inner).live.len()
+    /// Streams whose session is open.
+    pub(crate) fn connected_count(&self) -> usize {
+        lock(&self.inner).connected
     }
 
     pub(crate) fn changes(&self) -> watch::Receiver<u64> {
@@ -315,7 +333,7 @@ impl Registry {
             totals,
             latency,
             accepted: r.accepted,
-            active: r.live.len() as u64,
+            active: r.connected as u64,
             connected,
         }
     }
@@ -345,7 +363,7 @@ mod tests {
             let s = reg.register(None, peer(1000 + i)).unwrap();
             s.received.store(u64::from(i) + 1, Ordering::SeqCst);
             s.shown.store(1, Ordering::SeqCst);
-            s.disconnect();
+            reg.disconnect(&s);
             reg.retire(&s);
         }
         let snap = reg.snapshot();
@@ -365,8 +383,11 @@ mod tests {
         assert_eq!(a.name, "door");
         assert_eq!(b.name, "127.0.0.1:2");
         assert!(reg.register(None, peer(3)).is_err());
-        reg.retire(&a);
+        // A sender that left frees its place at once, before retirement.
+        reg.disconnect(&a);
         assert!(reg.register(None, peer(3)).is_ok());
-        assert_eq!(reg.live_count(), 2);
+        assert_eq!(reg.connected_count(), 2);
+        reg.retire(&a);
+        assert_eq!(reg.snapshot().per_stream.len(), 2);
     }
 }
