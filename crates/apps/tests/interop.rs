@@ -166,3 +166,59 @@ fn framecast_send_legacy_feeds_an_original_style_receiver() {
     let markers: Vec<u64> = frames.iter().map(|f| marker(f)).collect();
     assert_eq!(markers, (0..10).collect::<Vec<_>>());
 }
+
+/// The sender of `docs/protocol.md` section 8, in Python, against
+/// `framecast recv`: the handshake is implementable from the document
+/// alone, and a refusal reaches a peer that is not framecast.
+#[test]
+fn python_peer_speaks_the_handshake() {
+    let Some(python) = python() else { return };
+    let dir = tempdir();
+    let (json_path, json) = path_str(dir.path(), "stats.json");
+    let (mut recv, addr) = start_recv(&["--stats-json", &json, "--max-clients", "1"]);
+    let protos = workspace_root().join("crates/proto/proto");
+    let run = |name: &str, frames: &str| {
+        let mut cmd = Command::new(&python);
+        cmd.arg(script("handshake_sender.py")).args([
+            protos.to_str().unwrap(),
+            "127.0.0.1",
+            &addr.port().to_string(),
+            name,
+            frames,
+        ]);
+        Proc::spawn(name, cmd)
+    };
+    let mut first = run("python", "20");
+    first.wait_ok(TIMEOUT);
+    assert!(
+        first.stdout().contains("sent 20 frames as stream 1"),
+        "{}",
+        first.stdout()
+    );
+    recv.wait_for_stderr(STREAM_ENDED, TIMEOUT);
+
+    // With the one place taken, the next Python sender is told why.
+    let holder = {
+        let mut s = std::net::TcpStream::connect(addr).unwrap();
+        hello(&mut s, "holder");
+        s
+    };
+    let mut second = run("python-2", "1");
+    let status = second.wait(TIMEOUT);
+    assert_eq!(status.code(), Some(3), "{}", second.stderr());
+    assert!(
+        second
+            .stdout()
+            .contains("refused: busy: already serving 1 senders"),
+        "{}",
+        second.stdout()
+    );
+    drop(holder);
+    recv.interrupt();
+    recv.wait_ok(TIMEOUT);
+    let stats = read_json(&json_path);
+    let s = &stats["per_stream"][0];
+    assert_eq!(s["name"], "python", "{stats}");
+    assert_eq!(s["received"], 20, "{stats}");
+    assert_eq!(s["corrupt"], 0, "{stats}");
+}

@@ -1,0 +1,138 @@
+//! Keeps the session handshake section of `docs/protocol.md` true: its
+//! example messages are generated here from the real encoder, and the
+//! document must contain the generated hex dumps verbatim, and state the
+//! constants the code uses.
+
+use framecast_proto::handshake::{Hello, Status, StatusCode};
+use framecast_stream::handshake::{
+    self, Decoded, ENVELOPE_LEN, HANDSHAKE_VERSION, HELLO_MAGIC, MAX_HANDSHAKE_BODY, MAX_NAME_LEN,
+    MAX_TOKEN_LEN, STATUS_MAGIC,
+};
+use framecast_stream::limits;
+
+/// The spec, read at compile time from the repository.
+const SPEC: &str = include_str!("../../../docs/protocol.md");
+
+fn example_hello() -> Hello {
+    Hello {
+        name: "door".into(),
+        token: Vec::new(),
+        software: "framecast/0.1.0".into(),
+    }
+}
+
+fn example_accepted() -> Status {
+    Status {
+        code: StatusCode::Accepted as i32,
+        reason: String::new(),
+        max_frame_len: 8_388_608,
+        max_pixels: 8_294_400,
+        stream_id: 1,
+        retry_after_ms: 0,
+    }
+}
+
+fn example_busy() -> Status {
+    Status {
+        code: StatusCode::Busy as i32,
+        reason: "busy: already serving 16 senders".into(),
+        retry_after_ms: 1000,
+        ..Default::default()
+    }
+}
+
+/// The format of `hexdump -C`.
+fn hexdump(bytes: &[u8]) -> String {
+    let mut out = String::new();
+    for (i, line) in bytes.chunks(16).enumerate() {
+        let mut hex = String::new();
+        for (j, b) in line.iter().enumerate() {
+            hex.push_str(&format!("{b:02x} "));
+            if j == 7 {
+                hex.push(' ');
+            }
+        }
+        let ascii: String = line
+            .iter()
+            .map(|&b| {
+                if (0x20..0x7f).contains(&b) {
+                    b as char
+                } else {
+                    '.'
+                }
+            })
+            .collect();
+        out.push_str(&format!("{:08x}  {hex:<49} |{ascii}|\n", i * 16));
+    }
+    out.push_str(&format!("{:08x}\n", bytes.len()));
+    out
+}
+
+fn check(what: &str, bytes: &[u8]) {
+    let dump = hexdump(bytes);
+    assert!(
+        SPEC.contains(&dump),
+        "docs/protocol.md must contain the {what} dump verbatim:\n{dump}"
+    );
+}
+
+#[test]
+fn spec_contains_the_generated_hello() {
+    let mut wire = Vec::new();
+    handshake::encode_hello(&example_hello(), &mut wire);
+    assert_eq!(&wire[..4], &HELLO_MAGIC);
+    assert_eq!(wire[4], HANDSHAKE_VERSION);
+    assert_eq!(
+        usize::from(u16::from_le_bytes([wire[5], wire[6]])),
+        wire.len() - ENVELOPE_LEN
+    );
+    check("hello", &wire);
+    assert!(matches!(
+        handshake::decode_hello(&wire).unwrap(),
+        Decoded::Complete { message, .. } if message == example_hello()
+    ));
+}
+
+#[test]
+fn spec_contains_the_generated_statuses() {
+    for (what, status) in [("accepted", example_accepted()), ("busy", example_busy())] {
+        let mut wire = Vec::new();
+        handshake::encode_status(&status, &mut wire);
+        assert_eq!(&wire[..4], &STATUS_MAGIC);
+        check(what, &wire);
+        assert!(matches!(
+            handshake::decode_status(&wire).unwrap(),
+            Decoded::Complete { message, .. } if message == status
+        ));
+    }
+}
+
+#[test]
+fn spec_states_the_constants() {
+    for (what, value) in [
+        ("MAX_HANDSHAKE_BODY", MAX_HANDSHAKE_BODY.to_string()),
+        ("MAX_NAME_LEN", MAX_NAME_LEN.to_string()),
+        ("MAX_TOKEN_LEN", MAX_TOKEN_LEN.to_string()),
+        (
+            "status timeout",
+            limits::DEFAULT_STATUS_TIMEOUT.as_secs().to_string(),
+        ),
+        (
+            "handshake timeout",
+            limits::DEFAULT_HANDSHAKE_TIMEOUT.as_secs().to_string(),
+        ),
+    ] {
+        assert!(
+            SPEC.contains(&value),
+            "docs/protocol.md must state {what} = {value}"
+        );
+    }
+    // Every status code, by its number and name.
+    for code in 0..=7 {
+        let name = StatusCode::try_from(code).unwrap().as_str_name();
+        assert!(
+            SPEC.contains(&format!("| {code} | `{name}`")),
+            "docs/protocol.md must list status code {code} {name}"
+        );
+    }
+}
