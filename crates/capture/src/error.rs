@@ -9,6 +9,11 @@ use framecast_codec::CodecError;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum CaptureError {
+    /// A file source that does not loop has delivered its last frame. Not a
+    /// failure: the end of the input.
+    #[error("the source has no more frames")]
+    EndOfFile,
+
     /// An I/O error reading a source.
     #[error("capture I/O error: {0}")]
     Io(#[from] std::io::Error),
@@ -164,3 +169,11 @@ pub enum CaptureError {
     #[error("the camera stopped delivering frames (unplugged?)")]
     CameraStopped,
 }
+impl CaptureError {
+    /// Whether this is the normal end of a file source
+    /// ([`CaptureError::EndOfFile`]), not a failure.
+    pub fn is_end_of_file(&self) -> bool {
+        matches!(self, Self::EndOfFile)
+    }
+}
+

@@ -270,7 +270,8 @@ impl Scanner {
 }
 
 /// Frames of an MJPEG file, delivered as [`FrameKind::Jpeg`] (no decoding),
-/// looping at the end. Frames without Huffman tables (webcam streams) get
+/// ending after the last (or, with [`looping`](MjpegFileSource::looping),
+/// starting again from the first). Frames without Huffman tables (webcam streams) get
 /// the standard ones ([`ensure_huffman_tables`](crate::ensure_huffman_tables));
 /// others are delivered byte for byte. Not paced: wrap it in [`Paced`](crate::Paced).
 ///
@@ -293,9 +294,18 @@ pub struct MjpegFileSource {
     format: SourceFormat,
     limits: Limits,
     clock: Arc<dyn Clock>,
+    looping: bool,
 }
 
 impl MjpegFileSource {
+    /// Starts again from the first frame after the last, instead of ending
+    /// (builder style).
+    pub fn looping(mut self, looping: bool) -> Self {
+        self.looping = looping;
+        self.format.frames = (!looping).then_some(self.index.frames.len() as u64);
+        self
+    }
+
     /// Opens and indexes `path` within the default [`Limits`].
     pub fn open(path: impl AsRef<Path>) -> Result<Self, CaptureError> {
         Self::open_with_limits(path, &Limits::default())
@@ -326,10 +336,12 @@ impl MjpegFileSource {
             format: SourceFormat::new(0, 0, FrameKind::Jpeg, PixelFormat::Rgb8, false),
             limits: *limits,
             clock: SystemClock::shared(),
+            looping: false,
         };
         let mut jpeg = Vec::new();
         let (width, height) = source.read_span(first, &mut jpeg)?;
-        source.format = SourceFormat::new(width, height, FrameKind::Jpeg, PixelFormat::Rgb8, false);
+        source.format = SourceFormat::new(width, height, FrameKind::Jpeg, PixelFormat::Rgb8, false)
+            .with_frames(Some(source.index.frames.len() as u64));
         Ok(source)
     }
 
@@ -386,12 +398,19 @@ impl FrameSource for MjpegFileSource {
         self.format
     }
 
-    /// Reads the next JPEG; after the last, starts again from the first. A
-    /// frame whose header is unreadable is reported as an error, and the
-    /// next call goes on with the following frame.
+    /// Reads the next JPEG; after the last, ends with
+    /// [`CaptureError::EndOfFile`], or starts again from the first when
+    /// looping. A frame whose header is unreadable is reported as an error,
+    /// and the next call goes on with the following frame.
     fn next_frame(&mut self, frame: &mut Frame) -> Result<(), CaptureError> {
+        if self.next == self.index.frames.len() {
+            if !self.looping {
+                return Err(CaptureError::EndOfFile);
+            }
+            self.next = 0;
+        }
         let span = self.index.frames[self.next];
-        self.next = (self.next + 1) % self.index.frames.len();
+        self.next += 1;
         let (width, height) = self.read_span(span, &mut frame.jpeg)?;
         frame.kind = FrameKind::Jpeg;
         frame.width = width;

@@ -12,7 +12,8 @@ use crate::{
     CaptureError, Clock, Frame, FrameKind, FrameSource, Limits, SourceFormat, SystemClock,
 };
 
-/// Frames of a raw RGB24 file, looping at the end. Not paced: wrap it in
+/// Frames of a raw RGB24 file, ending after the last (or, with
+/// [`looping`](RawFileSource::looping), starting again from the first). Not paced: wrap it in
 /// [`Paced`](crate::Paced).
 ///
 /// A raw file carries no size, so the caller gives it. A file whose length
@@ -39,6 +40,7 @@ pub struct RawFileSource {
     next: u64,
     sequence: u64,
     clock: Arc<dyn Clock>,
+    looping: bool,
 }
 
 impl RawFileSource {
@@ -88,12 +90,20 @@ impl RawFileSource {
             next: 0,
             sequence: 0,
             clock: SystemClock::shared(),
+            looping: false,
         })
     }
 
     /// Stamps frames with `clock` instead of the system clock.
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
+        self
+    }
+
+    /// Starts again from the first frame after the last, instead of ending
+    /// (builder style).
+    pub fn looping(mut self, looping: bool) -> Self {
+        self.looping = looping;
         self
     }
 
@@ -117,10 +127,19 @@ impl FrameSource for RawFileSource {
             PixelFormat::Rgb8,
             false,
         )
+        .with_frames((!self.looping).then_some(self.frames))
     }
 
-    /// Reads the next frame; after the last, starts again from the first.
+    /// Reads the next frame; after the last, ends with
+    /// [`CaptureError::EndOfFile`], or starts again from the first when
+    /// looping.
     fn next_frame(&mut self, frame: &mut Frame) -> Result<(), CaptureError> {
+        if self.next == self.frames {
+            if !self.looping {
+                return Err(CaptureError::EndOfFile);
+            }
+            self.next = 0;
+        }
         // The size was checked against the limits at open, and the file is a
         // whole number of frames of it.
         frame
@@ -135,7 +154,7 @@ impl FrameSource for RawFileSource {
             path: self.path.clone(),
             source,
         })?;
-        self.next = (self.next + 1) % self.frames;
+        self.next += 1;
         frame.kind = FrameKind::Raw;
         frame.jpeg.clear();
         frame.width = self.width;

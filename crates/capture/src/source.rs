@@ -31,6 +31,9 @@ pub struct SourceFormat {
     /// camera): a sender may drop them when it falls behind. Files and the
     /// test pattern are not live.
     pub live: bool,
+    /// How many frames the source delivers before it ends, when that is
+    /// known (a file that does not loop); `None` for endless sources.
+    pub frames: Option<u64>,
 }
 
 impl SourceFormat {
@@ -48,7 +51,14 @@ impl SourceFormat {
             kind,
             pixel_format,
             live,
+            frames: None,
         }
+    }
+
+    /// The same format, for a source that ends after `frames` frames.
+    pub fn with_frames(mut self, frames: Option<u64>) -> Self {
+        self.frames = frames;
+        self
     }
 }
 
@@ -121,7 +131,8 @@ pub trait FrameSource: Send {
     fn format(&self) -> SourceFormat;
 
     /// Waits for the next frame (a paced source sleeps until it is due) and
-    /// writes it into `frame`, reusing its buffers.
+    /// writes it into `frame`, reusing its buffers. A source that has ended
+    /// (a file that does not loop) returns [`CaptureError::EndOfFile`].
     fn next_frame(&mut self, frame: &mut Frame) -> Result<(), CaptureError>;
 }
 

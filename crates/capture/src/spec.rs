@@ -106,6 +106,9 @@ pub struct SourceOptions {
     pub prefer_mjpeg: bool,
     /// Bounds on sizes.
     pub limits: Limits,
+    /// Whether file sources start again after their last frame (else they
+    /// end).
+    pub looping: bool,
     /// The clock that paces and stamps frames.
     pub clock: Arc<dyn Clock>,
 }
@@ -125,8 +128,15 @@ impl SourceOptions {
             fps: DEFAULT_FPS,
             prefer_mjpeg: true,
             limits: Limits::default(),
+            looping: false,
             clock: SystemClock::shared(),
         }
+    }
+
+    /// Sets [`SourceOptions::looping`].
+    pub fn with_looping(mut self, looping: bool) -> Self {
+        self.looping = looping;
+        self
     }
 
     /// Sets [`SourceOptions::fps`].
@@ -183,11 +193,13 @@ pub fn open_source(
         ) as Box<dyn FrameSource>),
         SourceSpec::Raw(path) => paced(Box::new(
             RawFileSource::open_with_limits(path, options.width, options.height, &options.limits)?
-                .with_clock(Arc::clone(&clock)),
+                .with_clock(Arc::clone(&clock))
+                .looping(options.looping),
         )),
         SourceSpec::Mjpeg(path) => paced(Box::new(
             MjpegFileSource::open_with_limits(path, &options.limits)?
-                .with_clock(Arc::clone(&clock)),
+                .with_clock(Arc::clone(&clock))
+                .looping(options.looping),
         )),
         SourceSpec::Camera(selector) => {
             let request = CameraRequest::new(options.width, options.height, options.fps)

@@ -73,11 +73,15 @@ fn sources_do_not_allocate_per_frame() {
     );
     assert_eq!(steady_state_allocations(&mut paced, 1), 0, "paced");
 
-    let mut raw = RawFileSource::open(testdata.join("testsrc_64x48.rgb"), 64, 48).unwrap();
+    let mut raw = RawFileSource::open(testdata.join("testsrc_64x48.rgb"), 64, 48)
+        .unwrap()
+        .looping(true);
     assert_eq!(steady_state_allocations(&mut raw, 1), 0, "raw file");
 
     // One loop through the file grows the JPEG buffer to the largest frame.
-    let mut mjpeg = MjpegFileSource::open(testdata.join("testsrc_64x48.mjpeg")).unwrap();
+    let mut mjpeg = MjpegFileSource::open(testdata.join("testsrc_64x48.mjpeg"))
+        .unwrap()
+        .looping(true);
     assert_eq!(steady_state_allocations(&mut mjpeg, 5), 0, "mjpeg file");
 
     // The counter works: a growing buffer is seen.

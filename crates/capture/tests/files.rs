@@ -31,8 +31,10 @@ fn raw_file_frames_loop_with_continuous_sequence_numbers() {
     let clock = ManualClock::new(42);
     let mut source = RawFileSource::open(fixture("testsrc_64x48.rgb"), 64, 48)
         .unwrap()
-        .with_clock(Arc::new(clock.clone()));
+        .with_clock(Arc::new(clock.clone()))
+        .looping(true);
     assert_eq!(source.frame_count(), 3);
+    assert_eq!(source.format().frames, None, "looping: endless");
     let format = source.format();
     assert_eq!(
         (format.width, format.height, format.kind),
@@ -49,6 +51,40 @@ fn raw_file_frames_loop_with_continuous_sequence_numbers() {
         // One buffer for the whole stream: no allocation per frame.
         let ptr = frame.pixels.data().as_ptr();
         assert_eq!(*buffer.get_or_insert(ptr), ptr);
+    }
+}
+
+#[test]
+fn file_sources_end_after_their_last_frame_unless_looping() {
+    let mut raw = RawFileSource::open(fixture("testsrc_64x48.rgb"), 64, 48).unwrap();
+    assert_eq!(raw.format().frames, Some(3));
+    let mut mjpeg = MjpegFileSource::open(fixture("testsrc_64x48.mjpeg")).unwrap();
+    assert_eq!(mjpeg.format().frames, Some(5));
+    let mut frame = Frame::default();
+    for (source, n) in [(&mut raw as &mut dyn FrameSource, 3), (&mut mjpeg, 5)] {
+        for _ in 0..n {
+            source.next_frame(&mut frame).unwrap();
+        }
+        let end = source.next_frame(&mut frame).unwrap_err();
+        assert!(end.is_end_of_file(), "{end}");
+        // And it stays ended.
+        assert!(source.next_frame(&mut frame).unwrap_err().is_end_of_file());
+    }
+    // Through open_source, --loop's option.
+    let options = SourceOptions::new(64, 48).with_fps(0);
+    let spec: SourceSpec = format!("mjpeg:{}", fixture("testsrc_64x48.mjpeg").display())
+        .parse()
+        .unwrap();
+    let mut once = open_source(&spec, &options).unwrap();
+    let mut looped = open_source(&spec, &options.clone().with_looping(true)).unwrap();
+    assert_eq!(once.format().frames, Some(5));
+    assert_eq!(looped.format().frames, None);
+    for _ in 0..5 {
+        once.next_frame(&mut frame).unwrap();
+    }
+    assert!(once.next_frame(&mut frame).unwrap_err().is_end_of_file());
+    for _ in 0..11 {
+        looped.next_frame(&mut frame).unwrap();
     }
 }
 
@@ -89,7 +125,9 @@ fn raw_file_of_the_wrong_size_is_refused_with_advice() {
 #[test]
 fn mjpeg_file_frames_pass_through_unchanged_and_loop() {
     let bytes = std::fs::read(fixture("testsrc_64x48.mjpeg")).unwrap();
-    let mut source = MjpegFileSource::open(fixture("testsrc_64x48.mjpeg")).unwrap();
+    let mut source = MjpegFileSource::open(fixture("testsrc_64x48.mjpeg"))
+        .unwrap()
+        .looping(true);
     let format = source.format();
     assert_eq!(
         (format.width, format.height, format.kind),
@@ -119,7 +157,9 @@ fn mjpeg_file_frames_pass_through_unchanged_and_loop() {
 
 #[test]
 fn truncated_mjpeg_file_plays_its_complete_frames() {
-    let mut source = MjpegFileSource::open(fixture("truncated_64x48.mjpeg")).unwrap();
+    let mut source = MjpegFileSource::open(fixture("truncated_64x48.mjpeg"))
+        .unwrap()
+        .looping(true);
     assert_eq!(source.index().frames().len(), 4);
     assert_eq!(source.index().dropped(), 1);
     let bytes = std::fs::read(fixture("testsrc_64x48.mjpeg")).unwrap();
