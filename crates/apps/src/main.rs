@@ -549,13 +549,11 @@ fn send_with_preview(args: SendArgs, quiet: bool) -> Result<()> {
                 // A closed window stops the sender through `is_closed`; a
                 // frame the preview cannot show is no reason to stop.
                 let _ = match frame.kind {
-                    FrameKind::Jpeg => jpeg_sink.show(&EncodedFrame {
-                        stream: 0,
-                        label: "preview",
-                        sequence: frame.sequence,
-                        capture_time_us: Some(frame.capture_time_us),
-                        jpeg: &frame.jpeg,
-                    }),
+                    FrameKind::Jpeg => jpeg_sink.show(
+                        &EncodedFrame::new(0, "preview", &frame.jpeg)
+                            .with_sequence(frame.sequence)
+                            .with_capture_time_us(Some(frame.capture_time_us)),
+                    ),
                     _ => preview.show_pixels(0, "preview", frame.pixels.as_image()),
                 };
             })

@@ -176,4 +176,3 @@ impl CaptureError {
         matches!(self, Self::EndOfFile)
     }
 }
-

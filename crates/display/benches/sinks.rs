@@ -16,13 +16,7 @@ fn fixture(name: &str) -> Vec<u8> {
 }
 
 fn frame(jpeg: &[u8]) -> EncodedFrame<'_> {
-    EncodedFrame {
-        stream: 0,
-        label: "bench",
-        sequence: 0,
-        capture_time_us: None,
-        jpeg,
-    }
+    EncodedFrame::new(0, "bench", jpeg)
 }
 
 fn sinks(c: &mut Criterion) {

@@ -31,13 +31,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .duration_since(UNIX_EPOCH)
                 .map_or(0, |d| d.as_micros() as u64);
             for (stream, (label, jpeg)) in files.iter().enumerate() {
-                let frame = EncodedFrame {
-                    stream: stream as u32,
-                    label,
-                    sequence,
-                    capture_time_us: Some(now_us),
-                    jpeg,
-                };
+                let frame = EncodedFrame::new(stream as u32, label, jpeg)
+                    .with_sequence(sequence)
+                    .with_capture_time_us(Some(now_us));
                 match sink.show(&frame) {
                     Ok(()) => {}
                     Err(DisplayError::Closed) => return sequence,

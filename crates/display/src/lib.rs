@@ -21,13 +21,7 @@
 //! let mut sink = Tee::new()
 //!     .with(Recorder::new(Vec::new()))
 //!     .with(NullSink::new(800, 600)?);
-//! let garbage = EncodedFrame {
-//!     stream: 1,
-//!     label: "127.0.0.1:40000",
-//!     sequence: 0,
-//!     capture_time_us: None,
-//!     jpeg: &[0xFF, 0xD8, 0x00],
-//! };
+//! let garbage = EncodedFrame::new(1, "127.0.0.1:40000", &[0xFF, 0xD8, 0x00]);
 //! // Bad input is a typed error, never a panic, and nothing is recorded.
 //! let err = sink.show(&garbage).unwrap_err();
 //! assert!(err.to_string().contains("frame 0"), "{err}");

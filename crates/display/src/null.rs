@@ -49,9 +49,7 @@ pub(crate) fn check_size(
 ///
 /// let mut sink = NullSink::new(800, 600)?;
 /// // A frame that is not a JPEG is refused with an error, and counted.
-/// let frame = framecast_display::EncodedFrame {
-///     stream: 0, label: "test", sequence: 1, capture_time_us: None, jpeg: b"not a jpeg",
-/// };
+/// let frame = framecast_display::EncodedFrame::new(0, "test", b"not a jpeg").with_sequence(1);
 /// assert!(sink.show(&frame).is_err());
 /// assert_eq!((sink.frames(), sink.errors()), (0, 1));
 /// # Ok::<(), framecast_display::DisplayError>(())
@@ -153,13 +151,7 @@ mod tests {
     const QUADRANTS: &[u8] = include_bytes!("../tests/data/quadrants-400x400.jpg");
 
     fn frame(jpeg: &[u8]) -> EncodedFrame<'_> {
-        EncodedFrame {
-            stream: 3,
-            label: "t",
-            sequence: 42,
-            capture_time_us: None,
-            jpeg,
-        }
+        EncodedFrame::new(3, "t", jpeg).with_sequence(42)
     }
 
     fn xrgb_at(img: ImageRef<'_>, x: u32, y: u32) -> [u8; 3] {

@@ -40,7 +40,7 @@ use crate::{DisplayError, EncodedFrame, FrameSink};
 /// use framecast_display::{EncodedFrame, FrameSink, Recorder};
 ///
 /// let mut rec = Recorder::new(Vec::new());
-/// let bad = EncodedFrame { stream: 0, label: "", sequence: 7, capture_time_us: None, jpeg: b"oops" };
+/// let bad = EncodedFrame::new(0, "", b"oops").with_sequence(7);
 /// assert!(rec.show(&bad).is_err());
 /// assert_eq!(rec.frames(), 0);
 /// assert!(rec.into_inner().is_empty());

@@ -5,20 +5,72 @@ use crate::DisplayError;
 /// One received frame, as it came off the wire: a JPEG and its metadata.
 ///
 /// Sinks decode it if they need pixels (the window, the null sink) or store
-/// it unchanged (the recorder).
+/// it unchanged (the recorders). Made with [`EncodedFrame::new`] and the
+/// `with_` methods, so that fields can be added without breaking callers.
+///
+/// ```
+/// use framecast_display::EncodedFrame;
+///
+/// let jpeg = [0xFF, 0xD8, 0xFF, 0xD9];
+/// let frame = EncodedFrame::new(3, "door", &jpeg)
+///     .with_sequence(41)
+///     .with_capture_time_us(Some(1_700_000_000_000_000))
+///     .with_source_size(Some((640, 480)));
+/// assert_eq!((frame.stream, frame.sequence, frame.source_size), (3, 41, Some((640, 480))));
+/// ```
 #[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
 pub struct EncodedFrame<'a> {
-    /// Which stream (sender connection) it came from; stable for the
-    /// stream's life.
+    /// Which stream (sender session) it came from; stable for the stream's
+    /// life.
     pub stream: u32,
-    /// A human label for the stream, e.g. the peer address.
+    /// A human label for the stream: its name, or the peer's address.
     pub label: &'a str,
     /// The sender's sequence number (0 when the sender sends none).
     pub sequence: u64,
     /// Capture time in microseconds since the Unix epoch, if the sender sent it.
     pub capture_time_us: Option<u64>,
+    /// The picture's size as captured, before the sender scaled it, if the
+    /// sender said: the shape to show it at.
+    pub source_size: Option<(u32, u32)>,
     /// The JPEG bytes.
     pub jpeg: &'a [u8],
+}
+
+impl<'a> EncodedFrame<'a> {
+    /// A frame of stream `stream`, labelled `label`, holding `jpeg`; no
+    /// sequence number (0), capture time or source size.
+    pub fn new(stream: u32, label: &'a str, jpeg: &'a [u8]) -> Self {
+        Self {
+            stream,
+            label,
+            sequence: 0,
+            capture_time_us: None,
+            source_size: None,
+            jpeg,
+        }
+    }
+
+    /// Sets [`EncodedFrame::sequence`].
+    #[must_use]
+    pub fn with_sequence(mut self, sequence: u64) -> Self {
+        self.sequence = sequence;
+        self
+    }
+
+    /// Sets [`EncodedFrame::capture_time_us`].
+    #[must_use]
+    pub fn with_capture_time_us(mut self, capture_time_us: Option<u64>) -> Self {
+        self.capture_time_us = capture_time_us;
+        self
+    }
+
+    /// Sets [`EncodedFrame::source_size`].
+    #[must_use]
+    pub fn with_source_size(mut self, source_size: Option<(u32, u32)>) -> Self {
+        self.source_size = source_size;
+        self
+    }
 }
 
 /// Where received frames end up.

@@ -174,13 +174,9 @@ mod tests {
     const QUADRANTS: &[u8] = include_bytes!("../tests/data/quadrants-400x400.jpg");
 
     fn frame(sequence: u64, jpeg: &[u8]) -> EncodedFrame<'_> {
-        EncodedFrame {
-            stream: 2,
-            label: "t",
-            sequence,
-            capture_time_us: Some(5),
-            jpeg,
-        }
+        EncodedFrame::new(2, "t", jpeg)
+            .with_sequence(sequence)
+            .with_capture_time_us(Some(5))
     }
 
     #[test]

@@ -107,13 +107,7 @@ mod tests {
         // The null sink fails on this frame (not a JPEG); the snapshot sink,
         // after it, must still get it.
         let mut tee = Tee::new().with(NullSink::default()).with(snapshots);
-        let frame = EncodedFrame {
-            stream: 1,
-            label: "",
-            sequence: 11,
-            capture_time_us: None,
-            jpeg: b"junk",
-        };
+        let frame = EncodedFrame::new(1, "", b"junk").with_sequence(11);
         let err = tee.show(&frame).unwrap_err();
         assert!(matches!(err, DisplayError::Decode { sequence: 11, .. }));
         assert_eq!(handle.latest().unwrap().sequence, 11);

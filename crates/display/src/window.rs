@@ -79,8 +79,11 @@ pub struct WindowOptions {
     pub width: u32,
     /// Initial inner height in pixels (default [`DEFAULT_HEIGHT`]).
     pub height: u32,
-    /// Keep each picture's aspect ratio, with bars around it, instead of
-    /// stretching it over its tile.
+    /// Keep each picture's own aspect ratio, with bars around it, when its
+    /// sender did not say the shape it was captured at (pictures whose
+    /// sender did are always shown at that shape, letterboxed); otherwise
+    /// such pictures are stretched over their tile, as the original
+    /// programs showed them.
     pub keep_aspect: bool,
     /// The most streams shown at once (default [`DEFAULT_MAX_TILES`]).
     pub max_tiles: usize,
@@ -153,8 +156,9 @@ struct Tile {
     /// The latest picture, `Xrgb32`, usually already at its on-screen size.
     image: ImageBuf,
     has_image: bool,
-    /// The picture's size before scaling (for the aspect ratio).
-    source_size: (u32, u32),
+    /// The shape the picture is shown at (letterboxed), or `None` to fill
+    /// the tile.
+    shape: Option<(u32, u32)>,
     sequence: u64,
     shown_sequence: Option<u64>,
     latency_ms: Option<u64>,
@@ -172,7 +176,7 @@ impl Tile {
             label: label.to_owned(),
             image: ImageBuf::empty(PixelFormat::Xrgb32),
             has_image: false,
-            source_size: (0, 0),
+            shape: None,
             sequence: 0,
             shown_sequence: None,
             latency_ms: None,
@@ -368,7 +372,7 @@ impl WindowHandle {
             };
             blit_scaled(&image, &mut tile.image.as_image_mut(), full);
             tile.has_image = true;
-            tile.source_size = (w, h);
+            tile.shape = self.shared.options.keep_aspect.then_some((w, h));
             let sequence = tile.sequence.wrapping_add(1);
             tile.arrived(label, sequence, None);
         }
@@ -486,22 +490,25 @@ impl FrameSink for WindowSink {
             sequence: frame.sequence,
             source,
         };
-        let keep_aspect = self.shared.options.keep_aspect;
-        // The picture's own size, from its header (no decoding), to size
-        // the letterbox before decoding straight to the on-screen size.
-        let source = if keep_aspect {
-            let info = probe_jpeg(frame.jpeg).map_err(decode_error)?;
-            (info.width, info.height)
-        } else {
-            (1, 1)
+        // The shape to show: the captured picture's, when the sender said
+        // (a 640x360 camera sent at 400x400 is shown 16:9, letterboxed);
+        // else, with `keep_aspect`, the JPEG's own, from its header (no
+        // decoding), to size the letterbox before decoding straight to the
+        // on-screen size; else the whole tile.
+        let shape = match frame.source_size {
+            Some(size) => Some(size),
+            None if self.shared.options.keep_aspect => {
+                let info = probe_jpeg(frame.jpeg).map_err(decode_error)?;
+                Some((info.width, info.height))
+            }
+            None => None,
         };
         let target = {
             let mut state = self.shared.state();
             let i = state.tile_index(frame.stream, frame.label, self.shared.options.max_tiles)?;
-            state.picture_rect(i, source, keep_aspect)
+            state.picture_rect(i, shape.unwrap_or((1, 1)), shape.is_some())
         };
-        let info = self
-            .pipeline
+        self.pipeline
             .decode_to(
                 frame.jpeg,
                 target.width.max(1),
@@ -518,7 +525,7 @@ impl FrameSink for WindowSink {
             let tile = &mut state.tiles[i];
             std::mem::swap(&mut tile.image, &mut self.scratch);
             tile.has_image = true;
-            tile.source_size = (info.width, info.height);
+            tile.shape = shape;
             tile.arrived(frame.label, frame.sequence, frame.capture_time_us);
         }
         self.shared.request_redraw()
@@ -569,9 +576,7 @@ fn loop_error(e: EventLoopError) -> DisplayError {
 ///     let mut sink = window.sink();
 ///     let mut sequence = 0;
 ///     while !window.is_closed() {
-///         let frame = EncodedFrame {
-///             stream: 0, label: "file", sequence, capture_time_us: None, jpeg: &jpeg,
-///         };
+///         let frame = EncodedFrame::new(0, "file", &jpeg).with_sequence(sequence);
 ///         if sink.show(&frame).is_err() {
 ///             break;
 ///         }
@@ -751,7 +756,6 @@ where
             height: h.get(),
         };
         fill(&mut canvas, full, BACKGROUND);
-        let keep_aspect = self.shared.options.keep_aspect;
         let mut title_due = self.title_at.is_none_or(|t| t.elapsed() >= TITLE_INTERVAL);
         {
             let mut state = self.shared.state();
@@ -768,7 +772,8 @@ where
             }
             for i in 0..count {
                 let tile_area = tile_rect(count, i, w.get(), h.get());
-                let picture = state.picture_rect(i, state.tiles[i].source_size, keep_aspect);
+                let shape = state.tiles[i].shape;
+                let picture = state.picture_rect(i, shape.unwrap_or((1, 1)), shape.is_some());
                 let tile = &mut state.tiles[i];
                 if tile.has_image {
                     blit_scaled(&tile.image.as_image(), &mut canvas, picture);

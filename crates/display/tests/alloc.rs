@@ -64,13 +64,9 @@ fn allocations(f: impl FnOnce()) -> u64 {
 }
 
 fn frame<'a>(stream: u32, sequence: u64, jpeg: &'a [u8]) -> EncodedFrame<'a> {
-    EncodedFrame {
-        stream,
-        label: "peer",
-        sequence,
-        capture_time_us: Some(sequence),
-        jpeg,
-    }
+    EncodedFrame::new(stream, "peer", jpeg)
+        .with_sequence(sequence)
+        .with_capture_time_us(Some(sequence))
 }
 
 /// Warms `sink` up with every picture, then counts the allocations of 30

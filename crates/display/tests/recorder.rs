@@ -12,13 +12,9 @@ use framecast_capture::{Frame, FrameSource, Limits, MjpegFileSource, MjpegIndex}
 use framecast_display::{EncodedFrame, FrameSink, Recorder};
 
 fn frame<'a>(sequence: u64, jpeg: &'a [u8]) -> EncodedFrame<'a> {
-    EncodedFrame {
-        stream: 1,
-        label: "test",
-        sequence,
-        capture_time_us: Some(1_700_000_000_000_000 + sequence),
-        jpeg,
-    }
+    EncodedFrame::new(1, "test", jpeg)
+        .with_sequence(sequence)
+        .with_capture_time_us(Some(1_700_000_000_000_000 + sequence))
 }
 
 fn pictures() -> Vec<Vec<u8>> {

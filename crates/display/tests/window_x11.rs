@@ -378,13 +378,7 @@ fn child_show(tiles: bool) {
     let result = run_window(options, move |window| {
         let mut sink = window.sink();
         for &stream in streams {
-            let frame = EncodedFrame {
-                stream,
-                label: "127.0.0.1:5252",
-                sequence: 7,
-                capture_time_us: None,
-                jpeg: &jpeg,
-            };
+            let frame = EncodedFrame::new(stream, "127.0.0.1:5252", &jpeg).with_sequence(7);
             sink.show(&frame).unwrap();
         }
         let deadline = Instant::now() + TIMEOUT;
@@ -398,13 +392,7 @@ fn child_show(tiles: bool) {
         if !tiles {
             sink_allocations(&window, &mut sink, &jpeg);
             // Back to the frame the screenshot expects.
-            let frame = EncodedFrame {
-                stream: 1,
-                label: "127.0.0.1:5252",
-                sequence: 7,
-                capture_time_us: None,
-                jpeg: &jpeg,
-            };
+            let frame = EncodedFrame::new(1, "127.0.0.1:5252", &jpeg).with_sequence(7);
             sink.show(&frame).unwrap();
             wait_shown(&window, 1, 7);
         }
@@ -417,13 +405,7 @@ fn child_show(tiles: bool) {
             "nobody closed the window"
         );
         // Once closed, the sink says so.
-        let frame = EncodedFrame {
-            stream: 1,
-            label: "",
-            sequence: 8,
-            capture_time_us: None,
-            jpeg: &jpeg,
-        };
+        let frame = EncodedFrame::new(1, "", &jpeg).with_sequence(8);
         assert!(matches!(sink.show(&frame), Err(DisplayError::Closed)));
         "closed"
     });
@@ -450,12 +432,10 @@ fn sink_allocations(
     sink: &mut framecast_display::WindowSink,
     jpeg: &[u8],
 ) {
-    let frame = |sequence| EncodedFrame {
-        stream: 1,
-        label: "127.0.0.1:5252",
-        sequence,
-        capture_time_us: Some(sequence),
-        jpeg,
+    let frame = |sequence| {
+        EncodedFrame::new(1, "127.0.0.1:5252", jpeg)
+            .with_sequence(sequence)
+            .with_capture_time_us(Some(sequence))
     };
     for sequence in 100..105 {
         sink.show(&frame(sequence)).unwrap();
@@ -504,13 +484,7 @@ fn the_window_closes_when_the_app_returns(xvfb: &Xvfb) {
 fn child_app_returns() {
     let jpeg = fixture("quadrants-400x400.jpg");
     let result = run_window(WindowOptions::default(), move |window| {
-        let frame = EncodedFrame {
-            stream: 0,
-            label: "brief",
-            sequence: 1,
-            capture_time_us: None,
-            jpeg: &jpeg,
-        };
+        let frame = EncodedFrame::new(0, "brief", &jpeg).with_sequence(1);
         window.sink().show(&frame).unwrap();
         wait_shown(&window, 0, 1);
         assert!(!window.is_closed());

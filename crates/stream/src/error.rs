@@ -83,6 +83,17 @@ pub enum StreamError {
         /// The receiver's limit.
         max: u64,
     },
+    /// A sender made as many failed attempts in a row as it was allowed.
+    #[error("gave up on {to} after {attempts} failed attempts")]
+    GaveUp {
+        /// The receiver's address, as given.
+        to: String,
+        /// Attempts made since the last session that carried frames.
+        attempts: u32,
+        /// What went wrong the last time.
+        #[source]
+        last: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// A stage of the engine panicked (a bug).
     #[error("the {0} thread panicked")]
     Panicked(&'static str),
@@ -110,6 +121,16 @@ impl From<WireError> for StreamError {
     fn from(e: WireError) -> Self {
         Self::Wire(e)
     }
+}
+
+/// A receiver's refusal of a session, as an error.
+#[derive(Debug, thiserror::Error)]
+#[error("the receiver refused the session: {reason}")]
+pub struct Refused {
+    /// The receiver's code.
+    pub code: framecast_proto::handshake::StatusCode,
+    /// The receiver's words.
+    pub reason: String,
 }
 
 /// Why a sender's session attempt failed after the connection opened.

@@ -73,15 +73,15 @@ mod stats;
 use std::sync::Arc;
 
 pub use backoff::{Backoff, DEFAULT_INITIAL_BACKOFF, DEFAULT_MAX_BACKOFF};
-pub use error::{Report, SessionError, StreamError};
+pub use error::{Refused, Report, SessionError, StreamError};
 pub use frame::{Frame, FrameError, StreamId, check_frame};
 pub use limits::DEFAULT_MAX_CLIENTS;
 pub use queue::{Closed, Latest};
 pub use receiver::{Receiver, ReceiverBuilder, SUBSCRIBER_BACKLOG, SinkFactory, StreamHandle};
 pub use recording::{Recording, RecordingStats};
 pub use sender::{
-    DEFAULT_CONNECT_TIMEOUT, DEFAULT_QUALITY, DEFAULT_QUEUE_DEPTH, DEFAULT_SIZE, FrameHook, Sender,
-    SenderBuilder,
+    DEFAULT_CONNECT_TIMEOUT, DEFAULT_QUALITY, DEFAULT_QUEUE_DEPTH, DEFAULT_SIZE, FrameHook, Retry,
+    Sender, SenderBuilder,
 };
 pub use stats::{
     LatencySummary, RECENT_LATENCY_SAMPLES, RateMeter, ReceiverStats, SenderStats, StreamStats,

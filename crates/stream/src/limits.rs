@@ -67,6 +67,32 @@ pub const DEFAULT_BUSY_RETRY_AFTER: Duration = Duration::from_secs(1);
 /// network side of hundreds of streams; decoding happens on the workers.
 pub const DEFAULT_IO_THREADS: usize = 1;
 
+/// How long one connection attempt of a sender may take.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long a sender's write may block before the connection is given up
+/// (a receiver that stopped reading, or vanished without a reset).
+pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// TCP keepalive on a sender's connection: probes after this much silence
+/// from the receiver, [`KEEPALIVE_INTERVAL`] apart, [`KEEPALIVE_RETRIES`]
+/// times. With `TCP_USER_TIMEOUT` set to [`DEFAULT_WRITE_TIMEOUT`], a
+/// receiver that vanished without a reset is noticed within
+/// [`DEFAULT_WRITE_TIMEOUT`] while frames are being sent.
+pub const KEEPALIVE_TIME: Duration = Duration::from_secs(5);
+
+/// Time between TCP keepalive probes.
+pub const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(2);
+
+/// Unanswered TCP keepalive probes before the connection is dropped.
+pub const KEEPALIVE_RETRIES: u32 = 3;
+
+/// Failed attempts in a row (a connection refused or timed out, a session
+/// refused or a handshake that failed) after which a sender gives up,
+/// unless told to retry forever. Counted from the last session that
+/// carried frames; with the default backoff, about half a minute.
+pub const DEFAULT_RETRIES: u32 = 10;
+
 /// How long a sender waits for the receiver's answer to its hello.
 pub const DEFAULT_STATUS_TIMEOUT: Duration = Duration::from_secs(5);
 

@@ -85,13 +85,9 @@ fn record(mut rx: broadcast::Receiver<Frame>, mut sink: impl FrameSink) -> Recor
         if stats.failed {
             continue;
         }
-        let encoded = EncodedFrame {
-            stream: frame.stream(),
-            label: "",
-            sequence: frame.sequence(),
-            capture_time_us: frame.capture_time_us(),
-            jpeg: &frame.jpeg()[..],
-        };
+        let encoded = EncodedFrame::new(frame.stream(), "", &frame.jpeg()[..])
+            .with_sequence(frame.sequence())
+            .with_capture_time_us(frame.capture_time_us());
         match sink.show(&encoded) {
             Ok(()) => stats.frames += 1,
             Err(e) => {

@@ -18,7 +18,7 @@
 
 use std::io::ErrorKind;
 use std::net::{Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
@@ -36,7 +36,10 @@ use crate::backoff::{Backoff, DEFAULT_INITIAL_BACKOFF, DEFAULT_MAX_BACKOFF};
 use crate::error::{Report, SessionError, StreamError};
 use crate::events::{SenderEvent, SenderHook, log_sender_event};
 use crate::handshake::{self, Decoded};
-use crate::limits::DEFAULT_STATUS_TIMEOUT;
+use crate::limits::{
+    DEFAULT_STATUS_TIMEOUT, DEFAULT_WRITE_TIMEOUT, KEEPALIVE_INTERVAL, KEEPALIVE_RETRIES,
+    KEEPALIVE_TIME,
+};
 use crate::queue::Latest;
 use crate::stats::{SenderStats, secs};
 use crate::{Stop, StopHandle};
@@ -47,8 +50,47 @@ pub const DEFAULT_SIZE: (u32, u32) = (400, 400);
 /// The original program's JPEG quality.
 pub const DEFAULT_QUALITY: u8 = 95;
 
-/// How long one connection attempt may take.
-pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+pub use crate::limits::DEFAULT_CONNECT_TIMEOUT;
+
+/// How many failed attempts in a row a sender makes before it gives up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Retry {
+    /// Give up after this many retries (attempts after the first), counted
+    /// since the last session that carried frames.
+    Attempts(u32),
+    /// Never give up.
+    Forever,
+}
+
+impl Default for Retry {
+    /// [`DEFAULT_RETRIES`](crate::limits::DEFAULT_RETRIES) retries.
+    fn default() -> Self {
+        Self::Attempts(crate::limits::DEFAULT_RETRIES)
+    }
+}
+
+impl std::str::FromStr for Retry {
+    type Err = String;
+
+    /// `forever`, or a number of retries.
+    fn from_str(s: &str) -> Result<Self, String> {
+        if s.eq_ignore_ascii_case("forever") {
+            return Ok(Self::Forever);
+        }
+        s.parse()
+            .map(Self::Attempts)
+            .map_err(|_| format!("expected a number of retries or \"forever\", got {s:?}"))
+    }
+}
+
+impl std::fmt::Display for Retry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Attempts(n) => write!(f, "{n}"),
+            Self::Forever => f.write_str("forever"),
+        }
+    }
+}
 
 /// Frames (or messages) that may wait between two stages of a sender. Two
 /// lets a stage start on the next item while the one after it is still
@@ -83,6 +125,8 @@ pub struct SenderBuilder {
     max_backoff: Duration,
     connect_timeout: Duration,
     status_timeout: Duration,
+    write_timeout: Duration,
+    retry: Retry,
     seed: Option<u64>,
     on_frame: Option<FrameHook>,
     name: String,
@@ -121,6 +165,8 @@ impl SenderBuilder {
             max_backoff: DEFAULT_MAX_BACKOFF,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             status_timeout: DEFAULT_STATUS_TIMEOUT,
+            write_timeout: DEFAULT_WRITE_TIMEOUT,
+            retry: Retry::default(),
             seed: None,
             on_frame: None,
             name: String::new(),
@@ -135,6 +181,21 @@ impl SenderBuilder {
     /// characters; [`start`](Self::start) checks.
     pub fn name(mut self, name: impl Into<String>) -> Self {
         self.name = name.into();
+        self
+    }
+
+    /// When to give up: after this many failed attempts in a row (default
+    /// [`Retry::default`]), or never.
+    pub fn retry(mut self, retry: Retry) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// How long one write may block before the connection is given up and
+    /// made again (default [`DEFAULT_WRITE_TIMEOUT`]); also the bound on
+    /// unacknowledged data (`TCP_USER_TIMEOUT`).
+    pub fn write_timeout(mut self, timeout: Duration) -> Self {
+        self.write_timeout = timeout;
         self
     }
 
@@ -160,9 +221,9 @@ impl SenderBuilder {
         self
     }
 
-    /// The JPEG quality, 1..=100.
+    /// The JPEG quality, 1..=100 ([`start`](Self::start) refuses others).
     pub fn quality(mut self, quality: u8) -> Self {
-        self.quality = quality.clamp(1, 100);
+        self.quality = quality;
         self
     }
 
@@ -188,7 +249,7 @@ impl SenderBuilder {
     /// [`DEFAULT_QUEUE_DEPTH`]). Deeper smooths out bursts at the cost of
     /// latency.
     pub fn queue_depth(mut self, depth: usize) -> Self {
-        self.queue_depth = depth.max(1);
+        self.queue_depth = depth;
         self
     }
 
@@ -231,6 +292,25 @@ impl SenderBuilder {
             what: "name",
             reason: "must be at most 64 bytes of UTF-8 without control characters",
         })?;
+        let bad = |what, reason| Err(StreamError::Config { what, reason });
+        if !(1..=100).contains(&self.quality) {
+            return bad("quality", "must be between 1 and 100");
+        }
+        if self.queue_depth == 0 {
+            return bad("queue_depth", "must be at least 1");
+        }
+        if self.width == 0 || self.height == 0 {
+            return bad("size", "width and height must be at least 1");
+        }
+        for (what, t) in [
+            ("connect_timeout", self.connect_timeout),
+            ("status_timeout", self.status_timeout),
+            ("write_timeout", self.write_timeout),
+        ] {
+            if t.is_zero() {
+                return bad(what, "must be longer than zero");
+            }
+        }
         let format = self.source.format();
         let shared = Arc::new(SenderShared {
             stop: AtomicBool::new(false),
@@ -238,6 +318,7 @@ impl SenderBuilder {
             stop_cv: Condvar::new(),
             raw: Latest::new(self.queue_depth, self.queue_depth + POOL_EXTRA),
             encoded: Latest::new(self.queue_depth, self.queue_depth + POOL_EXTRA),
+            stale: AtomicU64::new(0),
             live: format.live,
             counters: Mutex::new(SenderStats::default()),
             socket: Mutex::new(None),
@@ -284,6 +365,9 @@ impl SenderBuilder {
             hook: self.hook,
             status_timeout: self.status_timeout,
             connect_timeout: self.connect_timeout,
+            write_timeout: self.write_timeout,
+            retry: self.retry,
+            failures: 0,
             backoff: Backoff::new(
                 self.initial_backoff,
                 self.max_backoff,
@@ -380,7 +464,10 @@ struct SenderShared {
     stop_lock: Mutex<()>,
     stop_cv: Condvar,
     raw: Latest<Frame>,
-    encoded: Latest<Vec<u8>>,
+    encoded: Latest<Encoded>,
+    /// Frames captured before a connection broke, dropped after it was made
+    /// again rather than sent late.
+    stale: AtomicU64,
     live: bool,
     counters: Mutex<SenderStats>,
     /// The open connection, so that stopping can unblock a write.
@@ -427,7 +514,7 @@ impl SenderShared {
 
     fn snapshot(&self) -> SenderStats {
         let mut s = lock(&self.counters).clone();
-        s.dropped = self.raw.dropped() + self.encoded.dropped();
+        s.dropped = self.raw.dropped() + self.encoded.dropped() + self.stale.load(Ordering::SeqCst);
         let elapsed = self.started.elapsed();
         s.seconds = secs(elapsed);
         s.fps = if s.seconds > 0.0 {
@@ -453,15 +540,21 @@ impl SenderShared {
 fn capture_loop(shared: &SenderShared, mut source: Box<dyn FrameSource>, count: Option<u64>) {
     let mut captured: u64 = 0;
     while !shared.stopped() {
-        // A source that is not live loses nothing, so exactly `count`
-        // frames are needed; a live one may drop, so it runs until the send
-        // stage has sent `count`.
-        if !shared.live && count.is_some_and(|n| captured >= n) {
+        // A source that is not live loses nothing but the frames left stale
+        // by a broken connection, so exactly `count` frames plus those are
+        // needed; a live one may drop, so it runs until the send stage has
+        // sent `count`.
+        if !shared.live
+            && count.is_some_and(|n| captured >= n + shared.stale.load(Ordering::SeqCst))
+        {
             break;
         }
         let mut frame = shared.raw.spare().unwrap_or_default();
         if let Err(e) = source.next_frame(&mut frame) {
-            if !shared.stopped() {
+            if e.is_end_of_file() {
+                lock(&shared.counters).source_ended = true;
+                tracing::debug!(frames = captured, "the source ended");
+            } else if !shared.stopped() {
                 shared.fail(StreamError::Capture(e));
             }
             break;
@@ -481,7 +574,8 @@ fn encode_loop(shared: &SenderShared, mut encoder: Encoder, mut hook: Option<Fra
             break;
         }
         let mut msg = shared.encoded.spare().unwrap_or_default();
-        match encoder.encode(&frame, &mut msg) {
+        msg.capture_time_us = frame.capture_time_us;
+        match encoder.encode(&frame, &mut msg.bytes) {
             Ok(passthrough) => {
                 if passthrough {
                     lock(&shared.counters).passthrough += 1;
@@ -501,6 +595,13 @@ fn encode_loop(shared: &SenderShared, mut encoder: Encoder, mut hook: Option<Fra
         }
     }
     shared.encoded.close();
+}
+
+/// One encoded `Video` message and when its frame was captured.
+#[derive(Debug, Default)]
+struct Encoded {
+    bytes: Vec<u8>,
+    capture_time_us: u64,
 }
 
 /// Turns frames into encoded `Video` messages.
@@ -601,6 +702,10 @@ struct Link {
     hook: Option<SenderHook>,
     status_timeout: Duration,
     connect_timeout: Duration,
+    write_timeout: Duration,
+    retry: Retry,
+    /// Failed attempts since the last session that carried frames.
+    failures: u32,
     backoff: Backoff,
 }
 
@@ -656,20 +761,41 @@ impl Link {
         }
     }
 
+    /// One more failed attempt: when to try again, or `None` to give up.
+    fn failed(&mut self, floor: Duration) -> Option<Duration> {
+        self.failures = self.failures.saturating_add(1);
+        match self.retry {
+            Retry::Attempts(n) if self.failures > n => None,
+            _ => Some(self.backoff.next_delay().max(floor)),
+        }
+    }
+
+    fn give_up(&self, last: impl std::error::Error + Send + Sync + 'static) -> Attempt {
+        Attempt::Fatal(StreamError::GaveUp {
+            to: self.to.clone(),
+            attempts: self.failures,
+            last: Box::new(last),
+        })
+    }
+
     fn attempt(&mut self, shared: &SenderShared) -> Attempt {
         let mut stream = match self.try_connect() {
             Ok(stream) => stream,
             Err(error) => {
-                let delay = self.backoff.next_delay();
+                let retry_in = self.failed(Duration::ZERO);
                 self.event(&SenderEvent::ConnectFailed {
                     to: &self.to,
                     error: &error,
-                    retry_in: Some(delay),
+                    retry_in,
                 });
-                return Attempt::Retry(delay);
+                return match retry_in {
+                    Some(delay) => Attempt::Retry(delay),
+                    None => self.give_up(error),
+                };
             }
         };
         let _ = stream.set_nodelay(true);
+        tune(&stream, self.write_timeout);
         let peer = stream
             .peer_addr()
             .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
@@ -684,30 +810,38 @@ impl Link {
             let status = match session(&mut stream, &self.hello, self.status_timeout) {
                 Ok(status) => status,
                 Err(error) => {
-                    let delay = self.backoff.next_delay();
-                    if !shared.stopped() {
-                        self.event(&SenderEvent::HandshakeFailed {
-                            peer,
-                            error: &error,
-                            retry_in: Some(delay),
-                        });
+                    if shared.stopped() {
+                        return Attempt::Retry(Duration::ZERO);
                     }
-                    return Attempt::Retry(delay);
+                    let retry_in = self.failed(Duration::ZERO);
+                    self.event(&SenderEvent::HandshakeFailed {
+                        peer,
+                        error: &error,
+                        retry_in,
+                    });
+                    return match retry_in {
+                        Some(delay) => Attempt::Retry(delay),
+                        None => self.give_up(error),
+                    };
                 }
             };
             if status.code() != StatusCode::Accepted {
                 lock(&shared.counters).refused += 1;
-                let delay = self
-                    .backoff
-                    .next_delay()
-                    .max(Duration::from_millis(u64::from(status.retry_after_ms)));
+                let floor = Duration::from_millis(u64::from(status.retry_after_ms));
+                let retry_in = self.failed(floor);
                 self.event(&SenderEvent::Refused {
                     peer,
                     code: status.code(),
                     reason: &status.reason,
-                    retry_in: Some(delay),
+                    retry_in,
                 });
-                return Attempt::Retry(delay);
+                return match retry_in {
+                    Some(delay) => Attempt::Retry(delay),
+                    None => self.give_up(crate::error::Refused {
+                        code: status.code(),
+                        reason: status.reason,
+                    }),
+                };
             }
             let (w, h) = self.size;
             if status.max_pixels > 0 && u64::from(w) * u64::from(h) > status.max_pixels {
@@ -731,6 +865,21 @@ impl Link {
     }
 }
 
+/// Bounds how long a broken connection can go unnoticed: a write timeout,
+/// TCP keepalive, and (on Linux) `TCP_USER_TIMEOUT` on unacknowledged data.
+/// Best effort: a socket that refuses an option keeps its defaults.
+fn tune(stream: &TcpStream, write_timeout: Duration) {
+    let _ = stream.set_write_timeout(Some(write_timeout));
+    let sock = socket2::SockRef::from(stream);
+    let keepalive = socket2::TcpKeepalive::new()
+        .with_time(KEEPALIVE_TIME)
+        .with_interval(KEEPALIVE_INTERVAL)
+        .with_retries(KEEPALIVE_RETRIES);
+    let _ = sock.set_tcp_keepalive(&keepalive);
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    let _ = sock.set_tcp_user_timeout(Some(write_timeout));
+}
+
 /// Says hello and reads the receiver's status, within `timeout`.
 fn session(
     stream: &mut TcpStream,
@@ -740,9 +889,6 @@ fn session(
     use std::io::{Read, Write};
     let mut out = Vec::with_capacity(64);
     handshake::encode_hello(hello, &mut out);
-    stream
-        .set_write_timeout(Some(timeout))
-        .map_err(SessionError::Io)?;
     stream.write_all(&out).map_err(SessionError::Io)?;
     stream
         .set_read_timeout(Some(timeout))
@@ -769,7 +915,6 @@ fn session(
         }
     };
     stream.set_read_timeout(None).map_err(SessionError::Io)?;
-    stream.set_write_timeout(None).map_err(SessionError::Io)?;
     Ok(status)
 }
 
@@ -788,16 +933,28 @@ fn refusal_on_legacy(stream: &TcpStream) -> Option<Status> {
     }
 }
 
+fn now_us() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as u64)
+}
+
 fn send_loop(shared: &SenderShared, mut link: Link, count: Option<u64>) {
     let mut writer: Option<(FrameWriter<TcpStream>, SocketAddr, u64)> = None;
     let mut connections: u64 = 0;
     let mut sent: u64 = 0;
+    // After a connection broke: frames captured before this time are stale
+    // and dropped, so that the receiver's first frame is a fresh one.
+    let mut fresh_after: Option<u64> = None;
     'frames: while let Some(msg) = shared.encoded.pop() {
-        // Retry the same message on a new connection until it goes out, so
-        // that a receiver restart loses as little as possible.
         loop {
             if shared.stopped() {
                 break 'frames;
+            }
+            if fresh_after.is_some_and(|t| msg.capture_time_us < t) {
+                shared.stale.fetch_add(1, Ordering::SeqCst);
+                shared.encoded.recycle(msg);
+                continue 'frames;
             }
             let (w, peer, carried) = match writer.as_mut() {
                 Some(w) => w,
@@ -807,19 +964,26 @@ fn send_loop(shared: &SenderShared, mut link: Link, count: Option<u64>) {
                         {
                             let mut c = lock(&shared.counters);
                             c.connected = true;
+                            c.sessions = connections;
                             c.reconnects = connections - 1;
                         }
-                        writer.insert((w, peer, 0))
+                        writer = Some((w, peer, 0));
+                        if fresh_after.is_some() {
+                            // Everything captured while disconnected goes too.
+                            fresh_after = Some(now_us());
+                        }
+                        continue;
                     }
                     None => break 'frames,
                 },
             };
-            match w.write_frame(&msg) {
+            match w.write_frame(&msg.bytes) {
                 Ok(()) => {
                     if *carried == 0 {
                         // A session that carried a frame: the receiver is
                         // really there, so later failures start over.
                         link.backoff.reset();
+                        link.failures = 0;
                     }
                     *carried += 1;
                     break;
@@ -833,25 +997,36 @@ fn send_loop(shared: &SenderShared, mut link: Link, count: Option<u64>) {
                         match refusal {
                             Some(status) => {
                                 lock(&shared.counters).refused += 1;
-                                let delay = link.backoff.next_delay();
+                                let floor = Duration::ZERO;
+                                let retry_in = link.failed(floor);
                                 link.event(&SenderEvent::Refused {
                                     peer,
                                     code: status.code(),
                                     reason: &status.reason,
-                                    retry_in: Some(delay),
+                                    retry_in,
                                 });
-                                writer = None;
-                                lock(&shared.counters).connected = false;
+                                let Some(delay) = retry_in else {
+                                    let e = link.give_up(crate::error::Refused {
+                                        code: status.code(),
+                                        reason: status.reason,
+                                    });
+                                    if let Attempt::Fatal(e) = e {
+                                        shared.fail(e);
+                                    }
+                                    break 'frames;
+                                };
                                 if shared.sleep(delay) {
                                     break 'frames;
                                 }
-                                continue;
                             }
                             None => link.event(&SenderEvent::Disconnected { peer, error: &e }),
                         }
                     }
                     writer = None;
                     lock(&shared.counters).connected = false;
+                    // The frame in hand and everything queued behind it is
+                    // from before the break: none of it goes out late.
+                    fresh_after = Some(now_us());
                 }
                 Err(e) => {
                     shared.fail(StreamError::Wire(e));
@@ -863,7 +1038,7 @@ fn send_loop(shared: &SenderShared, mut link: Link, count: Option<u64>) {
         {
             let mut c = lock(&shared.counters);
             c.sent = sent;
-            c.bytes += msg.len() as u64;
+            c.bytes += msg.bytes.len() as u64;
         }
         shared.encoded.recycle(msg);
         if count.is_some_and(|n| sent >= n) {

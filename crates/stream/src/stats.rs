@@ -305,10 +305,16 @@ pub struct SenderStats {
     pub passthrough: u64,
     /// Message bytes sent (without length prefixes).
     pub bytes: u64,
+    /// Sessions the receiver accepted (with the legacy framing:
+    /// connections made).
+    pub sessions: u64,
     /// Connections made after the first.
     pub reconnects: u64,
     /// Session attempts the receiver refused (busy, wrong version, ...).
     pub refused: u64,
+    /// Whether the source ended (a file that does not loop reached its
+    /// end) rather than the sender being stopped.
+    pub source_ended: bool,
     /// Whether a connection is open now.
     pub connected: bool,
     /// Seconds since the sender started.

@@ -750,13 +750,10 @@ fn show(
         thread::sleep(config.sink_delay);
     }
     if let Some(sink) = sink {
-        let encoded = EncodedFrame {
-            stream: stream.id,
-            label: &stream.name,
-            sequence: frame.sequence(),
-            capture_time_us: frame.capture_time_us(),
-            jpeg: &frame.jpeg()[..],
-        };
+        let encoded = EncodedFrame::new(stream.id, &stream.name, &frame.jpeg()[..])
+            .with_sequence(frame.sequence())
+            .with_capture_time_us(frame.capture_time_us())
+            .with_source_size(frame.source_size());
         if let Err(e) = sink.show(&encoded) {
             match verdict(&e) {
                 Verdict::Corrupt => {
