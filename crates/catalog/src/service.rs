@@ -29,8 +29,9 @@ type IdSource = Arc<dyn Fn() -> String + Send + Sync>;
 ///   store gives `RESOURCE_EXHAUSTED`; a storage failure gives `INTERNAL` and
 ///   is logged.
 ///
-/// Store calls run on tokio's blocking pool when [`ProductStore::blocks`]
-/// says so, so disk I/O never stalls the runtime. Wrap it in
+/// A store failure gives `INTERNAL`, or `UNAVAILABLE` when the store's
+/// backend cannot be reached (a database server that is down); the client
+/// may retry the latter. Wrap it in
 /// [`ProductInfoServer`](framecast_proto::ecommerce::product_info_server::ProductInfoServer)
 /// to serve it, or let [`serve`](crate::serve) do everything.
 pub struct ProductInfoService<S> {
@@ -73,25 +74,8 @@ impl<S: ProductStore> ProductInfoService<S> {
         &self.store
     }
 
-    /// Runs `op` on the store: inline if the store never blocks, else on
-    /// tokio's blocking pool.
-    async fn run<T, F>(&self, op: F) -> Result<T, StoreError>
-    where
-        T: Send + 'static,
-        F: FnOnce(&S) -> Result<T, StoreError> + Send + 'static,
-    {
-        if !self.store.blocks() {
-            return op(&self.store);
-        }
-        let store = Arc::clone(&self.store);
-        tokio::task::spawn_blocking(move || op(&store))
-            .await
-            .map_err(|e| StoreError::Task(e.to_string()))?
-    }
-
     async fn insert(&self, product: Product) -> Result<Product, StoreError> {
-        self.run(move |store| store.insert(&product).map(|()| product))
-            .await
+        self.store.insert(&product).await.map(|()| product)
     }
 
     /// Stores `product` under ids from the id source until one is free.
@@ -148,6 +132,12 @@ fn store_status(err: StoreError) -> Status {
         StoreError::Full { limit } => Status::resource_exhausted(format!(
             "the catalog is full: it holds its limit of {limit} products"
         )),
+        StoreError::Unavailable(why) => {
+            tracing::warn!(error = %why, "the product store is unavailable");
+            Status::unavailable(format!(
+                "the catalog's database is unavailable ({why}); retry later"
+            ))
+        }
         other => {
             // Details stay in the server log; the client learns only that the
             // server failed.
@@ -183,8 +173,7 @@ impl<S: ProductStore> ProductInfo for ProductInfoService<S> {
     async fn get_product(&self, request: Request<ProductId>) -> Result<Response<Product>, Status> {
         let id = request.into_inner().value;
         check_id(&id, "value", &self.limits)?;
-        let key = id.clone();
-        match self.run(move |store| store.get(&key)).await {
+        match self.store.get(&id).await {
             Ok(Some(product)) => Ok(Response::new(product)),
             Ok(None) => Err(not_found(&id)),
             Err(e) => Err(store_status(e)),
@@ -194,8 +183,7 @@ impl<S: ProductStore> ProductInfo for ProductInfoService<S> {
     async fn del_product(&self, request: Request<ProductId>) -> Result<Response<Product>, Status> {
         let id = request.into_inner().value;
         check_id(&id, "value", &self.limits)?;
-        let key = id.clone();
-        match self.run(move |store| store.remove(&key)).await {
+        match self.store.remove(&id).await {
             Ok(Some(product)) => {
                 tracing::debug!(%id, "product deleted");
                 Ok(Response::new(product))

@@ -1,0 +1,55 @@
+//! [`Throttle`]: at most one log line per interval for events an attacker
+//! can repeat at will (refused connections, failed handshakes, bad tokens).
+
+use std::{
+    sync::{
+        Mutex, PoisonError,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+/// How often a throttled event is logged at most: every 10 seconds.
+pub(crate) const LOG_EVERY: Duration = Duration::from_secs(10);
+
+/// Lets one event through per [`LOG_EVERY`] and counts the ones it holds
+/// back.
+#[derive(Debug, Default)]
+pub(crate) struct Throttle {
+    last: Mutex<Option<Instant>>,
+    held_back: AtomicU64,
+}
+
+impl Throttle {
+    /// `Some(n)` if this event should be logged, `n` being how many were
+    /// held back since the last one logged; `None` to stay quiet.
+    pub(crate) fn allow(&self) -> Option<u64> {
+        let now = Instant::now();
+        let mut last = self.last.lock().unwrap_or_else(PoisonError::into_inner);
+        match *last {
+            Some(t) if now.duration_since(t) < LOG_EVERY => {
+                self.held_back.fetch_add(1, Ordering::Relaxed);
+                None
+            }
+            _ => {
+                *last = Some(now);
+                Some(self.held_back.swap(0, Ordering::Relaxed))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_in_each_interval() {
+        let t = Throttle::default();
+        assert_eq!(t.allow(), Some(0));
+        assert_eq!(t.allow(), None);
+        assert_eq!(t.allow(), None);
+        *t.last.lock().unwrap() = Some(Instant::now() - LOG_EVERY);
+        assert_eq!(t.allow(), Some(2));
+    }
+}
