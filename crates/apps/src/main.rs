@@ -22,6 +22,7 @@ use framecast_capture::{SourceOptions, SourceSpec};
 use framecast_wire::Prefix;
 
 mod catalog_cmd;
+mod cert_cmd;
 
 /// Stream camera frames over TCP: a sender, a receiver, and a demo of both.
 #[derive(Debug, Parser)]
@@ -51,6 +52,9 @@ enum Command {
     /// and delete products on one.
     #[command(subcommand)]
     Catalog(catalog_cmd::CatalogArgs),
+    /// Make a throwaway CA and a server certificate for TLS, and print the
+    /// flags that use them.
+    Cert(cert_cmd::CertArgs),
 }
 
 /// A picture size, `WIDTHxHEIGHT`.
@@ -239,6 +243,7 @@ fn main() -> std::process::ExitCode {
         Command::Demo(args) => demo(args, cli.quiet),
         Command::Devices => devices(),
         Command::Catalog(args) => catalog_cmd::run(args),
+        Command::Cert(args) => cert_cmd::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -294,7 +294,11 @@ fn a_database_in_use_is_refused_clearly() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("cannot open the catalog database"), "{err}");
+    assert!(
+        err.contains("is in use by another process")
+            && err.contains("another `framecast catalog serve` holds it"),
+        "{err}"
+    );
 }
 
 /// The Python interpreter for interop tests: `FRAMECAST_PYTHON`, else the
@@ -411,4 +415,77 @@ fn a_stock_python_client_sees_the_same_status_codes() {
     let id = seen["add.id"].as_str().unwrap();
     let got = json(&server.ok(&["get", id, "--json"]));
     assert_eq!(got["name"], serde_json::json!("Desk lamp"));
+}
+
+#[test]
+fn cert_writes_a_ca_and_a_server_certificate_and_guards_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().join("tls");
+    let run = |extra: &[&str]| {
+        Command::new(BIN)
+            .args(["cert", "--out", out_dir.to_str().unwrap()])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let out = run(&[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    for flag in [
+        "--tls-cert",
+        "--tls-key",
+        "--tls-ca",
+        "https://localhost:50051",
+    ] {
+        assert!(text.contains(flag), "{flag} missing from {text}");
+    }
+    assert!(text.contains("localhost, 127.0.0.1, ::1"), "{text}");
+    let mut names: Vec<_> = std::fs::read_dir(&out_dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["ca.pem", "server-key.pem", "server.pem"]);
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(out_dir.join("server-key.pem"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let ca = std::fs::read(out_dir.join("ca.pem")).unwrap();
+
+    // A second run refuses to replace them, and says how.
+    let out = run(&["--host", "cam.example.org"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("exists already") && err.contains("--force"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(out_dir.join("ca.pem")).unwrap(), ca);
+
+    let out = run(&[
+        "--host",
+        "cam.example.org",
+        "--host",
+        "192.0.2.7",
+        "--force",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_ne!(std::fs::read(out_dir.join("ca.pem")).unwrap(), ca);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("cam.example.org, 192.0.2.7"));
+
+    let out = run(&["--host", "not a host", "--force"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("\"not a host\""));
 }
