@@ -580,6 +580,13 @@ impl Interceptor for Bearer {
 
 type Client = ProductInfoClient<InterceptedService<Channel, Bearer>>;
 
+/// A connected client, the call deadline, and whether it speaks TLS.
+struct Connected {
+    client: Client,
+    timeout: Duration,
+    tls: bool,
+}
+
 /// Connects TCP, then TLS with the server's name checked, for tonic.
 #[derive(Clone)]
 struct TlsConnector {
@@ -609,7 +616,7 @@ impl tower_service::Service<Uri> for TlsConnector {
     }
 }
 
-async fn connect(args: &ClientArgs) -> Result<(Client, Duration)> {
+async fn connect(args: &ClientArgs) -> Result<Connected> {
     let timeout = seconds("--timeout", args.timeout, false)?.unwrap_or_default();
     let target = Target::parse(&args.server, args.tls_ca.is_some())?;
     let token = read_token(args.token_file.as_deref())?;
@@ -659,10 +666,11 @@ async fn connect(args: &ClientArgs) -> Result<(Client, Duration)> {
         }
         None => None,
     };
-    Ok((
-        ProductInfoClient::with_interceptor(channel, Bearer(bearer)),
+    Ok(Connected {
+        client: ProductInfoClient::with_interceptor(channel, Bearer(bearer)),
         timeout,
-    ))
+        tls: target.tls,
+    })
 }
 
 fn is_loopback_host(host: &str) -> bool {
@@ -742,7 +750,11 @@ fn request<T>(message: T, timeout: Duration) -> tonic::Request<T> {
 }
 
 async fn add(args: AddArgs) -> Result<()> {
-    let (mut client, timeout) = connect(&args.client).await?;
+    let Connected {
+        mut client,
+        timeout,
+        tls,
+    } = connect(&args.client).await?;
     let product = Product {
         id: args.id.unwrap_or_default(),
         name: args.name,
@@ -752,7 +764,7 @@ async fn add(args: AddArgs) -> Result<()> {
     let id = client
         .add_product(request(product, timeout))
         .await
-        .map_err(|s| rpc_error("addProduct", s))?
+        .map_err(|s| rpc_error("addProduct", s, tls))?
         .into_inner()
         .value;
     if args.client.json {
@@ -764,22 +776,30 @@ async fn add(args: AddArgs) -> Result<()> {
 }
 
 async fn get(args: IdArgs) -> Result<()> {
-    let (mut client, timeout) = connect(&args.client).await?;
+    let Connected {
+        mut client,
+        timeout,
+        tls,
+    } = connect(&args.client).await?;
     let product = client
         .get_product(request(ProductId { value: args.id }, timeout))
         .await
-        .map_err(|s| rpc_error("getProduct", s))?
+        .map_err(|s| rpc_error("getProduct", s, tls))?
         .into_inner();
     print_product(&product, args.client.json);
     Ok(())
 }
 
 async fn del(args: IdArgs) -> Result<()> {
-    let (mut client, timeout) = connect(&args.client).await?;
+    let Connected {
+        mut client,
+        timeout,
+        tls,
+    } = connect(&args.client).await?;
     let product = client
         .del_product(request(ProductId { value: args.id }, timeout))
         .await
-        .map_err(|s| rpc_error("delProduct", s))?
+        .map_err(|s| rpc_error("delProduct", s, tls))?
         .into_inner();
     print_product(&product, args.client.json);
     Ok(())
@@ -839,11 +859,26 @@ fn product_json(product: &Product) -> serde_json::Value {
 
 /// A failed RPC as an error: the call, the status code's canonical name and
 /// the server's message.
-fn rpc_error(rpc: &str, status: tonic::Status) -> anyhow::Error {
+fn rpc_error(rpc: &str, status: tonic::Status, tls: bool) -> anyhow::Error {
     // tonic's client enforces the deadline itself and reports it as
     // CANCELLED; say what happened.
     if status.code() == Code::Cancelled && status.message() == "Timeout expired" {
         return anyhow::anyhow!("{rpc} failed: DEADLINE_EXCEEDED: no answer within --timeout");
+    }
+    // The connection broke before any answer (tonic's words for it): a
+    // plaintext client talking to a TLS server ends this way.
+    let broken = match (status.code(), status.message()) {
+        (Code::Internal, m) => m.starts_with("h2 protocol error"),
+        (Code::Unknown, m) => m == "transport error",
+        (Code::Cancelled, m) => m == "operation was canceled",
+        (Code::Unavailable, m) => m.contains("connection"),
+        _ => false,
+    };
+    if broken && !tls {
+        return anyhow::anyhow!(
+            "{rpc} failed: the connection broke before the server answered; if the server \
+             uses TLS, connect with https:// and --tls-ca"
+        );
     }
     let hint = match status.code() {
         Code::Unauthenticated => {
@@ -952,13 +987,18 @@ mod tests {
         let e = rpc_error(
             "getProduct",
             tonic::Status::not_found("no product with id \"x\""),
+            false,
         );
         assert_eq!(
             e.to_string(),
             "getProduct failed: NOT_FOUND: no product with id \"x\""
         );
         assert_eq!(code_name(Code::from(4)), "DEADLINE_EXCEEDED");
-        let e = rpc_error("addProduct", tonic::Status::cancelled("Timeout expired"));
+        let e = rpc_error(
+            "addProduct",
+            tonic::Status::cancelled("Timeout expired"),
+            false,
+        );
         assert_eq!(
             e.to_string(),
             "addProduct failed: DEADLINE_EXCEEDED: no answer within --timeout"

@@ -44,7 +44,7 @@ use tonic::transport::server::Connected;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::throttle::Throttle;
+use crate::throttle::{KeyedThrottle, Throttle};
 
 /// How long a new connection waits, at the cap, for the idle connection it
 /// evicted to close before it is refused instead: one second.
@@ -61,7 +61,7 @@ pub(crate) struct Registry {
     pub(crate) evicted_log: Throttle,
     pub(crate) refused_log: Throttle,
     pub(crate) idle_log: Throttle,
-    pub(crate) handshake_log: Throttle,
+    pub(crate) handshake_log: KeyedThrottle,
     pub(crate) streams_log: Throttle,
     pub(crate) accept_log: Throttle,
 }
@@ -144,7 +144,7 @@ impl Registry {
             evicted_log: Throttle::default(),
             refused_log: Throttle::default(),
             idle_log: Throttle::default(),
-            handshake_log: Throttle::default(),
+            handshake_log: KeyedThrottle::default(),
             streams_log: Throttle::default(),
             accept_log: Throttle::default(),
         })

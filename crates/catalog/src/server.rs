@@ -368,9 +368,9 @@ async fn open(
         outcome = handshake => outcome,
         () = state.closed() => return None,
     };
-    let registry_log = |why: String| {
-        if let Some(held) = slot_log(&slot) {
-            tracing::warn!(%peer, reason = %why, failed_since_last_report = held, "TLS handshake failed");
+    let log = |kind: &'static str, why: String| {
+        if let Some(held) = slot.registry().handshake_log.allow(kind) {
+            tracing::warn!(%peer, reason = %why, like_it_since_last_report = held, "TLS handshake failed");
         }
     };
     match outcome {
@@ -380,22 +380,34 @@ async fn open(
             config.idle_timeout,
         )),
         Ok(Err(e)) => {
-            registry_log(match HandshakeFailure::of(&e) {
-                Some(failure) => failure.to_string(),
-                None => e.to_string(),
-            });
+            match HandshakeFailure::of(&e) {
+                Some(failure) => log(failure_kind(&failure), failure.to_string()),
+                None => log("io", e.to_string()),
+            }
             None
         }
         Err(_) => {
-            registry_log(format!(
-                "not finished within the handshake timeout of {:?}",
-                config.handshake_timeout
-            ));
+            log(
+                "timeout",
+                format!(
+                    "not finished within the handshake timeout of {:?}",
+                    config.handshake_timeout
+                ),
+            );
             None
         }
     }
 }
 
-fn slot_log(slot: &Slot) -> Option<u64> {
-    slot.registry().handshake_log.allow()
+/// A name per kind of handshake failure, for throttling their logs apart.
+fn failure_kind(failure: &HandshakeFailure) -> &'static str {
+    match failure {
+        HandshakeFailure::UnknownIssuer => "unknown issuer",
+        HandshakeFailure::WrongName { .. } => "wrong name",
+        HandshakeFailure::Expired => "expired",
+        HandshakeFailure::NotTls => "not tls",
+        HandshakeFailure::Refused(_) => "refused",
+        HandshakeFailure::Closed => "closed",
+        _ => "other",
+    }
 }

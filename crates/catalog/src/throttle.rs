@@ -2,8 +2,9 @@
 //! can repeat at will (refused connections, failed handshakes, bad tokens).
 
 use std::{
+    collections::HashMap,
     sync::{
-        Mutex, PoisonError,
+        Arc, Mutex, PoisonError,
         atomic::{AtomicU64, Ordering},
     },
     time::{Duration, Instant},
@@ -39,6 +40,24 @@ impl Throttle {
     }
 }
 
+/// A [`Throttle`] per kind of event, so that one kind repeated at will does
+/// not hide the others. Kinds are a small fixed set of names.
+#[derive(Debug, Default)]
+pub(crate) struct KeyedThrottle {
+    kinds: Mutex<HashMap<&'static str, Arc<Throttle>>>,
+}
+
+impl KeyedThrottle {
+    /// As [`Throttle::allow`], for events of kind `kind`.
+    pub(crate) fn allow(&self, kind: &'static str) -> Option<u64> {
+        let throttle = {
+            let mut kinds = self.kinds.lock().unwrap_or_else(PoisonError::into_inner);
+            Arc::clone(kinds.entry(kind).or_default())
+        };
+        throttle.allow()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -51,5 +70,13 @@ mod tests {
         assert_eq!(t.allow(), None);
         *t.last.lock().unwrap() = Some(Instant::now() - LOG_EVERY);
         assert_eq!(t.allow(), Some(2));
+    }
+
+    #[test]
+    fn kinds_are_throttled_apart() {
+        let t = KeyedThrottle::default();
+        assert_eq!(t.allow("a"), Some(0));
+        assert_eq!(t.allow("a"), None);
+        assert_eq!(t.allow("b"), Some(0));
     }
 }
