@@ -93,6 +93,20 @@ impl Default for PostgresOptions {
 /// - It connects without TLS: run it on a trusted network (see the
 ///   catalog's security notes). A URL asking for `sslmode=require` is
 ///   refused rather than silently used in plaintext.
+///
+/// ```no_run
+/// use framecast_catalog::{PostgresOptions, PostgresStore, ProductInfoService};
+///
+/// # async fn run() -> Result<(), framecast_catalog::StoreError> {
+/// let store = PostgresStore::connect(
+///     "postgres://catalog@db.internal:5432/catalog",
+///     PostgresOptions::default(),
+/// )
+/// .await?;
+/// println!("products in {}", store.target()); // no password shown
+/// let service = ProductInfoService::new(store);
+/// # let _ = service; Ok(()) }
+/// ```
 pub struct PostgresStore {
     pool: Pool,
     target: String,

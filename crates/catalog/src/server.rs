@@ -118,6 +118,34 @@ pub const SERVICE_NAME: &str = "ecommerce.ProductInfo";
 /// The default is plaintext with no token, for loopback. Health checks
 /// (`grpc.health.v1.Health`) never need the token, so that load balancers
 /// can probe the server; the product service and reflection do.
+///
+/// ```
+/// use framecast_catalog::{Access, MemoryStore, ProductInfoService, ServerConfig, serve_with};
+/// use framecast_proto::ecommerce::{ProductId, product_info_client::ProductInfoClient};
+/// use framecast_tls::Token;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let token = Token::new("a-long-enough-secret")?;
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+/// let url = format!("http://{}", listener.local_addr()?);
+/// let access = Access::new().with_token(token.clone());
+/// let service = ProductInfoService::new(MemoryStore::new());
+/// tokio::spawn(serve_with(listener, service, ServerConfig::default(), access, std::future::pending()));
+///
+/// let channel = tonic::transport::Channel::from_shared(url)?.connect().await?;
+/// let mut client = ProductInfoClient::new(channel);
+/// let id = ProductId { value: "sku-1".into() };
+/// let refused = client.get_product(id.clone()).await.unwrap_err();
+/// assert_eq!(refused.code(), tonic::Code::Unauthenticated);
+///
+/// let mut request = tonic::Request::new(id);
+/// request.metadata_mut().insert("authorization", token.bearer().parse()?);
+/// let missing = client.get_product(request).await.unwrap_err();
+/// assert_eq!(missing.code(), tonic::Code::NotFound); // in, and no such product
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Clone, Default)]
 #[non_exhaustive]
 pub struct Access {
