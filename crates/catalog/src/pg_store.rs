@@ -21,7 +21,7 @@ pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Default for [`PostgresOptions::pool_wait_timeout`]: 5 seconds.
 pub const DEFAULT_POOL_WAIT_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// The newest schema version this program knows; see [`MIGRATIONS`].
+/// The newest schema version of the catalog tables this program knows.
 pub const SCHEMA_VERSION: i32 = 1;
 
 /// The migrations, in order: entry `i` takes the schema from version `i` to

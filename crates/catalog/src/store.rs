@@ -21,7 +21,7 @@ pub const DEFAULT_MAX_PRODUCTS: u64 = 1_000_000;
 /// tokio's blocking pool), and a networked store awaits its server.
 /// Implementations take `&self` and do their own locking, so one store
 /// serves many requests at once. Ids and products arrive already validated
-/// by the service. Implement it with the [`async_trait`] attribute:
+/// by the service. Implement it with the [`async_trait`](macro@crate::async_trait) attribute:
 ///
 /// ```
 /// use framecast_catalog::{MemoryStore, ProductStore, StoreError, async_trait};
