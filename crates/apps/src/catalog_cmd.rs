@@ -72,14 +72,14 @@ pub(crate) enum CatalogArgs {
 
 #[derive(Debug, Args)]
 pub(crate) struct ServeArgs {
-    /// The address to listen on: HOST:PORT, [IPv6]:PORT or a host name
-    /// (localhost:50051). Port 0 picks a free port. Any address but loopback
+    /// The address to listen on: HOST:PORT, with a host name (localhost) or
+    /// an address, IPv6 in brackets (`[::1]:50051`). Port 0 picks a free port. Any address but loopback
     /// needs --token-file (or --allow-anonymous).
     #[arg(long, default_value = "127.0.0.1:50051", value_name = "HOST:PORT")]
     listen: String,
 
     /// The database: a redb file, created if missing, or a PostgreSQL URL,
-    /// postgres://USER@HOST[:PORT]/DB (the password from the URL,
+    /// postgres://USER@HOST:PORT/DB, the port optional (the password from the URL,
     /// --db-password-file or PGPASSWORD) [default: framecast-catalog.redb].
     #[arg(long, value_name = "PATH|URL", conflicts_with = "memory")]
     db: Option<String>,
