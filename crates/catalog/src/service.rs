@@ -8,6 +8,7 @@ use tonic::{Request, Response, Status};
 use crate::{
     Limits, ProductStore, StoreError,
     limits::{check_id, check_product},
+    throttle::Throttle,
 };
 
 /// How many fresh ids `addProduct` draws before giving up, should each one
@@ -133,15 +134,22 @@ fn store_status(err: StoreError) -> Status {
             "the catalog is full: it holds its limit of {limit} products"
         )),
         StoreError::Unavailable(why) => {
-            tracing::warn!(error = %why, "the product store is unavailable");
-            Status::unavailable(format!(
-                "the catalog's database is unavailable ({why}); retry later"
-            ))
+            // Every request fails while the database is away: one line per
+            // interval, not one per request.
+            static LOG: Throttle = Throttle::new();
+            if let Some(held) = LOG.allow() {
+                tracing::warn!(error = %why, failed_since_last_report = held, "the product store is unavailable");
+            }
+            // The details (addresses, the server's words) stay in the log.
+            Status::unavailable("the catalog's database is unavailable; retry later")
         }
         other => {
             // Details stay in the server log; the client learns only that the
             // server failed.
-            tracing::error!(error = %other, "product store failed");
+            static LOG: Throttle = Throttle::new();
+            if let Some(held) = LOG.allow() {
+                tracing::error!(error = %other, failed_since_last_report = held, "product store failed");
+            }
             Status::internal("the product store failed; see the server log")
         }
     }

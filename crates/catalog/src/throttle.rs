@@ -22,6 +22,14 @@ pub(crate) struct Throttle {
 }
 
 impl Throttle {
+    /// A throttle that lets the first event through.
+    pub(crate) const fn new() -> Self {
+        Self {
+            last: Mutex::new(None),
+            held_back: AtomicU64::new(0),
+        }
+    }
+
     /// `Some(n)` if this event should be logged, `n` being how many were
     /// held back since the last one logged; `None` to stay quiet.
     pub(crate) fn allow(&self) -> Option<u64> {
