@@ -25,6 +25,7 @@ use framecast_stream::{
 use framecast_wire::Prefix;
 
 mod catalog_cmd;
+mod cert_cmd;
 
 /// Stream camera frames over TCP: a sender, a receiver, and a demo of both.
 #[derive(Debug, Parser)]
@@ -54,6 +55,9 @@ enum Command {
     /// and delete products on one.
     #[command(subcommand)]
     Catalog(catalog_cmd::CatalogArgs),
+    /// Make a throwaway CA and a server certificate for TLS, and print the
+    /// flags that use them.
+    Cert(cert_cmd::CertArgs),
 }
 
 /// A picture size, `WIDTHxHEIGHT`.
@@ -305,6 +309,7 @@ fn main() -> std::process::ExitCode {
         Command::Demo(args) => demo(args, cli.quiet),
         Command::Devices => devices(),
         Command::Catalog(args) => catalog_cmd::run(args),
+        Command::Cert(args) => cert_cmd::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -1,5 +1,8 @@
 //! Requests per second for `addProduct` and `getProduct` over loopback, with
-//! 1 and 16 concurrent clients (each on its own connection), for each store.
+//! 1 and 16 concurrent clients (each on its own connection), for each store:
+//! memory, redb, and PostgreSQL (a throwaway local server, started as the
+//! tests start it, when PostgreSQL is installed; `fsync` is on for it here,
+//! as redb fsyncs every commit).
 //!
 //! Server and clients share one tokio runtime and the machine's cores, so
 //! the figures are for the whole round trip, client included. Criterion's
@@ -7,11 +10,15 @@
 
 #![allow(missing_docs)]
 
+#[path = "../tests/pg/mod.rs"]
+mod pg;
+
 use std::{sync::Arc, time::Duration, time::Instant};
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use framecast_catalog::{
-    MemoryStore, ProductInfoService, ProductStore, RedbStore, ServerConfig, serve,
+    MemoryStore, PostgresOptions, PostgresStore, ProductInfoService, ProductStore, RedbStore,
+    ServerConfig, serve,
 };
 use framecast_proto::ecommerce::{Product, ProductId, product_info_client::ProductInfoClient};
 use tokio::runtime::Runtime;
@@ -106,13 +113,26 @@ fn bench(c: &mut Criterion) {
         .sample_size(10)
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(4));
+    let postgres = pg::PgServer::start_durable();
+    let mut stores = vec!["memory", "redb"];
+    if postgres.is_some() {
+        stores.push("postgres");
+    }
     for clients in [1, 16] {
-        for store in ["memory", "redb"] {
-            let connected = if store == "memory" {
-                start(&rt, MemoryStore::new(), clients)
-            } else {
-                let path = dir.path().join(format!("bench-{clients}.redb"));
-                start(&rt, RedbStore::open(path).unwrap(), clients)
+        for &store in &stores {
+            let connected = match store {
+                "memory" => start(&rt, MemoryStore::new(), clients),
+                "redb" => {
+                    let path = dir.path().join(format!("bench-{clients}.redb"));
+                    start(&rt, RedbStore::open(path).unwrap(), clients)
+                }
+                _ => {
+                    let url = postgres.as_ref().unwrap().new_database();
+                    let pg = rt
+                        .block_on(PostgresStore::connect(&url, PostgresOptions::default()))
+                        .unwrap();
+                    start(&rt, pg, clients)
+                }
             };
             for (op, add) in [("get", false), ("add", true)] {
                 let id = BenchmarkId::new(format!("{op}/{store}"), format!("{clients}_clients"));

@@ -1,7 +1,7 @@
 //! The crate's error types, grouped by concern: [`StoreError`] for the
 //! stores, [`ServeError`] for setting up and running the server.
 
-use std::{io, sync::Arc};
+use std::{io, path::PathBuf, sync::Arc};
 
 /// Why a [`ProductStore`](crate::ProductStore) operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -24,14 +24,40 @@ pub enum StoreError {
     /// The embedded database failed (I/O error, corruption, full disk...).
     /// Shared, because one failed commit fails every write grouped into it.
     #[error("database error: {0}")]
-    Database(#[source] Arc<redb::Error>),
+    Database(Arc<redb::Error>),
+    /// The database file is open in another process (redb allows one).
+    #[error("the database {} is in use by another process", path.display())]
+    Locked {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The database server cannot be reached, or dropped the connection;
+    /// the operation may succeed once it is back.
+    #[error("the database is unavailable: {0}")]
+    Unavailable(String),
+    /// The database server refused an operation (its message).
+    #[error("PostgreSQL error: {0}")]
+    Postgres(String),
+    /// The database holds a schema newer than this program knows.
+    #[error(
+        "the database's catalog schema is version {found}, newer than the {supported} this program knows"
+    )]
+    Schema {
+        /// The version found in the database.
+        found: i32,
+        /// The newest version this program knows.
+        supported: i32,
+    },
+    /// A `postgres://` URL that cannot be used.
+    #[error("invalid database URL: {0}")]
+    Url(String),
     /// A stored value did not decode as a `Product`.
-    #[error("the stored product with id {id:?} is corrupt: {source}")]
+    #[error("the stored product with id {id:?} is corrupt: {reason}")]
     Corrupt {
         /// The key whose value is corrupt.
         id: String,
         /// What the decoder found.
-        source: prost::DecodeError,
+        reason: prost::DecodeError,
     },
     /// The blocking task running the operation panicked or was cancelled;
     /// whether a write it carried was applied is unknown.
@@ -51,12 +77,12 @@ impl StoreError {
 #[non_exhaustive]
 pub enum ServeError {
     /// The reflection service rejected the embedded descriptor sets.
-    #[error("cannot build the reflection service: {0}")]
+    #[error("cannot build the reflection service")]
     Reflection(#[from] tonic_reflection::server::Error),
     /// Reading the listener's address failed.
-    #[error("listener error: {0}")]
+    #[error("listener error")]
     Listener(#[from] io::Error),
     /// The HTTP/2 server failed.
-    #[error("gRPC server error: {0}")]
+    #[error("gRPC server error")]
     Transport(#[from] tonic::transport::Error),
 }

@@ -1,11 +1,14 @@
 //! The `ecommerce.ProductInfo` gRPC service: add, get and delete products.
 //!
 //! - [`ProductStore`]: the storage trait, with [`RedbStore`] (one durable
-//!   file, the default) and [`MemoryStore`].
+//!   file, the default), [`PostgresStore`] (a PostgreSQL database several
+//!   servers share) and [`MemoryStore`].
 //! - [`ProductInfoService`]: the tonic service over any store, with the
 //!   request checks and status codes of the service contract.
-//! - [`serve`]: a complete server, with health checking, server reflection
-//!   (v1 and v1alpha), a request-size cap and deadlines.
+//! - [`serve_with`]: a complete server, with health checking, server
+//!   reflection (v1 and v1alpha), a request-size cap and deadlines, optional
+//!   TLS and bearer-token authentication ([`Access`]), and connection limits
+//!   ([`ServerConfig`]); [`serve`] is the same in plaintext with no token.
 //!
 //! ```
 //! use framecast_catalog::{MemoryStore, ProductInfoService, ServerConfig, serve};
@@ -40,20 +43,31 @@
 
 #![forbid(unsafe_code)]
 
+mod auth;
+mod conn;
 mod deadline;
 mod error;
 pub mod limits;
+mod pg_store;
 mod redb_store;
 mod server;
 mod service;
 mod store;
+mod throttle;
 
+pub use async_trait::async_trait;
 pub use error::{ServeError, StoreError};
 pub use limits::Limits;
+pub use pg_store::{
+    DEFAULT_CONNECT_TIMEOUT, DEFAULT_POOL_SIZE, DEFAULT_POOL_WAIT_TIMEOUT, PostgresOptions,
+    PostgresStore, SCHEMA_VERSION,
+};
 pub use redb_store::RedbStore;
 pub use server::{
-    DEFAULT_MAX_CONCURRENT_STREAMS, DEFAULT_MAX_REQUEST_BYTES, DEFAULT_MAX_REQUEST_DURATION,
-    DEFAULT_SHUTDOWN_GRACE, SERVICE_NAME, ServerConfig, serve,
+    Access, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_KEEPALIVE_INTERVAL,
+    DEFAULT_KEEPALIVE_TIMEOUT, DEFAULT_MAX_CONCURRENT_STREAMS, DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MAX_REQUEST_BYTES, DEFAULT_MAX_REQUEST_DURATION, DEFAULT_SHUTDOWN_GRACE, SERVICE_NAME,
+    ServerConfig, serve, serve_with,
 };
 pub use service::{MAX_ID_ATTEMPTS, ProductInfoService};
 pub use store::{DEFAULT_MAX_PRODUCTS, MemoryStore, ProductStore};

@@ -8,6 +8,7 @@ use std::{
     },
 };
 
+use async_trait::async_trait;
 use framecast_proto::ecommerce::Product;
 use prost::Message;
 use redb::{
@@ -36,6 +37,12 @@ const PRODUCTS: TableDefinition<'static, &str, &[u8]> = TableDefinition::new("pr
 /// still gets its own result, and none is acknowledged before its commit.
 #[derive(Debug)]
 pub struct RedbStore {
+    inner: Arc<Inner>,
+}
+
+/// The store's state, shared with the blocking tasks that use it.
+#[derive(Debug)]
+struct Inner {
     db: Database,
     /// Writes waiting for a transaction.
     queue: Mutex<Vec<Pending>>,
@@ -65,20 +72,44 @@ impl RedbStore {
     /// directory) if it does not exist. After a crash, redb repairs the file
     /// on open; only committed transactions remain.
     ///
-    /// Fails if another process has the file open.
+    /// Fails with [`StoreError::Locked`] if another process has the file
+    /// open. Blocks on disk I/O: in async code, call it on the blocking pool.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
-        let db = Database::create(path).map_err(StoreError::db)?;
+        let path = path.as_ref();
+        let db = Database::create(path).map_err(|e| match e {
+            redb::DatabaseError::DatabaseAlreadyOpen => StoreError::Locked {
+                path: path.to_owned(),
+            },
+            e => StoreError::db(e),
+        })?;
         // Create the table up front so readers never meet a missing table.
         let txn = db.begin_write().map_err(StoreError::db)?;
         txn.open_table(PRODUCTS).map_err(StoreError::db)?;
         txn.commit().map_err(StoreError::db)?;
         Ok(Self {
-            db,
-            queue: Mutex::new(Vec::new()),
-            writer: Mutex::new(()),
+            inner: Arc::new(Inner {
+                db,
+                queue: Mutex::new(Vec::new()),
+                writer: Mutex::new(()),
+            }),
         })
     }
 
+    /// Runs `op` on tokio's blocking pool, where disk I/O cannot stall the
+    /// runtime.
+    async fn blocking<T, F>(&self, op: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Inner) -> Result<T, StoreError> + Send + 'static,
+    {
+        let inner = Arc::clone(&self.inner);
+        tokio::task::spawn_blocking(move || op(&inner))
+            .await
+            .map_err(|e| StoreError::Task(e.to_string()))?
+    }
+}
+
+impl Inner {
     /// Queues `op` and returns its result once it is committed, leading the
     /// commit of everything queued if no other thread is.
     fn write(&self, op: Op) -> Result<Option<Product>, StoreError> {
@@ -177,22 +208,13 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 fn decode(id: &str, bytes: &[u8]) -> Result<Product, StoreError> {
-    Product::decode(bytes).map_err(|source| StoreError::Corrupt {
+    Product::decode(bytes).map_err(|reason| StoreError::Corrupt {
         id: id.to_owned(),
-        source,
+        reason,
     })
 }
 
-impl ProductStore for RedbStore {
-    fn insert(&self, product: &Product) -> Result<(), StoreError> {
-        // Encoded here, outside the commit, which is the bottleneck.
-        let op = Op::Insert {
-            id: product.id.clone(),
-            value: product.encode_to_vec(),
-        };
-        self.write(op).map(|_| ())
-    }
-
+impl Inner {
     fn get(&self, id: &str) -> Result<Option<Product>, StoreError> {
         let txn = self.db.begin_read().map_err(StoreError::db)?;
         let table = txn.open_table(PRODUCTS).map_err(StoreError::db)?;
@@ -202,10 +224,6 @@ impl ProductStore for RedbStore {
         }
     }
 
-    fn remove(&self, id: &str) -> Result<Option<Product>, StoreError> {
-        self.write(Op::Remove(id.to_owned()))
-    }
-
     fn count(&self) -> Result<u64, StoreError> {
         let txn = self.db.begin_read().map_err(StoreError::db)?;
         let table = txn.open_table(PRODUCTS).map_err(StoreError::db)?;
@@ -213,64 +231,94 @@ impl ProductStore for RedbStore {
     }
 }
 
+#[async_trait]
+impl ProductStore for RedbStore {
+    async fn insert(&self, product: &Product) -> Result<(), StoreError> {
+        // Encoded here, outside the commit, which is the bottleneck.
+        let op = Op::Insert {
+            id: product.id.clone(),
+            value: product.encode_to_vec(),
+        };
+        self.blocking(move |inner| inner.write(op))
+            .await
+            .map(|_| ())
+    }
+
+    async fn get(&self, id: &str) -> Result<Option<Product>, StoreError> {
+        let id = id.to_owned();
+        self.blocking(move |inner| inner.get(&id)).await
+    }
+
+    async fn remove(&self, id: &str) -> Result<Option<Product>, StoreError> {
+        let op = Op::Remove(id.to_owned());
+        self.blocking(move |inner| inner.write(op)).await
+    }
+
+    async fn count(&self) -> Result<u64, StoreError> {
+        self.blocking(Inner::count).await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::tests::{exercise, product};
 
-    #[test]
-    fn redb_store_keeps_the_contract() {
-        let dir = tempfile::tempdir().unwrap();
-        exercise(&RedbStore::open(dir.path().join("c.redb")).unwrap());
+    fn product(id: &str, name: &str) -> Product {
+        Product {
+            id: id.into(),
+            name: name.into(),
+            description: format!("about {name}"),
+            price: 9.5,
+        }
     }
 
-    #[test]
-    fn products_survive_reopening() {
+    #[tokio::test]
+    async fn products_survive_reopening() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("c.redb");
         {
             let store = RedbStore::open(&path).unwrap();
-            store.insert(&product("a", "apple")).unwrap();
-            store.insert(&product("b", "banana")).unwrap();
-            store.remove("b").unwrap();
+            store.insert(&product("a", "apple")).await.unwrap();
+            store.insert(&product("b", "banana")).await.unwrap();
+            store.remove("b").await.unwrap();
         }
         let store = RedbStore::open(&path).unwrap();
-        assert_eq!(store.get("a").unwrap(), Some(product("a", "apple")));
-        assert_eq!(store.get("b").unwrap(), None);
-        assert_eq!(store.count().unwrap(), 1);
+        assert_eq!(store.get("a").await.unwrap(), Some(product("a", "apple")));
+        assert_eq!(store.get("b").await.unwrap(), None);
+        assert_eq!(store.count().await.unwrap(), 1);
     }
 
-    #[test]
-    fn values_are_the_protobuf_encoding_of_the_product() {
+    #[tokio::test]
+    async fn values_are_the_protobuf_encoding_of_the_product() {
         let dir = tempfile::tempdir().unwrap();
         let store = RedbStore::open(dir.path().join("c.redb")).unwrap();
         let p = product("a", "apple");
-        store.insert(&p).unwrap();
-        let txn = store.db.begin_read().unwrap();
+        store.insert(&p).await.unwrap();
+        let txn = store.inner.db.begin_read().unwrap();
         let table = txn.open_table(PRODUCTS).unwrap();
         assert_eq!(table.get("a").unwrap().unwrap().value(), p.encode_to_vec());
     }
 
-    #[test]
-    fn a_corrupt_value_is_reported_and_kept() {
+    #[tokio::test]
+    async fn a_corrupt_value_is_reported_and_kept() {
         let dir = tempfile::tempdir().unwrap();
         let store = RedbStore::open(dir.path().join("c.redb")).unwrap();
-        let txn = store.db.begin_write().unwrap();
+        let txn = store.inner.db.begin_write().unwrap();
         {
             let mut table = txn.open_table(PRODUCTS).unwrap();
             // Field 2 (name) claims 100 bytes but none follow.
             table.insert("bad", &b"\x12\x64"[..]).unwrap();
         }
         txn.commit().unwrap();
-        let err = store.get("bad").unwrap_err();
+        let err = store.get("bad").await.unwrap_err();
         assert!(
             matches!(err, StoreError::Corrupt { ref id, .. } if id == "bad"),
             "{err}"
         );
-        let err = store.remove("bad").unwrap_err();
+        let err = store.remove("bad").await.unwrap_err();
         assert!(matches!(err, StoreError::Corrupt { .. }), "{err}");
         assert_eq!(
-            store.count().unwrap(),
+            store.count().await.unwrap(),
             1,
             "the corrupt value was not dropped"
         );
@@ -279,22 +327,29 @@ mod tests {
     #[test]
     fn concurrent_writes_are_grouped_without_loss_or_doubles() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Arc::new(RedbStore::open(dir.path().join("c.redb")).unwrap());
+        let store = RedbStore::open(dir.path().join("c.redb")).unwrap();
+        let inner = Arc::clone(&store.inner);
+        let insert = |inner: &Inner, p: Product| {
+            inner.write(Op::Insert {
+                id: p.id.clone(),
+                value: p.encode_to_vec(),
+            })
+        };
         let threads: Vec<_> = (0..16)
             .map(|t| {
-                let store = Arc::clone(&store);
+                let inner = Arc::clone(&inner);
                 std::thread::spawn(move || {
                     let mut won = 0;
                     for i in 0..20 {
-                        store.insert(&product(&format!("t{t}-{i}"), "x")).unwrap();
+                        insert(&inner, product(&format!("t{t}-{i}"), "x")).unwrap();
                         // Every thread races for the same shared ids too.
-                        match store.insert(&product(&format!("shared-{i}"), &format!("{t}"))) {
-                            Ok(()) => won += 1,
+                        match insert(&inner, product(&format!("shared-{i}"), &format!("{t}"))) {
+                            Ok(_) => won += 1,
                             Err(StoreError::AlreadyExists { .. }) => {}
                             Err(e) => panic!("{e}"),
                         }
                         if i % 2 == 0 {
-                            let gone = store.remove(&format!("t{t}-{i}")).unwrap();
+                            let gone = inner.write(Op::Remove(format!("t{t}-{i}"))).unwrap();
                             assert_eq!(gone.unwrap().id, format!("t{t}-{i}"));
                         }
                     }
@@ -304,21 +359,22 @@ mod tests {
             .collect();
         let won: usize = threads.into_iter().map(|t| t.join().unwrap()).sum();
         assert_eq!(won, 20, "each shared id went to exactly one thread");
-        assert_eq!(store.count().unwrap(), 16 * 10 + 20);
+        assert_eq!(inner.count().unwrap(), 16 * 10 + 20);
         for t in 0..16 {
             for i in 0..20 {
-                let kept = store.get(&format!("t{t}-{i}")).unwrap().is_some();
+                let kept = inner.get(&format!("t{t}-{i}")).unwrap().is_some();
                 assert_eq!(kept, i % 2 == 1, "t{t}-{i}");
             }
         }
     }
 
     #[test]
-    fn a_second_open_of_the_same_file_fails_cleanly() {
+    fn a_second_open_of_the_same_file_is_locked() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("c.redb");
         let _first = RedbStore::open(&path).unwrap();
         let err = RedbStore::open(&path).unwrap_err();
-        assert!(matches!(err, StoreError::Database(_)), "{err}");
+        assert!(matches!(err, StoreError::Locked { .. }), "{err}");
+        assert!(err.to_string().contains("c.redb"), "{err}");
     }
 }

@@ -8,6 +8,7 @@ use tonic::{Request, Response, Status};
 use crate::{
     Limits, ProductStore, StoreError,
     limits::{check_id, check_product},
+    throttle::Throttle,
 };
 
 /// How many fresh ids `addProduct` draws before giving up, should each one
@@ -29,8 +30,9 @@ type IdSource = Arc<dyn Fn() -> String + Send + Sync>;
 ///   store gives `RESOURCE_EXHAUSTED`; a storage failure gives `INTERNAL` and
 ///   is logged.
 ///
-/// Store calls run on tokio's blocking pool when [`ProductStore::blocks`]
-/// says so, so disk I/O never stalls the runtime. Wrap it in
+/// A store failure gives `INTERNAL`, or `UNAVAILABLE` when the store's
+/// backend cannot be reached (a database server that is down); the client
+/// may retry the latter. Wrap it in
 /// [`ProductInfoServer`](framecast_proto::ecommerce::product_info_server::ProductInfoServer)
 /// to serve it, or let [`serve`](crate::serve) do everything.
 pub struct ProductInfoService<S> {
@@ -73,25 +75,8 @@ impl<S: ProductStore> ProductInfoService<S> {
         &self.store
     }
 
-    /// Runs `op` on the store: inline if the store never blocks, else on
-    /// tokio's blocking pool.
-    async fn run<T, F>(&self, op: F) -> Result<T, StoreError>
-    where
-        T: Send + 'static,
-        F: FnOnce(&S) -> Result<T, StoreError> + Send + 'static,
-    {
-        if !self.store.blocks() {
-            return op(&self.store);
-        }
-        let store = Arc::clone(&self.store);
-        tokio::task::spawn_blocking(move || op(&store))
-            .await
-            .map_err(|e| StoreError::Task(e.to_string()))?
-    }
-
     async fn insert(&self, product: Product) -> Result<Product, StoreError> {
-        self.run(move |store| store.insert(&product).map(|()| product))
-            .await
+        self.store.insert(&product).await.map(|()| product)
     }
 
     /// Stores `product` under ids from the id source until one is free.
@@ -148,10 +133,23 @@ fn store_status(err: StoreError) -> Status {
         StoreError::Full { limit } => Status::resource_exhausted(format!(
             "the catalog is full: it holds its limit of {limit} products"
         )),
+        StoreError::Unavailable(why) => {
+            // Every request fails while the database is away: one line per
+            // interval, not one per request.
+            static LOG: Throttle = Throttle::new();
+            if let Some(held) = LOG.allow() {
+                tracing::warn!(error = %why, failed_since_last_report = held, "the product store is unavailable");
+            }
+            // The details (addresses, the server's words) stay in the log.
+            Status::unavailable("the catalog's database is unavailable; retry later")
+        }
         other => {
             // Details stay in the server log; the client learns only that the
             // server failed.
-            tracing::error!(error = %other, "product store failed");
+            static LOG: Throttle = Throttle::new();
+            if let Some(held) = LOG.allow() {
+                tracing::error!(error = %other, failed_since_last_report = held, "product store failed");
+            }
             Status::internal("the product store failed; see the server log")
         }
     }
@@ -183,8 +181,7 @@ impl<S: ProductStore> ProductInfo for ProductInfoService<S> {
     async fn get_product(&self, request: Request<ProductId>) -> Result<Response<Product>, Status> {
         let id = request.into_inner().value;
         check_id(&id, "value", &self.limits)?;
-        let key = id.clone();
-        match self.run(move |store| store.get(&key)).await {
+        match self.store.get(&id).await {
             Ok(Some(product)) => Ok(Response::new(product)),
             Ok(None) => Err(not_found(&id)),
             Err(e) => Err(store_status(e)),
@@ -194,8 +191,7 @@ impl<S: ProductStore> ProductInfo for ProductInfoService<S> {
     async fn del_product(&self, request: Request<ProductId>) -> Result<Response<Product>, Status> {
         let id = request.into_inner().value;
         check_id(&id, "value", &self.limits)?;
-        let key = id.clone();
-        match self.run(move |store| store.remove(&key)).await {
+        match self.store.remove(&id).await {
             Ok(Some(product)) => {
                 tracing::debug!(%id, "product deleted");
                 Ok(Response::new(product))

@@ -5,6 +5,7 @@ use std::{
     sync::{Arc, PoisonError, RwLock},
 };
 
+use async_trait::async_trait;
 use framecast_proto::ecommerce::Product;
 
 use crate::StoreError;
@@ -15,73 +16,96 @@ pub const DEFAULT_MAX_PRODUCTS: u64 = 1_000_000;
 
 /// A map from product id to [`Product`]: the storage behind the service.
 ///
-/// The methods are synchronous and may block on disk I/O; the service calls
-/// them through [`tokio::task::spawn_blocking`] unless [`blocks`](Self::blocks)
-/// says they never block. Implementations take `&self` and do their own
-/// locking, so one store serves many requests at once. Ids and products
-/// arrive already validated by the service.
+/// The methods are async: a store that blocks on disk I/O moves that work
+/// off the runtime itself (as [`RedbStore`](crate::RedbStore) does, on
+/// tokio's blocking pool), and a networked store awaits its server.
+/// Implementations take `&self` and do their own locking, so one store
+/// serves many requests at once. Ids and products arrive already validated
+/// by the service. Implement it with the [`async_trait`](macro@crate::async_trait) attribute:
+///
+/// ```
+/// use framecast_catalog::{MemoryStore, ProductStore, StoreError, async_trait};
+/// use framecast_proto::ecommerce::Product;
+///
+/// /// A store that forwards to another and counts the reads.
+/// struct Counting<S> {
+///     inner: S,
+///     reads: std::sync::atomic::AtomicU64,
+/// }
+///
+/// #[async_trait]
+/// impl<S: ProductStore> ProductStore for Counting<S> {
+///     async fn insert(&self, product: &Product) -> Result<(), StoreError> {
+///         self.inner.insert(product).await
+///     }
+///     async fn get(&self, id: &str) -> Result<Option<Product>, StoreError> {
+///         self.reads.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+///         self.inner.get(id).await
+///     }
+///     async fn remove(&self, id: &str) -> Result<Option<Product>, StoreError> {
+///         self.inner.remove(id).await
+///     }
+///     async fn count(&self) -> Result<u64, StoreError> {
+///         self.inner.count().await
+///     }
+/// }
+/// # let _ = Counting { inner: MemoryStore::new(), reads: Default::default() };
+/// ```
+#[async_trait]
 pub trait ProductStore: Send + Sync + 'static {
     /// Stores `product` under `product.id`, or fails with
     /// [`StoreError::AlreadyExists`] (writing nothing) when the id is taken.
     /// When this returns `Ok`, the write is as durable as the store promises.
-    fn insert(&self, product: &Product) -> Result<(), StoreError>;
+    ///
+    /// If the returned future is dropped before it completes, the write may
+    /// or may not have happened.
+    async fn insert(&self, product: &Product) -> Result<(), StoreError>;
 
     /// Returns the product stored under `id`, if any.
-    fn get(&self, id: &str) -> Result<Option<Product>, StoreError>;
+    async fn get(&self, id: &str) -> Result<Option<Product>, StoreError>;
 
     /// Removes the product stored under `id` and returns it, if there was one.
-    fn remove(&self, id: &str) -> Result<Option<Product>, StoreError>;
+    async fn remove(&self, id: &str) -> Result<Option<Product>, StoreError>;
 
     /// Returns how many products the store holds.
-    fn count(&self) -> Result<u64, StoreError>;
-
-    /// Whether the methods may block the thread (on disk I/O, say). The
-    /// default, `true`, makes the service run them on tokio's blocking pool.
-    fn blocks(&self) -> bool {
-        true
-    }
+    async fn count(&self) -> Result<u64, StoreError>;
 }
 
+#[async_trait]
 impl<T: ProductStore + ?Sized> ProductStore for Arc<T> {
-    fn insert(&self, product: &Product) -> Result<(), StoreError> {
-        (**self).insert(product)
+    async fn insert(&self, product: &Product) -> Result<(), StoreError> {
+        (**self).insert(product).await
     }
-    fn get(&self, id: &str) -> Result<Option<Product>, StoreError> {
-        (**self).get(id)
+    async fn get(&self, id: &str) -> Result<Option<Product>, StoreError> {
+        (**self).get(id).await
     }
-    fn remove(&self, id: &str) -> Result<Option<Product>, StoreError> {
-        (**self).remove(id)
+    async fn remove(&self, id: &str) -> Result<Option<Product>, StoreError> {
+        (**self).remove(id).await
     }
-    fn count(&self) -> Result<u64, StoreError> {
-        (**self).count()
-    }
-    fn blocks(&self) -> bool {
-        (**self).blocks()
+    async fn count(&self) -> Result<u64, StoreError> {
+        (**self).count().await
     }
 }
 
+#[async_trait]
 impl<T: ProductStore + ?Sized> ProductStore for Box<T> {
-    fn insert(&self, product: &Product) -> Result<(), StoreError> {
-        (**self).insert(product)
+    async fn insert(&self, product: &Product) -> Result<(), StoreError> {
+        (**self).insert(product).await
     }
-    fn get(&self, id: &str) -> Result<Option<Product>, StoreError> {
-        (**self).get(id)
+    async fn get(&self, id: &str) -> Result<Option<Product>, StoreError> {
+        (**self).get(id).await
     }
-    fn remove(&self, id: &str) -> Result<Option<Product>, StoreError> {
-        (**self).remove(id)
+    async fn remove(&self, id: &str) -> Result<Option<Product>, StoreError> {
+        (**self).remove(id).await
     }
-    fn count(&self) -> Result<u64, StoreError> {
-        (**self).count()
-    }
-    fn blocks(&self) -> bool {
-        (**self).blocks()
+    async fn count(&self) -> Result<u64, StoreError> {
+        (**self).count().await
     }
 }
 
 /// A [`ProductStore`] in a hash map: fast, and gone when the process exits.
 ///
-/// It never blocks on I/O, so the service calls it inline on the runtime.
-/// It holds at most [`DEFAULT_MAX_PRODUCTS`] products unless built with
+/// It never blocks on I/O; its methods complete at once. It holds at most [`DEFAULT_MAX_PRODUCTS`] products unless built with
 /// [`with_max_products`](Self::with_max_products); an insert beyond that
 /// fails with [`StoreError::Full`].
 #[derive(Debug)]
@@ -111,8 +135,9 @@ impl Default for MemoryStore {
     }
 }
 
+#[async_trait]
 impl ProductStore for MemoryStore {
-    fn insert(&self, product: &Product) -> Result<(), StoreError> {
+    async fn insert(&self, product: &Product) -> Result<(), StoreError> {
         // A poisoned lock only means another thread panicked while holding
         // it; every operation below leaves the map whole, so carry on.
         let mut products = self
@@ -134,12 +159,12 @@ impl ProductStore for MemoryStore {
         }
     }
 
-    fn get(&self, id: &str) -> Result<Option<Product>, StoreError> {
+    async fn get(&self, id: &str) -> Result<Option<Product>, StoreError> {
         let products = self.products.read().unwrap_or_else(PoisonError::into_inner);
         Ok(products.get(id).cloned())
     }
 
-    fn remove(&self, id: &str) -> Result<Option<Product>, StoreError> {
+    async fn remove(&self, id: &str) -> Result<Option<Product>, StoreError> {
         let mut products = self
             .products
             .write()
@@ -147,80 +172,44 @@ impl ProductStore for MemoryStore {
         Ok(products.remove(id))
     }
 
-    fn count(&self) -> Result<u64, StoreError> {
+    async fn count(&self) -> Result<u64, StoreError> {
         let products = self.products.read().unwrap_or_else(PoisonError::into_inner);
         Ok(products.len() as u64)
-    }
-
-    fn blocks(&self) -> bool {
-        false
     }
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
 
-    pub(crate) fn product(id: &str, name: &str) -> Product {
+    fn product(id: &str) -> Product {
         Product {
             id: id.into(),
-            name: name.into(),
-            description: format!("about {name}"),
-            price: 9.5,
+            name: id.into(),
+            description: String::new(),
+            price: 1.0,
         }
     }
 
-    /// The contract every store must keep; run against each store.
-    pub(crate) fn exercise(store: &dyn ProductStore) {
-        assert_eq!(store.count().unwrap(), 0);
-        assert_eq!(store.get("a").unwrap(), None);
-        store.insert(&product("a", "apple")).unwrap();
-        store.insert(&product("b", "banana")).unwrap();
-        assert_eq!(store.count().unwrap(), 2);
-        assert_eq!(store.get("a").unwrap(), Some(product("a", "apple")));
-
-        let err = store.insert(&product("a", "avocado")).unwrap_err();
-        assert!(
-            matches!(err, StoreError::AlreadyExists { ref id } if id == "a"),
-            "{err}"
-        );
-        // The refused insert wrote nothing.
-        assert_eq!(store.get("a").unwrap(), Some(product("a", "apple")));
-
-        assert_eq!(store.remove("a").unwrap(), Some(product("a", "apple")));
-        assert_eq!(store.remove("a").unwrap(), None);
-        assert_eq!(store.get("a").unwrap(), None);
-        assert_eq!(store.count().unwrap(), 1);
-        // A removed id is free again.
-        store.insert(&product("a", "apricot")).unwrap();
-        assert_eq!(store.get("a").unwrap(), Some(product("a", "apricot")));
-    }
-
-    #[test]
-    fn memory_store_keeps_the_contract() {
-        exercise(&MemoryStore::new());
-    }
-
-    #[test]
-    fn memory_store_refuses_inserts_beyond_its_limit() {
+    #[tokio::test]
+    async fn memory_store_refuses_inserts_beyond_its_limit() {
         let store = MemoryStore::with_max_products(2);
-        store.insert(&product("a", "a")).unwrap();
-        store.insert(&product("b", "b")).unwrap();
-        let err = store.insert(&product("c", "c")).unwrap_err();
+        store.insert(&product("a")).await.unwrap();
+        store.insert(&product("b")).await.unwrap();
+        let err = store.insert(&product("c")).await.unwrap_err();
         assert!(matches!(err, StoreError::Full { limit: 2 }), "{err}");
         // A duplicate is still reported as a duplicate when full.
-        let err = store.insert(&product("a", "a")).unwrap_err();
+        let err = store.insert(&product("a")).await.unwrap_err();
         assert!(matches!(err, StoreError::AlreadyExists { .. }), "{err}");
-        store.remove("a").unwrap();
-        store.insert(&product("c", "c")).unwrap();
+        store.remove("a").await.unwrap();
+        store.insert(&product("c")).await.unwrap();
     }
 
-    #[test]
-    fn shared_handles_see_the_same_store() {
+    #[tokio::test]
+    async fn shared_handles_see_the_same_store() {
         let store = Arc::new(MemoryStore::new());
         let boxed: Box<dyn ProductStore> = Box::new(Arc::clone(&store));
-        boxed.insert(&product("x", "x")).unwrap();
-        assert_eq!(store.count().unwrap(), 1);
-        assert!(!boxed.blocks());
+        boxed.insert(&product("x")).await.unwrap();
+        assert_eq!(store.count().await.unwrap(), 1);
     }
 }

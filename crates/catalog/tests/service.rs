@@ -1,18 +1,21 @@
 //! Every RPC and every status code through the tonic client, against a real
-//! server on a loopback port, for both stores.
+//! server on a loopback port, for each store: memory, redb, and PostgreSQL
+//! (a throwaway server; see `pg/mod.rs`). One set of checks, instantiated
+//! per store by `for_each_store!`.
+
+mod pg;
 
 use std::{
     sync::{
         Arc, Mutex,
         atomic::{AtomicUsize, Ordering},
     },
-    thread,
     time::Duration,
 };
 
 use framecast_catalog::{
-    Limits, MemoryStore, ProductInfoService, ProductStore, RedbStore, ServerConfig, StoreError,
-    serve,
+    Limits, MemoryStore, PostgresOptions, PostgresStore, ProductInfoService, ProductStore,
+    RedbStore, ServerConfig, StoreError, async_trait, serve,
 };
 use framecast_proto::ecommerce::{Product, ProductId, product_info_client::ProductInfoClient};
 use tokio::{sync::oneshot, task::JoinHandle};
@@ -102,10 +105,26 @@ macro_rules! for_each_store {
                 }
             )*
         }
+        mod postgres {
+            use super::*;
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let Some(server) = pg::shared() else { return };
+                    let url = server.new_database();
+                    let store = PostgresStore::connect(&url, PostgresOptions::default())
+                        .await
+                        .unwrap();
+                    super::$check(Arc::new(store)).await;
+                }
+            )*
+        }
     };
 }
 
 for_each_store! {
+    store_contract => contract;
+    store_races => store_races;
     add_get_del_round_trip => round_trip;
     client_chosen_ids => client_chosen_ids;
     missing_products_are_not_found => not_found;
@@ -114,6 +133,83 @@ for_each_store! {
     one_id_raced_by_many_clients => racing_one_id;
     oversized_requests_are_refused => oversized_request;
     slow_requests_hit_the_deadline => deadline;
+}
+
+/// The store contract, straight on the store.
+async fn contract<S: ProductStore>(store: Arc<S>) {
+    let p = |id: &str, name: &str| product(id, name, 9.5);
+    assert_eq!(store.count().await.unwrap(), 0);
+    assert_eq!(store.get("a").await.unwrap(), None);
+    store.insert(&p("a", "apple")).await.unwrap();
+    store.insert(&p("b", "banana")).await.unwrap();
+    assert_eq!(store.count().await.unwrap(), 2);
+    assert_eq!(store.get("a").await.unwrap(), Some(p("a", "apple")));
+
+    let err = store.insert(&p("a", "avocado")).await.unwrap_err();
+    assert!(
+        matches!(err, StoreError::AlreadyExists { ref id } if id == "a"),
+        "{err}"
+    );
+    // The refused insert wrote nothing.
+    assert_eq!(store.get("a").await.unwrap(), Some(p("a", "apple")));
+
+    assert_eq!(store.remove("a").await.unwrap(), Some(p("a", "apple")));
+    assert_eq!(store.remove("a").await.unwrap(), None);
+    assert_eq!(store.get("a").await.unwrap(), None);
+    assert_eq!(store.count().await.unwrap(), 1);
+    // A removed id is free again.
+    store.insert(&p("a", "apricot")).await.unwrap();
+    assert_eq!(store.get("a").await.unwrap(), Some(p("a", "apricot")));
+
+    // Every value a product may hold comes back exactly.
+    let edge = Product {
+        id: "x".repeat(128),
+        name: "é\u{1b}[2J\n\0名".into(),
+        description: "d".repeat(4096),
+        price: f32::MAX,
+    };
+    store.insert(&edge).await.unwrap();
+    assert_eq!(store.get(&edge.id).await.unwrap(), Some(edge.clone()));
+    let tiny = Product {
+        price: f32::MIN_POSITIVE,
+        ..p("tiny", "t")
+    };
+    store.insert(&tiny).await.unwrap();
+    assert_eq!(store.get("tiny").await.unwrap(), Some(tiny));
+}
+
+/// Many tasks insert, read and remove at once, straight on the store: no
+/// loss, no double, each raced id goes to exactly one.
+async fn store_races<S: ProductStore>(store: Arc<S>) {
+    let tasks: Vec<_> = (0..16)
+        .map(|t| {
+            let store = Arc::clone(&store);
+            tokio::spawn(async move {
+                let mut won = 0;
+                for i in 0..10 {
+                    let own = product(&format!("t{t}-{i}"), "x", 1.0);
+                    store.insert(&own).await.unwrap();
+                    let shared = product(&format!("shared-{i}"), &format!("{t}"), 1.0);
+                    match store.insert(&shared).await {
+                        Ok(()) => won += 1,
+                        Err(StoreError::AlreadyExists { .. }) => {}
+                        Err(e) => panic!("{e}"),
+                    }
+                    if i % 2 == 0 {
+                        let gone = store.remove(&own.id).await.unwrap();
+                        assert_eq!(gone, Some(own));
+                    }
+                }
+                won
+            })
+        })
+        .collect();
+    let mut won = 0;
+    for task in tasks {
+        won += task.await.unwrap();
+    }
+    assert_eq!(won, 10, "each shared id went to exactly one task");
+    assert_eq!(store.count().await.unwrap(), 16 * 5 + 10);
 }
 
 async fn round_trip<S: ProductStore>(store: Arc<S>) {
@@ -132,7 +228,7 @@ async fn round_trip<S: ProductStore>(store: Arc<S>) {
         .value;
     let uuid = uuid::Uuid::parse_str(&id).expect("a fresh id is a UUID");
     assert_eq!(uuid.get_version_num(), 4);
-    assert_eq!(store.count().unwrap(), 1);
+    assert_eq!(store.count().await.unwrap(), 1);
 
     let got = client.get_product(pid(&id)).await.unwrap().into_inner();
     assert_eq!(got, product(&id, "lamp", 24.5));
@@ -143,8 +239,8 @@ async fn round_trip<S: ProductStore>(store: Arc<S>) {
 
     let deleted = client.del_product(pid(&id)).await.unwrap().into_inner();
     assert_eq!(deleted, got);
-    assert_eq!(store.get(&id).unwrap(), None);
-    assert_eq!(store.count().unwrap(), 1);
+    assert_eq!(store.get(&id).await.unwrap(), None);
+    assert_eq!(store.count().await.unwrap(), 1);
     server.stop().await;
 }
 
@@ -239,7 +335,11 @@ async fn invalid_argument<S: ProductStore>(store: Arc<S>) {
             status.message()
         );
     }
-    assert_eq!(store.count().unwrap(), 0, "nothing invalid was stored");
+    assert_eq!(
+        store.count().await.unwrap(),
+        0,
+        "nothing invalid was stored"
+    );
 
     for id in ["", "a/b", &long(129)] {
         for status in [
@@ -322,7 +422,7 @@ async fn many_clients<S: ProductStore>(store: Arc<S>) {
 
     // Nothing lost, nothing doubled: exactly the kept products remain.
     assert_eq!(kept.len(), CLIENTS * (EACH - EACH.div_ceil(3)));
-    assert_eq!(store.count().unwrap(), kept.len() as u64);
+    assert_eq!(store.count().await.unwrap(), kept.len() as u64);
     let mut ids: Vec<_> = kept.iter().map(|p| p.id.clone()).collect();
     ids.sort();
     ids.dedup();
@@ -369,9 +469,9 @@ async fn racing_one_id<S: ProductStore>(store: Arc<S>) {
         }
     }
     assert_eq!(winners.len(), 1);
-    let stored = store.get("the-one").unwrap().unwrap();
+    let stored = store.get("the-one").await.unwrap().unwrap();
     assert_eq!(stored.name, format!("from {}", winners[0]));
-    assert_eq!(store.count().unwrap(), 1);
+    assert_eq!(store.count().await.unwrap(), 1);
 }
 
 async fn oversized_request<S: ProductStore>(store: Arc<S>) {
@@ -390,28 +490,29 @@ async fn oversized_request<S: ProductStore>(store: Arc<S>) {
         status.message().contains("the limit is: 1024 bytes"),
         "{status:?}"
     );
-    assert_eq!(store.count().unwrap(), 0);
+    assert_eq!(store.count().await.unwrap(), 0);
     // The connection is still good for requests within the cap.
     client.add_product(product("", "a", 1.0)).await.unwrap();
 }
 
-/// A real store made slow, standing in for a stalled disk.
+/// A real store made slow, standing in for a stalled disk or database.
 struct Slow<S>(Arc<S>, Duration);
 
+#[async_trait]
 impl<S: ProductStore> ProductStore for Slow<S> {
-    fn insert(&self, product: &Product) -> Result<(), StoreError> {
-        thread::sleep(self.1);
-        self.0.insert(product)
+    async fn insert(&self, product: &Product) -> Result<(), StoreError> {
+        tokio::time::sleep(self.1).await;
+        self.0.insert(product).await
     }
-    fn get(&self, id: &str) -> Result<Option<Product>, StoreError> {
-        thread::sleep(self.1);
-        self.0.get(id)
+    async fn get(&self, id: &str) -> Result<Option<Product>, StoreError> {
+        tokio::time::sleep(self.1).await;
+        self.0.get(id).await
     }
-    fn remove(&self, id: &str) -> Result<Option<Product>, StoreError> {
-        self.0.remove(id)
+    async fn remove(&self, id: &str) -> Result<Option<Product>, StoreError> {
+        self.0.remove(id).await
     }
-    fn count(&self) -> Result<u64, StoreError> {
-        self.0.count()
+    async fn count(&self) -> Result<u64, StoreError> {
+        self.0.count().await
     }
 }
 
@@ -507,7 +608,7 @@ async fn an_invalid_generated_id_is_internal_not_stored() {
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::Internal);
-    assert_eq!(store.count().unwrap(), 0);
+    assert_eq!(store.count().await.unwrap(), 0);
 }
 
 #[tokio::test]
@@ -701,4 +802,165 @@ async fn shutdown_gives_up_on_a_stuck_request_after_the_grace() {
     assert!(waited >= Duration::from_millis(200), "{waited:?}");
     assert!(waited < Duration::from_secs(2), "{waited:?}");
     stuck.abort();
+}
+
+async fn pg_store(url: &str) -> PostgresStore {
+    PostgresStore::connect(url, PostgresOptions::default())
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_servers_on_one_database_share_one_catalog() {
+    let Some(pg) = pg::shared() else { return };
+    let url = pg.new_database();
+    let a = Running::start(
+        ProductInfoService::new(pg_store(&url).await),
+        Default::default(),
+    )
+    .await;
+    let b = Running::start(
+        ProductInfoService::new(pg_store(&url).await),
+        Default::default(),
+    )
+    .await;
+    let (mut a, mut b) = (a.client().await, b.client().await);
+    let id = a
+        .add_product(product("", "lamp", 24.5))
+        .await
+        .unwrap()
+        .into_inner();
+    let got = b.get_product(id.clone()).await.unwrap().into_inner();
+    assert_eq!(got.name, "lamp");
+    b.del_product(id.clone()).await.unwrap();
+    let status = a.get_product(id).await.unwrap_err();
+    assert_eq!(status.code(), Code::NotFound);
+
+    // One id raced through both servers: exactly one success.
+    let mut tasks = Vec::new();
+    for (c, client) in [a, b].into_iter().cycle().take(8).enumerate() {
+        let mut client = client.clone();
+        tasks.push(tokio::spawn(async move {
+            client
+                .add_product(product("raced", &format!("{c}"), 1.0))
+                .await
+                .map_err(|s| s.code())
+        }));
+    }
+    let mut ok = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(_) => ok += 1,
+            Err(code) => assert_eq!(code, Code::AlreadyExists),
+        }
+    }
+    assert_eq!(ok, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_servers_starting_together_set_the_schema_up_once() {
+    let Some(pg) = pg::shared() else { return };
+    let url = pg.new_database();
+    let starts: Vec<_> = (0..6)
+        .map(|_| {
+            let url = url.clone();
+            tokio::spawn(
+                async move { PostgresStore::connect(&url, PostgresOptions::default()).await },
+            )
+        })
+        .collect();
+    let mut stores = Vec::new();
+    for start in starts {
+        stores.push(start.await.unwrap().unwrap());
+    }
+    let db = url.rsplit('/').next().unwrap();
+    assert_eq!(
+        pg.psql(db, "SELECT version FROM framecast_schema").trim(),
+        framecast_catalog::SCHEMA_VERSION.to_string()
+    );
+    assert_eq!(
+        pg.psql(db, "SELECT count(*) FROM framecast_schema").trim(),
+        "1"
+    );
+    stores[0].insert(&product("a", "a", 1.0)).await.unwrap();
+    assert_eq!(stores[5].count().await.unwrap(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_refuses_a_newer_schema_and_keeps_a_corrupt_value() {
+    let Some(pg) = pg::shared() else { return };
+    let url = pg.new_database();
+    let db = url.rsplit('/').next().unwrap().to_owned();
+    let store = pg_store(&url).await;
+    // Field 2 (name) claims 100 bytes but none follow.
+    pg.psql(
+        &db,
+        "INSERT INTO framecast_products (id, product) VALUES ('bad', '\\x1264'::bytea)",
+    );
+    let err = store.get("bad").await.unwrap_err();
+    assert!(matches!(err, StoreError::Corrupt { .. }), "{err}");
+    let err = store.remove("bad").await.unwrap_err();
+    assert!(matches!(err, StoreError::Corrupt { .. }), "{err}");
+    assert_eq!(
+        store.count().await.unwrap(),
+        1,
+        "the corrupt value was kept"
+    );
+
+    pg.psql(&db, "UPDATE framecast_schema SET version = 99");
+    let err = PostgresStore::connect(&url, PostgresOptions::default())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Schema { found: 99, .. }), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_down_is_unavailable_and_recovers_without_a_restart() {
+    // A server of its own: this test stops it.
+    let Some(pg) = pg::PgServer::start() else {
+        return;
+    };
+    let url = pg.new_database();
+    let mut options = PostgresOptions::default();
+    options.connect_timeout = Duration::from_secs(2);
+    options.pool_wait_timeout = Duration::from_secs(2);
+    let store = PostgresStore::connect(&url, options).await.unwrap();
+    let server = Running::start(ProductInfoService::new(store), Default::default()).await;
+    let mut client = server.client().await;
+    client
+        .add_product(product("before", "b", 1.0))
+        .await
+        .unwrap();
+
+    pg.stop();
+    for _ in 0..3 {
+        let status = client
+            .get_product(pid("before"))
+            .await
+            .expect_err("the database is down");
+        assert_eq!(status.code(), Code::Unavailable, "{status:?}");
+        assert!(
+            status.message().contains("database is unavailable"),
+            "{status:?}"
+        );
+        let status = client
+            .add_product(product("during", "d", 1.0))
+            .await
+            .unwrap_err();
+        assert_eq!(status.code(), Code::Unavailable, "{status:?}");
+    }
+
+    pg.start_again();
+    let got = client
+        .get_product(pid("before"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(got.name, "b");
+    client
+        .add_product(product("after", "a", 1.0))
+        .await
+        .unwrap();
+    let status = client.get_product(pid("during")).await.unwrap_err();
+    assert_eq!(status.code(), Code::NotFound, "nothing was half-written");
 }
