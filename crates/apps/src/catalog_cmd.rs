@@ -223,78 +223,7 @@ pub(crate) fn run(args: CatalogArgs) -> Result<()> {
     })
 }
 
-/// A `HOST:PORT` as given: the host may be a name, an IPv4 address or a
-/// bracketed IPv6 address.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct HostPort {
-    /// The host, without brackets.
-    pub(crate) host: String,
-    pub(crate) port: u16,
-}
-
-impl HostPort {
-    /// Parses `HOST:PORT`, `[IPV6]:PORT`, or a bare `HOST`/`[IPV6]` (with
-    /// `default_port`). `allow_zero` admits port 0 (listen on any free port).
-    pub(crate) fn parse(text: &str, default_port: u16, allow_zero: bool) -> Result<Self> {
-        let text = text.trim();
-        let (host, port) = if let Some(rest) = text.strip_prefix('[') {
-            let (host, after) = rest
-                .split_once(']')
-                .with_context(|| format!("{text:?}: an IPv6 address needs its closing ']'"))?;
-            let port = match after {
-                "" => None,
-                p => Some(
-                    p.strip_prefix(':')
-                        .with_context(|| format!("{text:?}: expected [IPV6]:PORT"))?,
-                ),
-            };
-            (host, port)
-        } else if text.matches(':').count() > 1 {
-            bail!("{text:?}: put an IPv6 address in brackets, as in [::1]:{default_port}");
-        } else {
-            match text.split_once(':') {
-                Some((host, port)) => (host, Some(port)),
-                None => (text, None),
-            }
-        };
-        if host.is_empty() {
-            bail!("{text:?}: the host is missing (HOST:PORT)");
-        }
-        let port = match port {
-            None => default_port,
-            Some(p) => {
-                let n: u32 = p
-                    .parse()
-                    .ok()
-                    .with_context(|| format!("{text:?}: the port {p:?} is not a number"))?;
-                let low = u32::from(!allow_zero);
-                if !(low..=65535).contains(&n) {
-                    bail!("{text:?}: the port {n} is out of range ({low}-65535)");
-                }
-                n as u16
-            }
-        };
-        Ok(Self {
-            host: host.to_owned(),
-            port,
-        })
-    }
-
-    /// Whether the host is an IPv6 address (needs brackets in a URL).
-    fn is_ipv6(&self) -> bool {
-        self.host.parse::<std::net::Ipv6Addr>().is_ok()
-    }
-}
-
-impl std::fmt::Display for HostPort {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        if self.is_ipv6() {
-            write!(f, "[{}]:{}", self.host, self.port)
-        } else {
-            write!(f, "{}:{}", self.host, self.port)
-        }
-    }
-}
+pub(crate) use crate::addr::HostPort;
 
 /// Seconds from the command line as a duration; 0 is `None` when `zero_is_none`.
 fn seconds(flag: &str, value: f64, zero_is_none: bool) -> Result<Option<Duration>> {
@@ -360,6 +289,7 @@ fn fit_connections_to_fd_limit(requested: usize, extra: usize) -> usize {
 
 async fn serve(args: ServeArgs) -> Result<()> {
     let listen = HostPort::parse(&args.listen, DEFAULT_PORT, true)
+        .map_err(anyhow::Error::msg)
         .context("--listen is not a usable address")?;
     let addresses: Vec<SocketAddr> = tokio::net::lookup_host((listen.host.as_str(), listen.port))
         .await
@@ -558,6 +488,7 @@ impl Target {
             bail!("--server {server:?}: expected HOST:PORT, with no path");
         }
         let address = HostPort::parse(rest, DEFAULT_PORT, false)
+            .map_err(anyhow::Error::msg)
             .with_context(|| format!("--server {server:?} is not a usable address"))?;
         Ok(Self { address, tls })
     }
@@ -924,7 +855,7 @@ mod tests {
 
     #[test]
     fn addresses_take_names_ipv6_and_checked_ports() {
-        let hp = |t: &str| HostPort::parse(t, DEFAULT_PORT, false);
+        let hp = |t: &str| HostPort::parse(t, DEFAULT_PORT, false).map_err(anyhow::Error::msg);
         assert_eq!(hp("localhost:5252").unwrap().to_string(), "localhost:5252");
         assert_eq!(hp("[::1]:5252").unwrap().host, "::1");
         assert_eq!(hp("[::1]:5252").unwrap().to_string(), "[::1]:5252");

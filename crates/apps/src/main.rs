@@ -24,6 +24,7 @@ use framecast_stream::{
 };
 use framecast_wire::Prefix;
 
+mod addr;
 mod catalog_cmd;
 mod cert_cmd;
 
@@ -136,9 +137,10 @@ enum DisplayMode {
 
 #[derive(Debug, Args)]
 struct SendArgs {
-    /// The receiver, HOST:PORT (the port defaults to 5252).
-    #[arg(long, value_name = "HOST:PORT")]
-    to: String,
+    /// The receiver: HOST:PORT, HOST (port 5252) or [IPV6]:PORT; a name is
+    /// looked up at every attempt.
+    #[arg(long, value_name = "HOST:PORT", value_parser = addr::parse_to)]
+    to: addr::HostPort,
 
     /// pattern, camera[:INDEX|NAME], raw:PATH (with --input-size) or
     /// mjpeg:PATH.
@@ -162,17 +164,35 @@ struct SendArgs {
     #[arg(long, default_value_t = framecast_capture::DEFAULT_FPS)]
     fps: u32,
 
-    /// Stop after this many frames were sent.
+    /// Stop after this many frames were sent to a receiver that accepted the
+    /// session; the exit status is 0 only if all of them were.
     #[arg(long)]
     count: Option<u64>,
+
+    /// Play a file source (raw:PATH, mjpeg:PATH) again from the start when
+    /// it ends, like ffmpeg's -stream_loop; without it the sender stops at
+    /// the end of the file.
+    #[arg(long = "loop")]
+    looping: bool,
+
+    /// Seconds one connection attempt may take.
+    #[arg(long, value_name = "SECONDS", default_value_t = framecast_stream::DEFAULT_CONNECT_TIMEOUT.as_secs_f64())]
+    connect_timeout: f64,
+
+    /// Failed attempts in a row (connection refused or timed out, session
+    /// refused) before giving up with an error, or "forever". Counted from
+    /// the last session that carried frames; with the backoff (0.1 s
+    /// doubling to 5 s), 10 retries take about half a minute.
+    #[arg(long, value_name = "N|forever", default_value_t = framecast_stream::Retry::default())]
+    retry: framecast_stream::Retry,
 
     /// The length prefix: u32 (framecast) or legacy (the original
     /// programs' 8-byte prefix).
     #[arg(long, default_value = "u32", value_name = "u32|legacy")]
     framing: Prefix,
 
-    /// A name for the stream, sent to the receiver: its window, stats and
-    /// viewer show it (default: this sender's address).
+    /// A name for the stream, sent to the receiver: its window tile, stats
+    /// and viewer show it [default: this machine's name and the source].
     #[arg(long, value_name = "NAME")]
     name: Option<String>,
 
@@ -188,9 +208,10 @@ struct SendArgs {
 
 #[derive(Debug, Args)]
 struct RecvArgs {
-    /// The address to listen on; loopback by default. Use 0.0.0.0:5252 to
-    /// accept senders from other machines. Port 0 picks a free port.
-    #[arg(long, default_value = "127.0.0.1:5252", value_name = "ADDR:PORT")]
+    /// The address to listen on: HOST:PORT or [IPV6]:PORT, loopback by
+    /// default. Use 0.0.0.0:5252 to accept senders from other machines.
+    /// Port 0 picks a free port.
+    #[arg(long, default_value = "127.0.0.1:5252", value_name = "HOST:PORT", value_parser = addr::parse_listen)]
     listen: SocketAddr,
 
     /// window, or none to decode and scale without showing.

@@ -12,11 +12,11 @@ use framecast_codec::CodecError;
 #[non_exhaustive]
 pub enum DisplayError {
     /// An I/O error writing a file.
-    #[error("display I/O error: {0}")]
+    #[error("I/O error")]
     Io(#[from] std::io::Error),
 
     /// A file could not be created or opened.
-    #[error("cannot create {path}: {source}")]
+    #[error("cannot create {path}")]
     Create {
         /// The file asked for.
         path: PathBuf,
@@ -37,7 +37,7 @@ pub enum DisplayError {
     },
 
     /// A received frame could not be decoded; it was skipped.
-    #[error("stream {stream}, frame {sequence}: cannot decode: {source}; frame skipped")]
+    #[error("stream {stream}, frame {sequence} skipped: it cannot be decoded")]
     Decode {
         /// The frame's stream.
         stream: u32,
@@ -49,8 +49,8 @@ pub enum DisplayError {
 
     /// A picture handed to a sink does not match its declared layout or
     /// format.
-    #[error("bad picture: {0}")]
-    Image(CodecError),
+    #[error("bad picture")]
+    Image(#[source] CodecError),
 
     /// A size in the options is unusable (zero, or larger than a limit).
     #[error("invalid size {width}x{height}: {reason}")]
@@ -77,10 +77,7 @@ pub enum DisplayError {
     },
 
     /// No windowing system could be reached.
-    #[error(
-        "no display available (DISPLAY/WAYLAND_DISPLAY unset or unreachable); \
-         use --display none ({detail})"
-    )]
+    #[error("no display available (DISPLAY and WAYLAND_DISPLAY unset or unreachable): {detail}")]
     NoDisplay {
         /// What the windowing library reported.
         detail: String,
@@ -110,6 +107,6 @@ pub enum DisplayError {
     NoFrame,
 
     /// Writing a PNG failed.
-    #[error("PNG encoding failed: {0}")]
+    #[error("PNG encoding failed")]
     Png(#[from] png::EncodingError),
 }

@@ -5,7 +5,9 @@
 //! - Headless sinks, always built: [`NullSink`] (decode and scale, then
 //!   discard: benchmarks and headless servers), [`Recorder`] (the JPEGs
 //!   appended unchanged to a Motion-JPEG file), [`SnapshotSink`] (the latest
-//!   frame saved as PNG on request) and [`Tee`] (several sinks at once).
+//!   frame saved as PNG on request), [`MatroskaRecorder`] (the JPEGs with
+//!   their capture times in a Matroska file that plays at the captured
+//!   pace) and [`Tee`] (several sinks at once).
 //! - With the `window` feature: `run_window`, an on-screen window (winit +
 //!   softbuffer) that shows every stream as a labelled tile, fed through a
 //!   `WindowSink`.
@@ -32,6 +34,7 @@
 #![forbid(unsafe_code)]
 
 mod error;
+mod matroska;
 mod null;
 #[cfg(feature = "window")]
 mod pixels;
@@ -43,6 +46,7 @@ mod tee;
 mod window;
 
 pub use error::DisplayError;
+pub use matroska::MatroskaRecorder;
 pub use null::{DEFAULT_HEIGHT, DEFAULT_WIDTH, NullSink};
 pub use recorder::Recorder;
 pub use sink::{EncodedFrame, FrameSink};

@@ -53,10 +53,19 @@ pub struct Recorder<W: Write + Send> {
 }
 
 impl Recorder<File> {
-    /// Creates (or truncates) the file at `path` and records into it.
+    /// Creates the file at `path` and records into it; fails if it exists
+    /// (a recording never destroys another file: see
+    /// [`append`](Self::append) to add to one).
+    ///
+    /// # Errors
+    ///
+    /// [`DisplayError::Create`] when the file exists or cannot be created.
     pub fn create(path: impl AsRef<Path>) -> Result<Self, DisplayError> {
         let path = path.as_ref();
-        File::create(path)
+        OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(path)
             .map(Self::new)
             .map_err(|source| DisplayError::Create {
                 path: path.to_owned(),

@@ -536,15 +536,28 @@ impl FrameSink for WindowSink {
     }
 }
 
+/// What the windowing library said, without the source location it puts in
+/// front (`os error at /path/to/winit/src/...rs:123: ...`), which means
+/// nothing to a user.
+fn detail(text: &str) -> String {
+    match text.strip_prefix("os error at ") {
+        Some(rest) => rest
+            .split_once(": ")
+            .map_or(rest, |(_, message)| message)
+            .to_owned(),
+        None => text.to_owned(),
+    }
+}
+
 /// Maps the event loop's creation error to ours.
 fn loop_error(e: EventLoopError) -> DisplayError {
     match e {
         EventLoopError::RecreationAttempt => DisplayError::EventLoopRecreated,
         EventLoopError::Os(e) => DisplayError::NoDisplay {
-            detail: e.to_string(),
+            detail: detail(&e.to_string()),
         },
         EventLoopError::NotSupported(e) => DisplayError::NoDisplay {
-            detail: e.to_string(),
+            detail: detail(&e.to_string()),
         },
         other => DisplayError::Window {
             detail: other.to_string(),
