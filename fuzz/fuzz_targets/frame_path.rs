@@ -21,6 +21,7 @@ fuzz_target!(|data: &[u8]| {
     };
     let mut receiver = ReceiverPipeline::new(ReceiverConfig { limits });
     let mut window = vec![0u32; 64 * 48];
+    let name: std::sync::Arc<str> = "fuzz".into();
     // Feed in uneven pieces, as TCP would.
     let mut buf = BytesMut::new();
     for chunk in data.chunks(97) {
@@ -28,7 +29,7 @@ fuzz_target!(|data: &[u8]| {
         loop {
             match codec.decode(&mut buf) {
                 Ok(Some(payload)) => {
-                    let Ok(frame) = check_frame(1, payload, 256 * 256) else {
+                    let Ok(frame) = check_frame(1, &name, payload, 256 * 256) else {
                         continue;
                     };
                     assert!(u64::from(frame.width()) * u64::from(frame.height()) <= 256 * 256);

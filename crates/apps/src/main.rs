@@ -19,7 +19,7 @@ use framecast_stream::events::{ReceiverEvent, SenderEvent, log_receiver_event, l
 use framecast_stream::handshake::PeerGuess;
 use framecast_stream::limits;
 use framecast_stream::{
-    DEFAULT_MAX_CLIENTS, DEFAULT_PORT, RateMeter, Receiver, ReceiverBuilder, ReceiverStats, Sender,
+    DEFAULT_MAX_CLIENTS, RateMeter, Receiver, ReceiverBuilder, ReceiverStats, Sender,
     SenderBuilder, SenderStats,
 };
 use framecast_wire::Prefix;
@@ -232,9 +232,14 @@ struct RecvArgs {
     #[arg(long)]
     count: Option<u64>,
 
-    /// Append every shown frame's JPEG, unchanged, to this .mjpeg file.
+    /// Record every frame as it arrives (before the display drops any),
+    /// unchanged, one file per stream: PATH for the first stream and
+    /// PATH with -ID before the extension for later ones, or a template
+    /// with {id} and {name}. A .mkv file keeps each frame's capture time
+    /// (it plays at the captured pace); anything else is raw MJPEG. An
+    /// existing file is never replaced: the receiver refuses to start.
     #[arg(long, value_name = "PATH")]
-    record: Option<PathBuf>,
+    record: Option<String>,
 
     /// Write the totals as JSON to this file on exit.
     #[arg(long, value_name = "PATH")]
@@ -336,9 +341,37 @@ fn main() -> std::process::ExitCode {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) if is_broken_pipe(&e) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            report(&e);
             std::process::ExitCode::FAILURE
         }
+    }
+}
+
+/// What the user can do about an error, in this program's terms: attached
+/// to an error with `.context(Hint(..))`, printed on a line of its own
+/// after the error.
+#[derive(Debug)]
+struct Hint(&'static str);
+
+impl fmt::Display for Hint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+impl std::error::Error for Hint {}
+
+/// Prints an error and each of its causes once, then its hint if any.
+fn report(e: &anyhow::Error) {
+    let hint = e.downcast_ref::<Hint>().map(ToString::to_string);
+    let text: Vec<String> = e
+        .chain()
+        .map(ToString::to_string)
+        .filter(|t| Some(t) != hint.as_ref())
+        .collect();
+    eprintln!("error: {}", text.join(": "));
+    if let Some(hint) = hint {
+        eprintln!("hint: {hint}");
     }
 }
 
@@ -445,34 +478,66 @@ fn source_options(args: &SendArgs) -> SourceOptions {
         width: framecast_capture::DEFAULT_WIDTH,
         height: framecast_capture::DEFAULT_HEIGHT,
     });
-    SourceOptions::new(size.width, size.height).with_fps(args.fps)
+    SourceOptions::new(size.width, size.height)
+        .with_fps(args.fps)
+        .with_looping(args.looping)
 }
 
-fn build_sender(args: &SendArgs) -> Result<SenderBuilder> {
+/// This machine's name, for default stream names.
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .ok()
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "framecast".to_owned())
+}
+
+/// The stream name a sender uses when not given one: this machine's name
+/// and what it sends, e.g. `studio pattern` or `studio camera 0`.
+fn default_stream_name(source: &SourceSpec) -> String {
+    let what = match source {
+        SourceSpec::Pattern => "pattern".to_owned(),
+        SourceSpec::Camera(c) => format!("camera {c}"),
+        SourceSpec::Raw(p) | SourceSpec::Mjpeg(p) => p
+            .file_name()
+            .map_or_else(|| "file".to_owned(), |f| f.to_string_lossy().into_owned()),
+        _ => source.to_string(),
+    };
+    let mut name: String = format!("{} {what}", hostname())
+        .chars()
+        .filter(|c| !c.is_control())
+        .collect();
+    while name.len() > framecast_stream::handshake::MAX_NAME_LEN {
+        name.pop();
+    }
+    name
+}
+
+/// A sender ready to start, and how many frames its source holds (a file
+/// that does not loop).
+fn build_sender(args: &SendArgs) -> Result<(SenderBuilder, Option<u64>)> {
     let source = framecast_capture::open_source(&args.source, &source_options(args))
         .with_context(|| format!("cannot open the source {}", args.source))?;
-    let to = if args
-        .to
-        .rsplit_once(':')
-        .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
-    {
-        args.to.clone()
-    } else {
-        format!("{}:{DEFAULT_PORT}", args.to)
-    };
+    let frames = source.format().frames;
     let framing = args.framing;
-    let mut builder = SenderBuilder::new(to, source)
+    let name = args
+        .name
+        .clone()
+        .unwrap_or_else(|| default_stream_name(&args.source));
+    let mut builder = SenderBuilder::new(args.to.to_string(), source)
         .size(args.size.width, args.size.height)
         .quality(args.quality)
         .framing(args.framing)
+        .name(name)
+        .connect_timeout(seconds(args.connect_timeout, "--connect-timeout")?)
+        .retry(args.retry)
         .on_event(move |e| log_sender_event(e, sender_hint(e, framing)));
     if let Some(n) = args.count {
         builder = builder.count(n);
     }
-    if let Some(name) = &args.name {
-        builder = builder.name(name.clone());
-    }
-    Ok(builder)
+    Ok((builder, frames))
 }
 
 /// What the user can do about a sender event, in this program's flags.
@@ -524,48 +589,145 @@ fn receiver_hint(event: &ReceiverEvent<'_>) -> Option<&'static str> {
 }
 
 fn send(args: SendArgs, quiet: bool) -> Result<()> {
+    // Checked before any work, so a bad path cannot lose the numbers.
+    let json = JsonOut::open(args.stats_json.as_deref())?;
     if args.preview {
-        return send_with_preview(args, quiet);
+        return send_with_preview(args, json, quiet);
     }
-    let sender = build_sender(&args)?.start()?;
-    let stats = run_sender(sender, quiet, || false)?;
-    finish_sender(&stats, args.stats_json.as_deref())
+    let (builder, frames) = build_sender(&args)?;
+    let sender = builder.start()?;
+    let run = run_sender(sender, quiet, frames, || false);
+    finish_sender(run, json, args.count)
 }
 
-/// Runs `sender` until it finishes, Ctrl-C, or `closed()`.
-fn run_sender(sender: Sender, quiet: bool, closed: impl Fn() -> bool) -> Result<SenderStats> {
+/// How a sender's run ended.
+struct SenderRun {
+    result: std::result::Result<SenderStats, framecast_stream::StreamError>,
+    /// The last counters seen (what a failed run is summarised with).
+    last: SenderStats,
+    interrupted: bool,
+}
+
+/// Runs `sender` until it finishes, a signal, or `closed()`, with the stats
+/// line once a second (or, for a file on a terminal, a progress bar).
+fn run_sender(
+    sender: Sender,
+    quiet: bool,
+    frames: Option<u64>,
+    closed: impl Fn() -> bool,
+) -> SenderRun {
     let mut printer = StatsPrinter::new(quiet);
+    let bar = (!quiet && io::stderr().is_terminal())
+        .then_some(frames)
+        .flatten()
+        .map(|n| {
+            let bar = indicatif::ProgressBar::new(n);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{bar:30} frame {pos} of {len} ({percent}%) {msg}",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            bar
+        });
+    let mut interrupted = false;
+    let mut last = sender.stats();
     while !sender.is_finished() {
         if INTERRUPTED.load(Ordering::SeqCst) || closed() {
+            interrupted = INTERRUPTED.load(Ordering::SeqCst);
             sender.stop();
             break;
         }
-        printer.sender(&sender.stats());
+        last = sender.stats();
+        match &bar {
+            Some(bar) => {
+                bar.set_position(last.sent);
+                bar.set_message(format!("{:.1} fps", last.fps));
+            }
+            None => printer.sender(&last),
+        }
         std::thread::sleep(TICK);
     }
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
     printer.finish();
-    Ok(sender.wait()?)
+    let result = sender.wait();
+    if let Ok(stats) = &result {
+        last = stats.clone();
+    }
+    SenderRun {
+        result,
+        last,
+        interrupted,
+    }
 }
 
-fn finish_sender(stats: &SenderStats, json: Option<&Path>) -> Result<()> {
-    if let Some(path) = json {
-        write_json(path, stats)?;
+/// Writes the JSON and the summary, and decides the exit status: 0 only
+/// when what was asked was done (with `--count N`, N frames sent to a
+/// receiver that accepted the session).
+fn finish_sender(run: SenderRun, json: Option<JsonOut>, count: Option<u64>) -> Result<()> {
+    let stats = &run.last;
+    if let Some(json) = json {
+        json.write(stats)?;
     }
     out(format_args!(
-        "sent {} frames ({} bytes) in {:.1} s: {:.1} fps, dropped {}, reconnects {}\n",
-        stats.sent, stats.bytes, stats.seconds, stats.fps, stats.dropped, stats.reconnects
-    ))
+        "sent {} frames ({} bytes) in {:.1} s: {:.1} fps; captured {}, dropped {}, \
+         sessions {}, refused {}, reconnects {}\n",
+        stats.sent,
+        stats.bytes,
+        stats.seconds,
+        stats.fps,
+        stats.captured,
+        stats.dropped,
+        stats.sessions,
+        stats.refused,
+        stats.reconnects
+    ))?;
+    run.result.map_err(sender_error)?;
+    if let Some(n) = count
+        && stats.sent < n
+    {
+        let why = if run.interrupted {
+            " (stopped by a signal)"
+        } else if stats.source_ended {
+            " (the source ended; --loop repeats a file)"
+        } else {
+            ""
+        };
+        anyhow::bail!("sent {} of the {n} frames asked for{why}", stats.sent);
+    }
+    Ok(())
+}
+
+/// A sender's error, with what to do about it in this program's flags.
+fn sender_error(e: framecast_stream::StreamError) -> anyhow::Error {
+    use framecast_stream::StreamError;
+    let hint = match &e {
+        StreamError::GaveUp { .. } => {
+            Some("is a receiver running there? --retry forever keeps trying")
+        }
+        StreamError::PictureTooLarge { .. } => Some("send smaller pictures with --size"),
+        _ => None,
+    };
+    let e = anyhow::Error::new(e);
+    match hint {
+        Some(h) => e.context(Hint(h)),
+        None => e,
+    }
 }
 
 #[cfg(feature = "window")]
-fn send_with_preview(args: SendArgs, quiet: bool) -> Result<()> {
+fn send_with_preview(args: SendArgs, json: Option<JsonOut>, quiet: bool) -> Result<()> {
     use framecast_capture::FrameKind;
     use framecast_display::{EncodedFrame, FrameSink};
 
-    let builder = build_sender(&args)?;
-    let json = args.stats_json.clone();
-    let options = framecast_display::WindowOptions::default().with_title("framecast preview");
-    let stats = framecast_display::run_window(options, move |handle| {
+    let (builder, frames) = build_sender(&args)?;
+    let count = args.count;
+    let options = framecast_display::WindowOptions::default()
+        .with_title("framecast preview")
+        .with_keep_aspect(true);
+    let run = framecast_display::run_window(options, move |handle| -> Result<SenderRun> {
         let preview = handle.clone();
         // JPEG frames (an MJPEG camera or file) are shown through a window
         // sink, which decodes them; raw frames are copied in directly.
@@ -584,14 +746,52 @@ fn send_with_preview(args: SendArgs, quiet: bool) -> Result<()> {
                 };
             })
             .start()?;
-        run_sender(sender, quiet, || handle.is_closed())
-    })??;
-    finish_sender(&stats, json.as_deref())
+        Ok(run_sender(sender, quiet, frames, || handle.is_closed()))
+    })
+    .context(Hint("send without --preview to run without a window"))??;
+    finish_sender(run, json, count)
 }
 
 #[cfg(not(feature = "window"))]
-fn send_with_preview(_args: SendArgs, _quiet: bool) -> Result<()> {
+fn send_with_preview(_args: SendArgs, _json: Option<JsonOut>, _quiet: bool) -> Result<()> {
     anyhow::bail!("--preview needs a build with the window feature (the default)")
+}
+
+/// A `--stats-json` file, opened when the command starts (a bad path fails
+/// before any work, not at the end when the numbers would be lost), written
+/// when it ends.
+struct JsonOut {
+    path: PathBuf,
+    file: std::fs::File,
+}
+
+impl JsonOut {
+    fn open(path: Option<&Path>) -> Result<Option<Self>> {
+        let Some(path) = path else {
+            return Ok(None);
+        };
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .with_context(|| format!("cannot write the stats file {}", path.display()))?;
+        Ok(Some(Self {
+            path: path.to_owned(),
+            file,
+        }))
+    }
+
+    fn write(mut self, value: &impl serde::Serialize) -> Result<()> {
+        let mut text = serde_json::to_string_pretty(value)?;
+        text.push('\n');
+        let written = self
+            .file
+            .set_len(0)
+            .and_then(|()| self.file.write_all(text.as_bytes()))
+            .and_then(|()| self.file.sync_data());
+        written.with_context(|| format!("cannot write the stats file {}", self.path.display()))
+    }
 }
 
 /// The receiver `args` ask for (its display sinks are added by the caller).
@@ -616,84 +816,131 @@ fn receiver_builder(args: &RecvArgs) -> Result<ReceiverBuilder> {
     Ok(builder)
 }
 
-/// The recording `args` ask for: the file is created now, so a bad path
-/// fails before anything starts.
-fn recorder(args: &RecvArgs) -> Result<Option<framecast_display::Recorder<std::fs::File>>> {
-    match &args.record {
-        Some(path) => Ok(Some(
-            framecast_display::Recorder::create(path)
-                .with_context(|| format!("cannot record to {}", path.display()))?,
-        )),
-        None => Ok(None),
+/// What a receiver writes besides the screen, checked when the command
+/// starts so that a bad path fails before any work.
+struct Outputs {
+    json: Option<JsonOut>,
+    record: Option<framecast_stream::RecordTarget>,
+}
+
+impl Outputs {
+    fn open(json: Option<&Path>, record: Option<&str>) -> Result<Self> {
+        let json = JsonOut::open(json)?;
+        let record = match record {
+            Some(template) => {
+                let target = framecast_stream::RecordTarget::new(template)?;
+                target.check().context("--record")?;
+                Some(target)
+            }
+            None => None,
+        };
+        Ok(Self { json, record })
     }
 }
 
-/// Runs a started receiver (and its recording) to the end.
-fn run_with_recording(
+/// Starts the receiver `builder` describes, with what to do when its
+/// address is taken.
+fn start_receiver(builder: ReceiverBuilder) -> Result<Receiver> {
+    builder.start().map_err(|e| {
+        let hint = match &e {
+            framecast_stream::StreamError::Bind { source, .. } => match source.kind() {
+                io::ErrorKind::AddrInUse => Some(
+                    "another program listens there: choose another port with --listen, or \
+                     port 0 for a free one",
+                ),
+                io::ErrorKind::PermissionDenied => {
+                    Some("ports below 1024 need privileges: choose a port above 1023")
+                }
+                io::ErrorKind::AddrNotAvailable => {
+                    Some("that address is not one of this machine's: check --listen")
+                }
+                _ => None,
+            },
+            _ => None,
+        };
+        let e = anyhow::Error::new(e);
+        match hint {
+            Some(h) => e.context(Hint(h)),
+            None => e,
+        }
+    })
+}
+
+/// Runs a started receiver (and its recording) to the end, then writes the
+/// JSON and the summary.
+fn run_and_finish(
     receiver: Receiver,
-    recorder: Option<framecast_display::Recorder<std::fs::File>>,
+    outputs: Outputs,
     quiet: bool,
     closed: impl Fn() -> bool,
-) -> Result<ReceiverStats> {
+) -> Result<()> {
     announce(&receiver);
-    let recording = match recorder {
-        Some(r) => Some(framecast_stream::Recording::start(&receiver, r)?),
+    let recording = match outputs.record {
+        Some(target) => Some(framecast_stream::Recording::start(&receiver, target)?),
         None => None,
     };
-    let stats = run_receiver(receiver, quiet, closed)?;
-    if let Some(recording) = recording {
-        let r = recording.finish()?;
-        if r.lost > 0 || r.failed {
-            tracing::warn!(
-                "the recording holds {} frames ({} lost{})",
-                r.frames,
-                r.lost,
-                if r.failed {
-                    ", stopped by an error"
-                } else {
-                    ""
-                }
-            );
-        }
+    let stats = run_receiver(receiver, quiet, closed);
+    let recorded = recording
+        .map(framecast_stream::Recording::finish)
+        .transpose();
+    let stats = finish_receiver(stats, outputs.json)?;
+    if let Some(r) = recorded? {
+        let files: Vec<String> = r.files.iter().map(|p| p.display().to_string()).collect();
+        out(format_args!(
+            "recorded {} frames to {}{}{}\n",
+            r.frames,
+            if files.is_empty() {
+                "no file".to_owned()
+            } else {
+                files.join(", ")
+            },
+            if r.lost > 0 {
+                format!("; {} lost (the disk fell behind)", r.lost)
+            } else {
+                String::new()
+            },
+            if r.failed > 0 {
+                format!("; {} streams not recorded in full (see the log)", r.failed)
+            } else {
+                String::new()
+            },
+        ))?;
     }
-    Ok(stats)
+    let _ = stats;
+    Ok(())
 }
 
 fn recv(args: RecvArgs, quiet: bool) -> Result<()> {
+    let outputs = Outputs::open(args.stats_json.as_deref(), args.record.as_deref())?;
     match args.display {
         DisplayMode::None => {
-            let recorder = recorder(&args)?;
             let (w, h) = (args.size.width, args.size.height);
             framecast_display::NullSink::new(w, h)?;
-            let receiver = receiver_builder(&args)?
-                .sinks(move |_| Ok(Box::new(framecast_display::NullSink::new(w, h)?)))
-                .start()?;
-            let stats = run_with_recording(receiver, recorder, quiet, || false)?;
-            finish_receiver(&stats, args.stats_json.as_deref())
+            let receiver = start_receiver(
+                receiver_builder(&args)?
+                    .sinks(move |_| Ok(Box::new(framecast_display::NullSink::new(w, h)?))),
+            )?;
+            run_and_finish(receiver, outputs, quiet, || false)
         }
-        DisplayMode::Window => recv_window(args, quiet),
+        DisplayMode::Window => recv_window(args, outputs, quiet),
     }
 }
 
 #[cfg(feature = "window")]
-fn recv_window(args: RecvArgs, quiet: bool) -> Result<()> {
+fn recv_window(args: RecvArgs, outputs: Outputs, quiet: bool) -> Result<()> {
     let builder = receiver_builder(&args)?;
-    let recorder = recorder(&args)?;
     let options =
         framecast_display::WindowOptions::default().with_size(args.size.width, args.size.height);
-    let stats = framecast_display::run_window(options, move |handle| {
+    framecast_display::run_window(options, move |handle| {
         let window = handle.clone();
-        let receiver = builder
-            .sinks(move |_| Ok(Box::new(window.sink())))
-            .start()?;
-        run_with_recording(receiver, recorder, quiet, || handle.is_closed())
+        let receiver = start_receiver(builder.sinks(move |_| Ok(Box::new(window.sink()))))?;
+        run_and_finish(receiver, outputs, quiet, || handle.is_closed())
     })
-    .context("cannot open a window (use --display none to run without one)")??;
-    finish_receiver(&stats, args.stats_json.as_deref())
+    .context(Hint("use --display none to run without a window"))?
 }
 
 #[cfg(not(feature = "window"))]
-fn recv_window(_args: RecvArgs, _quiet: bool) -> Result<()> {
+fn recv_window(_args: RecvArgs, _outputs: Outputs, _quiet: bool) -> Result<()> {
     anyhow::bail!("this build has no window support; use --display none")
 }
 
@@ -702,86 +949,116 @@ fn announce(receiver: &Receiver) {
     eprintln!("listening on {}", receiver.local_addr());
 }
 
-/// Runs `receiver` until it finishes, Ctrl-C, or `closed()`.
+/// Runs `receiver` until it finishes, a signal, or `closed()`; returns its
+/// final counters, or the error that stopped it with the last counters
+/// seen.
 fn run_receiver(
     receiver: Receiver,
     quiet: bool,
     closed: impl Fn() -> bool,
-) -> Result<ReceiverStats> {
+) -> (
+    ReceiverStats,
+    std::result::Result<(), framecast_stream::StreamError>,
+) {
     let mut printer = StatsPrinter::new(quiet);
+    let mut last = receiver.stats();
     while !receiver.is_finished() {
         if INTERRUPTED.load(Ordering::SeqCst) || closed() {
             receiver.stop();
             break;
         }
-        printer.receiver(&receiver.stats());
+        last = receiver.stats();
+        printer.receiver(&last);
         std::thread::sleep(TICK);
     }
     printer.finish();
-    Ok(receiver.wait()?)
+    match receiver.wait() {
+        Ok(stats) => (stats, Ok(())),
+        Err(e) => (last, Err(e)),
+    }
 }
 
-fn finish_receiver(stats: &ReceiverStats, json: Option<&Path>) -> Result<()> {
-    if let Some(path) = json {
-        write_json(path, stats)?;
+/// Writes the JSON and prints the summary; the run's error, if any, comes
+/// after both (so a failed run still leaves its numbers).
+fn finish_receiver(
+    (stats, result): (
+        ReceiverStats,
+        std::result::Result<(), framecast_stream::StreamError>,
+    ),
+    json: Option<JsonOut>,
+) -> Result<ReceiverStats> {
+    if let Some(json) = json {
+        json.write(&stats)?;
     }
     let latency = match stats.latency_ms {
         Some(l) => format!(
             "latency p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
             l.p50, l.p99, l.max
         ),
-        None => "no latency (frames carried no capture time)".to_owned(),
+        None => "no latency (frames carried no usable capture time)".to_owned(),
     };
     out(format_args!(
-        "shown {} of {} frames received from {} streams in {:.1} s: {:.1} fps, {} bytes, \
-         dropped {}, corrupt {}, {latency}\n",
+        "shown {} of {} frames received from {} streams in {:.1} s connected: {:.1} fps, \
+         {} bytes, dropped {}, corrupt {}, {latency}\n",
         stats.frames,
         stats.received,
         stats.streams,
-        stats.seconds,
+        stats.connected_seconds,
         stats.fps,
         stats.bytes,
         stats.dropped,
         stats.corrupt,
-    ))
-}
-
-fn write_json(path: &Path, value: &impl serde::Serialize) -> Result<()> {
-    let mut text = serde_json::to_string_pretty(value)?;
-    text.push('\n');
-    std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
+    ))?;
+    result?;
+    Ok(stats)
 }
 
 fn demo(args: DemoArgs, quiet: bool) -> Result<()> {
+    let outputs = Outputs::open(args.stats_json.as_deref(), None)?;
     let deadline = (args.seconds > 0).then(|| Instant::now() + Duration::from_secs(args.seconds));
     let expired = move || deadline.is_some_and(|d| Instant::now() >= d);
     let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
     #[cfg(feature = "window")]
     if display_available() {
         let options = framecast_display::WindowOptions::default();
-        let result =
-            framecast_display::run_window(options, move |handle| -> Result<ReceiverStats> {
-                let window = handle.clone();
-                let receiver = ReceiverBuilder::new(loopback)
-                    .sinks(move |_| Ok(Box::new(window.sink())))
-                    .start()?;
-                let sender = start_demo_sender(&receiver)?;
-                let stats = run_receiver(receiver, quiet, || handle.is_closed() || expired());
-                sender.shutdown()?;
-                stats
-            });
+        let (tx, rx) = std::sync::mpsc::channel::<Outputs>();
+        tx.send(outputs).expect("the channel is open");
+        let result = framecast_display::run_window(options, move |handle| -> Result<()> {
+            let window = handle.clone();
+            let receiver = start_receiver(
+                ReceiverBuilder::new(loopback).sinks(move |_| Ok(Box::new(window.sink()))),
+            )?;
+            let sender = start_demo_sender(&receiver)?;
+            let outputs = rx.recv().expect("sent before the window opened");
+            let done = run_and_finish(receiver, outputs, quiet, || handle.is_closed() || expired());
+            sender.shutdown()?;
+            done
+        });
         match result {
-            Ok(stats) => return finish_receiver(&stats?, args.stats_json.as_deref()),
-            Err(e) => tracing::warn!("no window ({e}); running headless"),
+            Ok(done) => return done,
+            Err(e) => {
+                tracing::warn!(
+                    "no window ({}); running headless",
+                    framecast_stream::Report(&e)
+                );
+                let outputs = Outputs::open(args.stats_json.as_deref(), None)?;
+                return demo_headless(outputs, quiet, expired);
+            }
         }
     }
-    let receiver = ReceiverBuilder::new(loopback)
-        .sinks(|_| Ok(Box::new(framecast_display::NullSink::new(800, 600)?)))
-        .start()?;
+    demo_headless(outputs, quiet, expired)
+}
+
+fn demo_headless(outputs: Outputs, quiet: bool, expired: impl Fn() -> bool) -> Result<()> {
+    let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
+    let receiver = start_receiver(
+        ReceiverBuilder::new(loopback)
+            .sinks(|_| Ok(Box::new(framecast_display::NullSink::new(800, 600)?))),
+    )?;
     let sender = start_demo_sender(&receiver)?;
-    let stats = run_receiver(receiver, quiet, expired)?;
+    let done = run_and_finish(receiver, outputs, quiet, expired);
     sender.shutdown()?;
-    finish_receiver(&stats, args.stats_json.as_deref())
+    done
 }
 
 /// The demo's sender: the test pattern at 640x480 and 30 fps, like a
@@ -794,6 +1071,7 @@ fn start_demo_sender(receiver: &Receiver) -> Result<Sender> {
     Ok(
         SenderBuilder::new(receiver.local_addr().to_string(), source)
             .name("demo")
+            .retry(framecast_stream::Retry::Forever)
             .start()?,
     )
 }

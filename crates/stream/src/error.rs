@@ -94,6 +94,9 @@ pub enum StreamError {
         #[source]
         last: Box<dyn std::error::Error + Send + Sync>,
     },
+    /// A recording cannot be made.
+    #[error("cannot record")]
+    Record(#[source] crate::recording::RecordError),
     /// A stage of the engine panicked (a bug).
     #[error("the {0} thread panicked")]
     Panicked(&'static str),

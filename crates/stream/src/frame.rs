@@ -3,6 +3,7 @@
 //! per-connection buffer ring that lets frames be shared without being
 //! allocated one by one.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
@@ -23,6 +24,7 @@ pub type StreamId = u32;
 #[derive(Debug, Clone)]
 pub struct Frame {
     stream: StreamId,
+    name: Arc<str>,
     message: Bytes,
     jpeg: Bytes,
     sequence: u64,
@@ -37,6 +39,11 @@ impl Frame {
     /// The stream it came from.
     pub fn stream(&self) -> StreamId {
         self.stream
+    }
+
+    /// The name of the stream it came from.
+    pub fn name(&self) -> &str {
+        &self.name
     }
 
     /// The encoded `Video` message, byte for byte as it arrived (without
@@ -80,6 +87,17 @@ impl Frame {
     pub fn received(&self) -> Instant {
         self.received
     }
+}
+
+/// What [`Receiver::subscribe`](crate::Receiver::subscribe) delivers:
+/// every accepted frame, and the end of each stream.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum StreamEvent {
+    /// A frame the receiver accepted (before the workers' drop policy).
+    Frame(Frame),
+    /// A stream's session is over: no more frames will come from it.
+    Ended(StreamId),
 }
 
 /// Why a frame was not accepted (it is counted as corrupt and dropped; the
@@ -135,14 +153,19 @@ pub enum FrameError {
 /// use prost::Message;
 ///
 /// let not_a_jpeg = Video { video_data: Bytes::from_static(b"hello"), ..Default::default() };
-/// let err = check_frame(1, not_a_jpeg.encode_to_vec().into(), 1 << 20).unwrap_err();
+/// let err = check_frame(1, &"cam".into(), not_a_jpeg.encode_to_vec().into(), 1 << 20).unwrap_err();
 /// assert!(matches!(err, FrameError::Jpeg(_)));
 /// ```
 ///
 /// # Errors
 ///
 /// A [`FrameError`] saying what is wrong.
-pub fn check_frame(stream: StreamId, payload: Bytes, max_pixels: u64) -> Result<Frame, FrameError> {
+pub fn check_frame(
+    stream: StreamId,
+    name: &Arc<str>,
+    payload: Bytes,
+    max_pixels: u64,
+) -> Result<Frame, FrameError> {
     let received = Instant::now();
     let video = Video::decode(payload.clone()).map_err(FrameError::NotVideo)?;
     if video.format != PayloadFormat::Jpeg as i32 {
@@ -172,6 +195,7 @@ pub fn check_frame(stream: StreamId, payload: Bytes, max_pixels: u64) -> Result<
     };
     Ok(Frame {
         stream,
+        name: Arc::clone(name),
         message: payload,
         jpeg: video.video_data,
         sequence: video.sequence,
@@ -268,7 +292,7 @@ mod tests {
     #[test]
     fn a_good_frame_shares_the_payload() {
         let payload = video(jpeg(32, 16), 32, 16);
-        let frame = check_frame(7, payload.clone(), 1 << 20).unwrap();
+        let frame = check_frame(7, &"t".into(), payload.clone(), 1 << 20).unwrap();
         assert_eq!(
             (frame.width(), frame.height(), frame.sequence()),
             (32, 16, 3)
@@ -281,7 +305,7 @@ mod tests {
     #[test]
     fn bad_frames_are_typed() {
         assert!(matches!(
-            check_frame(1, Bytes::from_static(&[0xff; 8]), 1 << 20),
+            check_frame(1, &"t".into(), Bytes::from_static(&[0xff; 8]), 1 << 20),
             Err(FrameError::NotVideo(_))
         ));
         let rgb = Video {
@@ -290,18 +314,18 @@ mod tests {
             ..Default::default()
         };
         assert!(matches!(
-            check_frame(1, rgb.encode_to_vec().into(), 1 << 20),
+            check_frame(1, &"t".into(), rgb.encode_to_vec().into(), 1 << 20),
             Err(FrameError::UnsupportedFormat(1))
         ));
         assert!(matches!(
-            check_frame(1, video(jpeg(64, 64), 0, 0), 64 * 63),
+            check_frame(1, &"t".into(), video(jpeg(64, 64), 0, 0), 64 * 63),
             Err(FrameError::TooManyPixels {
                 width: 64,
                 height: 64,
                 ..
             })
         ));
-        let err = check_frame(1, video(jpeg(64, 32), 32, 64), 1 << 20).unwrap_err();
+        let err = check_frame(1, &"t".into(), video(jpeg(64, 32), 32, 64), 1 << 20).unwrap_err();
         assert_eq!(
             err.to_string(),
             "the JPEG is 64x32 but the message says 32x64"

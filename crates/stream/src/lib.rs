@@ -74,11 +74,11 @@ use std::sync::Arc;
 
 pub use backoff::{Backoff, DEFAULT_INITIAL_BACKOFF, DEFAULT_MAX_BACKOFF};
 pub use error::{Refused, Report, SessionError, StreamError};
-pub use frame::{Frame, FrameError, StreamId, check_frame};
+pub use frame::{Frame, FrameError, StreamEvent, StreamId, check_frame};
 pub use limits::DEFAULT_MAX_CLIENTS;
 pub use queue::{Closed, Latest};
 pub use receiver::{Receiver, ReceiverBuilder, SUBSCRIBER_BACKLOG, SinkFactory, StreamHandle};
-pub use recording::{Recording, RecordingStats};
+pub use recording::{RecordError, RecordFormat, RecordTarget, Recording, RecordingStats};
 pub use sender::{
     DEFAULT_CONNECT_TIMEOUT, DEFAULT_QUALITY, DEFAULT_QUEUE_DEPTH, DEFAULT_SIZE, FrameHook, Retry,
     Sender, SenderBuilder,

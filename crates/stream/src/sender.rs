@@ -507,7 +507,9 @@ impl SenderShared {
     }
 
     fn fail(&self, e: StreamError) {
-        tracing::error!("sender failed: {}", Report(&e));
+        // The caller gets the error from `wait`; logged here only for
+        // debugging, so that a program prints it once.
+        tracing::debug!("sender failed: {}", Report(&e));
         lock(&self.error).get_or_insert(e);
         self.stop();
     }

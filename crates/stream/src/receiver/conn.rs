@@ -483,7 +483,7 @@ async fn frames(
                 ring.track(payload.clone());
                 stream.received.fetch_add(1, Ordering::Relaxed);
                 stream.bytes.fetch_add(len as u64, Ordering::Relaxed);
-                match check_frame(stream.id, payload, config.max_pixels) {
+                match check_frame(stream.id, &stream.name, payload, config.max_pixels) {
                     Ok(frame) => shared.deliver(&stream, frame),
                     Err(e) => {
                         stream.corrupt.fetch_add(1, Ordering::Relaxed);

@@ -38,7 +38,7 @@ use self::pool::{Pool, Work};
 use self::state::{Registry, StreamState, lock, rate};
 use crate::error::StreamError;
 use crate::events::{EndCause, ReceiverEvent, ReceiverHook, log_receiver_event};
-use crate::frame::{Frame, StreamId};
+use crate::frame::{Frame, StreamEvent, StreamId};
 use crate::limits::*;
 use crate::stats::{ReceiverStats, StreamStats, TimeoutCounts, secs};
 use crate::{Stop, StopHandle};
@@ -386,7 +386,7 @@ pub(crate) struct Shared {
     pub(crate) cancel: CancellationToken,
     pub(crate) counters: Counters,
     /// Taken (closing every subscription) once the receiver has stopped.
-    frames_tx: Mutex<Option<broadcast::Sender<Frame>>>,
+    frames_tx: Mutex<Option<broadcast::Sender<StreamEvent>>>,
     hook: Option<ReceiverHook>,
     started: Instant,
     error: Mutex<Option<StreamError>>,
@@ -424,7 +424,7 @@ impl Shared {
         if let Some(tx) = lock(&self.frames_tx).as_ref()
             && tx.receiver_count() > 0
         {
-            let _ = tx.send(frame.clone());
+            let _ = tx.send(StreamEvent::Frame(frame.clone()));
         }
         if self.pool.put(stream, frame) {
             stream.dropped.fetch_add(1, Ordering::Relaxed);
@@ -448,6 +448,11 @@ impl Shared {
     /// A stream's session is over: report it, and let a worker show what
     /// is left and retire it.
     pub(crate) fn end_stream(&self, stream: &Arc<StreamState>, cause: &EndCause) {
+        if let Some(tx) = lock(&self.frames_tx).as_ref()
+            && tx.receiver_count() > 0
+        {
+            let _ = tx.send(StreamEvent::Ended(stream.id));
+        }
         self.event(&ReceiverEvent::StreamEnded {
             id: stream.id,
             name: &stream.name,
@@ -458,7 +463,9 @@ impl Shared {
     }
 
     fn fail(&self, e: StreamError) {
-        tracing::error!("{}", crate::error::Report(&e));
+        // The caller gets the error from `wait`; logged here only for
+        // debugging, so that a program prints it once.
+        tracing::debug!("receiver failed: {}", crate::error::Report(&e));
         lock(&self.error).get_or_insert(e);
         self.stop();
     }
@@ -538,10 +545,12 @@ impl Receiver {
     }
 
     /// Every frame accepted from now on, from every stream, before the
-    /// workers' drop policy: for recorders and publishers. A subscriber
-    /// more than [`SUBSCRIBER_BACKLOG`] frames behind misses frames and is
-    /// told how many (`RecvError::Lagged`).
-    pub fn subscribe(&self) -> broadcast::Receiver<Frame> {
+    /// workers' drop policy, and the end of every stream: for recorders and
+    /// publishers. A subscriber more than [`SUBSCRIBER_BACKLOG`] events
+    /// behind misses the oldest and is told how many (`RecvError::Lagged`).
+    /// The subscription ends (`RecvError::Closed`) once the receiver has
+    /// stopped.
+    pub fn subscribe(&self) -> broadcast::Receiver<StreamEvent> {
         match lock(&self.shared.frames_tx).as_ref() {
             Some(tx) => tx.subscribe(),
             // Stopped: a subscription that is already over.

@@ -40,7 +40,7 @@ pub(crate) struct Latency {
 #[derive(Debug)]
 pub(crate) struct StreamState {
     pub(crate) id: StreamId,
-    pub(crate) name: String,
+    pub(crate) name: Arc<str>,
     pub(crate) peer: SocketAddr,
     started: Instant,
     ended_at: Mutex<Option<Instant>>,
@@ -64,7 +64,7 @@ pub(crate) struct StreamState {
 }
 
 impl StreamState {
-    pub(crate) fn new(id: StreamId, name: String, peer: SocketAddr) -> Self {
+    pub(crate) fn new(id: StreamId, name: Arc<str>, peer: SocketAddr) -> Self {
         Self {
             id,
             name,
@@ -117,8 +117,8 @@ impl StreamState {
         };
         StreamStats {
             id: self.id,
-            name: self.name.clone(),
-            label: self.name.clone(),
+            name: self.name.to_string(),
+            label: self.name.to_string(),
             peer: self.peer.to_string(),
             connected: self.is_connected(),
             frames,
@@ -235,9 +235,11 @@ impl Registry {
             }
             let id = r.next_id;
             r.next_id = r.next_id.wrapping_add(1).max(1);
-            let name = match name {
-                Some(n) if !n.is_empty() => n.to_owned(),
-                _ => peer.to_string(),
+            // Unnamed (an old or legacy sender): its address, without the
+            // ephemeral port, and its number.
+            let name: Arc<str> = match name {
+                Some(n) if !n.is_empty() => n.into(),
+                _ => format!("{} #{id}", peer.ip()).into(),
             };
             let state = Arc::new(StreamState::new(id, name, peer));
             r.live.push(Arc::clone(&state));
@@ -380,8 +382,8 @@ mod tests {
         let reg = Registry::new(2, 0);
         let a = reg.register(Some("door"), peer(1)).unwrap();
         let b = reg.register(Some(""), peer(2)).unwrap();
-        assert_eq!(a.name, "door");
-        assert_eq!(b.name, "127.0.0.1:2");
+        assert_eq!(&*a.name, "door");
+        assert_eq!(&*b.name, "127.0.0.1 #2");
         assert!(reg.register(None, peer(3)).is_err());
         // A sender that left frees its place at once, before retirement.
         reg.disconnect(&a);
