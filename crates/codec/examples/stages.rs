@@ -28,7 +28,9 @@ fn main() {
         .iter()
         .map(|f| {
             let mut out = ImageBuf::new(400, 400, PixelFormat::Rgb8);
-            resizer.resize(f.as_image(), &mut out.as_image_mut()).unwrap();
+            resizer
+                .resize(f.as_image(), &mut out.as_image_mut())
+                .unwrap();
             out
         })
         .collect();
