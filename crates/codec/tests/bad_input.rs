@@ -227,3 +227,44 @@ fn the_bad_file_corpus_is_refused() {
     }
     assert!(seen >= 1, "no corpus in {}", dir.display());
 }
+
+#[test]
+fn progressive_frames_decode_whole_and_fail_cut_short() {
+    use framecast_codec::{AreaResizer, Resizer};
+    // Progressive files carry several scans; the guard follows the last.
+    let frame = &common::natural_frames()[9];
+    let mut small = ImageBuf::new(96, 80, PixelFormat::Rgb8);
+    AreaResizer::new()
+        .resize(frame.as_image(), &mut small.as_image_mut())
+        .unwrap();
+    let jpeg = libjpeg_turbo_rs::compress_progressive(
+        small.data(),
+        96,
+        80,
+        libjpeg_turbo_rs::PixelFormat::Rgb,
+        90,
+        libjpeg_turbo_rs::Subsampling::S420,
+    )
+    .unwrap();
+    assert!(probe_jpeg(&jpeg).unwrap().progressive);
+    let mut out = ImageBuf::default();
+    ZuneDecoder::default().decode(&jpeg, &mut out).unwrap();
+    // Cuts inside the last scan, with the end marker appended.
+    let last_sos = jpeg.windows(2).rposition(|w| w == [0xFF, 0xDA]).unwrap();
+    let start =
+        last_sos + 2 + usize::from(u16::from_be_bytes([jpeg[last_sos + 2], jpeg[last_sos + 3]]));
+    let end = jpeg.len() - 2;
+    let mut refused = 0;
+    let mut tried = 0;
+    for cut in start + 1..end {
+        if jpeg[cut - 1] == 0xFF {
+            continue;
+        }
+        tried += 1;
+        if exercise(&cut_then_eoi(&jpeg, cut)).is_err() {
+            refused += 1;
+        }
+    }
+    assert!(tried > 0);
+    assert_eq!(refused, tried, "progressive cuts accepted");
+}
