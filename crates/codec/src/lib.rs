@@ -78,6 +78,11 @@ pub enum CodecError {
         /// What is wrong.
         reason: &'static str,
     },
+    /// The entropy-coded data ends before every block of the picture was
+    /// decoded: a frame cut short, even when an end-of-image marker
+    /// follows the cut.
+    #[error("JPEG scan incomplete: the data ends before the picture does")]
+    IncompleteScan,
     /// The picture declares a size beyond the configured [`Limits`]; refused
     /// before anything was allocated for it.
     #[error(

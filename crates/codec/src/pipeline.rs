@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! sender:   capture (Rgb8/Rgba8/Bgra8, any size) -> area resize -> JPEG encode -> bytes
-//! receiver: bytes -> probe + limits -> JPEG decode (Rgb8) -> upscale + convert -> window
+//! receiver: bytes -> probe + limits -> JPEG decode (Rgba8) -> upscale + convert -> window
 //! ```
 //!
 //! Each pipeline owns its intermediate pictures and reuses them from frame
@@ -186,7 +186,10 @@ impl ReceiverPipeline {
             config,
             decoder: ZuneDecoder::new(config.limits),
             resizer: AreaResizer::new(),
-            decoded: ImageBuf::empty(PixelFormat::Rgb8),
+            // RGBA: zune-jpeg's colour conversion to it is vectorised like
+            // its RGB one, and 4-byte pixels become 0RGB with vector shifts
+            // and masks, where 3-byte ones need per-pixel shuffles.
+            decoded: ImageBuf::empty(PixelFormat::Rgba8),
         }
     }
 

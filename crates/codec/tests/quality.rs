@@ -225,3 +225,25 @@ fn sender_accepts_every_capture_format_alike() {
         assert_eq!(jpeg, from_rgb, "{format:?}");
     }
 }
+
+/// The receiver decodes to RGBA (the hand-off its fused 0RGB kernel
+/// wants); zune-jpeg must give the same colours that way as in RGB.
+#[test]
+fn rgba_and_rgb_decodes_agree() {
+    let mut sender = SenderPipeline::new(SenderConfig::default()).unwrap();
+    let mut decoder = ZuneDecoder::default();
+    let mut jpeg = Vec::new();
+    let mut rgb = ImageBuf::empty(PixelFormat::Rgb8);
+    let mut rgba = ImageBuf::empty(PixelFormat::Rgba8);
+    for frame in natural_frames().iter().step_by(5) {
+        sender.encode(frame.as_image(), &mut jpeg).unwrap();
+        decoder.decode(&jpeg, &mut rgb).unwrap();
+        decoder.decode(&jpeg, &mut rgba).unwrap();
+        let same = rgba
+            .data()
+            .chunks_exact(4)
+            .zip(rgb.data().chunks_exact(3))
+            .all(|(a, b)| a[..3] == *b && a[3] == 255);
+        assert!(same, "RGBA decode differs from RGB");
+    }
+}
