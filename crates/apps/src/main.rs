@@ -518,8 +518,16 @@ fn default_stream_name(source: &SourceSpec) -> String {
 /// A sender ready to start, and how many frames its source holds (a file
 /// that does not loop).
 fn build_sender(args: &SendArgs) -> Result<(SenderBuilder, Option<u64>)> {
-    let source = framecast_capture::open_source(&args.source, &source_options(args))
-        .with_context(|| format!("cannot open the source {}", args.source))?;
+    let source =
+        framecast_capture::open_source(&args.source, &source_options(args)).map_err(|e| {
+            let hint = capture_hint(&e);
+            let e =
+                anyhow::Error::new(e).context(format!("cannot open the source {}", args.source));
+            match hint {
+                Some(h) => e.context(Hint(h)),
+                None => e,
+            }
+        })?;
     let frames = source.format().frames;
     let framing = args.framing;
     let name = args
@@ -1085,8 +1093,32 @@ fn display_available() -> bool {
         .any(|v| std::env::var_os(v).is_some_and(|s| !s.is_empty()))
 }
 
+/// What to do about a source that cannot be opened, in this program's
+/// flags.
+fn capture_hint(e: &framecast_capture::CaptureError) -> Option<&'static str> {
+    use framecast_capture::CaptureError;
+    match e {
+        CaptureError::CameraUnsupported => Some(
+            "rebuild with `cargo build --release --features camera`, or send the test pattern \
+             with --source pattern",
+        ),
+        CaptureError::NoCamera => Some("try --source pattern, raw:PATH or mjpeg:PATH"),
+        CaptureError::RawFileSize { .. } => {
+            Some("give the file's frame size with --input-size WxH")
+        }
+        _ => None,
+    }
+}
+
 fn devices() -> Result<()> {
-    let devices = framecast_capture::list_devices().context("cannot list cameras")?;
+    let devices = framecast_capture::list_devices().map_err(|e| {
+        let hint = capture_hint(&e);
+        let e = anyhow::Error::new(e).context("cannot list cameras");
+        match hint {
+            Some(h) => e.context(Hint(h)),
+            None => e,
+        }
+    })?;
     if devices.is_empty() {
         out(format_args!("no camera found; try --source pattern\n"))?;
     }

@@ -99,7 +99,7 @@ fn original_client_streams_into_framecast_recv_legacy() {
         "the original sends no capture time: {stats}"
     );
     let frames = mjpeg_frames(&rec_path);
-    assert_eq!(frames.len() as u64, stats["frames"].as_u64().unwrap());
+    assert_eq!(frames.len() as u64, stats["received"].as_u64().unwrap());
     assert!(!frames.is_empty());
     // The pictures are the client's frames: 400x400, in the file's colours
     // (BGR on the client's side, RGB once decoded), in order.

@@ -15,11 +15,11 @@ pub enum CaptureError {
     EndOfFile,
 
     /// An I/O error reading a source.
-    #[error("capture I/O error: {0}")]
+    #[error("I/O error")]
     Io(#[from] std::io::Error),
 
     /// A file could not be opened or read.
-    #[error("cannot read {}: {source}", path.display())]
+    #[error("cannot read {}", path.display())]
     File {
         /// The file.
         path: PathBuf,
@@ -31,7 +31,7 @@ pub enum CaptureError {
     #[error(
         "{} is {len} bytes, not a whole number of {width}x{height} RGB24 frames \
          ({frame_bytes} bytes each): {frames} frames and {remainder} bytes over; \
-         check the input size (--input-size WxH)",
+         check the frame size given for it",
         path.display(),
         frames = len / frame_bytes,
         remainder = len % frame_bytes
@@ -71,7 +71,7 @@ pub enum CaptureError {
     },
 
     /// A JPEG frame's header could not be read.
-    #[error("bad JPEG frame at byte {offset}: {source}")]
+    #[error("bad JPEG frame at byte {offset}")]
     BadJpeg {
         /// Where the frame starts in its file.
         offset: u64,
@@ -106,14 +106,11 @@ pub enum CaptureError {
     },
 
     /// This build has no camera support.
-    #[error(
-        "this build has no camera support: rebuild with --features camera, \
-         or use --source pattern"
-    )]
+    #[error("this build has no camera support (the `camera` feature of framecast-capture)")]
     CameraUnsupported,
 
     /// No camera is connected (or none the system lets us see).
-    #[error("no camera found; try --source pattern (or raw:PATH / mjpeg:PATH)")]
+    #[error("no camera found")]
     NoCamera,
 
     /// No camera matches the index or name asked for.

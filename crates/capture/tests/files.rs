@@ -105,7 +105,7 @@ fn raw_file_of_the_wrong_size_is_refused_with_advice() {
         message.contains("3 frames and 5148 bytes over"),
         "{message}"
     );
-    assert!(message.contains("--input-size"), "{message}");
+    assert!(message.contains("check the frame size"), "{message}");
 
     let dir = tempfile::tempdir().unwrap();
     let empty = dir.path().join("empty.rgb");

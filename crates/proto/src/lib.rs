@@ -106,11 +106,13 @@ mod tests {
             width: 3,
             height: 4,
             format: PayloadFormat::Rgb24 as i32,
+            source_width: 5,
+            source_height: 6,
         };
         let bytes = v.encode_to_vec();
         assert_eq!(
             bytes,
-            b"\x0a\x02ab\x10\x01\x18\x02\x20\x03\x28\x04\x30\x01".to_vec()
+            b"\x0a\x02ab\x10\x01\x18\x02\x20\x03\x28\x04\x30\x01\x38\x05\x40\x06".to_vec()
         );
         assert_eq!(Video::decode(bytes.as_slice()).unwrap(), v);
     }

@@ -74,7 +74,7 @@ impl fmt::Display for EndCause {
         match self {
             Self::Closed => f.write_str("the sender closed the connection"),
             Self::Timeout { kind, after } => write!(f, "timed out: {kind} within {after:?}"),
-            Self::Wire(e) => write!(f, "{e}"),
+            Self::Wire(e) => write!(f, "{}", crate::error::Report(e)),
             Self::Stopping => f.write_str("the receiver is stopping"),
         }
     }
@@ -319,7 +319,11 @@ impl fmt::Display for SenderEvent<'_> {
                 }
                 retry(f, *retry_in)
             }
-            Self::Disconnected { peer, error } => write!(f, "connection to {peer} lost: {error}"),
+            Self::Disconnected { peer, error } => write!(
+                f,
+                "connection to {peer} lost: {}",
+                crate::error::Report(*error)
+            ),
         }
     }
 }

@@ -84,7 +84,9 @@ fn engines_allocate_nothing_per_frame_in_the_steady_state() {
         .sinks(|_| Ok(Box::new(Recorder::new(std::io::sink()))))
         .start()
         .unwrap();
-    let options = SourceOptions::new(128, 128).with_fps(100);
+    let options = SourceOptions::new(128, 128)
+        .with_fps(100)
+        .with_looping(true);
     let source = open_source(&SourceSpec::Mjpeg(path), &options).unwrap();
     let sender = SenderBuilder::new(receiver.local_addr().to_string(), source)
         .size(128, 128)

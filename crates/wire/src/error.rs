@@ -52,11 +52,11 @@ pub enum WireError {
     /// A whole frame arrived but its payload is not a valid protobuf message
     /// of the expected type. The frame was consumed; the stream is still in
     /// sync.
-    #[error("frame payload is not a valid message: {0}")]
+    #[error("frame payload is not a valid message")]
     Message(#[from] prost::DecodeError),
 
     /// The underlying reader or writer failed.
-    #[error("I/O error: {0}")]
+    #[error("I/O error")]
     Io(#[from] io::Error),
 }
 
