@@ -240,7 +240,7 @@ fn seconds(flag: &str, value: f64, zero_is_none: bool) -> Result<Option<Duration
 }
 
 /// The token from `--token-file`, else from `FRAMECAST_TOKEN`, if any.
-fn read_token(file: Option<&Path>) -> Result<Option<Token>> {
+pub(crate) fn read_token(file: Option<&Path>) -> Result<Option<Token>> {
     match file {
         Some(path) => Token::from_file(path)
             .map(Some)

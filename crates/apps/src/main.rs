@@ -196,6 +196,22 @@ struct SendArgs {
     #[arg(long, value_name = "NAME")]
     name: Option<String>,
 
+    /// Connect with TLS, checking the receiver's certificate against
+    /// --tls-ca (or the system's trusted CAs) and the host name in --to.
+    #[arg(long)]
+    tls: bool,
+
+    /// The CA certificate (PEM) the receiver's certificate must be signed
+    /// by; implies --tls. `framecast cert` makes one.
+    #[arg(long, value_name = "PEM")]
+    tls_ca: Option<PathBuf>,
+
+    /// A file holding the receiver's access token, sent in the session
+    /// handshake [default: the FRAMECAST_TOKEN environment variable, if
+    /// set].
+    #[arg(long, value_name = "PATH")]
+    token_file: Option<PathBuf>,
+
     /// Show what is being captured in a local window; q or Esc in it stops
     /// the sender.
     #[arg(long)]
@@ -282,6 +298,26 @@ struct RecvArgs {
     /// Seconds one frame may take from its first byte to its last.
     #[arg(long, value_name = "SECONDS", default_value_t = limits::DEFAULT_TRICKLE_TIMEOUT.as_secs_f64())]
     trickle_timeout: f64,
+
+    /// Require TLS, with this certificate chain (PEM); with --tls-key.
+    /// `framecast cert` makes one for a quick start.
+    #[arg(long, value_name = "PEM", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+
+    /// The private key (PEM) of --tls-cert.
+    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+
+    /// Require senders to present the access token in this file (at least
+    /// 16 characters) [default: the FRAMECAST_TOKEN environment variable,
+    /// if set]. Senders without it are refused as unauthenticated.
+    #[arg(long, value_name = "PATH")]
+    token_file: Option<PathBuf>,
+
+    /// Accept senders from other machines without a token. Without it, a
+    /// --listen address beyond loopback with no token refuses to start.
+    #[arg(long)]
+    allow_anonymous: bool,
 
     /// Test knob: sleep this long per shown frame (a slow display).
     #[arg(long, hide = true, default_value_t = 0)]
@@ -545,6 +581,17 @@ fn build_sender(args: &SendArgs) -> Result<(SenderBuilder, Option<u64>)> {
     if let Some(n) = args.count {
         builder = builder.count(n);
     }
+    if let Some(token) = catalog_cmd::read_token(args.token_file.as_deref())? {
+        builder = builder.token(token);
+    }
+    if args.tls || args.tls_ca.is_some() {
+        let trust = match &args.tls_ca {
+            Some(ca) => framecast_tls::ClientTls::with_ca_file(ca).context("cannot use --tls-ca")?,
+            None => framecast_tls::ClientTls::with_system_roots()
+                .context("cannot load the system's trusted CAs (give one with --tls-ca)")?,
+        };
+        builder = builder.tls(trust.config()?);
+    }
     Ok((builder, frames))
 }
 
@@ -565,6 +612,34 @@ fn sender_hint(event: &SenderEvent<'_>, framing: Prefix) -> Option<&'static str>
         }
         SenderEvent::Refused { code, .. } if *code == StatusCode::Busy => {
             Some("it serves as many senders as its --max-clients allows")
+        }
+        SenderEvent::Refused { code, .. } if *code == StatusCode::Unauthenticated => {
+            Some("give the receiver's token with --token-file (or FRAMECAST_TOKEN)")
+        }
+        SenderEvent::Refused { code, .. } if *code == StatusCode::TlsRequired => Some(
+            "the receiver requires TLS: send with --tls (and --tls-ca with the CA that signed its \
+             certificate)",
+        ),
+        SenderEvent::HandshakeFailed {
+            error: framecast_stream::SessionError::Tls { kind, .. },
+            ..
+        } => {
+            use framecast_stream::TlsFailureKind as K;
+            match kind {
+                K::NotTls => Some(
+                    "the receiver does not use TLS: send without --tls, or start it with \
+                     --tls-cert and --tls-key",
+                ),
+                K::UnknownIssuer => {
+                    Some("give the CA that signed the receiver's certificate with --tls-ca")
+                }
+                K::WrongName => Some(
+                    "connect with a name the receiver's certificate holds (framecast cert \
+                     --host NAME makes one)",
+                ),
+                K::Expired => Some("the receiver needs a new certificate (framecast cert --force)"),
+                _ => None,
+            }
         }
         _ => None,
     }
@@ -591,6 +666,17 @@ fn receiver_hint(event: &ReceiverEvent<'_>) -> Option<&'static str> {
             if *code == framecast_proto::handshake::StatusCode::Busy =>
         {
             Some("raise --max-clients to serve more senders at once")
+        }
+        ReceiverEvent::Refused { code, .. }
+            if *code == framecast_proto::handshake::StatusCode::Unauthenticated =>
+        {
+            Some("the sender needs this receiver's token (--token-file)")
+        }
+        ReceiverEvent::PlaintextOnTls { .. } => {
+            Some("the sender needs --tls (and --tls-ca with the CA of this receiver's certificate)")
+        }
+        ReceiverEvent::TlsOnPlaintext { .. } => {
+            Some("start this receiver with --tls-cert and --tls-key, or send without --tls")
         }
         _ => None,
     }
@@ -820,6 +906,46 @@ fn receiver_builder(args: &RecvArgs) -> Result<ReceiverBuilder> {
     }
     if let Some(n) = args.workers {
         builder = builder.workers(n);
+    }
+    let token = catalog_cmd::read_token(args.token_file.as_deref())?;
+    // Protected mode: only this machine may connect, unless senders must
+    // authenticate or the user opted out.
+    let exposure = framecast_tls::Exposure::check(
+        &[args.listen],
+        token.is_some(),
+        args.allow_anonymous,
+    )
+    .map_err(|e| {
+        anyhow::Error::new(e).context(Hint(
+            "require a token with --token-file FILE (or FRAMECAST_TOKEN), ideally with \
+             --tls-cert and --tls-key; or accept anyone with --allow-anonymous",
+        ))
+    })?;
+    if args.framing == Prefix::LegacyI64Le && (token.is_some() || args.tls_cert.is_some()) {
+        anyhow::bail!(
+            "the legacy framing cannot carry TLS or a token (the original programs cannot): \
+             drop --framing legacy, or --tls-cert/--token-file"
+        );
+    }
+    match exposure {
+        framecast_tls::Exposure::Anonymous => tracing::warn!(
+            "accepting senders on {} without authentication (--allow-anonymous): anyone who can reach \
+             it can send frames",
+            args.listen
+        ),
+        framecast_tls::Exposure::Authenticated if args.tls_cert.is_none() => tracing::warn!(
+            "the access token will cross the network in plaintext: add --tls-cert and --tls-key"
+        ),
+        _ => {}
+    }
+    if let Some(token) = token {
+        builder = builder.token(token);
+    }
+    if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
+        let config = framecast_tls::ServerTls::from_pem_files(cert, key)
+            .and_then(|t| t.config())
+            .context("cannot use --tls-cert/--tls-key")?;
+        builder = builder.tls(config);
     }
     Ok(builder)
 }

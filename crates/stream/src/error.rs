@@ -158,6 +158,32 @@ pub enum SessionError {
     /// The connection failed during the handshake.
     #[error("the connection failed during the session handshake")]
     Io(#[source] io::Error),
+    /// The TLS handshake failed.
+    #[error("TLS handshake failed: {reason}")]
+    Tls {
+        /// What kind of failure, for hints.
+        kind: TlsFailureKind,
+        /// Why, in words.
+        reason: String,
+    },
+}
+
+/// What kind of TLS failure a [`SessionError::Tls`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TlsFailureKind {
+    /// The receiver does not speak TLS.
+    NotTls,
+    /// Its certificate is not signed by a trusted CA.
+    UnknownIssuer,
+    /// Its certificate is not for the name connected to.
+    WrongName,
+    /// Its certificate has expired or is not valid yet.
+    Expired,
+    /// It closed the connection during the handshake.
+    Closed,
+    /// Anything else.
+    Other,
 }
 
 impl SessionError {
@@ -169,6 +195,7 @@ impl SessionError {
             Self::ClosedBeforeStatus | Self::Timeout(_) => true,
             Self::Handshake(e) => e.peer_guess().is_some(),
             Self::Io(e) => e.kind() == io::ErrorKind::ConnectionReset,
+            Self::Tls { .. } => false,
         }
     }
 }

@@ -137,6 +137,24 @@ pub enum ReceiverEvent<'a> {
         /// The peer.
         peer: SocketAddr,
     },
+    /// A plaintext connection reached a receiver that requires TLS; it was
+    /// told so (in plaintext) and closed.
+    PlaintextOnTls {
+        /// The peer.
+        peer: SocketAddr,
+    },
+    /// A TLS client reached a receiver without TLS; it was closed.
+    TlsOnPlaintext {
+        /// The peer.
+        peer: SocketAddr,
+    },
+    /// A TLS handshake failed.
+    TlsFailed {
+        /// The peer.
+        peer: SocketAddr,
+        /// Why, in words.
+        reason: &'a str,
+    },
     /// Accepting a connection failed (out of file descriptors, say); the
     /// receiver keeps serving the streams it has and retries.
     AcceptFailed {
@@ -167,6 +185,7 @@ impl ReceiverEvent<'_> {
             Self::TimedOut { .. } => 4,
             Self::HelloOnLegacyFraming { .. } => 5,
             Self::AcceptFailed { .. } => 6,
+            Self::PlaintextOnTls { .. } | Self::TlsOnPlaintext { .. } | Self::TlsFailed { .. } => 7,
         }
     }
 }
@@ -200,6 +219,17 @@ impl fmt::Display for ReceiverEvent<'_> {
                  the legacy framing, which has none"
             ),
             Self::AcceptFailed { error } => write!(f, "cannot accept a connection: {error}"),
+            Self::PlaintextOnTls { peer } => write!(
+                f,
+                "refused {peer}: it connected in plaintext and this receiver requires TLS"
+            ),
+            Self::TlsOnPlaintext { peer } => write!(
+                f,
+                "closed {peer}: it speaks TLS and this receiver does not use TLS"
+            ),
+            Self::TlsFailed { peer, reason } => {
+                write!(f, "TLS handshake with {peer} failed: {reason}")
+            }
         }
     }
 }

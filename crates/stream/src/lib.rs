@@ -73,7 +73,7 @@ mod stats;
 use std::sync::Arc;
 
 pub use backoff::{Backoff, DEFAULT_INITIAL_BACKOFF, DEFAULT_MAX_BACKOFF};
-pub use error::{Refused, Report, SessionError, StreamError};
+pub use error::{Refused, Report, SessionError, StreamError, TlsFailureKind};
 pub use frame::{Frame, FrameError, StreamEvent, StreamId, check_frame};
 pub use limits::DEFAULT_MAX_CLIENTS;
 pub use queue::{Closed, Latest};

@@ -34,6 +34,8 @@ use prost::encoding::{WireType, encode_key, encode_varint};
 
 use crate::backoff::{Backoff, DEFAULT_INITIAL_BACKOFF, DEFAULT_MAX_BACKOFF};
 use crate::error::{Report, SessionError, StreamError};
+#[cfg(feature = "tls")]
+use crate::error::TlsFailureKind;
 use crate::events::{SenderEvent, SenderHook, log_sender_event};
 use crate::handshake::{self, Decoded};
 use crate::limits::{
@@ -131,6 +133,10 @@ pub struct SenderBuilder {
     on_frame: Option<FrameHook>,
     name: String,
     hook: Option<SenderHook>,
+    #[cfg(feature = "tls")]
+    tls: Option<TlsClient>,
+    #[cfg(feature = "tls")]
+    token: Option<framecast_tls::Token>,
 }
 
 impl std::fmt::Debug for SenderBuilder {
@@ -171,7 +177,28 @@ impl SenderBuilder {
             on_frame: None,
             name: String::new(),
             hook: None,
+            #[cfg(feature = "tls")]
+            tls: None,
+            #[cfg(feature = "tls")]
+            token: None,
         }
+    }
+
+    /// Connects with TLS, verifying the receiver's certificate with
+    /// `config` (see `framecast_tls::ClientTls`) against the host name in
+    /// the address (feature `tls`).
+    #[cfg(feature = "tls")]
+    pub fn tls(mut self, config: Arc<rustls::ClientConfig>) -> Self {
+        self.tls = Some(TlsClient { config });
+        self
+    }
+
+    /// Sends `token` in the session handshake, for a receiver that
+    /// requires one (feature `tls`).
+    #[cfg(feature = "tls")]
+    pub fn token(mut self, token: framecast_tls::Token) -> Self {
+        self.token = Some(token);
+        self
     }
 
     /// The stream's name, sent in the session handshake: the receiver
@@ -283,9 +310,30 @@ impl SenderBuilder {
     /// Starts the threads. Connecting happens in the background: a
     /// receiver that is not there yet is retried with backoff.
     pub fn start(self) -> Result<Sender, StreamError> {
+        #[cfg(feature = "tls")]
+        let token = self
+            .token
+            .as_ref()
+            .map(|t| t.expose_secret().as_bytes().to_vec())
+            .unwrap_or_default();
+        #[cfg(not(feature = "tls"))]
+        let token = Vec::new();
+        if self.prefix != Prefix::U32Le && !token.is_empty() {
+            return Err(StreamError::Config {
+                what: "framing",
+                reason: "the legacy framing cannot carry a token (it has no handshake)",
+            });
+        }
+        #[cfg(feature = "tls")]
+        if self.prefix != Prefix::U32Le && self.tls.is_some() {
+            return Err(StreamError::Config {
+                what: "framing",
+                reason: "the legacy framing cannot carry TLS (the original programs cannot)",
+            });
+        }
         let hello = Hello {
             name: self.name.clone(),
-            token: Vec::new(),
+            token,
             software: concat!("framecast/", env!("CARGO_PKG_VERSION")).to_owned(),
         };
         handshake::check_hello(&hello).map_err(|_| StreamError::Config {
@@ -368,6 +416,8 @@ impl SenderBuilder {
             write_timeout: self.write_timeout,
             retry: self.retry,
             failures: 0,
+            #[cfg(feature = "tls")]
+            tls: self.tls,
             backoff: Backoff::new(
                 self.initial_backoff,
                 self.max_backoff,
@@ -709,11 +759,24 @@ struct Link {
     /// Failed attempts since the last session that carried frames.
     failures: u32,
     backoff: Backoff,
+    #[cfg(feature = "tls")]
+    tls: Option<TlsClient>,
+}
+
+/// The host part of `HOST:PORT` or `[V6]:PORT`: the name a TLS
+/// certificate must be valid for.
+#[cfg_attr(not(feature = "tls"), allow(dead_code))]
+fn host_of(to: &str) -> &str {
+    let host = match to.rsplit_once(':') {
+        Some((host, port)) if port.bytes().all(|b| b.is_ascii_digit()) => host,
+        _ => to,
+    };
+    host.trim_start_matches('[').trim_end_matches(']')
 }
 
 /// What one attempt at a session came to.
 enum Attempt {
-    Session(FrameWriter<TcpStream>, SocketAddr),
+    Session(FrameWriter<Conn>, SocketAddr),
     Retry(Duration),
     Fatal(StreamError),
 }
@@ -743,7 +806,7 @@ impl Link {
     }
 
     /// Connects, retrying with backoff; `None` once stopped.
-    fn connect(&mut self, shared: &SenderShared) -> Option<(FrameWriter<TcpStream>, SocketAddr)> {
+    fn connect(&mut self, shared: &SenderShared) -> Option<(FrameWriter<Conn>, SocketAddr)> {
         loop {
             if shared.stopped() {
                 return None;
@@ -761,6 +824,16 @@ impl Link {
                 }
             }
         }
+    }
+
+    /// The connection as this sender uses it: TLS when configured.
+    fn secure(&self, tcp: TcpStream) -> Result<Conn, SessionError> {
+        #[cfg(feature = "tls")]
+        if let Some(tls) = &self.tls {
+            let host = host_of(&self.to);
+            return tls_handshake(tcp, tls, host, self.status_timeout);
+        }
+        Ok(Conn::Plain(tcp))
     }
 
     /// One more failed attempt: when to try again, or `None` to give up.
@@ -781,7 +854,7 @@ impl Link {
     }
 
     fn attempt(&mut self, shared: &SenderShared) -> Attempt {
-        let mut stream = match self.try_connect() {
+        let stream = match self.try_connect() {
             Ok(stream) => stream,
             Err(error) => {
                 let retry_in = self.failed(Duration::ZERO);
@@ -806,6 +879,24 @@ impl Link {
         if shared.stopped() {
             return Attempt::Retry(Duration::ZERO);
         }
+        let mut stream = match self.secure(stream) {
+            Ok(conn) => conn,
+            Err(error) => {
+                if shared.stopped() {
+                    return Attempt::Retry(Duration::ZERO);
+                }
+                let retry_in = self.failed(Duration::ZERO);
+                self.event(&SenderEvent::HandshakeFailed {
+                    peer,
+                    error: &error,
+                    retry_in,
+                });
+                return match retry_in {
+                    Some(delay) => Attempt::Retry(delay),
+                    None => self.give_up(error),
+                };
+            }
+        };
         let mut codec = self.codec.clone();
         let mut stream_id = None;
         if codec.prefix() == Prefix::U32Le {
@@ -882,9 +973,126 @@ fn tune(stream: &TcpStream, write_timeout: Duration) {
     let _ = sock.set_tcp_user_timeout(Some(write_timeout));
 }
 
+/// A sender's connection: plaintext, or TLS over TCP.
+enum Conn {
+    Plain(TcpStream),
+    #[cfg(feature = "tls")]
+    Tls(Box<rustls::StreamOwned<rustls::ClientConnection, TcpStream>>),
+}
+
+impl Conn {
+    fn tcp(&self) -> &TcpStream {
+        match self {
+            Self::Plain(s) => s,
+            #[cfg(feature = "tls")]
+            Self::Tls(s) => &s.sock,
+        }
+    }
+
+    /// Ends the stream cleanly at a frame boundary (TLS: with close_notify).
+    fn finish(&mut self) {
+        #[cfg(feature = "tls")]
+        if let Self::Tls(s) = self {
+            s.conn.send_close_notify();
+            let _ = std::io::Write::flush(s.as_mut());
+        }
+        let _ = self.tcp().shutdown(Shutdown::Write);
+    }
+}
+
+impl std::io::Read for Conn {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Self::Plain(s) => s.read(buf),
+            #[cfg(feature = "tls")]
+            Self::Tls(s) => s.read(buf),
+        }
+    }
+}
+
+impl std::io::Write for Conn {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Self::Plain(s) => s.write(buf),
+            #[cfg(feature = "tls")]
+            Self::Tls(s) => s.write(buf),
+        }
+    }
+
+    fn write_vectored(&mut self, bufs: &[std::io::IoSlice<'_>]) -> std::io::Result<usize> {
+        match self {
+            Self::Plain(s) => s.write_vectored(bufs),
+            #[cfg(feature = "tls")]
+            Self::Tls(s) => s.write_vectored(bufs),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Self::Plain(s) => s.flush(),
+            #[cfg(feature = "tls")]
+            Self::Tls(s) => s.flush(),
+        }
+    }
+}
+
+/// TLS towards the receiver (feature `tls`).
+#[cfg(feature = "tls")]
+#[derive(Clone)]
+pub(crate) struct TlsClient {
+    pub(crate) config: Arc<rustls::ClientConfig>,
+}
+
+/// Makes the TLS handshake within `timeout` (the socket's read and write
+/// timeouts bound each step).
+#[cfg(feature = "tls")]
+fn tls_handshake(
+    tcp: TcpStream,
+    tls: &TlsClient,
+    host: &str,
+    timeout: Duration,
+) -> Result<Conn, SessionError> {
+    let name = framecast_tls::server_name(host).map_err(|e| SessionError::Tls {
+        kind: TlsFailureKind::Other,
+        reason: e.to_string(),
+    })?;
+    let conn = rustls::ClientConnection::new(Arc::clone(&tls.config), name).map_err(|e| {
+        SessionError::Tls {
+            kind: TlsFailureKind::Other,
+            reason: e.to_string(),
+        }
+    })?;
+    tcp.set_read_timeout(Some(timeout))
+        .map_err(SessionError::Io)?;
+    let mut stream = rustls::StreamOwned::new(conn, tcp);
+    while stream.conn.is_handshaking() {
+        if let Err(e) = stream.conn.complete_io(&mut stream.sock) {
+            if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) {
+                return Err(SessionError::Timeout(timeout));
+            }
+            let failure = framecast_tls::HandshakeFailure::of(&e);
+            let kind = match &failure {
+                Some(framecast_tls::HandshakeFailure::NotTls) => TlsFailureKind::NotTls,
+                Some(framecast_tls::HandshakeFailure::UnknownIssuer) => {
+                    TlsFailureKind::UnknownIssuer
+                }
+                Some(framecast_tls::HandshakeFailure::WrongName { .. }) => {
+                    TlsFailureKind::WrongName
+                }
+                Some(framecast_tls::HandshakeFailure::Expired) => TlsFailureKind::Expired,
+                Some(framecast_tls::HandshakeFailure::Closed) => TlsFailureKind::Closed,
+                _ => TlsFailureKind::Other,
+            };
+            let reason = failure.map_or_else(|| e.to_string(), |f| f.to_string());
+            return Err(SessionError::Tls { kind, reason });
+        }
+    }
+    Ok(Conn::Tls(Box::new(stream)))
+}
+
 /// Says hello and reads the receiver's status, within `timeout`.
 fn session(
-    stream: &mut TcpStream,
+    stream: &mut Conn,
     hello: &Hello,
     timeout: Duration,
 ) -> Result<Status, SessionError> {
@@ -892,7 +1100,9 @@ fn session(
     let mut out = Vec::with_capacity(64);
     handshake::encode_hello(hello, &mut out);
     stream.write_all(&out).map_err(SessionError::Io)?;
+    stream.flush().map_err(SessionError::Io)?;
     stream
+        .tcp()
         .set_read_timeout(Some(timeout))
         .map_err(SessionError::Io)?;
     let deadline = Instant::now() + timeout;
@@ -913,18 +1123,22 @@ fn session(
                 return Err(SessionError::Timeout(timeout));
             }
             Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) if e.kind() == ErrorKind::UnexpectedEof => {
+                return Err(SessionError::ClosedBeforeStatus);
+            }
             Err(e) => return Err(SessionError::Io(e)),
         }
     };
-    stream.set_read_timeout(None).map_err(SessionError::Io)?;
+    stream.tcp().set_read_timeout(None).map_err(SessionError::Io)?;
     Ok(status)
 }
 
 /// After a write failed on a legacy-framed connection: whether the
 /// receiver had sent a status, which only a framecast receiver expecting
 /// the session handshake does.
-fn refusal_on_legacy(stream: &TcpStream) -> Option<Status> {
+fn refusal_on_legacy(stream: &Conn) -> Option<Status> {
     use std::io::Read;
+    let stream = stream.tcp();
     let _ = stream.set_read_timeout(Some(Duration::from_millis(100)));
     let mut buf = [0u8; 1024];
     let mut reader = stream;
@@ -942,7 +1156,7 @@ fn now_us() -> u64 {
 }
 
 fn send_loop(shared: &SenderShared, mut link: Link, count: Option<u64>) {
-    let mut writer: Option<(FrameWriter<TcpStream>, SocketAddr, u64)> = None;
+    let mut writer: Option<(FrameWriter<Conn>, SocketAddr, u64)> = None;
     let mut connections: u64 = 0;
     let mut sent: u64 = 0;
     // After a connection broke: frames captured before this time are stale
@@ -1052,7 +1266,7 @@ fn send_loop(shared: &SenderShared, mut link: Link, count: Option<u64>) {
     if let Some((mut w, _, _)) = writer {
         let _ = w.flush();
         // A clean end of stream at a frame boundary.
-        let _ = w.get_ref().shutdown(Shutdown::Write);
+        w.get_mut().finish();
     }
     lock(&shared.counters).connected = false;
     // Upstream stages may be waiting for room that will never come.

@@ -281,8 +281,10 @@ pub struct ReceiverStats {
     /// TCP connections accepted since the start (sessions or not).
     pub connections: u64,
     /// Connections whose handshake failed (not a framecast peer, a bad
-    /// hello).
+    /// hello, TLS on one side only, a failed TLS handshake).
     pub handshake_failures: u64,
+    /// Sessions refused for a missing or wrong token (also in `refused`).
+    pub unauthenticated: u64,
     /// Connections closed by a timeout.
     pub timeouts: TimeoutCounts,
     /// Each open stream, then the most recently ended ones (at most the
@@ -519,6 +521,7 @@ mod tests {
             refused: 0,
             connections: 1,
             handshake_failures: 0,
+            unauthenticated: 0,
             timeouts: TimeoutCounts::default(),
             per_stream: vec![],
         };
@@ -557,6 +560,7 @@ mod tests {
             refused: 0,
             connections: 1,
             handshake_failures: 0,
+            unauthenticated: 0,
             timeouts: TimeoutCounts::default(),
             per_stream: vec![StreamStats {
                 id: 1,

@@ -28,7 +28,7 @@ use std::time::Duration;
 
 use framecast_proto::handshake::{Hello, Status, StatusCode};
 use framecast_wire::{AsyncFrameReader, FrameCodec, Prefix};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::{Instant, sleep, timeout};
 use tokio_util::sync::CancellationToken;
@@ -152,7 +152,7 @@ impl PendingHandshakes {
 async fn connection(
     shared: &Arc<Shared>,
     pending: &PendingHandshakes,
-    mut sock: TcpStream,
+    sock: TcpStream,
     peer: SocketAddr,
 ) {
     let _ = sock.set_nodelay(true);
@@ -178,25 +178,150 @@ async fn connection(
         return;
     }
 
+    // Everything before the session (TLS, the hello) shares one deadline
+    // and one place among the connections waiting for their handshake.
     let (ticket, evicted) = pending.enter();
-    let hello = tokio::select! {
+    let deadline = Instant::now() + shared.config.handshake_timeout;
+    let opened = tokio::select! {
         biased;
         () = shared.cancel.cancelled() => Err(HelloFailure::Stopping),
         () = evicted.cancelled() => Err(HelloFailure::Evicted),
-        r = timeout(shared.config.handshake_timeout, read_hello(&mut sock)) => {
+        r = tokio::time::timeout_at(deadline, open(shared, sock, peer)) => {
             r.unwrap_or(Err(HelloFailure::Timeout))
         }
     };
     pending.leave(ticket);
+    match opened {
+        Ok(Opened::Plain(mut sock)) => {
+            let hello = tokio::select! {
+                biased;
+                () = shared.cancel.cancelled() => Err(HelloFailure::Stopping),
+                r = tokio::time::timeout_at(deadline, read_hello(&mut sock)) => {
+                    r.unwrap_or(Err(HelloFailure::Timeout))
+                }
+            };
+            session(shared, sock, peer, hello, codec).await;
+        }
+        #[cfg(feature = "tls")]
+        Ok(Opened::Tls(mut sock)) => {
+            let hello = tokio::select! {
+                biased;
+                () = shared.cancel.cancelled() => Err(HelloFailure::Stopping),
+                r = tokio::time::timeout_at(deadline, read_hello(&mut *sock)) => {
+                    r.unwrap_or(Err(HelloFailure::Timeout))
+                }
+            };
+            session(shared, *sock, peer, hello, codec).await;
+        }
+        Ok(Opened::Refused(sock, status)) => send_and_close(shared, sock, &status).await,
+        Err(failure) => report_failure(shared, peer, &failure),
+    }
+}
+
+/// A connection ready for its hello: in plaintext or in TLS; or one to
+/// refuse with a status, in plaintext (a peer that uses the other
+/// transport, which can then read why).
+enum Opened {
+    Plain(TcpStream),
+    #[cfg(feature = "tls")]
+    Tls(Box<tokio_rustls::server::TlsStream<TcpStream>>),
+    Refused(TcpStream, Status),
+}
+
+/// The first byte of every TLS connection (a handshake record).
+const TLS_HANDSHAKE: u8 = 0x16;
+
+/// Tells TLS from plaintext by the first byte, and does the TLS handshake
+/// when this receiver uses TLS.
+async fn open(shared: &Shared, sock: TcpStream, peer: SocketAddr) -> Result<Opened, HelloFailure> {
+    let mut first = [0u8; 1];
+    // Peeking leaves the byte for the TLS handshake or the hello.
+    match sock.peek(&mut first).await {
+        Ok(0) => return Err(HelloFailure::Eof),
+        Ok(_) => {}
+        Err(_) => return Err(HelloFailure::Io),
+    }
+    let tls_peer = first[0] == TLS_HANDSHAKE;
+    #[cfg(feature = "tls")]
+    if let Some(acceptor) = &shared.config.tls {
+        if !tls_peer {
+            shared
+                .counters
+                .handshake_failures
+                .fetch_add(1, Ordering::Relaxed);
+            shared.event(&ReceiverEvent::PlaintextOnTls { peer });
+            let status = Status {
+                code: StatusCode::TlsRequired as i32,
+                reason: "this receiver requires TLS, and the connection is plaintext".into(),
+                ..Default::default()
+            };
+            return Ok(Opened::Refused(sock, status));
+        }
+        return match acceptor.accept(sock).await {
+            Ok(tls) => Ok(Opened::Tls(Box::new(tls))),
+            Err(e) => {
+                shared
+                    .counters
+                    .handshake_failures
+                    .fetch_add(1, Ordering::Relaxed);
+                let failure = framecast_tls::HandshakeFailure::of(&e)
+                    .map_or_else(|| e.to_string(), |f| f.to_string());
+                shared.event(&ReceiverEvent::TlsFailed {
+                    peer,
+                    reason: &failure,
+                });
+                Err(HelloFailure::Reported)
+            }
+        };
+    }
+    if tls_peer {
+        shared
+            .counters
+            .handshake_failures
+            .fetch_add(1, Ordering::Relaxed);
+        shared.event(&ReceiverEvent::TlsOnPlaintext { peer });
+        // In plaintext: the peer's TLS library reads "not TLS" from it.
+        let status = Status {
+            code: StatusCode::BadHello as i32,
+            reason: "this receiver does not use TLS".into(),
+            ..Default::default()
+        };
+        return Ok(Opened::Refused(sock, status));
+    }
+    let _ = (shared, peer);
+    Ok(Opened::Plain(sock))
+}
+
+/// After the hello: authenticate, register the stream, answer, and read
+/// its frames.
+async fn session<S: AsyncRead + AsyncWrite + Unpin>(
+    shared: &Arc<Shared>,
+    mut sock: S,
+    peer: SocketAddr,
+    hello: Result<Hello, HelloFailure>,
+    codec: FrameCodec,
+) {
     let hello = match hello {
         Ok(hello) => hello,
         Err(failure) => return refuse_hello(shared, sock, peer, failure).await,
     };
-
     let refusal = if shared.cancel.is_cancelled() {
         Some((
             StatusCode::ShuttingDown,
             "the receiver is stopping".to_owned(),
+        ))
+    } else if !shared.authenticated(&hello.token) {
+        shared
+            .counters
+            .unauthenticated
+            .fetch_add(1, Ordering::Relaxed);
+        Some((
+            StatusCode::Unauthenticated,
+            if hello.token.is_empty() {
+                "unauthenticated: this receiver requires a token and none was given".to_owned()
+            } else {
+                "unauthenticated: the token is wrong".to_owned()
+            },
         ))
     } else {
         None
@@ -245,7 +370,11 @@ async fn connection(
     };
     let mut out = Vec::with_capacity(64);
     handshake::encode_status(&status, &mut out);
-    let written = timeout(shared.config.handshake_timeout, sock.write_all(&out)).await;
+    let written = timeout(shared.config.handshake_timeout, async {
+        sock.write_all(&out).await?;
+        sock.flush().await
+    })
+    .await;
     if !matches!(written, Ok(Ok(()))) {
         shared.registry.disconnect(&state);
         shared.end_stream(&state, &EndCause::Closed);
@@ -273,11 +402,14 @@ enum HelloFailure {
     Timeout,
     Evicted,
     Stopping,
+    /// Already reported (a TLS handshake that failed).
+    #[cfg_attr(not(feature = "tls"), allow(dead_code))]
+    Reported,
 }
 
 /// Reads one hello, with what more is needed to guess at a peer that is not
 /// a framecast sender.
-async fn read_hello(sock: &mut TcpStream) -> Result<Hello, HelloFailure> {
+async fn read_hello<S: AsyncRead + Unpin + ?Sized>(sock: &mut S) -> Result<Hello, HelloFailure> {
     let mut buf = Vec::with_capacity(ENVELOPE_LEN + 64);
     loop {
         match handshake::decode_hello(&buf) {
@@ -310,52 +442,60 @@ async fn read_hello(sock: &mut TcpStream) -> Result<Hello, HelloFailure> {
     }
 }
 
-async fn refuse_hello(
+/// Answers a connection whose hello failed: a status saying why when the
+/// peer can read one, and the event.
+async fn refuse_hello<S: AsyncRead + AsyncWrite + Unpin>(
     shared: &Arc<Shared>,
-    sock: TcpStream,
+    sock: S,
     peer: SocketAddr,
     failure: HelloFailure,
 ) {
-    match failure {
-        HelloFailure::Handshake(error) => {
-            shared
-                .counters
-                .handshake_failures
-                .fetch_add(1, Ordering::Relaxed);
-            shared.event(&ReceiverEvent::HandshakeFailed {
-                peer,
-                error: &error,
-            });
-            // A peer that speaks TLS or HTTP cannot read a status; a
-            // framecast program using another framing can, and says so.
-            let readable = !matches!(error.peer_guess(), Some(PeerGuess::Tls | PeerGuess::Http));
-            if readable {
-                let (code, reason) = match &error {
-                    HandshakeError::UnsupportedVersion { .. } => {
-                        (StatusCode::UnsupportedVersion, error.to_string())
-                    }
-                    _ if error.peer_guess() == Some(PeerGuess::LegacyFraming) => (
-                        StatusCode::WrongFraming,
-                        "this receiver uses the framecast framing with its session handshake, \
-                         and the frames sent use the legacy framing"
-                            .to_owned(),
-                    ),
-                    _ => (
-                        StatusCode::BadHello,
-                        format!(
-                            "this receiver expects the framecast session handshake \
-                             (the default framing): {error}"
-                        ),
-                    ),
-                };
-                let status = Status {
-                    code: code as i32,
-                    reason,
-                    ..Default::default()
-                };
-                send_and_close(shared, sock, &status).await;
-            }
+    let HelloFailure::Handshake(error) = failure else {
+        return report_failure(shared, peer, &failure);
+    };
+    shared
+        .counters
+        .handshake_failures
+        .fetch_add(1, Ordering::Relaxed);
+    shared.event(&ReceiverEvent::HandshakeFailed {
+        peer,
+        error: &error,
+    });
+    // A peer that speaks HTTP cannot read a status; a framecast program
+    // using another framing can, and says so.
+    if error.peer_guess() == Some(PeerGuess::Http) {
+        return;
+    }
+    let (code, reason) = match &error {
+        HandshakeError::UnsupportedVersion { .. } => {
+            (StatusCode::UnsupportedVersion, error.to_string())
         }
+        _ if error.peer_guess() == Some(PeerGuess::LegacyFraming) => (
+            StatusCode::WrongFraming,
+            "this receiver uses the framecast framing with its session handshake, and the \
+             frames sent use the legacy framing"
+                .to_owned(),
+        ),
+        _ => (
+            StatusCode::BadHello,
+            format!(
+                "this receiver expects the framecast session handshake (the default \
+                 framing): {error}"
+            ),
+        ),
+    };
+    let status = Status {
+        code: code as i32,
+        reason,
+        ..Default::default()
+    };
+    send_and_close(shared, sock, &status).await;
+}
+
+/// Counts and reports a connection that ended before its hello, when there
+/// is nothing to tell the peer.
+fn report_failure(shared: &Shared, peer: SocketAddr, failure: &HelloFailure) {
+    match failure {
         HelloFailure::Timeout => {
             shared
                 .counters
@@ -376,19 +516,32 @@ async fn refuse_hello(
                          handshake, and this one had waited longest",
             });
         }
-        HelloFailure::Stopping | HelloFailure::Eof | HelloFailure::Io => {}
+        HelloFailure::Handshake(error) => {
+            shared
+                .counters
+                .handshake_failures
+                .fetch_add(1, Ordering::Relaxed);
+            shared.event(&ReceiverEvent::HandshakeFailed { peer, error });
+        }
+        HelloFailure::Stopping | HelloFailure::Eof | HelloFailure::Io | HelloFailure::Reported => {}
     }
 }
 
 /// Sends `status`, then reads and discards for a moment before closing, so
 /// the peer reads the status instead of a reset.
-async fn send_and_close(shared: &Shared, mut sock: TcpStream, status: &Status) {
+async fn send_and_close<S: AsyncRead + AsyncWrite + Unpin>(
+    shared: &Shared,
+    mut sock: S,
+    status: &Status,
+) {
     let mut out = Vec::with_capacity(64 + status.reason.len());
     handshake::encode_status(status, &mut out);
-    if timeout(shared.config.handshake_timeout, sock.write_all(&out))
-        .await
-        .is_err()
-    {
+    let written = timeout(shared.config.handshake_timeout, async {
+        sock.write_all(&out).await?;
+        sock.flush().await
+    })
+    .await;
+    if !matches!(written, Ok(Ok(()))) {
         return;
     }
     let _ = sock.shutdown().await;
@@ -420,9 +573,9 @@ enum Event {
 /// Reads frames until the connection ends, a timeout passes or the
 /// receiver stops. `state` is `None` for the legacy framing until the first
 /// frame arrives.
-async fn frames(
+async fn frames<S: AsyncRead + AsyncWrite + Unpin>(
     shared: &Arc<Shared>,
-    mut reader: AsyncFrameReader<TcpStream>,
+    mut reader: AsyncFrameReader<S>,
     peer: SocketAddr,
     mut state: Option<Arc<StreamState>>,
 ) {
@@ -542,7 +695,7 @@ async fn frames(
 }
 
 /// Whether a legacy-framed reader's first header was a framecast hello.
-fn reader_sent_hello(reader: &AsyncFrameReader<TcpStream>) -> bool {
+fn reader_sent_hello<S>(reader: &AsyncFrameReader<S>) -> bool {
     reader.header_bytes().starts_with(&HELLO_MAGIC)
 }
 

@@ -70,6 +70,33 @@ pub(crate) struct Config {
     pub(crate) sink_delay: Duration,
     pub(crate) workers: usize,
     pub(crate) io_threads: usize,
+    /// TLS on every connection, when set.
+    #[cfg(feature = "tls")]
+    pub(crate) tls: Option<Acceptor>,
+    /// The token every hello must carry, when set.
+    #[cfg(feature = "tls")]
+    pub(crate) token: Option<framecast_tls::Token>,
+}
+
+/// A TLS acceptor that can be printed (without its keys).
+#[cfg(feature = "tls")]
+#[derive(Clone)]
+pub(crate) struct Acceptor(tokio_rustls::TlsAcceptor);
+
+#[cfg(feature = "tls")]
+impl std::ops::Deref for Acceptor {
+    type Target = tokio_rustls::TlsAcceptor;
+
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+#[cfg(feature = "tls")]
+impl std::fmt::Debug for Acceptor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TlsAcceptor")
+    }
 }
 
 /// Configures and starts a [`Receiver`].
@@ -121,6 +148,10 @@ impl ReceiverBuilder {
                 sink_delay: Duration::ZERO,
                 workers: default_workers(),
                 io_threads: DEFAULT_IO_THREADS,
+                #[cfg(feature = "tls")]
+                tls: None,
+                #[cfg(feature = "tls")]
+                token: None,
             },
             sinks: None,
             hook: None,
@@ -237,6 +268,24 @@ impl ReceiverBuilder {
         self
     }
 
+    /// Requires TLS on every connection, with this server configuration
+    /// (see `framecast_tls::ServerTls`). A plaintext sender is refused with
+    /// a status saying TLS is required (feature `tls`).
+    #[cfg(feature = "tls")]
+    pub fn tls(mut self, config: std::sync::Arc<rustls::ServerConfig>) -> Self {
+        self.config.tls = Some(Acceptor(tokio_rustls::TlsAcceptor::from(config)));
+        self
+    }
+
+    /// Requires every sender's hello to carry `token` (compared in constant
+    /// time); others are refused as unauthenticated before any frame is
+    /// read (feature `tls`).
+    #[cfg(feature = "tls")]
+    pub fn token(mut self, token: framecast_tls::Token) -> Self {
+        self.config.token = Some(token);
+        self
+    }
+
     /// Sees every event (connections, refusals, timeouts). With a hook the
     /// receiver logs events at debug level only; call
     /// [`log_receiver_event`] from the hook to log them.
@@ -282,6 +331,13 @@ impl ReceiverBuilder {
         }
         if c.count == Some(0) {
             return bad("count", "must be at least 1");
+        }
+        #[cfg(feature = "tls")]
+        if c.prefix != Prefix::U32Le && (c.tls.is_some() || c.token.is_some()) {
+            return bad(
+                "framing",
+                "the legacy framing cannot carry TLS or a token (it has no handshake)",
+            );
         }
         Ok(())
     }
@@ -370,6 +426,8 @@ pub(crate) struct Counters {
     pub(crate) timeout_handshake: AtomicU64,
     pub(crate) timeout_idle: AtomicU64,
     pub(crate) timeout_trickle: AtomicU64,
+    /// Hellos refused for a missing or wrong token.
+    pub(crate) unauthenticated: AtomicU64,
     /// Connections open now (handshaking or streaming).
     pub(crate) open: AtomicUsize,
     /// Frames received over all streams, for `count`.
@@ -407,6 +465,17 @@ impl Stop for Shared {
 }
 
 impl Shared {
+    /// Whether a hello's token lets it in: any token when none is
+    /// required, else the right one (compared in constant time).
+    pub(crate) fn authenticated(&self, token: &[u8]) -> bool {
+        #[cfg(feature = "tls")]
+        if let Some(required) = &self.config.token {
+            return required.matches(token);
+        }
+        let _ = token;
+        true
+    }
+
     pub(crate) fn event(&self, event: &ReceiverEvent<'_>) {
         match &self.hook {
             Some(hook) => {
@@ -491,6 +560,7 @@ impl Shared {
             refused: c.refused.load(Ordering::Relaxed),
             connections: c.connections.load(Ordering::Relaxed),
             handshake_failures: c.handshake_failures.load(Ordering::Relaxed),
+            unauthenticated: c.unauthenticated.load(Ordering::Relaxed),
             timeouts: TimeoutCounts {
                 handshake: c.timeout_handshake.load(Ordering::Relaxed),
                 idle: c.timeout_idle.load(Ordering::Relaxed),
