@@ -129,6 +129,8 @@ const MAX_DIMENSION: u32 = 16_384;
 /// Where frames are shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum DisplayMode {
+    /// A window when a display is available, else none.
+    Auto,
     /// A window (needs a display).
     Window,
     /// No window: every frame is still decoded and scaled, then discarded.
@@ -230,8 +232,9 @@ struct RecvArgs {
     #[arg(long, default_value = "127.0.0.1:5252", value_name = "HOST:PORT", value_parser = addr::parse_listen)]
     listen: SocketAddr,
 
-    /// window, or none to decode and scale without showing.
-    #[arg(long, value_enum, default_value_t = default_display())]
+    /// auto (a window when there is a display, else none), window, or none
+    /// to decode and scale without showing.
+    #[arg(long, value_enum, default_value_t = DisplayMode::Auto)]
     display: DisplayMode,
 
     /// The size frames are scaled to for showing.
@@ -333,14 +336,6 @@ struct DemoArgs {
     /// Write the receiver's totals as JSON to this file on exit.
     #[arg(long, value_name = "PATH")]
     stats_json: Option<PathBuf>,
-}
-
-const fn default_display() -> DisplayMode {
-    if cfg!(feature = "window") {
-        DisplayMode::Window
-    } else {
-        DisplayMode::None
-    }
 }
 
 /// Set by the Ctrl-C handler; the command loops poll it.
@@ -586,7 +581,9 @@ fn build_sender(args: &SendArgs) -> Result<(SenderBuilder, Option<u64>)> {
     }
     if args.tls || args.tls_ca.is_some() {
         let trust = match &args.tls_ca {
-            Some(ca) => framecast_tls::ClientTls::with_ca_file(ca).context("cannot use --tls-ca")?,
+            Some(ca) => {
+                framecast_tls::ClientTls::with_ca_file(ca).context("cannot use --tls-ca")?
+            }
             None => framecast_tls::ClientTls::with_system_roots()
                 .context("cannot load the system's trusted CAs (give one with --tls-ca)")?,
         };
@@ -910,17 +907,14 @@ fn receiver_builder(args: &RecvArgs) -> Result<ReceiverBuilder> {
     let token = catalog_cmd::read_token(args.token_file.as_deref())?;
     // Protected mode: only this machine may connect, unless senders must
     // authenticate or the user opted out.
-    let exposure = framecast_tls::Exposure::check(
-        &[args.listen],
-        token.is_some(),
-        args.allow_anonymous,
-    )
-    .map_err(|e| {
-        anyhow::Error::new(e).context(Hint(
-            "require a token with --token-file FILE (or FRAMECAST_TOKEN), ideally with \
+    let exposure =
+        framecast_tls::Exposure::check(&[args.listen], token.is_some(), args.allow_anonymous)
+            .map_err(|e| {
+                anyhow::Error::new(e).context(Hint(
+                    "require a token with --token-file FILE (or FRAMECAST_TOKEN), ideally with \
              --tls-cert and --tls-key; or accept anyone with --allow-anonymous",
-        ))
-    })?;
+                ))
+            })?;
     if args.framing == Prefix::LegacyI64Le && (token.is_some() || args.tls_cert.is_some()) {
         anyhow::bail!(
             "the legacy framing cannot carry TLS or a token (the original programs cannot): \
@@ -1046,23 +1040,52 @@ fn run_and_finish(
 
 fn recv(args: RecvArgs, quiet: bool) -> Result<()> {
     let outputs = Outputs::open(args.stats_json.as_deref(), args.record.as_deref())?;
-    match args.display {
-        DisplayMode::None => {
-            let (w, h) = (args.size.width, args.size.height);
-            framecast_display::NullSink::new(w, h)?;
-            let receiver = start_receiver(
-                receiver_builder(&args)?
-                    .sinks(move |_| Ok(Box::new(framecast_display::NullSink::new(w, h)?))),
-            )?;
-            run_and_finish(receiver, outputs, quiet, || false)
+    let windowed = match args.display {
+        DisplayMode::None => false,
+        DisplayMode::Window => true,
+        DisplayMode::Auto => cfg!(feature = "window") && display_available(),
+    };
+    if !windowed {
+        return recv_headless(&args, outputs, quiet);
+    }
+    match recv_window(&args, outputs, quiet) {
+        Ok(done) => done,
+        Err(e) if args.display == DisplayMode::Auto => {
+            tracing::warn!(
+                "no window ({}); running headless",
+                framecast_stream::Report(&e)
+            );
+            let outputs = Outputs::open(args.stats_json.as_deref(), args.record.as_deref())?;
+            recv_headless(&args, outputs, quiet)
         }
-        DisplayMode::Window => recv_window(args, outputs, quiet),
+        Err(e) => {
+            Err(anyhow::Error::new(e).context(Hint("use --display none to run without a window")))
+        }
     }
 }
 
+fn recv_headless(args: &RecvArgs, outputs: Outputs, quiet: bool) -> Result<()> {
+    let (w, h) = (args.size.width, args.size.height);
+    framecast_display::NullSink::new(w, h)?;
+    let receiver = start_receiver(
+        receiver_builder(args)?
+            .sinks(move |_| Ok(Box::new(framecast_display::NullSink::new(w, h)?))),
+    )?;
+    run_and_finish(receiver, outputs, quiet, || false)
+}
+
+/// Runs the receiver with a window; the outer error is the window's (it
+/// could not open), the inner one the run's.
 #[cfg(feature = "window")]
-fn recv_window(args: RecvArgs, outputs: Outputs, quiet: bool) -> Result<()> {
-    let builder = receiver_builder(&args)?;
+fn recv_window(
+    args: &RecvArgs,
+    outputs: Outputs,
+    quiet: bool,
+) -> std::result::Result<Result<()>, framecast_display::DisplayError> {
+    let builder = match receiver_builder(args) {
+        Ok(b) => b,
+        Err(e) => return Ok(Err(e)),
+    };
     let options =
         framecast_display::WindowOptions::default().with_size(args.size.width, args.size.height);
     framecast_display::run_window(options, move |handle| {
@@ -1070,12 +1093,17 @@ fn recv_window(args: RecvArgs, outputs: Outputs, quiet: bool) -> Result<()> {
         let receiver = start_receiver(builder.sinks(move |_| Ok(Box::new(window.sink()))))?;
         run_and_finish(receiver, outputs, quiet, || handle.is_closed())
     })
-    .context(Hint("use --display none to run without a window"))?
 }
 
 #[cfg(not(feature = "window"))]
-fn recv_window(_args: RecvArgs, _outputs: Outputs, _quiet: bool) -> Result<()> {
-    anyhow::bail!("this build has no window support; use --display none")
+fn recv_window(
+    _args: &RecvArgs,
+    _outputs: Outputs,
+    _quiet: bool,
+) -> std::result::Result<Result<()>, framecast_display::DisplayError> {
+    Ok(Err(anyhow::anyhow!(
+        "this build has no window support; use --display none"
+    )))
 }
 
 fn announce(receiver: &Receiver) {
@@ -1212,7 +1240,6 @@ fn start_demo_sender(receiver: &Receiver) -> Result<Sender> {
 
 /// Whether a window could open here: a display server is named in the
 /// environment.
-#[cfg(feature = "window")]
 fn display_available() -> bool {
     ["DISPLAY", "WAYLAND_DISPLAY"]
         .iter()

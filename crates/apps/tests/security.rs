@@ -78,8 +78,19 @@ fn tls_and_token_let_one_sender_in_and_refuse_every_wrong_one_clearly() {
     // The good sender: TLS verified against the CA, by a name the
     // certificate holds, with the token. 8 s at 30 fps, throughout.
     let mut good_args = vec![
-        "send", "--to", &by_name, "--tls-ca", &ca, "--token-file", &token, "--name", "good",
-        "--fps", "30", "--count", "240",
+        "send",
+        "--to",
+        &by_name,
+        "--tls-ca",
+        &ca,
+        "--token-file",
+        &token,
+        "--name",
+        "good",
+        "--fps",
+        "30",
+        "--count",
+        "240",
     ];
     good_args.extend_from_slice(PATTERN_ARGS);
     let mut good = Proc::framecast("good", &good_args);
@@ -124,7 +135,11 @@ fn tls_and_token_let_one_sender_in_and_refuse_every_wrong_one_clearly() {
     ];
     for (what, extra, sender_says, hint, receiver_says) in cases {
         let before = recv.count_stderr(receiver_says);
-        let to = if what == "wrong host name" { &by_ip } else { &by_name };
+        let to = if what == "wrong host name" {
+            &by_ip
+        } else {
+            &by_name
+        };
         let err = failing_send(to, &extra);
         assert!(err.contains(sender_says), "{what}: the sender says:\n{err}");
         assert!(err.contains(hint), "{what}: no hint naming {hint}:\n{err}");
@@ -193,7 +208,15 @@ fn beyond_loopback_without_a_token_refuses_to_start() {
     // The legacy framing cannot authenticate: beyond loopback it needs the
     // explicit opt-out, and it refuses a token outright.
     let out = Command::new(BIN)
-        .args(["recv", "--listen", "0.0.0.0:0", "--display", "none", "--framing", "legacy"])
+        .args([
+            "recv",
+            "--listen",
+            "0.0.0.0:0",
+            "--display",
+            "none",
+            "--framing",
+            "legacy",
+        ])
         .output()
         .unwrap();
     assert!(!out.status.success());
@@ -201,8 +224,15 @@ fn beyond_loopback_without_a_token_refuses_to_start() {
     let token = write_token(dir.path(), "token", TOKEN);
     let out = Command::new(BIN)
         .args([
-            "recv", "--listen", "127.0.0.1:0", "--display", "none", "--framing", "legacy",
-            "--token-file", &token,
+            "recv",
+            "--listen",
+            "127.0.0.1:0",
+            "--display",
+            "none",
+            "--framing",
+            "legacy",
+            "--token-file",
+            &token,
         ])
         .output()
         .unwrap();
@@ -214,10 +244,22 @@ fn beyond_loopback_without_a_token_refuses_to_start() {
     // With --allow-anonymous it starts, and warns once.
     let (mut recv, _) = start_recv_raw(
         "recv-open",
-        &["recv", "--listen", "0.0.0.0:0", "--display", "none", "--allow-anonymous"],
+        &[
+            "recv",
+            "--listen",
+            "0.0.0.0:0",
+            "--display",
+            "none",
+            "--allow-anonymous",
+        ],
     );
     std::thread::sleep(Duration::from_millis(300));
     recv.interrupt();
     recv.wait_ok(TIMEOUT);
-    assert_eq!(recv.count_stderr("without authentication"), 1, "{}", recv.stderr());
+    assert_eq!(
+        recv.count_stderr("without authentication"),
+        1,
+        "{}",
+        recv.stderr()
+    );
 }

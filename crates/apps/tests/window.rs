@@ -77,6 +77,7 @@ fn window_commands_on_a_real_x_server() {
     let display = xvfb.display.as_str();
 
     recv_shows_the_stream_and_q_ends_it(display, xdotool, import);
+    a_wide_camera_keeps_its_shape_and_the_tile_its_name(display, xdotool, import);
     preview_window_q_stops_the_sender(display, xdotool);
     demo_opens_a_window_when_there_is_a_display(display);
 }
@@ -153,6 +154,83 @@ fn recv_shows_the_stream_and_q_ends_it(display: &str, xdotool: &Path, import: &P
         mjpeg_frames(&rec_path).len() as u64,
         stats["received"].as_u64().unwrap()
     );
+}
+
+/// A 640x360 camera sent at 400x400 is shown 16:9, letterboxed in its
+/// 4:3 tile (not stretched tall), and its tile and title carry its name,
+/// not an ephemeral port.
+fn a_wide_camera_keeps_its_shape_and_the_tile_its_name(
+    display: &str,
+    xdotool: &Path,
+    import: &Path,
+) {
+    let mut recv = Proc::framecast_on(
+        display,
+        "recv",
+        &[
+            "recv",
+            "--listen",
+            "127.0.0.1:0",
+            "--display",
+            "window",
+            "--size",
+            "800x600",
+        ],
+    );
+    let line = recv.wait_for_stderr("listening on ", TIMEOUT);
+    let addr = line
+        .rsplit("listening on ")
+        .next()
+        .unwrap()
+        .trim()
+        .to_owned();
+    let mut send = Proc::framecast(
+        "send",
+        &[
+            "send",
+            "--to",
+            &addr,
+            "--input-size",
+            "640x360",
+            "--size",
+            "400x400",
+            "--fps",
+            "20",
+            "--name",
+            "wide-camera",
+        ],
+    );
+    recv.wait_for_stderr("\"wide-camera\" connected", TIMEOUT);
+    std::thread::sleep(Duration::from_millis(1500));
+    let id = find_window(xdotool, display);
+    let (w, h, rgb) = screenshot(import, display, &id);
+    assert_eq!((w, h), (800, 600));
+    // 800 wide at 16:9 is 450 tall: 75 rows of bars above and below.
+    let row_spread = |y: u32| {
+        let row = &rgb[(y * w * 3) as usize..((y + 1) * w * 3) as usize];
+        let (lo, hi) = row
+            .chunks_exact(3)
+            .map(|p| u32::from(p[0]) + u32::from(p[1]) + u32::from(p[2]))
+            .fold((u32::MAX, 0), |(lo, hi), v| (lo.min(v), hi.max(v)));
+        hi - lo
+    };
+    for y in [40, 60, 545, 590] {
+        assert!(row_spread(y) < 30, "row {y} should be a flat letterbox bar");
+    }
+    for y in [120, 300, 480] {
+        assert!(row_spread(y) > 100, "row {y} should show the picture");
+    }
+    let title = Command::new(xdotool)
+        .args(["getwindowname", &id])
+        .env("DISPLAY", display)
+        .output()
+        .unwrap();
+    let title = String::from_utf8_lossy(&title.stdout);
+    assert!(title.contains("wide-camera"), "title {title:?}");
+    press_key(xdotool, display, &id, "q");
+    recv.wait_ok(TIMEOUT);
+    send.interrupt();
+    send.wait_ok(TIMEOUT);
 }
 
 fn preview_window_q_stops_the_sender(display: &str, xdotool: &Path) {

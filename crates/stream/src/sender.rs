@@ -33,9 +33,9 @@ use prost::Message;
 use prost::encoding::{WireType, encode_key, encode_varint};
 
 use crate::backoff::{Backoff, DEFAULT_INITIAL_BACKOFF, DEFAULT_MAX_BACKOFF};
-use crate::error::{Report, SessionError, StreamError};
 #[cfg(feature = "tls")]
 use crate::error::TlsFailureKind;
+use crate::error::{Report, SessionError, StreamError};
 use crate::events::{SenderEvent, SenderHook, log_sender_event};
 use crate::handshake::{self, Decoded};
 use crate::limits::{
@@ -1091,11 +1091,7 @@ fn tls_handshake(
 }
 
 /// Says hello and reads the receiver's status, within `timeout`.
-fn session(
-    stream: &mut Conn,
-    hello: &Hello,
-    timeout: Duration,
-) -> Result<Status, SessionError> {
+fn session(stream: &mut Conn, hello: &Hello, timeout: Duration) -> Result<Status, SessionError> {
     use std::io::{Read, Write};
     let mut out = Vec::with_capacity(64);
     handshake::encode_hello(hello, &mut out);
@@ -1129,7 +1125,10 @@ fn session(
             Err(e) => return Err(SessionError::Io(e)),
         }
     };
-    stream.tcp().set_read_timeout(None).map_err(SessionError::Io)?;
+    stream
+        .tcp()
+        .set_read_timeout(None)
+        .map_err(SessionError::Io)?;
     Ok(status)
 }
 
