@@ -25,6 +25,8 @@ use framecast_stream::{
 use framecast_wire::Prefix;
 
 mod addr;
+mod alloc_count;
+mod bench_cmd;
 mod catalog_cmd;
 mod cert_cmd;
 
@@ -52,6 +54,9 @@ enum Command {
     Demo(DemoArgs),
     /// List the cameras and their formats.
     Devices,
+    /// Measure the whole pipeline: natural frames through resize, JPEG,
+    /// framing, loopback TCP, decode and scale, in two processes.
+    Bench(bench_cmd::BenchArgs),
     /// The ecommerce.ProductInfo catalog: run the gRPC server, or add, get
     /// and delete products on one.
     #[command(subcommand)]
@@ -222,6 +227,11 @@ struct SendArgs {
     /// Write the sender's totals as JSON to this file on exit.
     #[arg(long, value_name = "PATH")]
     stats_json: Option<PathBuf>,
+
+    /// For `framecast bench`: write this process's CPU time and heap
+    /// allocations, at warm-up and at the end, to this file.
+    #[arg(long, hide = true, value_name = "PATH")]
+    bench_report: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -322,6 +332,11 @@ struct RecvArgs {
     #[arg(long)]
     allow_anonymous: bool,
 
+    /// For `framecast bench`: write this process's CPU time and heap
+    /// allocations, at warm-up and at the end, to this file.
+    #[arg(long, hide = true, value_name = "PATH")]
+    bench_report: Option<PathBuf>,
+
     /// Test knob: sleep this long per shown frame (a slow display).
     #[arg(long, hide = true, default_value_t = 0)]
     sink_delay_ms: u64,
@@ -337,6 +352,9 @@ struct DemoArgs {
     #[arg(long, value_name = "PATH")]
     stats_json: Option<PathBuf>,
 }
+
+#[global_allocator]
+static ALLOCATOR: alloc_count::Counting = alloc_count::Counting;
 
 /// Set by the Ctrl-C handler; the command loops poll it.
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
@@ -365,6 +383,7 @@ fn main() -> std::process::ExitCode {
         Command::Recv(args) => recv(args, cli.quiet),
         Command::Demo(args) => demo(args, cli.quiet),
         Command::Devices => devices(),
+        Command::Bench(args) => bench_cmd::run(args, cli.quiet),
         Command::Catalog(args) => catalog_cmd::run(args),
         Command::Cert(args) => cert_cmd::run(args),
     };
@@ -485,16 +504,19 @@ impl StatsPrinter {
         }
     }
 
-    fn receiver(&mut self, stats: &ReceiverStats) {
+    /// Prints the receiver's lines if a second has passed; the snapshot is
+    /// taken only then (it allocates).
+    fn receiver(&mut self, stats: impl FnOnce() -> ReceiverStats) {
         if self.due() {
-            let lines = self.meter.receiver_lines(stats);
+            let lines = self.meter.receiver_lines(&stats());
             self.print(&lines);
         }
     }
 
-    fn sender(&mut self, stats: &SenderStats) {
+    /// Prints the sender's line if a second has passed.
+    fn sender(&mut self, stats: impl FnOnce() -> SenderStats) {
         if self.due() {
-            let line = self.meter.sender_line(stats);
+            let line = self.meter.sender_line(&stats());
             self.print(&[line]);
         }
     }
@@ -687,7 +709,8 @@ fn send(args: SendArgs, quiet: bool) -> Result<()> {
     }
     let (builder, frames) = build_sender(&args)?;
     let sender = builder.start()?;
-    let run = run_sender(sender, quiet, frames, || false);
+    let mut probe = args.bench_report.clone().map(bench_cmd::Probe::new);
+    let run = run_sender(sender, quiet, frames, probe.as_mut(), || false);
     finish_sender(run, json, args.count)
 }
 
@@ -705,6 +728,7 @@ fn run_sender(
     sender: Sender,
     quiet: bool,
     frames: Option<u64>,
+    mut probe: Option<&mut bench_cmd::Probe>,
     closed: impl Fn() -> bool,
 ) -> SenderRun {
     let mut printer = StatsPrinter::new(quiet);
@@ -722,20 +746,25 @@ fn run_sender(
             bar
         });
     let mut interrupted = false;
-    let mut last = sender.stats();
+    let mut last_bar = Instant::now();
     while !sender.is_finished() {
         if INTERRUPTED.load(Ordering::SeqCst) || closed() {
             interrupted = INTERRUPTED.load(Ordering::SeqCst);
             sender.stop();
             break;
         }
-        last = sender.stats();
+        if let Some(p) = probe.as_deref_mut() {
+            p.observe(sender.frames_sent());
+        }
         match &bar {
-            Some(bar) => {
-                bar.set_position(last.sent);
-                bar.set_message(format!("{:.1} fps", last.fps));
+            Some(bar) if last_bar.elapsed() >= Duration::from_millis(100) => {
+                last_bar = Instant::now();
+                let stats = sender.stats();
+                bar.set_position(stats.sent);
+                bar.set_message(format!("{:.1} fps", stats.fps));
             }
-            None => printer.sender(&last),
+            Some(_) => {}
+            None => printer.sender(|| sender.stats()),
         }
         std::thread::sleep(TICK);
     }
@@ -743,9 +772,14 @@ fn run_sender(
         bar.finish_and_clear();
     }
     printer.finish();
+    let mut last = sender.stats();
     let result = sender.wait();
     if let Ok(stats) = &result {
         last = stats.clone();
+    }
+    if let Some(p) = probe {
+        p.observe(last.sent);
+        p.finish(last.sent, last.bytes);
     }
     SenderRun {
         result,
@@ -837,7 +871,9 @@ fn send_with_preview(args: SendArgs, json: Option<JsonOut>, quiet: bool) -> Resu
                 };
             })
             .start()?;
-        Ok(run_sender(sender, quiet, frames, || handle.is_closed()))
+        Ok(run_sender(sender, quiet, frames, None, || {
+            handle.is_closed()
+        }))
     })
     .context(Hint("send without --preview to run without a window"))??;
     finish_sender(run, json, count)
@@ -949,6 +985,7 @@ fn receiver_builder(args: &RecvArgs) -> Result<ReceiverBuilder> {
 struct Outputs {
     json: Option<JsonOut>,
     record: Option<framecast_stream::RecordTarget>,
+    probe: Option<bench_cmd::Probe>,
 }
 
 impl Outputs {
@@ -962,7 +999,16 @@ impl Outputs {
             }
             None => None,
         };
-        Ok(Self { json, record })
+        Ok(Self {
+            json,
+            record,
+            probe: None,
+        })
+    }
+
+    fn with_probe(mut self, report: Option<&Path>) -> Self {
+        self.probe = report.map(|p| bench_cmd::Probe::new(p.to_owned()));
+        self
     }
 }
 
@@ -1007,7 +1053,7 @@ fn run_and_finish(
         Some(target) => Some(framecast_stream::Recording::start(&receiver, target)?),
         None => None,
     };
-    let stats = run_receiver(receiver, quiet, closed);
+    let stats = run_receiver(receiver, quiet, outputs.probe, closed);
     let recorded = recording
         .map(framecast_stream::Recording::finish)
         .transpose();
@@ -1039,7 +1085,8 @@ fn run_and_finish(
 }
 
 fn recv(args: RecvArgs, quiet: bool) -> Result<()> {
-    let outputs = Outputs::open(args.stats_json.as_deref(), args.record.as_deref())?;
+    let outputs = Outputs::open(args.stats_json.as_deref(), args.record.as_deref())?
+        .with_probe(args.bench_report.as_deref());
     let windowed = match args.display {
         DisplayMode::None => false,
         DisplayMode::Window => true,
@@ -1117,27 +1164,35 @@ fn announce(receiver: &Receiver) {
 fn run_receiver(
     receiver: Receiver,
     quiet: bool,
+    mut probe: Option<bench_cmd::Probe>,
     closed: impl Fn() -> bool,
 ) -> (
     ReceiverStats,
     std::result::Result<(), framecast_stream::StreamError>,
 ) {
     let mut printer = StatsPrinter::new(quiet);
-    let mut last = receiver.stats();
     while !receiver.is_finished() {
         if INTERRUPTED.load(Ordering::SeqCst) || closed() {
             receiver.stop();
             break;
         }
-        last = receiver.stats();
-        printer.receiver(&last);
+        if let Some(p) = probe.as_mut() {
+            p.observe(receiver.frames_received());
+        }
+        printer.receiver(|| receiver.stats());
         std::thread::sleep(TICK);
     }
     printer.finish();
-    match receiver.wait() {
+    let last = receiver.stats();
+    let (stats, result) = match receiver.wait() {
         Ok(stats) => (stats, Ok(())),
         Err(e) => (last, Err(e)),
+    };
+    if let Some(mut p) = probe {
+        p.observe(stats.received);
+        p.finish(stats.received, stats.bytes);
     }
+    (stats, result)
 }
 
 /// Writes the JSON and prints the summary; the run's error, if any, comes

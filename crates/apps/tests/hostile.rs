@@ -144,7 +144,7 @@ fn connect_close_cycles_leave_nothing_behind() {
 
     let cycle = |i: usize| {
         let mut s = TcpStream::connect(addr).unwrap();
-        if i % 2 == 0 {
+        if i.is_multiple_of(2) {
             // A whole session: hello, accepted, closed.
             let status = hello(&mut s, "cycle");
             assert_eq!(status.code(), StatusCode::Accepted, "{status:?}");

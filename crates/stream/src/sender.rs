@@ -453,6 +453,12 @@ impl Sender {
         self.shared.snapshot()
     }
 
+    /// Frames sent so far, without taking a whole snapshot (nothing is
+    /// allocated).
+    pub fn frames_sent(&self) -> u64 {
+        lock(&self.shared.counters).sent
+    }
+
     /// Asks every thread to stop; returns at once (see [`Sender::wait`]).
     pub fn stop(&self) {
         self.shared.stop();

@@ -593,6 +593,13 @@ impl Receiver {
         self.shared.snapshot()
     }
 
+    /// Frames received so far over all streams (shown, dropped or
+    /// corrupt): one atomic load, for callers that poll often (the whole
+    /// [`stats`](Self::stats) snapshot allocates).
+    pub fn frames_received(&self) -> u64 {
+        self.shared.counters.received.load(Ordering::Relaxed)
+    }
+
     /// The streams connected now.
     pub fn streams(&self) -> Vec<StreamHandle> {
         self.shared
