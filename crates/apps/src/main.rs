@@ -144,8 +144,8 @@ enum DisplayMode {
 
 #[derive(Debug, Args)]
 struct SendArgs {
-    /// The receiver: HOST:PORT, HOST (port 5252) or [IPV6]:PORT; a name is
-    /// looked up at every attempt.
+    /// The receiver: HOST:PORT, HOST (port 5252), or an IPv6 address in
+    /// brackets such as `[::1]:5252`; a name is looked up at every attempt.
     #[arg(long, value_name = "HOST:PORT", value_parser = addr::parse_to)]
     to: addr::HostPort,
 
@@ -236,8 +236,8 @@ struct SendArgs {
 
 #[derive(Debug, Args)]
 struct RecvArgs {
-    /// The address to listen on: HOST:PORT or [IPV6]:PORT, loopback by
-    /// default. Use 0.0.0.0:5252 to accept senders from other machines.
+    /// The address to listen on: HOST:PORT, or an IPv6 address in brackets
+    /// such as `[::1]:5252`; loopback by default. Use 0.0.0.0:5252 to accept senders from other machines.
     /// Port 0 picks a free port.
     #[arg(long, default_value = "127.0.0.1:5252", value_name = "HOST:PORT", value_parser = addr::parse_listen)]
     listen: SocketAddr,

@@ -112,7 +112,7 @@ fn now_us() -> u64 {
 }
 
 /// A [`FrameSink`] that writes every frame it is given, unchanged, to a
-/// Matroska file with its capture time; see the [module docs](self).
+/// Matroska file with its capture time (`V_MJPEG`, one cluster per frame).
 ///
 /// Frames are timed by their capture time (from the sender), so the file
 /// plays at the pace they were captured; frames without one are timed when

@@ -229,7 +229,8 @@ pub struct RecordingStats {
     pub failed: u64,
 }
 
-/// A running recording; see the [module docs](self).
+/// A running recording: one file per stream, every frame as it arrived
+/// (see [`RecordTarget`] for where the files go).
 #[derive(Debug)]
 pub struct Recording {
     thread: Option<JoinHandle<RecordingStats>>,
