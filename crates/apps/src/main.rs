@@ -29,6 +29,7 @@ mod alloc_count;
 mod bench_cmd;
 mod catalog_cmd;
 mod cert_cmd;
+mod http_cmd;
 
 /// Stream camera frames over TCP: a sender, a receiver, and a demo of both.
 #[derive(Debug, Parser)]
@@ -329,8 +330,13 @@ struct RecvArgs {
 
     /// Accept senders from other machines without a token. Without it, a
     /// --listen address beyond loopback with no token refuses to start.
+    /// Also lets --http serve beyond loopback (the viewer has no
+    /// authentication).
     #[arg(long)]
     allow_anonymous: bool,
+
+    #[command(flatten)]
+    http: http_cmd::HttpArgs,
 
     /// For `framecast bench`: write this process's CPU time and heap
     /// allocations, at warm-up and at the end, to this file.
@@ -351,6 +357,9 @@ struct DemoArgs {
     /// Write the receiver's totals as JSON to this file on exit.
     #[arg(long, value_name = "PATH")]
     stats_json: Option<PathBuf>,
+
+    #[command(flatten)]
+    http: http_cmd::HttpArgs,
 }
 
 #[global_allocator]
@@ -986,6 +995,7 @@ struct Outputs {
     json: Option<JsonOut>,
     record: Option<framecast_stream::RecordTarget>,
     probe: Option<bench_cmd::Probe>,
+    http: Option<framecast_stream::http::HttpConfig>,
 }
 
 impl Outputs {
@@ -1003,7 +1013,13 @@ impl Outputs {
             json,
             record,
             probe: None,
+            http: None,
         })
+    }
+
+    fn with_http(mut self, http: Option<framecast_stream::http::HttpConfig>) -> Self {
+        self.http = http;
+        self
     }
 
     fn with_probe(mut self, report: Option<&Path>) -> Self {
@@ -1049,6 +1065,7 @@ fn run_and_finish(
     closed: impl Fn() -> bool,
 ) -> Result<()> {
     announce(&receiver);
+    let _http = http_cmd::start(&receiver, outputs.http)?;
     let recording = match outputs.record {
         Some(target) => Some(framecast_stream::Recording::start(&receiver, target)?),
         None => None,
@@ -1086,7 +1103,8 @@ fn run_and_finish(
 
 fn recv(args: RecvArgs, quiet: bool) -> Result<()> {
     let outputs = Outputs::open(args.stats_json.as_deref(), args.record.as_deref())?
-        .with_probe(args.bench_report.as_deref());
+        .with_probe(args.bench_report.as_deref())
+        .with_http(args.http.config(args.allow_anonymous));
     let windowed = match args.display {
         DisplayMode::None => false,
         DisplayMode::Window => true,
@@ -1102,7 +1120,8 @@ fn recv(args: RecvArgs, quiet: bool) -> Result<()> {
                 "no window ({}); running headless",
                 framecast_stream::Report(&e)
             );
-            let outputs = Outputs::open(args.stats_json.as_deref(), args.record.as_deref())?;
+            let outputs = Outputs::open(args.stats_json.as_deref(), args.record.as_deref())?
+                .with_http(args.http.config(args.allow_anonymous));
             recv_headless(&args, outputs, quiet)
         }
         Err(e) => {
@@ -1231,7 +1250,8 @@ fn finish_receiver(
 }
 
 fn demo(args: DemoArgs, quiet: bool) -> Result<()> {
-    let outputs = Outputs::open(args.stats_json.as_deref(), None)?;
+    let outputs =
+        Outputs::open(args.stats_json.as_deref(), None)?.with_http(args.http.config(false));
     let deadline = (args.seconds > 0).then(|| Instant::now() + Duration::from_secs(args.seconds));
     let expired = move || deadline.is_some_and(|d| Instant::now() >= d);
     let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
@@ -1258,7 +1278,8 @@ fn demo(args: DemoArgs, quiet: bool) -> Result<()> {
                     "no window ({}); running headless",
                     framecast_stream::Report(&e)
                 );
-                let outputs = Outputs::open(args.stats_json.as_deref(), None)?;
+                let outputs = Outputs::open(args.stats_json.as_deref(), None)?
+                    .with_http(args.http.config(false));
                 return demo_headless(outputs, quiet, expired);
             }
         }

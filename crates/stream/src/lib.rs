@@ -63,6 +63,8 @@ mod error;
 pub mod events;
 mod frame;
 pub mod handshake;
+#[cfg(feature = "http")]
+pub mod http;
 pub mod limits;
 mod queue;
 mod receiver;
