@@ -688,3 +688,22 @@ fn snapshots_beside_a_window() {
         l.iter().any(|s| s["frames"].as_u64() > Some(10))
     });
 }
+
+#[test]
+fn the_demo_serves_its_stream_too() {
+    let mut demo = Proc::framecast(
+        "demo",
+        &["demo", "--seconds", "60", "--http", "127.0.0.1:0"],
+    );
+    let http = http_addr(&mut demo);
+    let list = wait_stats(http, "the demo's stream", |l| {
+        l.iter()
+            .any(|s| s["name"] == "demo" && s["frames"].as_u64() > Some(0))
+    });
+    let id = list[0]["id"].as_u64().unwrap();
+    let snap = get(http, &format!("/streams/{id}.jpg"));
+    assert_eq!(snap.status, 200);
+    pattern_marker(&snap.body, (400, 400));
+    demo.interrupt();
+    demo.wait_ok(TIMEOUT);
+}
