@@ -174,23 +174,18 @@ fn silent_and_idle_connections_are_closed_after_the_header_timeout() {
 #[test]
 fn oversized_request_heads_are_refused_with_431() {
     let setup = Setup::start(|c| c);
-    let mut s = connect(setup.http(), None);
-    let big = "x".repeat(16 * 1024);
-    write!(
-        s,
-        "GET /healthz HTTP/1.1\r\nHost: framecast\r\nX-Big: {big}\r\n\r\n"
-    )
-    .unwrap();
-    let mut answer = String::new();
-    let _ = s.read_to_string(&mut answer);
-    assert!(answer.starts_with("HTTP/1.1 431"), "{answer}");
-
-    let mut s = connect(setup.http(), None);
+    // Over the 8 KiB limit, but within what the connection buffers (16 KiB):
+    // the whole head is read, so the answer is not lost to a reset.
+    let big = "x".repeat(12 * 1024);
     let many: String = (0..200).map(|i| format!("X-H{i}: 1\r\n")).collect();
-    write!(s, "GET /healthz HTTP/1.1\r\nHost: framecast\r\n{many}\r\n").unwrap();
-    let mut answer = String::new();
-    let _ = s.read_to_string(&mut answer);
-    assert!(answer.starts_with("HTTP/1.1 431"), "{answer}");
+    for extra in [format!("X-Big: {big}\r\n"), many] {
+        let mut s = connect(setup.http(), None);
+        // The server may answer and close before the head is all written.
+        let _ = write!(s, "GET /healthz HTTP/1.1\r\nHost: framecast\r\n{extra}\r\n");
+        let mut answer = String::new();
+        let _ = s.read_to_string(&mut answer);
+        assert!(answer.starts_with("HTTP/1.1 431"), "{answer:?}");
+    }
 }
 
 #[test]
