@@ -6,12 +6,14 @@
 //! port from it when they asked for port 0).
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use anyhow::Result;
 use clap::Args;
 use framecast_stream::Receiver;
 use framecast_stream::http::{HttpConfig, HttpError, HttpViewer};
 use framecast_stream::limits::DEFAULT_MAX_VIEWERS;
+use framecast_tls::Token;
 
 use crate::Hint;
 
@@ -24,8 +26,10 @@ pub(crate) struct HttpArgs {
     /// Serve the streams to browsers and monitoring at HOST:PORT (port
     /// 8080 if omitted; 0 picks a free one): a page per stream,
     /// /streams/ID.mjpg, /streams/ID.jpg, /stats.json, /metrics, /healthz.
-    /// Loopback only: the viewer has no authentication (see
-    /// --allow-anonymous).
+    /// With --token-file every request but /healthz needs the token (a
+    /// Bearer header, the login form's cookie, or ?token= in a link); with
+    /// --tls-cert it is HTTPS. Without a token, loopback only unless
+    /// --allow-anonymous.
     #[arg(long, value_name = "HOST:PORT", value_parser = parse_http)]
     http: Option<SocketAddr>,
 
@@ -40,13 +44,31 @@ fn parse_http(s: &str) -> Result<SocketAddr, String> {
 }
 
 impl HttpArgs {
-    /// The viewer these flags ask for, if any; `allow_anonymous` lets it
-    /// serve beyond loopback.
-    pub(crate) fn config(&self, allow_anonymous: bool) -> Option<HttpConfig> {
+    /// Whether `--http` was given.
+    pub(crate) fn wanted(&self) -> bool {
+        self.http.is_some()
+    }
+
+    /// The viewer these flags ask for, if any: with `token` it requires
+    /// it, with `tls` it speaks HTTPS; `allow_anonymous` lets it serve
+    /// beyond loopback without a token.
+    pub(crate) fn config(
+        &self,
+        allow_anonymous: bool,
+        token: Option<Token>,
+        tls: Option<Arc<rustls::ServerConfig>>,
+    ) -> Option<HttpConfig> {
         self.http.map(|addr| {
-            HttpConfig::new(addr)
+            let mut config = HttpConfig::new(addr)
                 .max_viewers(self.max_viewers)
-                .allow_anonymous(allow_anonymous)
+                .allow_anonymous(allow_anonymous);
+            if let Some(token) = token {
+                config = config.token(token);
+            }
+            if let Some(tls) = tls {
+                config = config.tls(tls);
+            }
+            config
         })
     }
 }
@@ -61,19 +83,28 @@ pub(crate) fn start(receiver: &Receiver, config: Option<HttpConfig>) -> Result<O
         Ok(viewer) => viewer,
         Err(e @ HttpError::Anonymous { .. }) => {
             return Err(anyhow::Error::new(e).context(Hint(
-                "serve it on 127.0.0.1 (and reach it through an SSH tunnel or a proxy that \
-                 authenticates), or accept anyone with --allow-anonymous",
+                "require a token with --token-file FILE (or FRAMECAST_TOKEN), ideally with \
+                 --tls-cert and --tls-key; serve it on 127.0.0.1; or accept anyone with \
+                 --allow-anonymous",
             )));
         }
         Err(e) => return Err(e.into()),
     };
     let addr = viewer.local_addr();
-    if !addr.ip().is_loopback() {
-        tracing::warn!(
-            "serving the HTTP viewer on {addr} without authentication (--allow-anonymous): \
-             anyone who can reach it can watch every stream"
-        );
+    if !framecast_tls::is_loopback(addr.ip()) {
+        if !viewer.requires_token() {
+            tracing::warn!(
+                "serving the HTTP viewer on {addr} without authentication (--allow-anonymous): \
+                 anyone who can reach it can watch every stream"
+            );
+        } else if !viewer.is_tls() {
+            tracing::warn!(
+                "the HTTP viewer's access token will cross the network in plaintext: add \
+                 --tls-cert and --tls-key"
+            );
+        }
     }
-    eprintln!("HTTP viewer on http://{addr}/");
+    let scheme = if viewer.is_tls() { "https" } else { "http" };
+    eprintln!("HTTP viewer on {scheme}://{addr}/");
     Ok(Some(viewer))
 }

@@ -9,6 +9,7 @@ use std::io::{self, IsTerminal, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -980,13 +981,21 @@ fn receiver_builder(args: &RecvArgs) -> Result<ReceiverBuilder> {
     if let Some(token) = token {
         builder = builder.token(token);
     }
-    if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
-        let config = framecast_tls::ServerTls::from_pem_files(cert, key)
-            .and_then(|t| t.config())
-            .context("cannot use --tls-cert/--tls-key")?;
+    if let Some(config) = server_tls(args)? {
         builder = builder.tls(config);
     }
     Ok(builder)
+}
+
+/// The TLS configuration of `--tls-cert`/`--tls-key`, if given.
+fn server_tls(args: &RecvArgs) -> Result<Option<Arc<rustls::ServerConfig>>> {
+    let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) else {
+        return Ok(None);
+    };
+    let config = framecast_tls::ServerTls::from_pem_files(cert, key)
+        .and_then(|t| t.config())
+        .context("cannot use --tls-cert/--tls-key")?;
+    Ok(Some(config))
 }
 
 /// What a receiver writes besides the screen, checked when the command
@@ -1101,10 +1110,24 @@ fn run_and_finish(
     Ok(())
 }
 
+/// The HTTP viewer `recv` asks for: the receiver's own token and
+/// certificate protect it too.
+fn recv_http(args: &RecvArgs) -> Result<Option<framecast_stream::http::HttpConfig>> {
+    if args.http.wanted() {
+        Ok(args.http.config(
+            args.allow_anonymous,
+            catalog_cmd::read_token(args.token_file.as_deref())?,
+            server_tls(args)?,
+        ))
+    } else {
+        Ok(None)
+    }
+}
+
 fn recv(args: RecvArgs, quiet: bool) -> Result<()> {
     let outputs = Outputs::open(args.stats_json.as_deref(), args.record.as_deref())?
         .with_probe(args.bench_report.as_deref())
-        .with_http(args.http.config(args.allow_anonymous));
+        .with_http(recv_http(&args)?);
     let windowed = match args.display {
         DisplayMode::None => false,
         DisplayMode::Window => true,
@@ -1121,7 +1144,7 @@ fn recv(args: RecvArgs, quiet: bool) -> Result<()> {
                 framecast_stream::Report(&e)
             );
             let outputs = Outputs::open(args.stats_json.as_deref(), args.record.as_deref())?
-                .with_http(args.http.config(args.allow_anonymous));
+                .with_http(recv_http(&args)?);
             recv_headless(&args, outputs, quiet)
         }
         Err(e) => {
@@ -1250,8 +1273,8 @@ fn finish_receiver(
 }
 
 fn demo(args: DemoArgs, quiet: bool) -> Result<()> {
-    let outputs =
-        Outputs::open(args.stats_json.as_deref(), None)?.with_http(args.http.config(false));
+    let outputs = Outputs::open(args.stats_json.as_deref(), None)?
+        .with_http(args.http.config(false, None, None));
     let deadline = (args.seconds > 0).then(|| Instant::now() + Duration::from_secs(args.seconds));
     let expired = move || deadline.is_some_and(|d| Instant::now() >= d);
     let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
@@ -1279,7 +1302,7 @@ fn demo(args: DemoArgs, quiet: bool) -> Result<()> {
                     framecast_stream::Report(&e)
                 );
                 let outputs = Outputs::open(args.stats_json.as_deref(), None)?
-                    .with_http(args.http.config(false));
+                    .with_http(args.http.config(false, None, None));
                 return demo_headless(outputs, quiet, expired);
             }
         }

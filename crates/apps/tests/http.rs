@@ -72,25 +72,51 @@ impl Got {
 }
 
 fn get(http: SocketAddr, path: &str) -> Got {
+    fetch(
+        &reqwest::Client::new(),
+        &format!("http://{http}{path}"),
+        &[],
+    )
+}
+
+/// `GET url` with `headers`, answered in full (redirects are the client's
+/// business).
+fn fetch(client: &reqwest::Client, url: &str, headers: &[(&str, &str)]) -> Got {
+    let (got, _) = fetch_with_headers(client, url, headers);
+    got
+}
+
+/// [`fetch`], with the answer's headers too.
+fn fetch_with_headers(
+    client: &reqwest::Client,
+    url: &str,
+    headers: &[(&str, &str)],
+) -> (Got, reqwest::header::HeaderMap) {
     runtime().block_on(async {
-        let answer = reqwest::Client::new()
-            .get(format!("http://{http}{path}"))
-            .timeout(TIMEOUT)
+        let mut request = client.get(url).timeout(TIMEOUT);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let answer = request
             .send()
             .await
-            .unwrap_or_else(|e| panic!("GET {path}: {e}"));
+            .unwrap_or_else(|e| panic!("GET {url}: {e}"));
         let status = answer.status().as_u16();
+        let answer_headers = answer.headers().clone();
         let content_type = answer
             .headers()
             .get("content-type")
             .map(|v| v.to_str().unwrap().to_owned())
             .unwrap_or_default();
         let body = answer.bytes().await.unwrap();
-        Got {
-            status,
-            content_type,
-            body,
-        }
+        (
+            Got {
+                status,
+                content_type,
+                body,
+            },
+            answer_headers,
+        )
     })
 }
 
@@ -121,11 +147,13 @@ fn wait_live(http: SocketAddr, id: u64) {
 /// length are checked, and parts are taken until `parts` were read or the
 /// response ended.
 async fn mjpeg_parts(http: SocketAddr, id: u64, parts: usize) -> Vec<Bytes> {
-    let answer = reqwest::Client::new()
-        .get(format!("http://{http}/streams/{id}.mjpg"))
-        .send()
-        .await
-        .unwrap();
+    let url = format!("http://{http}/streams/{id}.mjpg");
+    mjpeg_parts_of(reqwest::Client::new().get(url), parts).await
+}
+
+/// [`mjpeg_parts`] of any request (another scheme, credentials).
+async fn mjpeg_parts_of(request: reqwest::RequestBuilder, parts: usize) -> Vec<Bytes> {
+    let answer = request.send().await.unwrap();
     assert_eq!(answer.status().as_u16(), 200);
     let content_type = answer.headers()["content-type"]
         .to_str()
@@ -593,20 +621,14 @@ fn find_pattern(png_path: &Path, size: (u32, u32)) -> Option<(u32, u32, u64)> {
     None
 }
 
-#[test]
-fn headless_chromium_shows_the_pattern_live() {
-    let Some(tools) = require_tools("headless_chromium_shows_the_pattern_live", &["chromium"])
-    else {
-        return;
-    };
-    let dir = tempdir();
-    let (_recv, addr, http) = start_recv_http(&[]);
-    let _send = send_pattern(addr, "garden", &["--fps", "30"]);
-    wait_live(http, 1);
-    let (shot, shot_str) = path_str(dir.path(), "shot.png");
-    let profile = dir.path().join("profile");
-    let mut chromium = Command::new(&tools[0]);
-    chromium.args([
+/// Headless Chromium's screenshot of `url` (an 800x600 window), taken
+/// with a fresh profile in `dir`; returns the PNG's path and the finished
+/// process.
+fn chromium_screenshot(chromium: &Path, dir: &Path, url: &str) -> (std::path::PathBuf, Proc) {
+    let (shot, shot_str) = path_str(dir, "shot.png");
+    let profile = dir.join("profile");
+    let mut command = Command::new(chromium);
+    command.args([
         "--headless",
         "--no-sandbox",
         "--disable-gpu",
@@ -617,10 +639,74 @@ fn headless_chromium_shows_the_pattern_live() {
         &format!("--user-data-dir={}", profile.display()),
         &format!("--screenshot={shot_str}"),
         "--window-size=800,600",
-        &format!("http://{http}/streams/1"),
+        url,
     ]);
-    let mut chromium = Proc::spawn("chromium", chromium);
+    let mut chromium = Proc::spawn("chromium", command);
     chromium.wait_ok(TIMEOUT);
+    (shot, chromium)
+}
+
+#[test]
+fn headless_chromium_follows_a_token_link_to_the_live_stream() {
+    let Some(tools) = require_tools(
+        "headless_chromium_follows_a_token_link_to_the_live_stream",
+        &["chromium"],
+    ) else {
+        return;
+    };
+    let dir = tempdir();
+    let token = write_token(dir.path(), "token", TOKEN);
+    let (_recv, addr, http) = start_recv_http(&["--token-file", &token]);
+    let _send = send_pattern(addr, "gate", &["--fps", "30", "--token-file", &token]);
+    let client = reqwest::Client::new();
+    let bearer = format!("Bearer {TOKEN}");
+    let stats = || {
+        fetch(
+            &client,
+            &format!("http://{http}/stats.json"),
+            &[("authorization", &bearer)],
+        )
+    };
+    let deadline = Instant::now() + TIMEOUT;
+    while stats().json()[0]["frames"].as_u64() < Some(1) {
+        assert!(Instant::now() < deadline, "no frame shown");
+        thread::sleep(Duration::from_millis(50));
+    }
+    // The link sets the session cookie and reloads the page without the
+    // token; the page's MJPEG picture then loads with the cookie alone.
+    let url = format!("http://{http}/streams/1?token={TOKEN}");
+    let (shot, chromium) = chromium_screenshot(&tools[0], dir.path(), &url);
+    assert!(shot.exists(), "no screenshot\n{}", chromium.stderr());
+    let (_, _, m) = find_pattern(&shot, (400, 400)).unwrap_or_else(|| {
+        panic!(
+            "the screenshot does not show the pattern (kept at {})",
+            keep(&shot)
+        )
+    });
+    assert!(m < stats().json()[0]["received"].as_u64().unwrap());
+    // Without the token the same browser gets the login form, not the
+    // picture.
+    let other = dir.path().join("without");
+    std::fs::create_dir(&other).unwrap();
+    let (shot, _) = chromium_screenshot(&tools[0], &other, &format!("http://{http}/streams/1"));
+    assert!(
+        find_pattern(&shot, (400, 400)).is_none(),
+        "the pattern was shown without the token"
+    );
+}
+
+#[test]
+fn headless_chromium_shows_the_pattern_live() {
+    let Some(tools) = require_tools("headless_chromium_shows_the_pattern_live", &["chromium"])
+    else {
+        return;
+    };
+    let dir = tempdir();
+    let (_recv, addr, http) = start_recv_http(&[]);
+    let _send = send_pattern(addr, "garden", &["--fps", "30"]);
+    wait_live(http, 1);
+    let (shot, chromium) =
+        chromium_screenshot(&tools[0], dir.path(), &format!("http://{http}/streams/1"));
     assert!(shot.exists(), "no screenshot\n{}", chromium.stderr());
     let sent_before = get(http, "/stats.json").json()[0]["received"]
         .as_u64()
@@ -706,4 +792,255 @@ fn the_demo_serves_its_stream_too() {
     pattern_marker(&snap.body, (400, 400));
     demo.interrupt();
     demo.wait_ok(TIMEOUT);
+}
+
+const TOKEN: &str = "viewer-token-0123456789-abcdef";
+
+/// A client that trusts `ca` (from `framecast cert`) and follows no
+/// redirects, so that each answer is seen as the server gave it. Each
+/// request opens a new connection (and TLS handshake).
+fn https_client(ca: &Path) -> reqwest::Client {
+    let tls = framecast_tls::ClientTls::with_ca_file(ca)
+        .unwrap()
+        .with_alpn(&[b"http/1.1".as_slice()])
+        .config()
+        .unwrap();
+    reqwest::Client::builder()
+        .use_preconfigured_tls(rustls::ClientConfig::clone(&tls))
+        .redirect(reqwest::redirect::Policy::none())
+        // Each request runs on a runtime of its own: keep no connection.
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap()
+}
+
+/// The `framecast_session=…` pair of a `Set-Cookie` answer, checked for
+/// the attributes that keep it from scripts and other sites.
+fn session_cookie(headers: &reqwest::header::HeaderMap, secure: bool) -> String {
+    let cookie = headers
+        .get("set-cookie")
+        .expect("a session cookie")
+        .to_str()
+        .unwrap();
+    assert!(
+        !cookie.contains(TOKEN),
+        "the cookie holds the token: {cookie}"
+    );
+    for attribute in ["HttpOnly", "SameSite=Lax", "Path=/"] {
+        assert!(cookie.contains(attribute), "{cookie}");
+    }
+    assert_eq!(cookie.contains("Secure"), secure, "{cookie}");
+    cookie.split(';').next().unwrap().to_owned()
+}
+
+#[test]
+fn an_https_viewer_with_a_token_lets_in_only_who_has_it() {
+    let dir = tempdir();
+    let (ca, cert, key) = make_certs(&dir.path().join("certs"), &["localhost"]);
+    let token = write_token(dir.path(), "token", TOKEN);
+    let (mut recv, addr) = start_recv(&[
+        "--http",
+        "127.0.0.1:0",
+        "--tls-cert",
+        cert.to_str().unwrap(),
+        "--tls-key",
+        key.to_str().unwrap(),
+        "--token-file",
+        &token,
+    ]);
+    let line = recv.wait_for_stderr("HTTP viewer on https://", TIMEOUT);
+    let port: u16 = line
+        .trim()
+        .trim_end_matches('/')
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("no port in {line:?}"));
+    let base = format!("https://localhost:{port}");
+    let ca_str = ca.to_str().unwrap();
+    // The sender verifies the certificate by name: it connects as localhost.
+    let to = format!("localhost:{}", addr.port());
+    let _send = Proc::framecast(
+        "send",
+        &[
+            "send",
+            "--to",
+            &to,
+            "--source",
+            "pattern",
+            "--name",
+            "porch",
+            "--quiet",
+            "--fps",
+            "30",
+            "--tls-ca",
+            ca_str,
+            "--token-file",
+            &token,
+        ],
+    );
+    let client = https_client(&ca);
+    let bearer = format!("Bearer {TOKEN}");
+    let with_token = [("authorization", bearer.as_str())];
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        let got = fetch(&client, &format!("{base}/stats.json"), &with_token);
+        assert_eq!(got.status, 200, "{}", got.text());
+        let list = got.json();
+        if list[0]["frames"].as_u64() > Some(0) {
+            assert_eq!(list[0]["name"], "porch");
+            break;
+        }
+        assert!(Instant::now() < deadline, "no frame shown: {list}");
+        thread::sleep(Duration::from_millis(50));
+    }
+
+    // Without the token, or with a wrong one: 401 on everything but
+    // /healthz, saying why, with a Bearer challenge.
+    for path in [
+        "/",
+        "/stats.json",
+        "/metrics",
+        "/streams/1",
+        "/streams/1.jpg",
+        "/streams/1.mjpg",
+    ] {
+        let (got, headers) = fetch_with_headers(&client, &format!("{base}{path}"), &[]);
+        assert_eq!(got.status, 401, "{path}: {}", got.text());
+        assert!(
+            got.text().contains("unauthenticated: no access token"),
+            "{}",
+            got.text()
+        );
+        assert_eq!(headers["www-authenticate"], "Bearer realm=\"framecast\"");
+        let got = fetch(
+            &client,
+            &format!("{base}{path}"),
+            &[("authorization", "Bearer not-the-token-at-all-0000")],
+        );
+        assert_eq!(got.status, 401, "{path}");
+        assert!(got.text().contains("not valid"), "{}", got.text());
+    }
+    assert_eq!(fetch(&client, &format!("{base}/healthz"), &[]).status, 200);
+    // A wrong token in a link is refused too.
+    let got = fetch(&client, &format!("{base}/stats.json?token=guess"), &[]);
+    assert_eq!(got.status, 401);
+
+    // With it: the stream, part by part, every part a whole JPEG.
+    let parts = runtime().block_on(mjpeg_parts_of(
+        client
+            .get(format!("{base}/streams/1.mjpg"))
+            .header("authorization", &bearer),
+        3,
+    ));
+    assert_eq!(parts.len(), 3);
+    for part in &parts {
+        pattern_marker(part, (400, 400));
+    }
+    let snapshot = fetch(&client, &format!("{base}/streams/1.jpg"), &with_token);
+    assert_eq!(snapshot.status, 200);
+    assert_eq!(snapshot.content_type, "image/jpeg");
+
+    // A browser: the login form, then the session cookie (never the token).
+    let browser = [("accept", "text/html,application/xhtml+xml")];
+    let got = fetch(&client, &format!("{base}/streams/1"), &browser);
+    assert_eq!(got.status, 401);
+    assert!(
+        got.text()
+            .contains("<form method=\"post\" action=\"/login\""),
+        "{}",
+        got.text()
+    );
+    let login = |form: &str| {
+        runtime().block_on(async {
+            let answer = client
+                .post(format!("{base}/login"))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(form.to_owned())
+                .send()
+                .await
+                .unwrap();
+            let headers = answer.headers().clone();
+            (
+                answer.status().as_u16(),
+                headers,
+                answer.text().await.unwrap(),
+            )
+        })
+    };
+    let (status, _, body) = login("token=guess");
+    assert_eq!(status, 401);
+    assert!(body.contains("not the access token"), "{body}");
+    let (status, headers, _) = login(&format!("token={TOKEN}"));
+    assert_eq!(status, 303);
+    assert_eq!(headers["location"], "/");
+    let cookie = session_cookie(&headers, true);
+    let got = fetch(
+        &client,
+        &format!("{base}/streams/1"),
+        &[("cookie", cookie.as_str())],
+    );
+    assert_eq!(got.status, 200);
+    assert!(got.text().contains("porch"));
+    // A link with the token: the page comes back without it in the
+    // address, and with the cookie.
+    let (got, headers) =
+        fetch_with_headers(&client, &format!("{base}/streams/1?token={TOKEN}"), &[]);
+    assert_eq!(got.status, 303);
+    assert_eq!(headers["location"], "/streams/1");
+    assert_eq!(session_cookie(&headers, true), cookie);
+
+    // Plain HTTP to the HTTPS port is closed, and counted.
+    let plain = reqwest::Client::new();
+    let refused = runtime().block_on(async {
+        plain
+            .get(format!("http://127.0.0.1:{port}/healthz"))
+            .timeout(TIMEOUT)
+            .send()
+            .await
+    });
+    assert!(refused.is_err(), "plain HTTP was answered: {refused:?}");
+    let metrics = fetch(&client, &format!("{base}/metrics"), &with_token).text();
+    assert!(
+        metric(&metrics, "framecast_http_tls_failures_total") >= 1.0,
+        "{metrics}"
+    );
+    // Every refusal above: 6 paths x 2, a link, a login.
+    assert!(
+        metric(&metrics, "framecast_http_auth_failures_total") >= 15.0,
+        "{metrics}"
+    );
+
+    recv.interrupt();
+    recv.wait(TIMEOUT);
+    let log = recv.stderr();
+    assert!(!log.contains(TOKEN), "the token was logged:\n{log}");
+    assert!(
+        !log.contains(&cookie[cookie.find('=').unwrap() + 1..]),
+        "the session key was logged"
+    );
+}
+
+#[test]
+fn beyond_loopback_the_viewer_needs_a_token_or_allow_anonymous() {
+    let dir = tempdir();
+    let token = write_token(dir.path(), "token", TOKEN);
+    // A token is enough to serve beyond loopback (with a warning that it
+    // crosses the network in plaintext without TLS).
+    let (mut recv, _) = start_recv_raw(
+        "recv",
+        &[
+            "recv",
+            "--listen",
+            "127.0.0.1:0",
+            "--display",
+            "none",
+            "--http",
+            "0.0.0.0:0",
+            "--token-file",
+            &token,
+        ],
+    );
+    recv.wait_for_stderr("HTTP viewer on http://0.0.0.0:", TIMEOUT);
+    recv.wait_for_stderr("in plaintext", TIMEOUT);
 }

@@ -149,6 +149,15 @@ pub const HTTP_CONNECTION_BUFFER: usize = 16 * 1024;
 /// kernel, so its delay stays at about one frame plus what is in flight.
 pub const DEFAULT_VIEWER_UNSENT_BYTES: usize = 64 * 1024;
 
+/// The largest login form (`POST /login`) read, in bytes; a larger one is
+/// answered `413` before more than this is buffered.
+pub const HTTP_MAX_LOGIN_FORM: usize = 4 * 1024;
+
+/// How long a client has to complete the TLS handshake when the viewer is
+/// served over HTTPS; the request head then has its own
+/// [`DEFAULT_HTTP_HEADER_TIMEOUT`].
+pub const DEFAULT_HTTP_TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// How long `GET /streams/{id}.jpg` waits for the first frame of a stream
 /// that has none yet, before answering `503`.
 pub const DEFAULT_SNAPSHOT_WAIT: Duration = Duration::from_secs(2);

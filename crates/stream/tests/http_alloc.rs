@@ -86,7 +86,9 @@ fn viewers_allocate_nothing_per_part_in_the_steady_state() {
         .unwrap();
     let viewer =
         HttpViewer::start(&receiver, HttpConfig::new("127.0.0.1:0".parse().unwrap())).unwrap();
-    let options = SourceOptions::new(128, 128).with_fps(100);
+    let options = SourceOptions::new(128, 128)
+        .with_fps(100)
+        .with_looping(true);
     let source = open_source(&SourceSpec::Mjpeg(path), &options).unwrap();
     let sender = SenderBuilder::new(receiver.local_addr().to_string(), source)
         .size(128, 128)

@@ -8,6 +8,9 @@
 //! socket: TCP_NODELAY, unsent bytes bounded (viewer_unsent_bytes),
 //!         writes fail after write_timeout without progress
 //!    ▼
+//! HTTPS only: the TLS handshake within tls_handshake_timeout, or closed
+//!    (tls_failures)
+//!    ▼
 //! hyper HTTP/1: request head within header_timeout (also the keep-alive
 //!    idle time), at most max_request_head bytes and max_headers headers,
 //!    at most HTTP_CONNECTION_BUFFER bytes buffered, writes vectored (frames
@@ -29,6 +32,7 @@ use axum::Router;
 use hyper::Request;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::OwnedSemaphorePermit;
 use tokio::time::sleep;
@@ -47,6 +51,8 @@ const LOG_REFUSED: usize = 1;
 const LOG_TIMEOUT: usize = 2;
 const LOG_SOCKET: usize = 3;
 pub(super) const LOG_VIEWER: usize = 4;
+pub(super) const LOG_AUTH: usize = 5;
+const LOG_TLS: usize = 6;
 
 /// Accepts connections until the viewer stops, then waits for every
 /// connection task to end.
@@ -129,8 +135,8 @@ fn tune(sock: &TcpStream, unsent: usize, peer: SocketAddr) {
     }
 }
 
-/// Serves one HTTP connection until it closes, times out or the viewer
-/// stops.
+/// Serves one connection (after its TLS handshake, for HTTPS) until it
+/// closes, times out or the viewer stops.
 async fn connection(
     state: Arc<State>,
     sock: TcpStream,
@@ -138,8 +144,38 @@ async fn connection(
     app: Router,
     _permit: OwnedSemaphorePermit,
 ) {
+    tune(&sock, state.config.viewer_unsent_bytes, peer);
+    let Some(acceptor) = state.tls.clone() else {
+        return serve_http(state, sock, peer, app).await;
+    };
+    let limit = state.config.tls_handshake_timeout;
+    let accepted = tokio::select! {
+        biased;
+        () = state.cancel.cancelled() => return,
+        accepted = tokio::time::timeout(limit, acceptor.accept(sock)) => accepted,
+    };
+    let why = match accepted {
+        Ok(Ok(tls)) => return serve_http(state, tls, peer, app).await,
+        Ok(Err(e)) => match framecast_tls::HandshakeFailure::of(&e) {
+            Some(failure) => failure.to_string(),
+            None => e.to_string(),
+        },
+        Err(_) => format!("no TLS handshake within {limit:?}"),
+    };
+    state.counters.tls_failures.fetch_add(1, Ordering::Relaxed);
+    log_http(
+        LOG_TLS,
+        tracing::Level::INFO,
+        format_args!("HTTPS connection from {peer} closed: {why}"),
+    );
+}
+
+/// Serves HTTP on one connection's byte stream.
+async fn serve_http<S>(state: Arc<State>, sock: S, peer: SocketAddr, app: Router)
+where
+    S: AsyncRead + AsyncWrite + Send + 'static,
+{
     let config = &state.config;
-    tune(&sock, config.viewer_unsent_bytes, peer);
     let mut io = TimeoutStream::new(sock);
     io.set_write_timeout(Some(config.write_timeout));
     let io = TokioIo::new(Box::pin(io));

@@ -104,6 +104,16 @@ pub(super) fn render(state: &State) -> String {
                 "HTTP connections closed at once because the most allowed were open.",
                 http.connections_refused,
             ),
+            (
+                "framecast_http_auth_failures_total",
+                "HTTP requests and logins refused for a missing or wrong access token.",
+                http.auth_failures,
+            ),
+            (
+                "framecast_http_tls_failures_total",
+                "HTTPS connections closed because their TLS handshake failed or stalled.",
+                http.tls_failures,
+            ),
         ];
         for (name, help, value) in totals {
             describe_counter!(name, help);

@@ -37,8 +37,19 @@
 //! that, so none holds memory or a place for long. Viewers are capped
 //! (`max_viewers`): the next one gets a `503` saying so.
 //!
-//! The viewer serves loopback only unless told otherwise
-//! ([`HttpConfig::allow_anonymous`]): it has no authentication yet.
+//! # Who may watch
+//!
+//! With an access token ([`HttpConfig::token`]) every request but
+//! `/healthz`, the login form and the static assets must carry it: as an
+//! `Authorization: Bearer` header (scripts, Prometheus' `authorization`
+//! setting), as the session cookie a browser gets from the login form
+//! (`/login`), or as `?token=` in a link (the browser is then given the
+//! cookie, and a page is reloaded without the token in its address).
+//! Anything else is a `401`: the login form for a browser, a line of text
+//! for a program. With [`HttpConfig::tls`] the viewer speaks HTTPS only.
+//!
+//! Without a token the viewer serves loopback addresses only, unless
+//! anonymous access is allowed explicitly ([`HttpConfig::allow_anonymous`]).
 //!
 //! # Example
 //!
@@ -66,6 +77,7 @@
 //! # }
 //! ```
 
+mod auth;
 mod conn;
 mod metrics;
 mod mjpeg;
@@ -79,6 +91,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use framecast_tls::{Exposure, Token};
 use serde::Serialize;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
@@ -92,6 +105,8 @@ use crate::receiver::{Receiver, Shared, lock};
 /// reading each part's `Content-Length` are safe).
 pub const MJPEG_BOUNDARY: &str = mjpeg::boundary!();
 
+pub use auth::{LOGIN_PATH, SESSION_COOKIE, TOKEN_PARAMETER};
+
 /// Why the HTTP viewer could not start.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -104,11 +119,11 @@ pub enum HttpError {
         /// What is wrong with it.
         reason: &'static str,
     },
-    /// The address is not a loopback address and anonymous access was not
-    /// allowed: the viewer has no authentication.
+    /// The address is not a loopback address, no access token was given
+    /// and anonymous access was not allowed.
     #[error(
-        "refusing to serve the HTTP viewer on {addr} without authentication: only loopback \
-         addresses are served unless anonymous access is allowed"
+        "refusing to serve the HTTP viewer on {addr} without authentication: any host that \
+         can reach it could watch every stream"
     )]
     Anonymous {
         /// The address asked for.
@@ -133,6 +148,9 @@ pub enum HttpError {
 pub struct HttpConfig {
     listen: SocketAddr,
     allow_anonymous: bool,
+    token: Option<Token>,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    tls_handshake_timeout: Duration,
     max_viewers: usize,
     max_connections: Option<usize>,
     header_timeout: Duration,
@@ -153,6 +171,9 @@ impl HttpConfig {
         Self {
             listen,
             allow_anonymous: false,
+            token: None,
+            tls: None,
+            tls_handshake_timeout: DEFAULT_HTTP_TLS_HANDSHAKE_TIMEOUT,
             max_viewers: DEFAULT_MAX_VIEWERS,
             max_connections: None,
             header_timeout: DEFAULT_HTTP_HEADER_TIMEOUT,
@@ -165,10 +186,31 @@ impl HttpConfig {
         }
     }
 
-    /// Serves a non-loopback address although the viewer has no
-    /// authentication: anyone who can reach it can watch every stream.
+    /// Serves a non-loopback address without an access token: anyone who
+    /// can reach it can watch every stream.
     pub fn allow_anonymous(mut self, allow: bool) -> Self {
         self.allow_anonymous = allow;
+        self
+    }
+
+    /// Requires this access token on every request but `/healthz`, the
+    /// login form and the static assets (see the [module docs](self)).
+    pub fn token(mut self, token: Token) -> Self {
+        self.token = Some(token);
+        self
+    }
+
+    /// Serves HTTPS only, with this rustls configuration (its ALPN list
+    /// is set to `http/1.1`). The session cookie is then marked `Secure`.
+    pub fn tls(mut self, config: Arc<rustls::ServerConfig>) -> Self {
+        self.tls = Some(config);
+        self
+    }
+
+    /// How long a client has to complete the TLS handshake (default
+    /// [`DEFAULT_HTTP_TLS_HANDSHAKE_TIMEOUT`]).
+    pub fn tls_handshake_timeout(mut self, t: Duration) -> Self {
+        self.tls_handshake_timeout = t;
         self
     }
 
@@ -263,6 +305,7 @@ impl HttpConfig {
         }
         for (what, t) in [
             ("header_timeout", self.header_timeout),
+            ("tls_handshake_timeout", self.tls_handshake_timeout),
             ("write_timeout", self.write_timeout),
             ("part_timeout", self.part_timeout),
         ] {
@@ -296,6 +339,11 @@ pub struct HttpStats {
     pub write_timeouts: u64,
     /// Viewers closed because a part took longer than `part_timeout`.
     pub part_timeouts: u64,
+    /// Requests and logins refused for a missing or wrong access token.
+    pub auth_failures: u64,
+    /// Connections closed because their TLS handshake failed or took
+    /// longer than `tls_handshake_timeout`.
+    pub tls_failures: u64,
 }
 
 #[derive(Debug, Default)]
@@ -307,6 +355,8 @@ struct Counters {
     header_timeouts: AtomicU64,
     write_timeouts: AtomicU64,
     part_timeouts: AtomicU64,
+    auth_failures: AtomicU64,
+    tls_failures: AtomicU64,
 }
 
 /// What every task of one viewer shares.
@@ -320,6 +370,10 @@ struct State {
     /// Viewers per stream (only streams with viewers are listed).
     per_stream: Mutex<HashMap<StreamId, u64>>,
     counters: Counters,
+    /// The access check, when a token is required.
+    auth: Option<auth::Auth>,
+    /// The HTTPS acceptor, when the viewer speaks TLS.
+    tls: Option<tokio_rustls::TlsAcceptor>,
     /// Cancelled when the viewer stops (or the receiver does): the accept
     /// loop ends, MJPEG bodies end and connections close.
     cancel: CancellationToken,
@@ -348,6 +402,8 @@ impl State {
             header_timeouts: load(&c.header_timeouts),
             write_timeouts: load(&c.write_timeouts),
             part_timeouts: load(&c.part_timeouts),
+            auth_failures: load(&c.auth_failures),
+            tls_failures: load(&c.tls_failures),
         }
     }
 
@@ -371,14 +427,14 @@ impl HttpViewer {
     /// # Errors
     ///
     /// [`HttpError::Config`] for a setting that cannot work,
-    /// [`HttpError::Anonymous`] for a non-loopback address without
-    /// [`HttpConfig::allow_anonymous`], [`HttpError::Bind`] when the
+    /// [`HttpError::Anonymous`] for a non-loopback address with neither a
+    /// token nor [`HttpConfig::allow_anonymous`], [`HttpError::Bind`] when the
     /// address cannot be listened on, [`HttpError::Stopped`] when the
     /// receiver has stopped.
     pub fn start(receiver: &Receiver, config: HttpConfig) -> Result<Self, HttpError> {
         config.check()?;
         let addr = config.listen;
-        if !addr.ip().is_loopback() && !config.allow_anonymous {
+        if Exposure::check(&[addr], config.token.is_some(), config.allow_anonymous).is_err() {
             return Err(HttpError::Anonymous { addr });
         }
         let shared = Arc::clone(receiver.shared());
@@ -395,7 +451,18 @@ impl HttpViewer {
             let _entered = runtime.enter();
             tokio::net::TcpListener::from_std(std_listener).map_err(bind)?
         };
+        let tls = config.tls.as_ref().map(|c| {
+            let mut c = rustls::ServerConfig::clone(c);
+            c.alpn_protocols = vec![b"http/1.1".to_vec()];
+            tokio_rustls::TlsAcceptor::from(Arc::new(c))
+        });
+        let auth = config
+            .token
+            .clone()
+            .map(|token| auth::Auth::new(token, tls.is_some()));
         let state = Arc::new(State {
+            auth,
+            tls,
             cancel: shared.cancel.child_token(),
             receiver: shared,
             viewers: Arc::new(Semaphore::new(config.max_viewers)),
@@ -413,6 +480,16 @@ impl HttpViewer {
     /// The address it listens on (with the real port when asked for port 0).
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// Whether it speaks HTTPS.
+    pub fn is_tls(&self) -> bool {
+        self.state.tls.is_some()
+    }
+
+    /// Whether it requires an access token.
+    pub fn requires_token(&self) -> bool {
+        self.state.auth.is_some()
     }
 
     /// Its counters now.

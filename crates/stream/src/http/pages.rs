@@ -39,6 +39,32 @@ fn head(title: &str) -> String {
     )
 }
 
+/// `/login`: the access token form (no script: it works with scripts off).
+pub(super) fn login(error: Option<&str>) -> String {
+    let mut page = String::from(
+        "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+         <title>log in · framecast</title>\n\
+         <link rel=\"stylesheet\" href=\"/assets/viewer.css\">\n</head>\n\
+         <body data-page=\"login\">\n<header><h1>framecast</h1></header>\n<main>\n",
+    );
+    if let Some(error) = error {
+        let _ = writeln!(
+            page,
+            "<p class=\"error\" role=\"alert\">{}</p>",
+            escape(error)
+        );
+    }
+    page.push_str(
+        "<form method=\"post\" action=\"/login\">\n<p>This receiver asks for its access \
+         token.</p>\n<label for=\"token\">Access token</label>\n<input id=\"token\" \
+         name=\"token\" type=\"password\" autocomplete=\"current-password\" required \
+         autofocus>\n<button type=\"submit\">Watch</button>\n</form>\n</main>\n</body>\n\
+         </html>\n",
+    );
+    page
+}
+
 /// `/`: the live streams, each linking to its page.
 pub(super) fn index(streams: &[StreamHandle]) -> String {
     let mut page = head("framecast");
@@ -161,6 +187,11 @@ pub(super) const SCRIPT: &str = r#""use strict";
   async function tick() {
     try {
       const answer = await fetch("/stats.json", { cache: "no-store" });
+      // The session ended (the receiver restarted): log in again.
+      if (answer.status === 401) {
+        location.assign("/login");
+        return;
+      }
       if (!answer.ok) throw new Error(`HTTP ${answer.status}`);
       const list = await answer.json();
       const now = performance.now();
@@ -192,6 +223,9 @@ ul { padding-left: 1.2rem; }
 li { margin: 0.4rem 0; }
 a { color: #8cc4ff; }
 .meta, .links { color: #9a9a9a; }
+form { display: grid; gap: 0.6rem; max-width: 24rem; }
+input, button { font: inherit; padding: 0.4rem; }
+.error { color: #ff9a8c; }
 ";
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use super::conn::LOG_VIEWER;
 use super::mjpeg::{MjpegBody, PartClock, Viewer};
-use super::{MJPEG_BOUNDARY, State, metrics, pages};
+use super::{MJPEG_BOUNDARY, State, auth, metrics, pages};
 use crate::events::log_http;
 use crate::frame::StreamId;
 use crate::receiver::StreamHandle;
@@ -22,10 +22,14 @@ use crate::stats::StreamStats;
 /// How long a client refused for lack of room is asked to wait.
 const RETRY_AFTER_SECONDS: &str = "5";
 
-/// Every route. Authentication, when the viewer gets it, is one layer added
-/// here: everything below passes through it.
+/// Every route, behind the access check (which lets `/healthz`, the login
+/// form and the assets through).
 pub(super) fn app(state: Arc<State>) -> Router {
     Router::new()
+        .route(
+            auth::LOGIN_PATH,
+            get(auth::login_form).post(auth::login_submit),
+        )
         .route("/", get(index))
         .route("/streams/{file}", get(stream_file))
         .route("/stats.json", get(stats_json))
@@ -34,6 +38,10 @@ pub(super) fn app(state: Arc<State>) -> Router {
         .route("/assets/viewer.js", get(script))
         .route("/assets/viewer.css", get(style))
         .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&state),
+            auth::require,
+        ))
         .with_state(state)
 }
 
@@ -48,7 +56,7 @@ fn dynamic(mut response: Response) -> Response {
     response
 }
 
-fn text(status: StatusCode, body: String) -> Response {
+pub(super) fn text(status: StatusCode, body: String) -> Response {
     dynamic(
         (
             status,
