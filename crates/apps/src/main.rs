@@ -9,6 +9,7 @@ use std::io::{self, IsTerminal, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -29,6 +30,7 @@ mod alloc_count;
 mod bench_cmd;
 mod catalog_cmd;
 mod cert_cmd;
+mod http_cmd;
 
 /// Stream camera frames over TCP: a sender, a receiver, and a demo of both.
 #[derive(Debug, Parser)]
@@ -329,8 +331,13 @@ struct RecvArgs {
 
     /// Accept senders from other machines without a token. Without it, a
     /// --listen address beyond loopback with no token refuses to start.
+    /// Also lets --http serve beyond loopback (the viewer has no
+    /// authentication).
     #[arg(long)]
     allow_anonymous: bool,
+
+    #[command(flatten)]
+    http: http_cmd::HttpArgs,
 
     /// For `framecast bench`: write this process's CPU time and heap
     /// allocations, at warm-up and at the end, to this file.
@@ -351,6 +358,9 @@ struct DemoArgs {
     /// Write the receiver's totals as JSON to this file on exit.
     #[arg(long, value_name = "PATH")]
     stats_json: Option<PathBuf>,
+
+    #[command(flatten)]
+    http: http_cmd::HttpArgs,
 }
 
 #[global_allocator]
@@ -971,13 +981,21 @@ fn receiver_builder(args: &RecvArgs) -> Result<ReceiverBuilder> {
     if let Some(token) = token {
         builder = builder.token(token);
     }
-    if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
-        let config = framecast_tls::ServerTls::from_pem_files(cert, key)
-            .and_then(|t| t.config())
-            .context("cannot use --tls-cert/--tls-key")?;
+    if let Some(config) = server_tls(args)? {
         builder = builder.tls(config);
     }
     Ok(builder)
+}
+
+/// The TLS configuration of `--tls-cert`/`--tls-key`, if given.
+fn server_tls(args: &RecvArgs) -> Result<Option<Arc<rustls::ServerConfig>>> {
+    let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) else {
+        return Ok(None);
+    };
+    let config = framecast_tls::ServerTls::from_pem_files(cert, key)
+        .and_then(|t| t.config())
+        .context("cannot use --tls-cert/--tls-key")?;
+    Ok(Some(config))
 }
 
 /// What a receiver writes besides the screen, checked when the command
@@ -986,6 +1004,7 @@ struct Outputs {
     json: Option<JsonOut>,
     record: Option<framecast_stream::RecordTarget>,
     probe: Option<bench_cmd::Probe>,
+    http: Option<framecast_stream::http::HttpConfig>,
 }
 
 impl Outputs {
@@ -1003,7 +1022,13 @@ impl Outputs {
             json,
             record,
             probe: None,
+            http: None,
         })
+    }
+
+    fn with_http(mut self, http: Option<framecast_stream::http::HttpConfig>) -> Self {
+        self.http = http;
+        self
     }
 
     fn with_probe(mut self, report: Option<&Path>) -> Self {
@@ -1049,6 +1074,7 @@ fn run_and_finish(
     closed: impl Fn() -> bool,
 ) -> Result<()> {
     announce(&receiver);
+    let _http = http_cmd::start(&receiver, outputs.http)?;
     let recording = match outputs.record {
         Some(target) => Some(framecast_stream::Recording::start(&receiver, target)?),
         None => None,
@@ -1084,9 +1110,24 @@ fn run_and_finish(
     Ok(())
 }
 
+/// The HTTP viewer `recv` asks for: the receiver's own token and
+/// certificate protect it too.
+fn recv_http(args: &RecvArgs) -> Result<Option<framecast_stream::http::HttpConfig>> {
+    if args.http.wanted() {
+        Ok(args.http.config(
+            args.allow_anonymous,
+            catalog_cmd::read_token(args.token_file.as_deref())?,
+            server_tls(args)?,
+        ))
+    } else {
+        Ok(None)
+    }
+}
+
 fn recv(args: RecvArgs, quiet: bool) -> Result<()> {
     let outputs = Outputs::open(args.stats_json.as_deref(), args.record.as_deref())?
-        .with_probe(args.bench_report.as_deref());
+        .with_probe(args.bench_report.as_deref())
+        .with_http(recv_http(&args)?);
     let windowed = match args.display {
         DisplayMode::None => false,
         DisplayMode::Window => true,
@@ -1102,7 +1143,8 @@ fn recv(args: RecvArgs, quiet: bool) -> Result<()> {
                 "no window ({}); running headless",
                 framecast_stream::Report(&e)
             );
-            let outputs = Outputs::open(args.stats_json.as_deref(), args.record.as_deref())?;
+            let outputs = Outputs::open(args.stats_json.as_deref(), args.record.as_deref())?
+                .with_http(recv_http(&args)?);
             recv_headless(&args, outputs, quiet)
         }
         Err(e) => {
@@ -1231,7 +1273,8 @@ fn finish_receiver(
 }
 
 fn demo(args: DemoArgs, quiet: bool) -> Result<()> {
-    let outputs = Outputs::open(args.stats_json.as_deref(), None)?;
+    let outputs = Outputs::open(args.stats_json.as_deref(), None)?
+        .with_http(args.http.config(false, None, None));
     let deadline = (args.seconds > 0).then(|| Instant::now() + Duration::from_secs(args.seconds));
     let expired = move || deadline.is_some_and(|d| Instant::now() >= d);
     let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
@@ -1258,7 +1301,8 @@ fn demo(args: DemoArgs, quiet: bool) -> Result<()> {
                     "no window ({}); running headless",
                     framecast_stream::Report(&e)
                 );
-                let outputs = Outputs::open(args.stats_json.as_deref(), None)?;
+                let outputs = Outputs::open(args.stats_json.as_deref(), None)?
+                    .with_http(args.http.config(false, None, None));
                 return demo_headless(outputs, quiet, expired);
             }
         }

@@ -5,7 +5,6 @@
 
 mod common;
 
-use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -15,26 +14,6 @@ use common::*;
 const PATTERN_ARGS: &[&str] = &["--input-size", "160x120", "--size", "128x128"];
 
 const TOKEN: &str = "correct-horse-battery-staple-42";
-
-/// `framecast cert --out DIR --host ...`.
-fn make_certs(dir: &Path, hosts: &[&str]) {
-    let mut args = vec!["cert", "--out", dir.to_str().unwrap()];
-    for h in hosts {
-        args.extend_from_slice(&["--host", h]);
-    }
-    let out = Command::new(BIN).args(&args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-fn write_token(dir: &Path, name: &str, token: &str) -> String {
-    let (path, s) = path_str(dir, name);
-    std::fs::write(path, token).unwrap();
-    s
-}
 
 /// A sender that tries once and must fail; returns its stderr.
 fn failing_send(to: &str, extra: &[&str]) -> String {

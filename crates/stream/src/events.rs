@@ -395,6 +395,17 @@ impl Limiter {
 
 static RECEIVER_LIMITER: Limiter = Limiter::new();
 static SENDER_LIMITER: Limiter = Limiter::new();
+#[cfg(feature = "http")]
+static HTTP_LIMITER: Limiter = Limiter::new();
+
+/// Logs a line of the HTTP viewer, rate-limited per `kind` (0..8) like the
+/// engines' events.
+#[cfg(feature = "http")]
+pub(crate) fn log_http(kind: usize, level: tracing::Level, text: fmt::Arguments<'_>) {
+    if let Some(left_out) = HTTP_LIMITER.admit(kind) {
+        emit(level, text, None, left_out);
+    }
+}
 
 fn emit(level: tracing::Level, text: fmt::Arguments<'_>, hint: Option<&str>, left_out: u64) {
     let hint = hint.unwrap_or("");

@@ -15,6 +15,10 @@
 //! - [`handshake`]: the session handshake, sans I/O; [`limits`]: every
 //!   limit and timeout with its default; [`events`]: what happens to
 //!   connections, for logs and hints.
+//! - `http` (feature `http`): the HTTP viewer, `http::HttpViewer`, served
+//!   on the receiver's runtime: a page per stream, MJPEG and snapshots of
+//!   the received JPEGs (never re-encoded), `/stats.json` and Prometheus
+//!   `/metrics`.
 //!
 //! Both engines hand back a [`StopHandle`] and a stats snapshot
 //! ([`SenderStats`], [`ReceiverStats`]).
@@ -63,6 +67,8 @@ mod error;
 pub mod events;
 mod frame;
 pub mod handshake;
+#[cfg(feature = "http")]
+pub mod http;
 pub mod limits;
 mod queue;
 mod receiver;

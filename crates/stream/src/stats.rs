@@ -31,6 +31,8 @@ const BUCKETS: usize = (LINEAR_LIMIT + (MAX_EXPONENT - 5) * SUB_BUCKETS) as usiz
 pub(crate) struct LatencyHistogram {
     counts: Box<[u64; BUCKETS]>,
     total: u64,
+    /// The exact sum of every sample (µs), for Prometheus' `_sum`.
+    sum: u64,
     max: u64,
 }
 
@@ -39,6 +41,7 @@ impl LatencyHistogram {
         Self {
             counts: Box::new([0; BUCKETS]),
             total: 0,
+            sum: 0,
             max: 0,
         }
     }
@@ -67,6 +70,7 @@ impl LatencyHistogram {
     pub(crate) fn record(&mut self, us: u64) {
         self.counts[Self::bucket(us)] += 1;
         self.total += 1;
+        self.sum = self.sum.saturating_add(us);
         self.max = self.max.max(us);
     }
 
@@ -96,18 +100,25 @@ impl LatencyHistogram {
             *a += b;
         }
         self.total += other.total;
+        self.sum = self.sum.saturating_add(other.sum);
         self.max = self.max.max(other.max);
     }
 
     /// How many samples were recorded.
-    #[allow(dead_code)] // Used by the metrics endpoint.
+    #[cfg_attr(not(feature = "http"), allow(dead_code))] // The metrics endpoint.
     pub(crate) fn count(&self) -> u64 {
         self.total
     }
 
+    /// The sum of every sample, in µs.
+    #[cfg_attr(not(feature = "http"), allow(dead_code))] // The metrics endpoint.
+    pub(crate) fn sum(&self) -> u64 {
+        self.sum
+    }
+
     /// The upper bound (µs) and cumulative count of every non-empty bucket,
     /// in increasing order: what a Prometheus histogram needs.
-    #[allow(dead_code)] // Used by the metrics endpoint.
+    #[cfg_attr(not(feature = "http"), allow(dead_code))] // The metrics endpoint.
     pub(crate) fn cumulative(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
         let mut seen = 0;
         self.counts.iter().enumerate().filter_map(move |(i, &c)| {
@@ -116,7 +127,6 @@ impl LatencyHistogram {
         })
     }
 
-    #[allow(dead_code)] // Used by the metrics endpoint.
     fn bucket_upper(index: usize) -> u64 {
         let i = index as u64;
         if i < LINEAR_LIMIT {

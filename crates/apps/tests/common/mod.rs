@@ -399,3 +399,31 @@ impl Drop for Xvfb {
         let _ = self.child.wait();
     }
 }
+
+/// `framecast cert --out DIR --host …`; returns the CA, the server's
+/// certificate and its key.
+pub fn make_certs(dir: &Path, hosts: &[&str]) -> (PathBuf, PathBuf, PathBuf) {
+    let mut cmd = Command::new(BIN);
+    cmd.args(["cert", "--out"]).arg(dir);
+    for host in hosts {
+        cmd.args(["--host", host]);
+    }
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (
+        dir.join("ca.pem"),
+        dir.join("server.pem"),
+        dir.join("server-key.pem"),
+    )
+}
+
+/// Writes `token` to `dir/name`; returns the path as a string.
+pub fn write_token(dir: &Path, name: &str, token: &str) -> String {
+    let (path, s) = path_str(dir, name);
+    std::fs::write(path, token).unwrap();
+    s
+}

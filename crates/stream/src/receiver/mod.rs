@@ -35,12 +35,13 @@ use tokio::sync::{broadcast, watch};
 use tokio_util::sync::CancellationToken;
 
 use self::pool::{Pool, Work};
-use self::state::{Registry, StreamState, lock, rate};
+pub(crate) use self::state::lock;
+use self::state::{Registry, StreamState, rate};
 use crate::error::StreamError;
 use crate::events::{EndCause, ReceiverEvent, ReceiverHook, log_receiver_event};
 use crate::frame::{Frame, StreamEvent, StreamId};
 use crate::limits::*;
-use crate::stats::{ReceiverStats, StreamStats, TimeoutCounts, secs};
+use crate::stats::{LatencyHistogram, ReceiverStats, StreamStats, TimeoutCounts, secs};
 use crate::{Stop, StopHandle};
 
 /// How many frames [`Receiver::subscribe`] can fall behind before it
@@ -514,6 +515,16 @@ impl Shared {
         false
     }
 
+    /// The streams not yet retired (see [`Receiver::streams`]).
+    pub(crate) fn stream_handles(&self) -> Vec<StreamHandle> {
+        self.registry.live().into_iter().map(StreamHandle).collect()
+    }
+
+    /// A stream not yet retired, by number.
+    pub(crate) fn stream_handle(&self, id: StreamId) -> Option<StreamHandle> {
+        self.registry.get(id).map(StreamHandle)
+    }
+
     /// A stream's session is over: report it, and let a worker show what
     /// is left and retire it.
     pub(crate) fn end_stream(&self, stream: &Arc<StreamState>, cause: &EndCause) {
@@ -540,11 +551,17 @@ impl Shared {
     }
 
     fn snapshot(&self) -> ReceiverStats {
+        self.snapshot_with_latency().0
+    }
+
+    /// The stats, and the latency histogram over every stream they were
+    /// computed from (one consistent read), for the metrics endpoint.
+    pub(crate) fn snapshot_with_latency(&self) -> (ReceiverStats, LatencyHistogram) {
         let snap = self.registry.snapshot();
         let seconds = secs(self.started.elapsed());
         let connected_seconds = secs(snap.connected);
         let c = &self.counters;
-        ReceiverStats {
+        let stats = ReceiverStats {
             frames: snap.totals.frames,
             received: snap.totals.received,
             dropped: snap.totals.dropped,
@@ -567,7 +584,8 @@ impl Shared {
                 trickle: c.timeout_trickle.load(Ordering::Relaxed),
             },
             per_stream: snap.per_stream,
-        }
+        };
+        (stats, snap.latency)
     }
 }
 
@@ -602,17 +620,12 @@ impl Receiver {
 
     /// The streams connected now.
     pub fn streams(&self) -> Vec<StreamHandle> {
-        self.shared
-            .registry
-            .live()
-            .into_iter()
-            .map(StreamHandle)
-            .collect()
+        self.shared.stream_handles()
     }
 
     /// A connected stream, by number.
     pub fn stream(&self, id: StreamId) -> Option<StreamHandle> {
-        self.shared.registry.get(id).map(StreamHandle)
+        self.shared.stream_handle(id)
     }
 
     /// Changes whenever a stream starts or ends (a counter): for pages that
@@ -633,6 +646,12 @@ impl Receiver {
             // Stopped: a subscription that is already over.
             None => broadcast::channel(1).1,
         }
+    }
+
+    /// What the network tasks and workers share (for the HTTP viewer).
+    #[cfg_attr(not(feature = "http"), allow(dead_code))]
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.shared
     }
 
     /// The network runtime, to run tasks beside the receiver's own (an
