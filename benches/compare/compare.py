@@ -230,7 +230,7 @@ class Framecast:
         wall, s_cpu, r_cpu = run_pair(
             [self.binary, "recv", "--listen", f"127.0.0.1:{port}", "--display", "none",
              "--count", str(count), "--stats-json", stats],
-            [self.binary, "send", "--to", f"127.0.0.1:{port}", "--source", f"raw:{self.raw}",
+            [self.binary, "send", "--to", f"127.0.0.1:{port}", "--source", f"raw:{self.raw}", "--loop",
              "--input-size", "640x480", "--fps", str(fps), "--count", str(count)],
             port,
         )
