@@ -81,6 +81,10 @@ use std::sync::Arc;
 pub use backoff::{Backoff, DEFAULT_INITIAL_BACKOFF, DEFAULT_MAX_BACKOFF};
 pub use error::{Refused, Report, SessionError, StreamError, TlsFailureKind};
 pub use frame::{Frame, FrameError, StreamEvent, StreamId, check_frame};
+/// The access token of [`ReceiverBuilder::token`], [`SenderBuilder::token`]
+/// and the HTTP viewer (feature `tls`).
+#[cfg(feature = "tls")]
+pub use framecast_tls::Token;
 pub use limits::DEFAULT_MAX_CLIENTS;
 pub use queue::{Closed, Latest};
 pub use receiver::{Receiver, ReceiverBuilder, SUBSCRIBER_BACKLOG, SinkFactory, StreamHandle};

@@ -150,7 +150,8 @@ pub const HTTP_CONNECTION_BUFFER: usize = 16 * 1024;
 pub const DEFAULT_VIEWER_UNSENT_BYTES: usize = 64 * 1024;
 
 /// The largest login form (`POST /login`) read, in bytes; a larger one is
-/// answered `413` before more than this is buffered.
+/// answered `413` before more than this is buffered. The form must also
+/// arrive within the header timeout, or it is answered `408`.
 pub const HTTP_MAX_LOGIN_FORM: usize = 4 * 1024;
 
 /// How long a client has to complete the TLS handshake when the viewer is

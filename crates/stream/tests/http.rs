@@ -240,3 +240,40 @@ fn start_refuses_what_cannot_work() {
     let err = HttpViewer::start(&receiver, HttpConfig::new(loopback())).unwrap_err();
     assert!(matches!(err, HttpError::Stopped), "{err}");
 }
+
+#[test]
+fn login_forms_too_large_or_too_slow_are_refused() {
+    let token = framecast_tls::Token::new("login-limits-token-0123456789").unwrap();
+    let setup = Setup::start(|c| c.token(token).header_timeout(Duration::from_millis(500)));
+    let answer = |s: &mut TcpStream| {
+        let mut answer = String::new();
+        let _ = s.read_to_string(&mut answer);
+        answer
+    };
+    // Announced larger than the limit: refused without reading it all.
+    let mut big = connect(setup.http(), None);
+    write!(
+        big,
+        "POST /login HTTP/1.1\r\nHost: framecast\r\nConnection: close\r\nContent-Type: \
+         application/x-www-form-urlencoded\r\nContent-Length: 1000000\r\n\r\ntoken="
+    )
+    .unwrap();
+    let text = answer(&mut big);
+    assert!(text.starts_with("HTTP/1.1 413"), "{text:?}");
+    // A body that trickles: answered 408 once the head's time is up.
+    let mut slow = connect(setup.http(), None);
+    write!(
+        slow,
+        "POST /login HTTP/1.1\r\nHost: framecast\r\nConnection: close\r\nContent-Type: \
+         application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\ntoken="
+    )
+    .unwrap();
+    let started = Instant::now();
+    let text = answer(&mut slow);
+    assert!(text.starts_with("HTTP/1.1 408"), "{text:?}");
+    assert!(started.elapsed() < TIMEOUT);
+    // Neither let anyone in.
+    assert_eq!(setup.viewer.stats().auth_failures, 0);
+    let mut s = connect(setup.http(), None);
+    assert_eq!(get_head(&mut s, "/stats.json"), 401);
+}

@@ -265,12 +265,30 @@ pub(super) async fn login_submit(
             "the login form is sent as application/x-www-form-urlencoded\n".to_owned(),
         );
     }
-    // Bounded before anything is buffered: a larger body is refused.
-    let Ok(body) = to_bytes(request.into_body(), HTTP_MAX_LOGIN_FORM).await else {
-        return super::routes::text(
+    // Bounded in size before anything is buffered (by the length announced,
+    // then by what arrives), and in time like a request head.
+    let too_large = || {
+        super::routes::text(
             StatusCode::PAYLOAD_TOO_LARGE,
             format!("the login form is limited to {HTTP_MAX_LOGIN_FORM} bytes\n"),
-        );
+        )
+    };
+    let announced = http_body::Body::size_hint(request.body()).lower();
+    if announced > HTTP_MAX_LOGIN_FORM as u64 {
+        return too_large();
+    }
+    let limit = state.config.header_timeout;
+    let body = match tokio::time::timeout(limit, to_bytes(request.into_body(), HTTP_MAX_LOGIN_FORM))
+        .await
+    {
+        Ok(Ok(body)) => body,
+        Ok(Err(_)) => return too_large(),
+        Err(_) => {
+            return super::routes::text(
+                StatusCode::REQUEST_TIMEOUT,
+                format!("the login form did not arrive within {limit:?}\n"),
+            );
+        }
     };
     let candidate = std::str::from_utf8(&body).ok().and_then(query_token);
     match candidate {
