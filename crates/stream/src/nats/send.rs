@@ -177,10 +177,14 @@ fn send_loop(shared: &SenderShared, nats: NatsSend, count: Option<u64>) {
         let payload = buf.freeze();
         ring.track(payload.clone());
         shared.encoded.recycle(msg);
-        let published = runtime.block_on(timeout(
-            NATS_PUBLISH_TIMEOUT,
-            client.publish(subject.clone(), payload),
-        ));
+        // The timer is made inside the runtime, which drives it.
+        let published = runtime.block_on(async {
+            timeout(
+                NATS_PUBLISH_TIMEOUT,
+                client.publish(subject.clone(), payload),
+            )
+            .await
+        });
         if !matches!(published, Ok(Ok(()))) {
             shared
                 .stale
@@ -199,7 +203,7 @@ fn send_loop(shared: &SenderShared, nats: NatsSend, count: Option<u64>) {
         }
     }
     // What was published is written out before the client goes.
-    let _ = runtime.block_on(timeout(NATS_FLUSH_TIMEOUT, client.flush()));
+    let _ = runtime.block_on(async { timeout(NATS_FLUSH_TIMEOUT, client.flush()).await });
     lock(&shared.counters).connected = false;
     drop(link);
     runtime.shutdown_timeout(Duration::from_secs(1));

@@ -1,0 +1,368 @@
+//! Frames over NATS, against real `nats-server` processes on loopback: a
+//! receiver publishing what it accepts, a receiver taking its streams from
+//! a subscription, a sender publishing directly, and what happens when the
+//! server is slow, refuses a frame, or wants credentials.
+
+mod nats_server;
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use framecast_capture::{SourceOptions, SourceSpec, open_source};
+use framecast_stream::nats::{NatsError, NatsSource, NatsUrl, Publisher};
+use framecast_stream::{ReceiverBuilder, Retry, SenderBuilder, StreamError, StreamEvent};
+use nats_server::{Config, NatsServer};
+
+const TIMEOUT: Duration = Duration::from_secs(60);
+
+fn receiver() -> ReceiverBuilder {
+    ReceiverBuilder::new("127.0.0.1:0".parse().unwrap()).workers(1)
+}
+
+fn pattern(fps: u32) -> Box<dyn framecast_capture::FrameSource> {
+    open_source(
+        &SourceSpec::Pattern,
+        &SourceOptions::new(160, 120).with_fps(fps),
+    )
+    .unwrap()
+}
+
+fn url(s: &str) -> NatsUrl {
+    s.parse().unwrap()
+}
+
+fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + TIMEOUT;
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Publishes `payloads` to `subject` with a plain NATS client.
+fn publish_raw(server: &NatsServer, subject: &str, payloads: Vec<Bytes>) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let client = async_nats::connect(server.addr()).await.unwrap();
+        for p in payloads {
+            client.publish(subject.to_owned(), p).await.unwrap();
+        }
+        client.flush().await.unwrap();
+    });
+}
+
+fn video(width: u32, height: u32, sequence: u64) -> Bytes {
+    declared(width, height, (width, height), sequence)
+}
+
+/// A `Video` carrying a `width`x`height` JPEG that says it is `size`.
+fn declared(width: u32, height: u32, size: (u32, u32), sequence: u64) -> Bytes {
+    use prost::Message;
+    let mut jpeg = Vec::new();
+    framecast_codec::SenderPipeline::new(framecast_codec::SenderConfig {
+        width,
+        height,
+        quality: 80,
+    })
+    .unwrap()
+    .encode(
+        framecast_codec::ImageBuf::new(width, height, framecast_codec::PixelFormat::Rgb8)
+            .as_image(),
+        &mut jpeg,
+    )
+    .unwrap();
+    framecast_proto::video::Video {
+        video_data: jpeg.into(),
+        width: size.0,
+        height: size.1,
+        sequence,
+        ..Default::default()
+    }
+    .encode_to_vec()
+    .into()
+}
+
+/// Every frame's message bytes, by sequence, until `n` frames came.
+fn collect(events: &mut tokio::sync::broadcast::Receiver<StreamEvent>, n: usize) -> Vec<Bytes> {
+    let deadline = Instant::now() + TIMEOUT;
+    let mut out = Vec::new();
+    while out.len() < n {
+        assert!(
+            Instant::now() < deadline,
+            "only {} of {n} frames",
+            out.len()
+        );
+        match events.try_recv() {
+            Ok(StreamEvent::Frame(f)) => out.push(f.message().clone()),
+            Ok(_) => {}
+            Err(_) => std::thread::sleep(Duration::from_millis(5)),
+        }
+    }
+    out
+}
+
+#[test]
+fn a_receiver_publishes_what_it_accepts_and_another_shows_it_byte_for_byte() {
+    let Some(server) = NatsServer::start("publish_and_subscribe", &Config::default()) else {
+        return;
+    };
+    let camera_side = receiver().start().unwrap();
+    let publisher = Publisher::start(&camera_side, &url(&server.url())).unwrap();
+    assert_eq!(publisher.subject_for("door cam"), "framecast.door_cam");
+    let viewer = receiver().start().unwrap();
+    let source =
+        NatsSource::start(&viewer, &url(&format!("{}/framecast.>", server.url()))).unwrap();
+    assert!(source.matches("framecast.door_cam"));
+    let mut sent_events = camera_side.subscribe();
+    let mut seen_events = viewer.subscribe();
+
+    let sender = SenderBuilder::new(camera_side.local_addr().to_string(), pattern(30))
+        .size(128, 128)
+        .name("door cam")
+        .count(20)
+        .start()
+        .unwrap();
+    assert_eq!(sender.wait().unwrap().sent, 20);
+    let sent = collect(&mut sent_events, 20);
+    wait_for("every frame published", || {
+        let s = publisher.stats();
+        s.published + s.dropped == 20
+    });
+    let published = publisher.stats().published as usize;
+    assert!(published > 0, "{:?}", publisher.stats());
+    let seen = collect(&mut seen_events, published);
+    // The Video messages went through NATS untouched, in order.
+    let mut rest = sent.iter();
+    for message in &seen {
+        assert!(
+            rest.any(|m| m == message),
+            "a message arrived changed or out of order"
+        );
+    }
+
+    let streams = viewer.streams();
+    assert_eq!(streams.len(), 1);
+    assert_eq!(streams[0].name(), "door_cam");
+    assert_eq!(
+        streams[0].peer().to_string(),
+        server.addr(),
+        "the stream comes from the NATS server"
+    );
+    let stats = viewer.shutdown().unwrap();
+    assert_eq!(stats.received, published as u64);
+    assert_eq!(stats.corrupt, 0);
+    assert_eq!(stats.per_stream[0].name, "door_cam");
+    assert_eq!(source.stats().messages, published as u64);
+    let publisher_stats = publisher.stats();
+    camera_side.shutdown().unwrap();
+    assert!(publisher_stats.connected && publisher_stats.connections == 1);
+}
+
+#[test]
+fn subjects_are_checked_counted_refused_and_timed_out_like_senders() {
+    let Some(server) = NatsServer::start("subjects_like_senders", &Config::default()) else {
+        return;
+    };
+    let viewer = receiver()
+        .max_clients(1)
+        .idle_timeout(Duration::from_millis(500))
+        .start()
+        .unwrap();
+    let source = NatsSource::start(&viewer, &url(&format!("{}/cams.*", server.url()))).unwrap();
+
+    // A good frame, garbage, a picture that is not the size it declares:
+    // the stream is opened by the first and goes on after the bad ones.
+    publish_raw(
+        &server,
+        "cams.door",
+        vec![
+            video(32, 16, 1),
+            Bytes::from_static(b"not a Video"),
+            declared(32, 32, (64, 64), 2),
+            video(32, 16, 3),
+        ],
+    );
+    wait_for("four messages", || viewer.stats().received == 4);
+    let s = viewer.stats();
+    assert_eq!(
+        (s.corrupt, s.streams, s.frames + s.dropped),
+        (2, 1, 2),
+        "{s:?}"
+    );
+    assert_eq!(viewer.streams()[0].name(), "door");
+
+    // max_clients is 1: another subject is refused while "door" is open.
+    publish_raw(&server, "cams.yard", vec![video(16, 16, 1)]);
+    wait_for("the refusal", || source.stats().refused >= 1);
+    assert_eq!(viewer.stats().refused, 1);
+    assert_eq!(viewer.stats().streams, 1);
+
+    // Silence ends "door" after the idle timeout; then "yard" gets in.
+    wait_for("the idle timeout", || viewer.stats().timeouts.idle == 1);
+    wait_for("the place freed", || viewer.stats().active_streams == 0);
+    std::thread::sleep(Duration::from_millis(1100)); // busy_retry_after
+    publish_raw(&server, "cams.yard", vec![video(16, 16, 2)]);
+    wait_for("the second stream", || viewer.stats().streams == 2);
+    let stats = viewer.shutdown().unwrap();
+    let names: Vec<&str> = stats.per_stream.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["door", "yard"]);
+    assert_eq!(stats.received, 5);
+}
+
+#[test]
+fn a_frozen_server_costs_frames_for_nats_only() {
+    let Some(mut server) = NatsServer::start("frozen_server", &Config::default()) else {
+        return;
+    };
+    let camera_side = receiver().start().unwrap();
+    let publisher = Publisher::start(&camera_side, &url(&server.url())).unwrap();
+    let sender = SenderBuilder::new(
+        camera_side.local_addr().to_string(),
+        open_source(
+            &SourceSpec::Pattern,
+            &SourceOptions::new(640, 480).with_fps(0),
+        )
+        .unwrap(),
+    )
+    .size(640, 480)
+    .quality(100)
+    .retry(Retry::Forever)
+    .start()
+    .unwrap();
+    wait_for("frames published", || publisher.stats().published > 5);
+
+    // The server stops reading: the client's buffers fill, then the
+    // publisher's slot drops frames; the receiver is not held up.
+    server.freeze();
+    wait_for("frames dropped for NATS", || publisher.stats().dropped > 20);
+    let before = camera_side.stats().received;
+    let published = publisher.stats().published;
+    wait_for("the receiver going on", || {
+        camera_side.stats().received > before + 20
+    });
+    assert!(
+        publisher.stats().published <= published + 1,
+        "nothing more can go out to a frozen server"
+    );
+
+    // Back: publishing resumes.
+    server.thaw();
+    let published = publisher.stats().published;
+    wait_for("publishing again", || {
+        publisher.stats().published > published + 5
+    });
+    sender.shutdown().unwrap();
+    let stats = camera_side.shutdown().unwrap();
+    let p = publisher.stats();
+    assert!(
+        p.published + p.dropped + p.too_large <= stats.received,
+        "{p:?} {stats:?}"
+    );
+    assert_eq!(stats.corrupt, 0);
+}
+
+#[test]
+fn a_sender_refuses_frames_over_the_servers_max_payload_naming_both_sizes() {
+    let config = Config {
+        max_payload: Some(2048),
+        ..Config::default()
+    };
+    let Some(server) = NatsServer::start("max_payload", &config) else {
+        return;
+    };
+    let sender = SenderBuilder::nats(url(&format!("{}/cams.big", server.url())), pattern(0))
+        .size(128, 128)
+        .quality(95)
+        .start()
+        .unwrap();
+    let err = sender.wait().unwrap_err();
+    match &err {
+        StreamError::Nats(NatsError::PayloadTooLarge { len, max_payload }) => {
+            assert_eq!(*max_payload, 2048);
+            assert!(*len > 2048);
+            let text = err.to_string();
+            assert!(
+                text.contains(&len.to_string()) && text.contains("2048"),
+                "{text}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+
+    // A receiver's publisher skips such frames and counts them, without
+    // stopping.
+    let camera_side = receiver().start().unwrap();
+    let publisher = Publisher::start(&camera_side, &url(&server.url())).unwrap();
+    let sender = SenderBuilder::new(camera_side.local_addr().to_string(), pattern(0))
+        .size(128, 128)
+        .count(3)
+        .start()
+        .unwrap();
+    sender.wait().unwrap();
+    wait_for("three frames too large", || {
+        publisher.stats().too_large == 3
+    });
+    assert_eq!(camera_side.shutdown().unwrap().received, 3);
+}
+
+#[test]
+fn a_sender_publishes_to_framecast_and_its_name_by_default() {
+    let Some(server) = NatsServer::start("sender_default_subject", &Config::default()) else {
+        return;
+    };
+    let viewer = receiver().start().unwrap();
+    let _source = NatsSource::start(&viewer, &url(&server.url())).unwrap();
+    let sender = SenderBuilder::nats(url(&server.url()), pattern(30))
+        .size(64, 64)
+        .name("yard 2")
+        .count(10)
+        .start()
+        .unwrap();
+    let sent = sender.wait().unwrap();
+    assert_eq!((sent.sent, sent.sessions, sent.reconnects), (10, 1, 0));
+    wait_for("ten frames", || viewer.stats().received == 10);
+    assert_eq!(viewer.streams()[0].name(), "yard_2");
+    let stats = viewer.shutdown().unwrap();
+    assert_eq!((stats.frames + stats.dropped, stats.corrupt), (10, 0));
+
+    // A sender with neither a subject nor a name cannot choose a subject.
+    let e = SenderBuilder::nats(url(&server.url()), pattern(30))
+        .start()
+        .unwrap_err();
+    assert!(matches!(e, StreamError::Config { what: "name", .. }), "{e}");
+}
+
+#[test]
+fn credentials_are_required_and_never_shown() {
+    let config = Config {
+        token: Some("t0ken-for-tests".into()),
+        ..Config::default()
+    };
+    let Some(server) = NatsServer::start("credentials", &config) else {
+        return;
+    };
+    let viewer = receiver().start().unwrap();
+    let e = NatsSource::start(&viewer, &url(&server.url())).unwrap_err();
+    assert!(e.is_authorization(), "{e}");
+    let wrong = url(&server.url()).with_token("wrong-token").unwrap();
+    let e = NatsSource::start(&viewer, &wrong).unwrap_err();
+    assert!(e.is_authorization(), "{e}");
+    assert!(!e.to_string().contains("wrong-token"), "{e}");
+    let right = url(&server.url()).with_token("t0ken-for-tests").unwrap();
+    assert!(!format!("{right:?} {right}").contains("t0ken"));
+    NatsSource::start(&viewer, &right).unwrap();
+
+    // Nothing listens on this port: the error names the servers tried.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let e = Publisher::start(&viewer, &url(&format!("nats://127.0.0.1:{port}"))).unwrap_err();
+    assert!(e.to_string().contains(&format!("127.0.0.1:{port}")), "{e}");
+    assert!(!e.is_authorization());
+    viewer.shutdown().unwrap();
+}
