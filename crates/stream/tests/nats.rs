@@ -366,3 +366,139 @@ fn credentials_are_required_and_never_shown() {
     assert!(!e.is_authorization());
     viewer.shutdown().unwrap();
 }
+
+/// When each stream's first frame captured after `since` reached `events`,
+/// by stream name; waits until `names` all have one.
+fn first_fresh_frames(
+    events: &mut tokio::sync::broadcast::Receiver<StreamEvent>,
+    names: &[&str],
+    since_us: u64,
+) -> Vec<Instant> {
+    let deadline = Instant::now() + TIMEOUT;
+    let mut seen: Vec<Option<Instant>> = vec![None; names.len()];
+    while seen.iter().any(Option::is_none) {
+        assert!(
+            Instant::now() < deadline,
+            "no fresh frame from {:?}",
+            names
+                .iter()
+                .zip(&seen)
+                .filter(|(_, s)| s.is_none())
+                .map(|(n, _)| n)
+                .collect::<Vec<_>>()
+        );
+        match events.try_recv() {
+            Ok(StreamEvent::Frame(f)) if f.capture_time_us().is_some_and(|t| t > since_us) => {
+                if let Some(i) = names.iter().position(|n| *n == f.name()) {
+                    seen[i].get_or_insert(f.received());
+                }
+            }
+            Ok(_) | Err(tokio::sync::broadcast::error::TryRecvError::Lagged(_)) => {}
+            Err(_) => std::thread::sleep(Duration::from_millis(2)),
+        }
+    }
+    seen.into_iter().flatten().collect()
+}
+
+fn now_us() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_micros() as u64
+}
+
+/// A 3-node cluster on loopback. Into node A: a sender publishing directly
+/// and a receiver publishing what a TCP sender gives it (each with the list
+/// A, B, C). Receivers subscribed on B and on C get both streams. Node A
+/// is then killed (SIGKILL, by PID) mid-stream: both publishers fail over
+/// to another node, and fresh frames reach both subscribers again within
+/// `NATS_FAILOVER_BOUND` of the kill.
+#[test]
+fn a_cluster_carries_frames_and_survives_losing_the_publishers_node() {
+    use framecast_stream::nats::NATS_FAILOVER_BOUND;
+
+    let Some(mut nodes) = NatsServer::cluster("cluster_failover", 3, &Config::default()) else {
+        return;
+    };
+    let list = format!(
+        "nats://{},{},{}",
+        nodes[0].addr(),
+        nodes[1].addr(),
+        nodes[2].addr()
+    );
+    // Viewers on B and on C, each with its own node only: they must not
+    // depend on A.
+    let viewers: Vec<_> = [1, 2]
+        .iter()
+        .map(|&i| {
+            let viewer = receiver().start().unwrap();
+            let source = NatsSource::start(&viewer, &url(&nodes[i].url())).unwrap();
+            (viewer, source)
+        })
+        .collect();
+    let mut events: Vec<_> = viewers.iter().map(|(v, _)| v.subscribe()).collect();
+
+    // Publisher 1: a sender publishing directly, to framecast.direct.
+    let direct = SenderBuilder::nats(url(&list), pattern(30))
+        .size(64, 64)
+        .name("direct")
+        .start()
+        .unwrap();
+    // Publisher 2: a receiver publishing its TCP sender's frames, to
+    // framecast.relayed.
+    let camera_side = receiver().start().unwrap();
+    let publisher = Publisher::start(&camera_side, &url(&list)).unwrap();
+    let camera = SenderBuilder::new(camera_side.local_addr().to_string(), pattern(30))
+        .size(64, 64)
+        .name("relayed")
+        .retry(Retry::Forever)
+        .start()
+        .unwrap();
+    wait_for("both publishers on node A", || nodes[0].num_clients() == 2);
+    assert_eq!(nodes[1].num_clients() + nodes[2].num_clients(), 2);
+
+    let names = ["direct", "relayed"];
+    for e in &mut events {
+        first_fresh_frames(e, &names, now_us());
+    }
+
+    // Node A goes away mid-stream.
+    let killed_at = Instant::now();
+    let killed_us = now_us();
+    nodes[0].kill();
+    let mut gaps = Vec::new();
+    for (i, e) in events.iter_mut().enumerate() {
+        for (name, at) in names.iter().zip(first_fresh_frames(e, &names, killed_us)) {
+            let gap = at.saturating_duration_since(killed_at);
+            eprintln!("viewer on node {}: {name} again after {gap:?}", i + 2);
+            gaps.push(gap);
+        }
+    }
+    let worst = gaps.iter().max().copied().unwrap_or_default();
+    assert!(
+        worst < NATS_FAILOVER_BOUND,
+        "frames came back after {worst:?}, beyond the documented {NATS_FAILOVER_BOUND:?}"
+    );
+    // Both publishers are now on B or C, and say they reconnected.
+    assert_eq!(nodes[1].num_clients() + nodes[2].num_clients(), 4);
+    let p = publisher.stats();
+    assert!(
+        p.connected && p.connections == 2 && p.disconnections == 1,
+        "{p:?}"
+    );
+    let d = direct.stats();
+    assert!(d.connected && d.reconnects == 1, "{d:?}");
+
+    direct.shutdown().unwrap();
+    camera.shutdown().unwrap();
+    assert_eq!(camera_side.shutdown().unwrap().corrupt, 0);
+    for (viewer, source) in viewers {
+        let stats = viewer.shutdown().unwrap();
+        let mut names: Vec<&str> = stats.per_stream.iter().map(|s| s.name.as_str()).collect();
+        names.sort_unstable();
+        assert_eq!(names, ["direct", "relayed"], "{stats:?}");
+        assert_eq!(stats.corrupt, 0);
+        let s = source.stats();
+        assert_eq!(s.disconnections, 0, "the viewers' nodes stayed up: {s:?}");
+    }
+}

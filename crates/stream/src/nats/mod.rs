@@ -63,10 +63,10 @@ use std::time::Duration;
 pub(crate) use self::client::{Link, Role};
 pub use self::publish::{Publisher, PublisherStats};
 pub use self::subscribe::{MAX_REFUSED_SUBJECTS, NatsSource, NatsSourceStats, stream_name};
-pub(crate) use self::url::subject_matches;
 pub use self::url::{
     DEFAULT_NATS_PORT, MAX_SUBJECT_LEN, MAX_TOKEN_LEN, NatsUrl, check_subject, subject_token,
 };
+pub(crate) use self::url::{publishes_into, subject_matches};
 
 /// The subject prefix a receiver publishes under when the URL names none:
 /// frames go to `framecast.<stream name>`.
@@ -206,6 +206,37 @@ impl NatsError {
             }
         )
     }
+}
+
+/// Checks that a receiver taking streams from `from` and publishing to
+/// `publish` would not receive what it publishes: a subject
+/// `PREFIX.<name>` under `publish`'s prefix (or [`DEFAULT_PREFIX`]) must
+/// not match `from`'s subscription (or [`DEFAULT_SUBSCRIPTION`]). Such a
+/// receiver would publish every frame again, for ever. The servers are not
+/// compared: two lists may name one cluster.
+///
+/// ```
+/// use framecast_stream::nats::{NatsUrl, check_no_loop};
+///
+/// let from: NatsUrl = "nats://127.0.0.1/site1.>".parse()?;
+/// assert!(check_no_loop(&"nats://127.0.0.1".parse()?, &from).is_ok());
+/// assert!(check_no_loop(&"nats://127.0.0.1/site1".parse()?, &from).is_err());
+/// # Ok::<(), framecast_stream::nats::NatsError>(())
+/// ```
+///
+/// # Errors
+///
+/// [`NatsError::Loop`] naming both.
+pub fn check_no_loop(publish: &NatsUrl, from: &NatsUrl) -> Result<(), NatsError> {
+    let prefix = publish.subject().unwrap_or(DEFAULT_PREFIX);
+    let subscription = from.subject().unwrap_or(DEFAULT_SUBSCRIPTION);
+    if publishes_into(prefix, subscription) {
+        return Err(NatsError::Loop {
+            prefix: prefix.to_owned(),
+            subscription: subscription.to_owned(),
+        });
+    }
+    Ok(())
 }
 
 /// Runs `task` on `runtime` and waits for its result on this thread (which

@@ -81,6 +81,14 @@ pub(super) fn connect(builder: &SenderBuilder) -> Result<Option<NatsSend>, Strea
     let Some(url) = &builder.nats else {
         return Ok(None);
     };
+    #[cfg(feature = "tls")]
+    if builder.tls.is_some() || builder.token.is_some() {
+        return Err(StreamError::Config {
+            what: "tls",
+            reason: "a NATS sender has no session with a receiver: TLS and the receiver's token \
+                     do not apply (NATS credentials go with the URL)",
+        });
+    }
     let subject = match url.subject() {
         Some(subject) => subject.to_owned(),
         None if builder.name.is_empty() => {

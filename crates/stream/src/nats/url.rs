@@ -278,6 +278,29 @@ impl NatsUrl {
         Ok(self)
     }
 
+    /// Whether every server of the list is on this machine: a loopback
+    /// address or `localhost`.
+    ///
+    /// ```
+    /// use framecast_stream::nats::NatsUrl;
+    ///
+    /// assert!("nats://127.0.0.1,localhost:4223,[::1]".parse::<NatsUrl>()?.is_loopback());
+    /// assert!(!"nats://127.0.0.1,10.0.0.2".parse::<NatsUrl>()?.is_loopback());
+    /// # Ok::<(), framecast_stream::nats::NatsError>(())
+    /// ```
+    pub fn is_loopback(&self) -> bool {
+        self.servers.iter().all(|s| {
+            s.host.eq_ignore_ascii_case("localhost")
+                || match s.host.parse::<std::net::IpAddr>() {
+                    Ok(std::net::IpAddr::V4(v4)) => v4.is_loopback(),
+                    Ok(std::net::IpAddr::V6(v6)) => {
+                        v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
+                    }
+                    Err(_) => false,
+                }
+        })
+    }
+
     /// Whether a user name (and password) or a token will be sent.
     pub fn has_credentials(&self) -> bool {
         self.user.is_some() || self.token.is_some()
@@ -394,6 +417,26 @@ pub fn check_subject(subject: &str, wildcards: bool) -> Result<(), NatsError> {
         }
     }
     Ok(())
+}
+
+/// Whether some subject `PREFIX.TOKEN` (what a receiver publishing under
+/// `prefix` sends, one token per stream) matches the subscription
+/// `pattern`: a receiver subscribed to `pattern` and publishing under
+/// `prefix` on the same servers would receive its own frames again.
+pub(crate) fn publishes_into(prefix: &str, pattern: &str) -> bool {
+    let prefix: Vec<&str> = prefix.split('.').collect();
+    let pattern: Vec<&str> = pattern.split('.').collect();
+    for (i, token) in pattern.iter().enumerate() {
+        match prefix.get(i) {
+            // `>` stands for the rest (at least the stream's token).
+            _ if *token == ">" => return true,
+            Some(p) if *token == "*" || token == p => {}
+            Some(_) => return false,
+            // The stream's own token: any name may take it.
+            None => return i + 1 == pattern.len(),
+        }
+    }
+    false
 }
 
 /// Whether `subject` (no wildcards) matches `pattern` (wildcards allowed).
@@ -533,6 +576,35 @@ mod tests {
         assert!(!subject_matches("*.cam", "door.cam.x"));
         assert!(subject_matches("a.b", "a.b"));
         assert!(!subject_matches("a.b", "a.c"));
+    }
+
+    #[test]
+    fn publishing_into_a_subscription_is_seen() {
+        assert!(publishes_into("framecast", "framecast.>"));
+        assert!(publishes_into("framecast", ">"));
+        assert!(publishes_into("framecast", "*.*"));
+        assert!(publishes_into("framecast", "framecast.door"));
+        assert!(publishes_into("site.a", "site.*.*"));
+        assert!(!publishes_into("framecast", "framecast"));
+        assert!(!publishes_into("framecast", "framecast.*.x"));
+        assert!(!publishes_into("relay", "framecast.>"));
+        assert!(!publishes_into("site.a", "site.b.>"));
+        assert!(!publishes_into("site.a", "site.*"));
+    }
+
+    #[test]
+    fn loopback_lists_are_recognised() {
+        assert!(
+            parse("nats://127.0.0.2:1,[::1],LOCALHOST")
+                .unwrap()
+                .is_loopback()
+        );
+        assert!(
+            !parse("nats://127.0.0.1,nats.example")
+                .unwrap()
+                .is_loopback()
+        );
+        assert!(!parse("nats://0.0.0.0").unwrap().is_loopback());
     }
 
     #[test]
