@@ -51,7 +51,7 @@ enum Command {
     Send(SendArgs),
     /// Receive frames from one or more senders and show, record or measure
     /// them.
-    Recv(RecvArgs),
+    Recv(Box<RecvArgs>),
     /// A receiver and a sender in one process over loopback, with the test
     /// pattern: a window when there is a display, else the stats line.
     Demo(DemoArgs),
@@ -422,7 +422,7 @@ fn main() -> std::process::ExitCode {
     }
     let result = match cli.command {
         Command::Send(args) => send(args, cli.quiet),
-        Command::Recv(args) => recv(args, cli.quiet),
+        Command::Recv(args) => recv(*args, cli.quiet),
         Command::Demo(args) => demo(args, cli.quiet),
         Command::Devices => devices(),
         Command::Bench(args) => bench_cmd::run(args, cli.quiet),
@@ -1002,7 +1002,7 @@ impl JsonOut {
 /// port, so that it never takes the port of another receiver.
 fn listen_addr(args: &RecvArgs) -> SocketAddr {
     args.listen.unwrap_or_else(|| {
-        let port = if args.nats.from_nats() {
+        let port = if args.nats.takes_from_nats() {
             0
         } else {
             framecast_stream::DEFAULT_PORT

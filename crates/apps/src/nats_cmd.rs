@@ -69,7 +69,7 @@ pub(crate) struct NatsPlan {
 
 impl NatsRecvArgs {
     /// Whether `--from` was given.
-    pub(crate) fn from_nats(&self) -> bool {
+    pub(crate) fn takes_from_nats(&self) -> bool {
         self.from.is_some()
     }
 
