@@ -80,11 +80,13 @@ pub const DEFAULT_SUBSCRIPTION: &str = "framecast.>";
 /// the NATS `INFO`/`CONNECT` exchange).
 pub const NATS_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// How often a client pings its server. Three pings unanswered (about
-/// three intervals) and the client drops the connection and fails over: a
-/// server that vanished without closing its connections is noticed within
-/// about 15 s; one whose process died is noticed at once.
-pub const NATS_PING_INTERVAL: Duration = Duration::from_secs(5);
+/// How often a client pings its server (when the server has sent nothing
+/// else in between). At the third ping still unanswered the client drops
+/// the connection and fails over: a server that stops answering without
+/// closing its connections is given up 4 to 6 s after it stopped (see
+/// [`NATS_STALL_BOUND`]); one whose process died is noticed at once. A
+/// ping is a few bytes each way.
+pub const NATS_PING_INTERVAL: Duration = Duration::from_secs(2);
 
 /// The delay before the second reconnection attempt after a connection is
 /// lost; the first is immediate, and each later one waits twice as long as
@@ -103,6 +105,18 @@ pub const NATS_MAX_RECONNECT_DELAY: Duration = Duration::from_secs(2);
 /// servers the delays add up to 300 ms; this bound leaves room for a loaded
 /// machine, and the tests assert it with a 3-node cluster.
 pub const NATS_FAILOVER_BOUND: Duration = Duration::from_secs(3);
+
+/// How soon frames flow again after the server a client is on stops
+/// answering without closing its connections (a hung process, a machine or
+/// link gone) while another server of its list is up: the hung server is
+/// given up at the third unanswered ping (4 to 6 s, [`NATS_PING_INTERVAL`]);
+/// then each hung server the client tries on its way down the list costs up
+/// to [`NATS_CONNECT_TIMEOUT`] (its port may still accept connections that
+/// it never answers), and a live one is connected as within
+/// [`NATS_FAILOVER_BOUND`]. With one hung server that is at most about
+/// 8.5 s, under the receiver's default idle timeout (10 s), so viewers keep
+/// their streams. The tests assert it with a frozen cluster node.
+pub const NATS_STALL_BOUND: Duration = Duration::from_secs(12);
 
 /// Commands (publishes, mostly) a client queues for its connection. Kept
 /// small: while a server is slow or being failed over, at most this many
