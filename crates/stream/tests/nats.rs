@@ -514,14 +514,53 @@ fn cluster_failover(test: &str, bound: Duration, fault: fn(&mut NatsServer)) {
     assert_eq!(camera_side.shutdown().unwrap().corrupt, 0);
     for (viewer, source) in viewers {
         let stats = viewer.shutdown().unwrap();
-        // A stream silent for longer than the idle timeout (a hung node
-        // is given up after 10 to 15 s) ends, and comes back as a new one.
         let mut names: Vec<&str> = stats.per_stream.iter().map(|s| s.name.as_str()).collect();
         names.sort_unstable();
         names.dedup();
         assert_eq!(names, ["direct", "relayed"], "{stats:?}");
+        // Within both bounds the gap is shorter than the receivers'
+        // default idle timeout: the viewers kept their two streams.
+        assert_eq!(stats.streams, 2, "{stats:?}");
         assert_eq!(stats.corrupt, 0);
         let s = source.stats();
         assert_eq!(s.disconnections, 0, "the viewers' nodes stayed up: {s:?}");
     }
+}
+
+/// The node a viewer (`NatsSource`) is on is killed: the viewer fails over
+/// along its list, subscribes again, and frames come back within
+/// `NATS_FAILOVER_BOUND`, on the same stream.
+#[test]
+fn a_viewer_fails_over_when_its_node_dies() {
+    use framecast_stream::nats::NATS_FAILOVER_BOUND;
+
+    let Some(mut nodes) = NatsServer::cluster("viewer_failover", 3, &Config::default()) else {
+        return;
+    };
+    let viewer = receiver().start().unwrap();
+    let list = format!("nats://{},{}", nodes[1].addr(), nodes[2].addr());
+    let source = NatsSource::start(&viewer, &url(&list)).unwrap();
+    let mut events = viewer.subscribe();
+    let sender = SenderBuilder::nats(url(&nodes[0].url()), pattern(30))
+        .size(64, 64)
+        .name("door")
+        .start()
+        .unwrap();
+    first_fresh_frames(&mut events, &["door"], now_us());
+    assert_eq!(nodes[1].num_clients(), 1, "the viewer is on node B");
+
+    let killed_at = Instant::now();
+    let killed_us = now_us();
+    nodes[1].kill();
+    let at = first_fresh_frames(&mut events, &["door"], killed_us)[0];
+    let gap = at.saturating_duration_since(killed_at);
+    eprintln!("viewer_failover: door again after {gap:?}");
+    assert!(gap < NATS_FAILOVER_BOUND, "{gap:?}");
+    let s = source.stats();
+    assert!(s.connected && s.disconnections == 1, "{s:?}");
+    assert_eq!(nodes[2].num_clients(), 1, "the viewer is on node C now");
+
+    sender.shutdown().unwrap();
+    let stats = viewer.shutdown().unwrap();
+    assert_eq!((stats.streams, stats.corrupt), (1, 0), "{stats:?}");
 }

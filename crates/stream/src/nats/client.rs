@@ -294,5 +294,9 @@ mod tests {
         // Three servers, the first dead: at most two delays before a live one.
         let worst: Duration = (1..=3).map(reconnect_delay).sum();
         assert!(worst < super::super::NATS_FAILOVER_BOUND);
+        // A hung server: three pings, one more try of it, one delay.
+        let hung = 3 * NATS_PING_INTERVAL + NATS_CONNECT_TIMEOUT + reconnect_delay(2);
+        assert!(hung < super::super::NATS_STALL_BOUND);
+        assert!(super::super::NATS_STALL_BOUND <= crate::limits::DEFAULT_IDLE_TIMEOUT);
     }
 }
