@@ -132,13 +132,23 @@ impl Link {
         let client = options
             .connect(addrs)
             .await
-            .map_err(|e| NatsError::Connect {
-                servers,
-                reason: e.to_string(),
-                authorization: matches!(
+            .map_err(|e| {
+                let authorization = matches!(
                     e.kind(),
                     ConnectErrorKind::AuthorizationViolation | ConnectErrorKind::Authentication
-                ),
+                );
+                NatsError::Connect {
+                    servers,
+                    // The client's own wording repeats the kind in its
+                    // source ("authorization violation: nats: authorization
+                    // violation"): said once here.
+                    reason: if authorization {
+                        e.kind().to_string()
+                    } else {
+                        e.to_string()
+                    },
+                    authorization,
+                }
             })?;
         let stop = CancellationToken::new();
         tokio::spawn(monitor(client.clone(), role, rx, stop.clone()));
