@@ -12,10 +12,7 @@ use async_nats::{Client, ConnectErrorKind, ConnectOptions, Event, ServerAddr, co
 use tokio::sync::mpsc;
 use tokio_util::sync::{CancellationToken, DropGuard};
 
-use super::{
-    NATS_CLIENT_CAPACITY, NATS_CONNECT_TIMEOUT, NATS_MAX_RECONNECT_DELAY, NATS_PING_INTERVAL,
-    NATS_RECONNECT_DELAY, NATS_SUBSCRIPTION_CAPACITY, NatsError, NatsUrl,
-};
+use super::{NatsError, NatsLimits, NatsUrl};
 
 /// How often a repeated NATS warning (a slow consumer, a server or client
 /// error) is written at most; the lines left out are counted into the next.
@@ -46,16 +43,13 @@ impl Role {
 }
 
 /// The delay before reconnection attempt `attempts` (1 for the first after
-/// a loss): none, then [`NATS_RECONNECT_DELAY`] doubling up to
-/// [`NATS_MAX_RECONNECT_DELAY`].
-pub(crate) fn reconnect_delay(attempts: usize) -> Duration {
+/// a loss): none, then `first` doubling up to `max`.
+pub(crate) fn reconnect_delay(attempts: usize, first: Duration, max: Duration) -> Duration {
     if attempts <= 1 {
         return Duration::ZERO;
     }
     let doublings = u32::try_from(attempts - 2).unwrap_or(u32::MAX).min(16);
-    NATS_RECONNECT_DELAY
-        .saturating_mul(1 << doublings)
-        .min(NATS_MAX_RECONNECT_DELAY)
+    first.saturating_mul(1 << doublings).min(max)
 }
 
 /// Counters bumped from the client's event callback.
@@ -71,6 +65,7 @@ struct Counters {
 #[derive(Debug)]
 pub(crate) struct Link {
     pub(crate) client: Client,
+    pub(crate) limits: NatsLimits,
     counters: Arc<Counters>,
     configured: Option<IpAddr>,
     _monitor: DropGuard,
@@ -78,9 +73,11 @@ pub(crate) struct Link {
 
 impl Link {
     /// Connects to the first server of `url`'s list that answers (each
-    /// within [`NATS_CONNECT_TIMEOUT`]), with its credentials; must run on
-    /// the runtime that will carry the client.
+    /// within its connect timeout), with its credentials and limits; must
+    /// run on the runtime that will carry the client.
     pub(crate) async fn connect(url: &NatsUrl, role: Role) -> Result<Self, NatsError> {
+        let limits = url.limits();
+        limits.check()?;
         let servers = url.servers().join(",");
         let addrs = url
             .servers
@@ -93,14 +90,16 @@ impl Link {
         let in_callback = Arc::clone(&counters);
         let mut options = ConnectOptions::new()
             .name(role.client_name())
-            .connection_timeout(NATS_CONNECT_TIMEOUT)
-            .ping_interval(NATS_PING_INTERVAL)
-            .client_capacity(NATS_CLIENT_CAPACITY)
-            .subscription_capacity(NATS_SUBSCRIPTION_CAPACITY)
+            .connection_timeout(limits.connect_timeout)
+            .ping_interval(limits.ping_interval)
+            .client_capacity(limits.client_capacity)
+            .subscription_capacity(limits.subscription_capacity)
             // The list's order is the operator's preference.
             .retain_servers_order()
             .max_reconnects(None)
-            .reconnect_delay_callback(reconnect_delay)
+            .reconnect_delay_callback(move |attempts| {
+                reconnect_delay(attempts, limits.reconnect_delay, limits.max_reconnect_delay)
+            })
             .event_callback(move |event| {
                 let counters = Arc::clone(&in_callback);
                 let tx = tx.clone();
@@ -129,31 +128,35 @@ impl Link {
         if let Some(token) = &url.token {
             options = options.token(token.0.clone());
         }
-        let client = options
-            .connect(addrs)
-            .await
-            .map_err(|e| {
-                let authorization = matches!(
-                    e.kind(),
-                    ConnectErrorKind::AuthorizationViolation | ConnectErrorKind::Authentication
-                );
-                NatsError::Connect {
-                    servers,
-                    // The client's own wording repeats the kind in its
-                    // source ("authorization violation: nats: authorization
-                    // violation"): said once here.
-                    reason: if authorization {
-                        e.kind().to_string()
-                    } else {
-                        e.to_string()
-                    },
-                    authorization,
-                }
-            })?;
+        let client = options.connect(addrs).await.map_err(|e| {
+            let authorization = matches!(
+                e.kind(),
+                ConnectErrorKind::AuthorizationViolation | ConnectErrorKind::Authentication
+            );
+            NatsError::Connect {
+                servers,
+                // The client's own wording repeats the kind in its
+                // source ("authorization violation: nats: authorization
+                // violation"): said once here.
+                reason: if authorization {
+                    e.kind().to_string()
+                } else {
+                    e.to_string()
+                },
+                authorization,
+            }
+        })?;
         let stop = CancellationToken::new();
-        tokio::spawn(monitor(client.clone(), role, rx, stop.clone()));
+        tokio::spawn(monitor(
+            client.clone(),
+            role,
+            rx,
+            stop.clone(),
+            limits.subscription_capacity,
+        ));
         Ok(Self {
             client,
+            limits,
             counters,
             configured: url
                 .servers
@@ -221,6 +224,7 @@ async fn monitor(
     role: Role,
     mut events: mpsc::Receiver<Event>,
     stop: CancellationToken,
+    subscription_capacity: usize,
 ) {
     let what = match role {
         Role::Publisher => "publishing to NATS",
@@ -270,7 +274,7 @@ async fn monitor(
                     tracing::warn!(
                         "{what}: messages dropped: the subscription fell more than {} \
                          messages behind{}",
-                        NATS_SUBSCRIPTION_CAPACITY,
+                        subscription_capacity,
                         more(n)
                     );
                 }
@@ -296,17 +300,35 @@ mod tests {
 
     #[test]
     fn reconnection_delays_start_at_once_and_are_capped() {
-        let delays: Vec<u64> = (1..=8)
-            .map(|a| reconnect_delay(a).as_millis() as u64)
-            .collect();
+        use super::super::{
+            NATS_CONNECT_TIMEOUT, NATS_FAILOVER_BOUND, NATS_MAX_RECONNECT_DELAY,
+            NATS_PING_INTERVAL, NATS_RECONNECT_DELAY, NATS_STALL_BOUND,
+        };
+        let delay = |a| reconnect_delay(a, NATS_RECONNECT_DELAY, NATS_MAX_RECONNECT_DELAY);
+        let delays: Vec<u64> = (1..=8).map(|a| delay(a).as_millis() as u64).collect();
         assert_eq!(delays, [0, 100, 200, 400, 800, 1600, 2000, 2000]);
-        assert_eq!(reconnect_delay(usize::MAX), NATS_MAX_RECONNECT_DELAY);
+        assert_eq!(delay(usize::MAX), NATS_MAX_RECONNECT_DELAY);
         // Three servers, the first dead: at most two delays before a live one.
-        let worst: Duration = (1..=3).map(reconnect_delay).sum();
-        assert!(worst < super::super::NATS_FAILOVER_BOUND);
+        let worst: Duration = (1..=3).map(delay).sum();
+        assert!(worst < NATS_FAILOVER_BOUND);
         // A hung server: three pings, one more try of it, one delay.
-        let hung = 3 * NATS_PING_INTERVAL + NATS_CONNECT_TIMEOUT + reconnect_delay(2);
-        assert!(hung < super::super::NATS_STALL_BOUND);
-        assert!(super::super::NATS_STALL_BOUND <= crate::limits::DEFAULT_IDLE_TIMEOUT);
+        let hung = 3 * NATS_PING_INTERVAL + NATS_CONNECT_TIMEOUT + delay(2);
+        assert!(hung < NATS_STALL_BOUND);
+        assert!(NATS_STALL_BOUND <= crate::limits::DEFAULT_IDLE_TIMEOUT);
+    }
+
+    #[test]
+    fn limits_above_zero_only() {
+        assert!(NatsLimits::default().check().is_ok());
+        let l = NatsLimits {
+            ping_interval: Duration::ZERO,
+            ..NatsLimits::default()
+        };
+        assert!(l.check().is_err());
+        let l = NatsLimits {
+            subscription_capacity: 0,
+            ..NatsLimits::default()
+        };
+        assert!(l.check().is_err());
     }
 }

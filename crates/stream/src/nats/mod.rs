@@ -140,6 +140,80 @@ pub const NATS_FLUSH_TIMEOUT: Duration = Duration::from_secs(2);
 /// frame is dropped (a server that stopped reading).
 pub const NATS_PUBLISH_TIMEOUT: Duration = Duration::from_secs(1);
 
+/// The NATS clients' timeouts and capacities, each defaulting to the
+/// constant of its name (`connect_timeout` to [`NATS_CONNECT_TIMEOUT`], and
+/// so on); set on a [`NatsUrl`] with [`NatsUrl::with_limits`], they apply
+/// to the publisher, source or sender made from it.
+///
+/// ```
+/// use std::time::Duration;
+/// use framecast_stream::nats::{NatsLimits, NatsUrl};
+///
+/// let mut limits = NatsLimits::default();
+/// limits.ping_interval = Duration::from_secs(1); // notice a hung server sooner
+/// let url = "nats://127.0.0.1".parse::<NatsUrl>()?.with_limits(limits);
+/// assert_eq!(url.limits().ping_interval, Duration::from_secs(1));
+/// # Ok::<(), framecast_stream::nats::NatsError>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct NatsLimits {
+    /// [`NATS_CONNECT_TIMEOUT`].
+    pub connect_timeout: Duration,
+    /// [`NATS_PING_INTERVAL`].
+    pub ping_interval: Duration,
+    /// [`NATS_RECONNECT_DELAY`].
+    pub reconnect_delay: Duration,
+    /// [`NATS_MAX_RECONNECT_DELAY`].
+    pub max_reconnect_delay: Duration,
+    /// [`NATS_CLIENT_CAPACITY`].
+    pub client_capacity: usize,
+    /// [`NATS_SUBSCRIPTION_CAPACITY`].
+    pub subscription_capacity: usize,
+    /// [`NATS_PUBLISH_TIMEOUT`].
+    pub publish_timeout: Duration,
+    /// [`NATS_FLUSH_TIMEOUT`].
+    pub flush_timeout: Duration,
+}
+
+impl Default for NatsLimits {
+    fn default() -> Self {
+        Self {
+            connect_timeout: NATS_CONNECT_TIMEOUT,
+            ping_interval: NATS_PING_INTERVAL,
+            reconnect_delay: NATS_RECONNECT_DELAY,
+            max_reconnect_delay: NATS_MAX_RECONNECT_DELAY,
+            client_capacity: NATS_CLIENT_CAPACITY,
+            subscription_capacity: NATS_SUBSCRIPTION_CAPACITY,
+            publish_timeout: NATS_PUBLISH_TIMEOUT,
+            flush_timeout: NATS_FLUSH_TIMEOUT,
+        }
+    }
+}
+
+impl NatsLimits {
+    /// Checks that every duration and capacity is above zero.
+    pub(crate) fn check(&self) -> Result<(), NatsError> {
+        let durations = [
+            self.connect_timeout,
+            self.ping_interval,
+            self.max_reconnect_delay,
+            self.publish_timeout,
+            self.flush_timeout,
+        ];
+        if durations.iter().any(Duration::is_zero)
+            || self.client_capacity == 0
+            || self.subscription_capacity == 0
+        {
+            return Err(NatsError::Limits(
+                "timeouts, the ping interval, the longest reconnection delay and capacities \
+                 must be above zero",
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// Why a NATS publisher, source or sender cannot work.
 ///
 /// No variant shows a password or a token.
@@ -160,6 +234,9 @@ pub enum NatsError {
     /// The credentials cannot be used.
     #[error("bad NATS credentials: {0}")]
     Credentials(&'static str),
+    /// A [`NatsLimits`] cannot be used.
+    #[error("bad NATS limits: {0}")]
+    Limits(&'static str),
     /// The token file cannot be used.
     #[error("cannot use the NATS token file {}: {reason}", path.display())]
     TokenFile {

@@ -25,10 +25,7 @@ use tokio::sync::broadcast::{self, error::RecvError, error::TryRecvError};
 use tokio::time::timeout;
 
 use super::client::NATS_LOG_EVERY;
-use super::{
-    DEFAULT_PREFIX, Link, NATS_FLUSH_TIMEOUT, NATS_PUBLISH_TIMEOUT, NatsError, NatsUrl, Role,
-    check_subject, run_on, subject_token,
-};
+use super::{DEFAULT_PREFIX, Link, NatsError, NatsUrl, Role, check_subject, run_on, subject_token};
 use crate::frame::{Frame, StreamEvent, StreamId};
 use crate::receiver::Receiver;
 use crate::receiver::source::SourceHandle;
@@ -101,7 +98,8 @@ struct State {
 /// for byte as it arrived.
 ///
 /// It runs on the receiver's runtime and stops with the receiver (after
-/// publishing what it holds and flushing, within [`NATS_FLUSH_TIMEOUT`]).
+/// publishing what it holds and flushing, within its flush timeout,
+/// [`NATS_FLUSH_TIMEOUT`](super::NATS_FLUSH_TIMEOUT) by default).
 /// It never slows the receiver: each stream has one latest-wins slot in
 /// front of NATS, so when the server is slow or gone, frames are dropped
 /// for NATS only (counted in [`PublisherStats::dropped`]).
@@ -115,8 +113,9 @@ impl Publisher {
     /// (a prefix without wildcards; [`DEFAULT_PREFIX`] when it names none).
     ///
     /// When the server's `max_payload` is below the receiver's frame limit,
-    /// a warning says so: larger frames will be counted as too large, not
-    /// published.
+    /// the log says so (naming both sizes): larger frames will be counted
+    /// as too large, not published, each time with a warning (at most one
+    /// per 5 s).
     ///
     /// # Errors
     ///
@@ -136,7 +135,11 @@ impl Publisher {
         .ok_or(NatsError::Stopped)??;
         let max_frame_len = handle.limits().max_frame_len;
         if link.max_payload() < max_frame_len {
-            tracing::warn!(
+            // Said once at start-up, at info: with stock settings (a 1 MiB
+            // server limit, an 8 MiB frame limit) it is always so, and
+            // frames that size are rare. A frame actually skipped is a
+            // warning.
+            tracing::info!(
                 "the NATS server accepts messages of at most {} bytes and this receiver frames \
                  of up to {max_frame_len}: larger frames will not be published",
                 link.max_payload()
@@ -218,7 +221,7 @@ async fn run(
         state.wake.notify_one();
     };
     tokio::join!(intake, publish_loop(&state));
-    let _ = timeout(NATS_FLUSH_TIMEOUT, state.link.client.flush()).await;
+    let _ = timeout(state.link.limits.flush_timeout, state.link.client.flush()).await;
     state.closed.store(true, Ordering::Relaxed);
 }
 
@@ -333,7 +336,12 @@ async fn publish_loop(state: &State) {
         }
         let message = frame.message().clone();
         drop(frame);
-        match timeout(NATS_PUBLISH_TIMEOUT, link.client.publish(subject, message)).await {
+        match timeout(
+            link.limits.publish_timeout,
+            link.client.publish(subject, message),
+        )
+        .await
+        {
             Ok(Ok(())) => {
                 c.published.fetch_add(1, Ordering::Relaxed);
                 c.bytes.fetch_add(len as u64, Ordering::Relaxed);

@@ -26,8 +26,7 @@ use crate::Stop;
 use crate::error::StreamError;
 use crate::frame::BufferRing;
 use crate::nats::{
-    DEFAULT_PREFIX, Link, NATS_FLUSH_TIMEOUT, NATS_PUBLISH_TIMEOUT, NatsError, NatsUrl, Role,
-    check_subject, run_on, subject_token,
+    DEFAULT_PREFIX, Link, NatsError, NatsUrl, Role, check_subject, run_on, subject_token,
 };
 
 /// Publish buffers kept for reuse. A buffer comes back once the client has
@@ -188,7 +187,7 @@ fn send_loop(shared: &SenderShared, nats: NatsSend, count: Option<u64>) {
         // The timer is made inside the runtime, which drives it.
         let published = runtime.block_on(async {
             timeout(
-                NATS_PUBLISH_TIMEOUT,
+                link.limits.publish_timeout,
                 client.publish(subject.clone(), payload),
             )
             .await
@@ -211,7 +210,8 @@ fn send_loop(shared: &SenderShared, nats: NatsSend, count: Option<u64>) {
         }
     }
     // What was published is written out before the client goes.
-    let _ = runtime.block_on(async { timeout(NATS_FLUSH_TIMEOUT, client.flush()).await });
+    let flush = link.limits.flush_timeout;
+    let _ = runtime.block_on(async { timeout(flush, client.flush()).await });
     lock(&shared.counters).connected = false;
     drop(link);
     runtime.shutdown_timeout(Duration::from_secs(1));

@@ -6,7 +6,7 @@ use std::fmt;
 use std::path::Path;
 use std::str::FromStr;
 
-use super::NatsError;
+use super::{NatsError, NatsLimits};
 
 /// The NATS client port.
 pub const DEFAULT_NATS_PORT: u16 = 4222;
@@ -81,6 +81,7 @@ pub struct NatsUrl {
     pub(crate) user: Option<String>,
     pub(crate) password: Option<Secret>,
     pub(crate) token: Option<Secret>,
+    limits: NatsLimits,
 }
 
 impl fmt::Debug for NatsUrl {
@@ -91,6 +92,7 @@ impl fmt::Debug for NatsUrl {
             .field("user", &self.user)
             .field("password", &self.password)
             .field("token", &self.token)
+            .field("limits", &self.limits)
             .finish()
     }
 }
@@ -174,6 +176,7 @@ impl FromStr for NatsUrl {
             user,
             password,
             token: None,
+            limits: NatsLimits::default(),
         })
     }
 }
@@ -276,6 +279,19 @@ impl NatsUrl {
         check_subject(subject, true)?;
         self.subject = Some(subject.to_owned());
         Ok(self)
+    }
+
+    /// The clients' timeouts and capacities (defaults unless set with
+    /// [`with_limits`](Self::with_limits)).
+    pub fn limits(&self) -> NatsLimits {
+        self.limits
+    }
+
+    /// The same URL with other timeouts and capacities; they are checked
+    /// when a client is made from it.
+    pub fn with_limits(mut self, limits: NatsLimits) -> Self {
+        self.limits = limits;
+        self
     }
 
     /// Whether every server of the list is on this machine: a loopback
