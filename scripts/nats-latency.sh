@@ -4,10 +4,10 @@
 # 30 fps) into a receiver that shows its frames and publishes them to a
 # throwaway nats-server (`recv --publish`), and a second receiver that takes
 # them from NATS (`recv --from`). Both receivers measure each frame from its
-# capture time to when it was decoded and scaled, in the same run, so the
-# difference of their latencies is what the publish → server → subscribe hop
-# costs. Then the same with `send --to nats://…` straight into the second
-# receiver.
+# capture time to when it was decoded and scaled. Then, one after the other,
+# a sender straight into a receiver over TCP, and a sender publishing
+# straight to NATS into a receiver taking from NATS: the same two processes,
+# with and without the NATS hop.
 #
 #   scripts/nats-latency.sh [FRAMES]        (default 300; needs a release build)
 set -euo pipefail
@@ -27,7 +27,7 @@ trap cleanup EXIT
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 "$nats" -a 127.0.0.1 -p "$port" >"$dir/nats.log" 2>&1 &
 pids+=($!)
-for _ in $(seq 100); do grep -q "Server is ready" "$dir/nats.log" && break; sleep 0.05; done
+for _ in $(seq 100); do grep -qs "Server is ready" "$dir/nats.log" && break; sleep 0.05; done
 url="nats://127.0.0.1:$port"
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg); $frames frames at 30 fps"
 
@@ -35,14 +35,14 @@ p50() { python3 -c "import json,sys; l=json.load(open(sys.argv[1]))['latency_ms'
 
 # 1. TCP sender → receiver (shows, publishes) → NATS → receiver.
 "$bin" -q recv --display none --from "$url" --count "$frames" --stats-json "$dir/viewer.json" \
-  2>"$dir/viewer.err" &
+  >/dev/null 2>"$dir/viewer.err" &
 viewer=$!
 pids+=($viewer)
 "$bin" -q recv --display none --listen 127.0.0.1:0 --publish "$url" --count "$frames" \
-  --stats-json "$dir/camera.json" 2>"$dir/camera.err" &
+  --stats-json "$dir/camera.json" >/dev/null 2>"$dir/camera.err" &
 camera=$!
 pids+=($camera)
-for _ in $(seq 200); do grep -q "publishing to NATS" "$dir/camera.err" && break; sleep 0.05; done
+for _ in $(seq 200); do grep -qs "publishing to NATS" "$dir/camera.err" && break; sleep 0.05; done
 addr=$(grep -o 'listening on [0-9.:]*' "$dir/camera.err" | cut -d' ' -f3)
 "$bin" -q send --to "$addr" --name cam --count "$frames" >/dev/null
 wait "$camera" || true
@@ -53,12 +53,23 @@ wait "$viewer" || true
 echo "receiver beside the sender (TCP):      $(p50 "$dir/camera.json")"
 echo "receiver behind NATS (one server):     $(p50 "$dir/viewer.json")"
 
-# 2. A sender publishing straight to NATS → receiver.
+# 2. A sender straight into a receiver, over TCP.
+"$bin" -q recv --display none --listen 127.0.0.1:0 --count "$frames" --stats-json "$dir/tcp.json" \
+  >/dev/null 2>"$dir/tcp.err" &
+tcp=$!
+pids+=($tcp)
+for _ in $(seq 200); do grep -qs "listening on" "$dir/tcp.err" && break; sleep 0.05; done
+addr=$(grep -o 'listening on [0-9.:]*' "$dir/tcp.err" | cut -d' ' -f3)
+"$bin" -q send --to "$addr" --name cam --count "$frames" >/dev/null
+wait "$tcp" || true
+echo "send → recv over TCP:                  $(p50 "$dir/tcp.json")"
+
+# 3. A sender publishing straight to NATS → a receiver taking from NATS.
 "$bin" -q recv --display none --from "$url" --count "$frames" --stats-json "$dir/direct.json" \
-  2>"$dir/direct.err" &
+  >/dev/null 2>"$dir/direct.err" &
 direct=$!
 pids+=($direct)
-for _ in $(seq 200); do grep -q "receiving from NATS" "$dir/direct.err" && break; sleep 0.05; done
+for _ in $(seq 200); do grep -qs "receiving from NATS" "$dir/direct.err" && break; sleep 0.05; done
 "$bin" -q send --to "$url/framecast.cam" --count "$frames" >/dev/null
 sleep 2
 kill -INT "$direct" 2>/dev/null || true
