@@ -48,7 +48,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Capture frames, JPEG-encode them and stream them to a receiver.
-    Send(SendArgs),
+    Send(Box<SendArgs>),
     /// Receive frames from one or more senders and show, record or measure
     /// them.
     Recv(Box<RecvArgs>),
@@ -421,7 +421,7 @@ fn main() -> std::process::ExitCode {
         }
     }
     let result = match cli.command {
-        Command::Send(args) => send(args, cli.quiet),
+        Command::Send(args) => send(*args, cli.quiet),
         Command::Recv(args) => recv(*args, cli.quiet),
         Command::Demo(args) => demo(args, cli.quiet),
         Command::Devices => devices(),
