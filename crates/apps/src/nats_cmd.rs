@@ -37,16 +37,17 @@ pub(crate) fn parse_url(s: &str) -> Result<NatsUrl, String> {
 #[derive(Debug, Clone, Args)]
 pub(crate) struct NatsRecvArgs {
     /// Publish every frame this receiver accepts, its Video message
-    /// unchanged, to the NATS servers of this URL under PREFIX.<stream
-    /// name> (PREFIX defaults to `framecast`; a name's characters other
-    /// than letters, digits, - and _ become _). Several servers, comma
-    /// separated, fail over: nats://a:4222,b:4222/site1. A slow or absent
-    /// server costs frames for NATS only (latest frame wins).
+    /// unchanged, to the NATS servers of this URL, to the subject
+    /// PREFIX.NAME: PREFIX defaults to framecast, NAME is the stream's name
+    /// with characters other than letters, digits, - and _ made _. Several
+    /// servers, comma separated, fail over: nats://a:4222,b:4222/site1. A
+    /// slow or absent server costs frames for NATS only (latest frame
+    /// wins).
     #[arg(long, value_name = "nats://HOST:4222[/PREFIX]", value_parser = parse_url)]
     publish: Option<NatsUrl>,
 
     /// Take streams from the NATS subscription SUBJECT (wildcards allowed;
-    /// default `framecast.>`, every stream published with the default
+    /// default framecast.>, every stream published with the default
     /// prefix): each subject is a stream, checked and shown, recorded and
     /// counted as a TCP sender is, ended after --idle-timeout without
     /// frames. Without --listen the TCP listener takes a free loopback
