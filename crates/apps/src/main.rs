@@ -166,10 +166,10 @@ enum DisplayMode {
 struct SendArgs {
     /// The receiver: HOST:PORT, HOST (port 5252), or an IPv6 address in
     /// brackets such as `[::1]:5252`; a name is looked up at every attempt.
-    /// Or NATS servers to publish to, nats://HOST:4222[/SUBJECT] (subject
-    /// default: framecast.<--name>; several servers comma separated fail
-    /// over; --connect-timeout, --retry, --framing, --tls and --token-file
-    /// are for receivers only).
+    /// Or NATS servers to publish to, nats://HOST:4222[/SUBJECT] (SUBJECT
+    /// defaults to framecast.NAME, NAME from --name; several servers comma
+    /// separated fail over; --connect-timeout, --retry, --framing, --tls
+    /// and --token-file are for a TCP receiver only).
     #[arg(long, value_name = "HOST:PORT|nats://HOST:4222/SUBJECT", value_parser = parse_destination)]
     to: Destination,
 
