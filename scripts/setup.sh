@@ -4,8 +4,10 @@
 #   - system packages: libclang (the camera feature's V4L bindings are generated
 #     at build time), Xvfb + xdotool + xwd + ImageMagick (real-window tests),
 #     ffmpeg (MJPEG interop fixtures), PostgreSQL (the catalog's shared store;
-#     the tests start throwaway servers of their own), Chromium (the HTTP
-#     viewer's browser test), curl (the README's tour);
+#     the tests start throwaway servers of their own), nats-server (frames
+#     over NATS; the tests start throwaway servers and a cluster of their
+#     own), Chromium (the HTTP viewer's browser test), curl (the README's
+#     tour);
 #   - a Python virtual environment at .venv with the stock peers the interop
 #     tests run against (protobuf, OpenCV, gRPC tools).
 # Debian/Ubuntu; run as root or with sudo available.
@@ -13,7 +15,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(libclang-dev clang xvfb xdotool x11-apps imagemagick ffmpeg python3-venv
-  libxkbcommon-x11-0 libx11-xcb1 libxcursor1 libxrandr2 libxi6 postgresql chromium curl)
+  libxkbcommon-x11-0 libx11-xcb1 libxcursor1 libxrandr2 libxi6 postgresql nats-server chromium curl)
 PIP_PACKAGES=(protobuf opencv-python-headless numpy grpcio grpcio-tools grpcio-health-checking grpcio-reflection)
 
 missing=()

@@ -2,7 +2,7 @@
 # The whole test suite, as CI runs it: installs what the tests need
 # (scripts/setup.sh), then formatting, lints, docs and every test with every
 # feature on. FRAMECAST_CI=1 makes tests that need an external tool (Xvfb,
-# xdotool, ffmpeg, Chromium, the Python peers) fail rather than skip when it is missing.
+# xdotool, ffmpeg, Chromium, nats-server, the Python peers) fail rather than skip when it is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

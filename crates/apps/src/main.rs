@@ -31,6 +31,7 @@ mod bench_cmd;
 mod catalog_cmd;
 mod cert_cmd;
 mod http_cmd;
+mod nats_cmd;
 
 /// Stream camera frames over TCP: a sender, a receiver, and a demo of both.
 #[derive(Debug, Parser)]
@@ -47,10 +48,10 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Capture frames, JPEG-encode them and stream them to a receiver.
-    Send(SendArgs),
+    Send(Box<SendArgs>),
     /// Receive frames from one or more senders and show, record or measure
     /// them.
-    Recv(RecvArgs),
+    Recv(Box<RecvArgs>),
     /// A receiver and a sender in one process over loopback, with the test
     /// pattern: a window when there is a display, else the stats line.
     Demo(DemoArgs),
@@ -102,6 +103,23 @@ impl fmt::Display for Size {
     }
 }
 
+/// Where a sender sends: a receiver, or NATS servers.
+#[derive(Debug, Clone)]
+enum Destination {
+    /// A receiver's `HOST:PORT`.
+    Receiver(addr::HostPort),
+    /// NATS servers and a subject.
+    Nats(framecast_stream::nats::NatsUrl),
+}
+
+fn parse_destination(s: &str) -> Result<Destination, String> {
+    if nats_cmd::is_nats(s) {
+        nats_cmd::parse_url(s).map(Destination::Nats)
+    } else {
+        addr::parse_to(s).map(Destination::Receiver)
+    }
+}
+
 /// A pixel count: `WIDTHxHEIGHT` or a plain number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Pixels(u64);
@@ -148,8 +166,12 @@ enum DisplayMode {
 struct SendArgs {
     /// The receiver: HOST:PORT, HOST (port 5252), or an IPv6 address in
     /// brackets such as `[::1]:5252`; a name is looked up at every attempt.
-    #[arg(long, value_name = "HOST:PORT", value_parser = addr::parse_to)]
-    to: addr::HostPort,
+    /// Or NATS servers to publish to, nats://HOST:4222[/SUBJECT] (SUBJECT
+    /// defaults to framecast.NAME, NAME from --name; several servers comma
+    /// separated fail over; --connect-timeout, --retry, --framing, --tls
+    /// and --token-file are for a TCP receiver only).
+    #[arg(long, value_name = "HOST:PORT|nats://HOST:4222/SUBJECT", value_parser = parse_destination)]
+    to: Destination,
 
     /// pattern, camera[:INDEX|NAME], raw:PATH (with --input-size) or
     /// mjpeg:PATH.
@@ -221,6 +243,11 @@ struct SendArgs {
     #[arg(long, value_name = "PATH")]
     token_file: Option<PathBuf>,
 
+    /// With --to nats://…: a file holding the token the NATS servers
+    /// require (one line). A user and password go in the URL instead.
+    #[arg(long, value_name = "PATH")]
+    nats_token_file: Option<PathBuf>,
+
     /// Show what is being captured in a local window; q or Esc in it stops
     /// the sender.
     #[arg(long)]
@@ -240,9 +267,10 @@ struct SendArgs {
 struct RecvArgs {
     /// The address to listen on: HOST:PORT, or an IPv6 address in brackets
     /// such as `[::1]:5252`; loopback by default. Use 0.0.0.0:5252 to accept senders from other machines.
-    /// Port 0 picks a free port.
-    #[arg(long, default_value = "127.0.0.1:5252", value_name = "HOST:PORT", value_parser = addr::parse_listen)]
-    listen: SocketAddr,
+    /// Port 0 picks a free port. [default: 127.0.0.1:5252, or with --from
+    /// a free loopback port]
+    #[arg(long, value_name = "HOST:PORT", value_parser = addr::parse_listen)]
+    listen: Option<SocketAddr>,
 
     /// auto (a window when there is a display, else none), window, or none
     /// to decode and scale without showing.
@@ -332,12 +360,16 @@ struct RecvArgs {
     /// Accept senders from other machines without a token. Without it, a
     /// --listen address beyond loopback with no token refuses to start.
     /// Also lets --http serve beyond loopback (the viewer has no
-    /// authentication).
+    /// authentication), and --publish/--from use NATS servers beyond
+    /// loopback without credentials.
     #[arg(long)]
     allow_anonymous: bool,
 
     #[command(flatten)]
     http: http_cmd::HttpArgs,
+
+    #[command(flatten)]
+    nats: nats_cmd::NatsRecvArgs,
 
     /// For `framecast bench`: write this process's CPU time and heap
     /// allocations, at warm-up and at the end, to this file.
@@ -389,8 +421,8 @@ fn main() -> std::process::ExitCode {
         }
     }
     let result = match cli.command {
-        Command::Send(args) => send(args, cli.quiet),
-        Command::Recv(args) => recv(args, cli.quiet),
+        Command::Send(args) => send(*args, cli.quiet),
+        Command::Recv(args) => recv(*args, cli.quiet),
         Command::Demo(args) => demo(args, cli.quiet),
         Command::Devices => devices(),
         Command::Bench(args) => bench_cmd::run(args, cli.quiet),
@@ -436,7 +468,13 @@ fn report(e: &anyhow::Error) {
 }
 
 fn init_logging(quiet: bool) {
-    let default = if quiet { "warn" } else { "info" };
+    // The NATS client's own lines repeat ours ("connected", "closed") at
+    // info: only its warnings and errors are shown by default.
+    let default = if quiet {
+        "warn"
+    } else {
+        "info,async_nats=warn"
+    };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     tracing_subscriber::fmt()
@@ -597,16 +635,42 @@ fn build_sender(args: &SendArgs) -> Result<(SenderBuilder, Option<u64>)> {
         .name
         .clone()
         .unwrap_or_else(|| default_stream_name(&args.source));
-    let mut builder = SenderBuilder::new(args.to.to_string(), source)
+    let builder = match &args.to {
+        Destination::Nats(url) => {
+            if args.framing != Prefix::U32Le
+                || args.tls
+                || args.tls_ca.is_some()
+                || args.token_file.is_some()
+            {
+                anyhow::bail!(
+                    "--to nats://… publishes each Video message as it is: --framing, --tls, \
+                     --tls-ca and --token-file are for receivers (NATS credentials go in the URL \
+                     or --nats-token-file)"
+                );
+            }
+            let url = nats_cmd::sender_url(url, args.nats_token_file.as_ref())?;
+            SenderBuilder::nats(url, source)
+        }
+        Destination::Receiver(to) => {
+            if args.nats_token_file.is_some() {
+                anyhow::bail!("--nats-token-file is for --to nats://…");
+            }
+            SenderBuilder::new(to.to_string(), source)
+                .framing(args.framing)
+                .connect_timeout(seconds(args.connect_timeout, "--connect-timeout")?)
+                .retry(args.retry)
+        }
+    };
+    let mut builder = builder
         .size(args.size.width, args.size.height)
         .quality(args.quality)
-        .framing(args.framing)
         .name(name)
-        .connect_timeout(seconds(args.connect_timeout, "--connect-timeout")?)
-        .retry(args.retry)
         .on_event(move |e| log_sender_event(e, sender_hint(e, framing)));
     if let Some(n) = args.count {
         builder = builder.count(n);
+    }
+    if matches!(args.to, Destination::Nats(_)) {
+        return Ok((builder, frames));
     }
     if let Some(token) = catalog_cmd::read_token(args.token_file.as_deref())? {
         builder = builder.token(token);
@@ -718,7 +782,7 @@ fn send(args: SendArgs, quiet: bool) -> Result<()> {
         return send_with_preview(args, json, quiet);
     }
     let (builder, frames) = build_sender(&args)?;
-    let sender = builder.start()?;
+    let sender = builder.start().map_err(sender_error)?;
     let mut probe = args.bench_report.clone().map(bench_cmd::Probe::new);
     let run = run_sender(sender, quiet, frames, probe.as_mut(), || false);
     finish_sender(run, json, args.count)
@@ -843,6 +907,7 @@ fn sender_error(e: framecast_stream::StreamError) -> anyhow::Error {
             Some("is a receiver running there? --retry forever keeps trying")
         }
         StreamError::PictureTooLarge { .. } => Some("send smaller pictures with --size"),
+        StreamError::Nats(e) => nats_cmd::hint(e),
         _ => None,
     };
     let e = anyhow::Error::new(e);
@@ -932,8 +997,23 @@ impl JsonOut {
 }
 
 /// The receiver `args` ask for (its display sinks are added by the caller).
+/// The address `recv` listens on: `--listen`, else the default port on
+/// loopback, or with `--from` (streams come from NATS) a free loopback
+/// port, so that it never takes the port of another receiver.
+fn listen_addr(args: &RecvArgs) -> SocketAddr {
+    args.listen.unwrap_or_else(|| {
+        let port = if args.nats.takes_from_nats() {
+            0
+        } else {
+            framecast_stream::DEFAULT_PORT
+        };
+        SocketAddr::from(([127, 0, 0, 1], port))
+    })
+}
+
 fn receiver_builder(args: &RecvArgs) -> Result<ReceiverBuilder> {
-    let mut builder = ReceiverBuilder::new(args.listen)
+    let listen = listen_addr(args);
+    let mut builder = ReceiverBuilder::new(listen)
         .framing(args.framing)
         .max_clients(args.max_clients)
         .max_pending_handshakes(args.max_pending_handshakes)
@@ -953,14 +1033,13 @@ fn receiver_builder(args: &RecvArgs) -> Result<ReceiverBuilder> {
     let token = catalog_cmd::read_token(args.token_file.as_deref())?;
     // Protected mode: only this machine may connect, unless senders must
     // authenticate or the user opted out.
-    let exposure =
-        framecast_tls::Exposure::check(&[args.listen], token.is_some(), args.allow_anonymous)
-            .map_err(|e| {
-                anyhow::Error::new(e).context(Hint(
-                    "require a token with --token-file FILE (or FRAMECAST_TOKEN), ideally with \
+    let exposure = framecast_tls::Exposure::check(&[listen], token.is_some(), args.allow_anonymous)
+        .map_err(|e| {
+            anyhow::Error::new(e).context(Hint(
+                "require a token with --token-file FILE (or FRAMECAST_TOKEN), ideally with \
              --tls-cert and --tls-key; or accept anyone with --allow-anonymous",
-                ))
-            })?;
+            ))
+        })?;
     if args.framing == Prefix::LegacyI64Le && (token.is_some() || args.tls_cert.is_some()) {
         anyhow::bail!(
             "the legacy framing cannot carry TLS or a token (the original programs cannot): \
@@ -971,7 +1050,7 @@ fn receiver_builder(args: &RecvArgs) -> Result<ReceiverBuilder> {
         framecast_tls::Exposure::Anonymous => tracing::warn!(
             "accepting senders on {} without authentication (--allow-anonymous): anyone who can reach \
              it can send frames",
-            args.listen
+            listen
         ),
         framecast_tls::Exposure::Authenticated if args.tls_cert.is_none() => tracing::warn!(
             "the access token will cross the network in plaintext: add --tls-cert and --tls-key"
@@ -1005,6 +1084,7 @@ struct Outputs {
     record: Option<framecast_stream::RecordTarget>,
     probe: Option<bench_cmd::Probe>,
     http: Option<framecast_stream::http::HttpConfig>,
+    nats: Option<nats_cmd::NatsPlan>,
 }
 
 impl Outputs {
@@ -1023,7 +1103,13 @@ impl Outputs {
             record,
             probe: None,
             http: None,
+            nats: None,
         })
+    }
+
+    fn with_nats(mut self, nats: Option<nats_cmd::NatsPlan>) -> Self {
+        self.nats = nats;
+        self
     }
 
     fn with_http(mut self, http: Option<framecast_stream::http::HttpConfig>) -> Self {
@@ -1075,6 +1161,7 @@ fn run_and_finish(
 ) -> Result<()> {
     announce(&receiver);
     let _http = http_cmd::start(&receiver, outputs.http)?;
+    let nats = nats_cmd::start(&receiver, outputs.nats)?;
     let recording = match outputs.record {
         Some(target) => Some(framecast_stream::Recording::start(&receiver, target)?),
         None => None,
@@ -1083,7 +1170,7 @@ fn run_and_finish(
     let recorded = recording
         .map(framecast_stream::Recording::finish)
         .transpose();
-    let stats = finish_receiver(stats, outputs.json)?;
+    let stats = finish_receiver(stats, outputs.json, &nats)?;
     if let Some(r) = recorded? {
         let files: Vec<String> = r.files.iter().map(|p| p.display().to_string()).collect();
         out(format_args!(
@@ -1127,7 +1214,8 @@ fn recv_http(args: &RecvArgs) -> Result<Option<framecast_stream::http::HttpConfi
 fn recv(args: RecvArgs, quiet: bool) -> Result<()> {
     let outputs = Outputs::open(args.stats_json.as_deref(), args.record.as_deref())?
         .with_probe(args.bench_report.as_deref())
-        .with_http(recv_http(&args)?);
+        .with_http(recv_http(&args)?)
+        .with_nats(args.nats.plan(args.allow_anonymous)?);
     let windowed = match args.display {
         DisplayMode::None => false,
         DisplayMode::Window => true,
@@ -1144,7 +1232,8 @@ fn recv(args: RecvArgs, quiet: bool) -> Result<()> {
                 framecast_stream::Report(&e)
             );
             let outputs = Outputs::open(args.stats_json.as_deref(), args.record.as_deref())?
-                .with_http(recv_http(&args)?);
+                .with_http(recv_http(&args)?)
+                .with_nats(args.nats.plan(args.allow_anonymous)?);
             recv_headless(&args, outputs, quiet)
         }
         Err(e) => {
@@ -1245,9 +1334,21 @@ fn finish_receiver(
         std::result::Result<(), framecast_stream::StreamError>,
     ),
     json: Option<JsonOut>,
+    nats: &nats_cmd::NatsRunning,
 ) -> Result<ReceiverStats> {
     if let Some(json) = json {
-        json.write(&stats)?;
+        /// The receiver's totals, and what went over NATS when it did.
+        #[derive(serde::Serialize)]
+        struct Totals<'a> {
+            #[serde(flatten)]
+            stats: &'a ReceiverStats,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            nats: Option<nats_cmd::NatsStats>,
+        }
+        json.write(&Totals {
+            stats: &stats,
+            nats: nats.stats(),
+        })?;
     }
     let latency = match stats.latency_ms {
         Some(l) => format!(
@@ -1268,6 +1369,9 @@ fn finish_receiver(
         stats.dropped,
         stats.corrupt,
     ))?;
+    if let Some(line) = nats.summary() {
+        out(format_args!("{line}\n"))?;
+    }
     result?;
     Ok(stats)
 }

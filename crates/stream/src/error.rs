@@ -97,6 +97,10 @@ pub enum StreamError {
     /// A recording cannot be made.
     #[error("cannot record")]
     Record(#[source] crate::recording::RecordError),
+    /// Frames over NATS cannot go (see [`NatsError`](crate::nats::NatsError)).
+    #[cfg(feature = "nats")]
+    #[error(transparent)]
+    Nats(crate::nats::NatsError),
     /// A stage of the engine panicked (a bug).
     #[error("the {0} thread panicked")]
     Panicked(&'static str),

@@ -70,6 +70,8 @@ pub mod handshake;
 #[cfg(feature = "http")]
 pub mod http;
 pub mod limits;
+#[cfg(feature = "nats")]
+pub mod nats;
 mod queue;
 mod receiver;
 mod recording;

@@ -46,6 +46,12 @@ use crate::queue::Latest;
 use crate::stats::{SenderStats, secs};
 use crate::{Stop, StopHandle};
 
+// The NATS send stage lives with the NATS code but is a child of this
+// module, so that it drives the same queues and counters as `send_loop`.
+#[cfg(feature = "nats")]
+#[path = "nats/send.rs"]
+mod nats;
+
 /// The original program's frame size.
 pub const DEFAULT_SIZE: (u32, u32) = (400, 400);
 
@@ -137,6 +143,9 @@ pub struct SenderBuilder {
     tls: Option<TlsClient>,
     #[cfg(feature = "tls")]
     token: Option<framecast_tls::Token>,
+    /// Publish to NATS instead of connecting to a receiver.
+    #[cfg(feature = "nats")]
+    nats: Option<crate::nats::NatsUrl>,
 }
 
 impl std::fmt::Debug for SenderBuilder {
@@ -181,6 +190,8 @@ impl SenderBuilder {
             tls: None,
             #[cfg(feature = "tls")]
             token: None,
+            #[cfg(feature = "nats")]
+            nats: None,
         }
     }
 
@@ -359,6 +370,8 @@ impl SenderBuilder {
                 return bad(what, "must be longer than zero");
             }
         }
+        #[cfg(feature = "nats")]
+        let nats = nats::connect(&self)?;
         let format = self.source.format();
         let shared = Arc::new(SenderShared {
             stop: AtomicBool::new(false),
@@ -424,11 +437,14 @@ impl SenderBuilder {
                 self.seed.unwrap_or_else(rand::random),
             ),
         };
-        let send = {
+        let send_stage: Box<dyn FnOnce() + Send> = {
             let shared = Arc::clone(&shared);
             let count = self.count;
-            spawn("send", Box::new(move || send_loop(&shared, link, count)))
+            Box::new(move || send_loop(&shared, link, count))
         };
+        #[cfg(feature = "nats")]
+        let send_stage = nats::send_stage(nats, &shared, self.count).unwrap_or(send_stage);
+        let send = spawn("send", send_stage);
         match send {
             Ok(t) => threads.push(("send", t)),
             Err(e) => {

@@ -99,6 +99,9 @@ pub(crate) async fn serve(shared: Arc<Shared>, listener: TcpListener) {
     drop(listener);
     tracker.close();
     tracker.wait().await;
+    // Streams from other sources (NATS) end on the same cancellation.
+    shared.sources.close();
+    shared.sources.wait().await;
     shared.pool.close();
 }
 

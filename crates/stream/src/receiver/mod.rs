@@ -20,6 +20,8 @@
 
 mod conn;
 mod pool;
+#[cfg(feature = "nats")]
+pub(crate) mod source;
 mod state;
 
 use std::net::SocketAddr;
@@ -383,6 +385,7 @@ impl ReceiverBuilder {
             registry: Registry::new(config.max_clients, config.max_ended_streams),
             pool: Pool::new(config.workers, config.max_clients),
             cancel: CancellationToken::new(),
+            sources: tokio_util::task::TaskTracker::new(),
             counters: Counters::default(),
             frames_tx: Mutex::new(Some(frames_tx)),
             hook: self.hook,
@@ -443,6 +446,10 @@ pub(crate) struct Shared {
     /// Cancelled when the receiver stops: the accept loop and every
     /// connection end; the pool is closed once they all have.
     pub(crate) cancel: CancellationToken,
+    /// Tasks beside the connections that open or follow streams (NATS
+    /// subscriptions and publishers): the pool is closed only once they
+    /// have ended too.
+    pub(crate) sources: tokio_util::task::TaskTracker,
     pub(crate) counters: Counters,
     /// Taken (closing every subscription) once the receiver has stopped.
     frames_tx: Mutex<Option<broadcast::Sender<StreamEvent>>>,
