@@ -364,7 +364,7 @@ mod backend {
     use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
     use std::thread::JoinHandle;
 
-    use framecast_codec::{PixelFormat, probe_jpeg};
+    use framecast_image::{PixelFormat, probe_jpeg};
     use nokhwa::Camera;
     use nokhwa::utils::{
         ApiBackend, CameraFormat, CameraIndex, CameraInfo, FrameFormat, RequestedFormat,

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use framecast_codec::CodecError;
+use framecast_image::ImageError;
 
 /// Everything that can go wrong while capturing. Every message says what to
 /// do about it where there is something to do.
@@ -76,7 +76,7 @@ pub enum CaptureError {
         /// Where the frame starts in its file.
         offset: u64,
         /// What the codec said.
-        source: CodecError,
+        source: ImageError,
     },
 
     /// A picture size that is zero or beyond the configured limits.

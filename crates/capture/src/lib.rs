@@ -59,6 +59,9 @@ pub use camera::{
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use dht::ensure_huffman_tables;
 pub use error::CaptureError;
+/// The picture types frames are made of, from `framecast-image` (the same
+/// types `framecast-codec` re-exports).
+pub use framecast_image::{ImageBuf, ImageError, ImageRef, JpegInfo, PixelFormat};
 pub use limits::{DEFAULT_MAX_JPEG_BYTES, DEFAULT_MAX_SIDE, Limits};
 pub use mjpeg::{JpegSpan, MjpegFileSource, MjpegIndex};
 pub use pace::{DEFAULT_MAX_LAG_PERIODS, Paced, Pacer};

@@ -27,7 +27,7 @@ use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use framecast_codec::{PixelFormat, probe_jpeg};
+use framecast_image::{PixelFormat, probe_jpeg};
 
 use crate::{
     CaptureError, Clock, Frame, FrameKind, FrameSource, Limits, SourceFormat, SystemClock,

@@ -22,7 +22,7 @@
 
 use std::sync::Arc;
 
-use framecast_codec::{ImageBuf, ImageRef, PixelFormat};
+use framecast_image::{ImageBuf, ImageRef, PixelFormat};
 
 use crate::{
     CaptureError, Clock, Frame, FrameKind, FrameSource, Limits, SourceFormat, SystemClock,
@@ -47,7 +47,7 @@ const MARKER_SALT: u32 = 0x5EED_CAFE;
 ///
 /// ```
 /// use framecast_capture::{Pattern, decode_marker};
-/// use framecast_codec::{ImageBuf, PixelFormat};
+/// use framecast_image::{ImageBuf, PixelFormat};
 ///
 /// let pattern = Pattern::new(320, 240)?;
 /// let mut a = ImageBuf::empty(PixelFormat::Rgb8);

@@ -6,7 +6,7 @@ use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use framecast_codec::PixelFormat;
+use framecast_image::PixelFormat;
 
 use crate::{
     CaptureError, Clock, Frame, FrameKind, FrameSource, Limits, SourceFormat, SystemClock,

@@ -1,6 +1,6 @@
 //! The [`FrameSource`] trait and the [`Frame`] it fills.
 
-use framecast_codec::{ImageBuf, PixelFormat};
+use framecast_image::{ImageBuf, PixelFormat};
 
 use crate::CaptureError;
 

@@ -7,8 +7,7 @@ use zune_jpeg::zune_core::bytestream::{ZByteIoError, ZByteReaderTrait, ZSeekFrom
 use zune_jpeg::zune_core::colorspace::ColorSpace;
 use zune_jpeg::zune_core::options::DecoderOptions;
 
-use crate::probe::{JpegInfo, probe_jpeg};
-use crate::{CodecError, ImageBuf, PixelFormat};
+use crate::{CodecError, ImageBuf, ImageError, JpegInfo, PixelFormat, probe_jpeg};
 
 /// Default [`Limits::max_width`]: 8192 pixels, above any camera framecast
 /// expects.
@@ -130,10 +129,11 @@ impl Decoder for ZuneDecoder {
         // though: see `GuardedScan`.
         let trimmed = data.len() - data.iter().rev().take_while(|&&b| b == 0).count();
         if !data[..trimmed].ends_with(&[0xFF, 0xD9]) {
-            return Err(CodecError::Truncated {
+            return Err(ImageError::Truncated {
                 needed: data.len() + 2,
                 len: data.len(),
-            });
+            }
+            .into());
         }
         let scan_data = &data[..trimmed - 2];
         if info.precision != 8 {
@@ -169,15 +169,16 @@ impl Decoder for ZuneDecoder {
         };
         let mut decoder = JpegDecoder::new_with_options(input, options);
         decoder.decode_headers().map_err(decode_error)?;
-        let (width, height) = decoder.dimensions().ok_or(CodecError::Malformed {
+        let (width, height) = decoder.dimensions().ok_or(ImageError::Malformed {
             reason: "decoder reported no dimensions",
         })?;
         // Our header walk and the decoder's must agree on the picture: a
         // file with two frame headers could otherwise get past the limits.
         if (u32::try_from(width), u32::try_from(height)) != (Ok(info.width), Ok(info.height)) {
-            return Err(CodecError::Malformed {
+            return Err(ImageError::Malformed {
                 reason: "the frame header the decoder used differs from the first one",
-            });
+            }
+            .into());
         }
         out.try_reshape(info.width, info.height, out.format())?;
         decoder.decode_into(out.data_mut()).map_err(|e| {

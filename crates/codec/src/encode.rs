@@ -100,6 +100,11 @@ fn turbo_format(format: PixelFormat) -> Result<TurboFormat, CodecError> {
         // 0x00RRGGBB in native byte order.
         PixelFormat::Xrgb32 if cfg!(target_endian = "little") => TurboFormat::Bgrx,
         PixelFormat::Xrgb32 => TurboFormat::Xrgb,
+        _ => {
+            return Err(CodecError::Unsupported {
+                reason: "TurboEncoder does not know this pixel format",
+            });
+        }
     })
 }
 

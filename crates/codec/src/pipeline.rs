@@ -10,9 +10,8 @@
 
 use crate::decode::{Decoder, Limits, ZuneDecoder};
 use crate::encode::{DEFAULT_QUALITY, Encoder, TurboEncoder};
-use crate::probe::JpegInfo;
 use crate::resize::{AreaResizer, Resizer};
-use crate::{CodecError, ImageBuf, ImageMut, ImageRef, PixelFormat};
+use crate::{CodecError, ImageBuf, ImageError, ImageMut, ImageRef, JpegInfo, PixelFormat};
 
 /// The size the original program sent: 400x400.
 pub const DEFAULT_SEND_WIDTH: u32 = 400;
@@ -94,9 +93,10 @@ impl SenderPipeline {
             });
         }
         if config.width == 0 || config.height == 0 {
-            return Err(CodecError::Layout {
+            return Err(ImageError::Layout {
                 reason: "the sender's picture size must not be zero",
-            });
+            }
+            .into());
         }
         Ok(Self {
             config,

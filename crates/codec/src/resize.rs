@@ -17,7 +17,7 @@
 
 use fast_image_resize as fir;
 
-use crate::{CodecError, ImageMut, ImageRef, PixelFormat};
+use crate::{CodecError, ImageError, ImageMut, ImageRef, PixelFormat};
 
 /// Resizes a picture to the size of a destination picture.
 pub trait Resizer {
@@ -310,21 +310,29 @@ fn horizontal_wide<S: Layout, D: Layout>(acc: &[u16], axis: &Axis, out: &mut [u8
 
 type RowKernel = fn(&[u16], &Axis, &mut [u8]);
 
-fn kernel_for<S: Layout>(dst: PixelFormat) -> RowKernel {
-    match dst {
+/// A pixel format added to [`PixelFormat`] after these kernels were written.
+const UNSUPPORTED: CodecError = CodecError::Unsupported {
+    reason: "the resizer does not know this pixel format",
+};
+
+fn kernel_for<S: Layout>(dst: PixelFormat) -> Option<RowKernel> {
+    Some(match dst {
         PixelFormat::Rgb8 => horizontal_any::<S, Rgb>,
         PixelFormat::Rgba8 => horizontal_any::<S, Rgba>,
         PixelFormat::Bgra8 => horizontal_any::<S, Bgra>,
         PixelFormat::Xrgb32 => horizontal_any::<S, Xrgb>,
-    }
+        _ => return None,
+    })
 }
 
-fn kernel(src: PixelFormat, dst: PixelFormat) -> RowKernel {
+/// `None` for a pixel format this resizer does not know.
+fn kernel(src: PixelFormat, dst: PixelFormat) -> Option<RowKernel> {
     match src {
         PixelFormat::Rgb8 => kernel_for::<Rgb>(dst),
         PixelFormat::Rgba8 => kernel_for::<Rgba>(dst),
         PixelFormat::Bgra8 => kernel_for::<Bgra>(dst),
         PixelFormat::Xrgb32 => kernel_for::<Xrgb>(dst),
+        _ => None,
     }
 }
 
@@ -339,21 +347,24 @@ fn convert<S: Layout, D: Layout>(src: &[u8], out: &mut [u8]) {
 
 type ConvertKernel = fn(&[u8], &mut [u8]);
 
-fn convert_for<S: Layout>(dst: PixelFormat) -> ConvertKernel {
-    match dst {
+fn convert_for<S: Layout>(dst: PixelFormat) -> Option<ConvertKernel> {
+    Some(match dst {
         PixelFormat::Rgb8 => convert::<S, Rgb>,
         PixelFormat::Rgba8 => convert::<S, Rgba>,
         PixelFormat::Bgra8 => convert::<S, Bgra>,
         PixelFormat::Xrgb32 => convert::<S, Xrgb>,
-    }
+        _ => return None,
+    })
 }
 
-fn convert_kernel(src: PixelFormat, dst: PixelFormat) -> ConvertKernel {
+/// `None` for a pixel format this resizer does not know.
+fn convert_kernel(src: PixelFormat, dst: PixelFormat) -> Option<ConvertKernel> {
     match src {
         PixelFormat::Rgb8 => convert_for::<Rgb>(dst),
         PixelFormat::Rgba8 => convert_for::<Rgba>(dst),
         PixelFormat::Bgra8 => convert_for::<Bgra>(dst),
         PixelFormat::Xrgb32 => convert_for::<Xrgb>(dst),
+        _ => None,
     }
 }
 
@@ -700,8 +711,8 @@ impl AreaResizer {
     /// every output row is one source row converted and stretched, or a
     /// blend of two such rows; each is computed once, straight into the
     /// output, and the blends are made from those rows afterwards.
-    fn enlarge(&mut self, src: &ImageRef<'_>, dst: &mut ImageMut<'_>) {
-        let convert = convert_kernel(src.format(), dst.format());
+    fn enlarge(&mut self, src: &ImageRef<'_>, dst: &mut ImageMut<'_>) -> Result<(), CodecError> {
+        let convert = convert_kernel(src.format(), dst.format()).ok_or(UNSUPPORTED)?;
         let fused =
             stretch2x_kernel(src.format(), dst.format()).filter(|_| self.x.dst == 2 * self.x.src);
         let bpp = dst.format().bytes_per_pixel();
@@ -772,17 +783,18 @@ impl AreaResizer {
             let [sa, sb] = &self.spare;
             blend(sa, sb, wa, wb, &mut data[y * stride..][..out_len]);
         }
+        Ok(())
     }
 }
 
 impl AreaResizer {
     /// The general path: per output row, a vertical pass into 16-bit sums,
     /// then a horizontal pass writing the destination layout.
-    fn separable(&mut self, src: &ImageRef<'_>, dst: &mut ImageMut<'_>) {
+    fn separable(&mut self, src: &ImageRef<'_>, dst: &mut ImageMut<'_>) -> Result<(), CodecError> {
         let (dw, dh) = (dst.width(), dst.height());
         let row_len = src.width() as usize * src.format().bytes_per_pixel();
         self.acc.resize(row_len, 0);
-        let run = kernel(src.format(), dst.format());
+        let run = kernel(src.format(), dst.format()).ok_or(UNSUPPORTED)?;
         let stride = dst.stride();
         let out_row = dw as usize * dst.format().bytes_per_pixel();
         for y in 0..dh as usize {
@@ -796,6 +808,7 @@ impl AreaResizer {
             vertical(src, start, weights, &mut self.acc);
             run(&self.acc, &self.x, dst.row_mut(y as u32));
         }
+        Ok(())
     }
 }
 
@@ -806,9 +819,10 @@ impl Resizer for AreaResizer {
             return Ok(());
         }
         if src.width() == 0 || src.height() == 0 {
-            return Err(CodecError::Layout {
+            return Err(ImageError::Layout {
                 reason: "cannot resize an empty picture to a non-empty one",
-            });
+            }
+            .into());
         }
         if (src.width(), src.height(), src.format()) == (dw, dh, dst.format()) {
             for y in 0..dh {
@@ -819,15 +833,13 @@ impl Resizer for AreaResizer {
         self.x.plan(src.width(), dw);
         self.y.plan(src.height(), dh);
         if dw >= src.width() && dh >= src.height() {
-            self.enlarge(&src, dst);
-            return Ok(());
+            return self.enlarge(&src, dst);
         }
         if let Some(shrink) = shrink_kernel(&src, dst) {
             shrink(&src, dst, &mut self.acc);
             return Ok(());
         }
-        self.separable(&src, dst);
-        Ok(())
+        self.separable(&src, dst)
     }
 }
 
@@ -862,10 +874,11 @@ impl Default for FirResizer {
     }
 }
 
-fn fir_type(format: PixelFormat) -> fir::PixelType {
+fn fir_type(format: PixelFormat) -> Result<fir::PixelType, CodecError> {
     match format {
-        PixelFormat::Rgb8 => fir::PixelType::U8x3,
-        PixelFormat::Rgba8 | PixelFormat::Bgra8 | PixelFormat::Xrgb32 => fir::PixelType::U8x4,
+        PixelFormat::Rgb8 => Ok(fir::PixelType::U8x3),
+        PixelFormat::Rgba8 | PixelFormat::Bgra8 | PixelFormat::Xrgb32 => Ok(fir::PixelType::U8x4),
+        _ => Err(UNSUPPORTED),
     }
 }
 
@@ -882,7 +895,7 @@ impl Resizer for FirResizer {
                 reason: "FirResizer needs packed rows",
             });
         }
-        let kind = fir_type(src.format());
+        let kind = fir_type(src.format())?;
         let error = |e: &dyn std::fmt::Display| CodecError::Resize {
             message: e.to_string(),
         };
@@ -1001,7 +1014,8 @@ mod tests {
                 r.x.plan(sw, dw);
                 r.y.plan(sh, dh);
                 r.acc.resize((sw * sf.bytes_per_pixel() as u32) as usize, 0);
-                r.separable(&src.as_image(), &mut slow.as_image_mut());
+                r.separable(&src.as_image(), &mut slow.as_image_mut())
+                    .unwrap();
                 // The fast path rounds after each of two blends, the
                 // separable one once: at most one level apart.
                 let worst = fast
@@ -1046,7 +1060,8 @@ mod tests {
                 let mut r = AreaResizer::new();
                 assert!(shrink_kernel(&src.as_image(), &fast.as_image_mut()).is_some());
                 r.resize(src.as_image(), &mut fast.as_image_mut()).unwrap();
-                r.separable(&src.as_image(), &mut slow.as_image_mut());
+                r.separable(&src.as_image(), &mut slow.as_image_mut())
+                    .unwrap();
                 // Exact arithmetic against 8-bit fixed-point weights.
                 let worst = fast
                     .data()

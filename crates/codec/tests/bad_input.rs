@@ -6,8 +6,8 @@
 mod common;
 
 use framecast_codec::{
-    CodecError, Decoder, ImageBuf, ImageMut, Limits, PixelFormat, ReceiverConfig, ReceiverPipeline,
-    SenderConfig, SenderPipeline, ZuneDecoder, probe_jpeg,
+    CodecError, Decoder, ImageBuf, ImageError, ImageMut, Limits, PixelFormat, ReceiverConfig,
+    ReceiverPipeline, SenderConfig, SenderPipeline, ZuneDecoder, probe_jpeg,
 };
 
 fn good_jpeg(quality: u8) -> Vec<u8> {
@@ -41,15 +41,21 @@ fn exercise(data: &[u8]) -> Result<(), CodecError> {
 
 #[test]
 fn empty_and_non_jpeg_data_are_refused() {
-    assert!(matches!(exercise(&[]), Err(CodecError::Truncated { .. })));
-    assert!(matches!(exercise(b"GIF89a"), Err(CodecError::NotJpeg)));
+    assert!(matches!(
+        exercise(&[]),
+        Err(CodecError::Image(ImageError::Truncated { .. }))
+    ));
+    assert!(matches!(
+        exercise(b"GIF89a"),
+        Err(CodecError::Image(ImageError::NotJpeg))
+    ));
     assert!(matches!(
         exercise(&[0xFF, 0xD8]),
-        Err(CodecError::Truncated { .. })
+        Err(CodecError::Image(ImageError::Truncated { .. }))
     ));
     assert!(matches!(
         exercise(&[0xFF, 0xD8, 0xFF, 0xD9]),
-        Err(CodecError::Malformed { .. })
+        Err(CodecError::Image(ImageError::Malformed { .. }))
     ));
 }
 
@@ -120,7 +126,10 @@ fn absurd_sizes_are_refused_before_allocating() {
     for range in [sof + 5..sof + 7, sof + 7..sof + 9] {
         let mut zero = jpeg.clone();
         zero[range].fill(0);
-        assert!(matches!(exercise(&zero), Err(CodecError::Malformed { .. })));
+        assert!(matches!(
+            exercise(&zero),
+            Err(CodecError::Image(ImageError::Malformed { .. }))
+        ));
     }
 }
 

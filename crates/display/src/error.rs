@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use framecast_codec::CodecError;
+use framecast_image::{ImageError, PixelFormat};
 
 /// Everything that can go wrong in a sink.
 ///
@@ -47,10 +48,16 @@ pub enum DisplayError {
         source: CodecError,
     },
 
-    /// A picture handed to a sink does not match its declared layout or
-    /// format.
+    /// A picture handed to a sink does not match its declared layout.
     #[error("bad picture")]
-    Image(#[source] CodecError),
+    Image(#[source] ImageError),
+
+    /// A picture handed to a sink is in a pixel format it cannot show.
+    #[error("pixel format {format:?} cannot be shown")]
+    UnsupportedFormat {
+        /// The picture's format.
+        format: PixelFormat,
+    },
 
     /// A size in the options is unusable (zero, or larger than a limit).
     #[error("invalid size {width}x{height}: {reason}")]

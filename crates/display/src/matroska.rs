@@ -26,7 +26,7 @@ use std::io::{Seek, SeekFrom, Write};
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use framecast_codec::probe_jpeg;
+use framecast_image::probe_jpeg;
 
 use crate::{DisplayError, EncodedFrame, FrameSink};
 

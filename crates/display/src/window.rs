@@ -351,9 +351,9 @@ impl WindowHandle {
             return Err(DisplayError::Closed);
         }
         if !supported(image.format()) {
-            return Err(DisplayError::Image(CodecError::Unsupported {
-                reason: "the window cannot show this pixel format",
-            }));
+            return Err(DisplayError::UnsupportedFormat {
+                format: image.format(),
+            });
         }
         let (w, h) = (image.width(), image.height());
         check_size(w, h, &self.shared.options.decoder)?;
@@ -485,7 +485,7 @@ impl FrameSink for WindowSink {
         if self.shared.closed.load(Ordering::SeqCst) {
             return Err(DisplayError::Closed);
         }
-        let decode_error = |source| DisplayError::Decode {
+        let decode_error = |source: CodecError| DisplayError::Decode {
             stream: frame.stream,
             sequence: frame.sequence,
             source,
@@ -498,7 +498,7 @@ impl FrameSink for WindowSink {
         let shape = match frame.source_size {
             Some(size) => Some(size),
             None if self.shared.options.keep_aspect => {
-                let info = probe_jpeg(frame.jpeg).map_err(decode_error)?;
+                let info = probe_jpeg(frame.jpeg).map_err(|e| decode_error(e.into()))?;
                 Some((info.width, info.height))
             }
             None => None,
