@@ -61,10 +61,4 @@ pub enum CodecError {
         /// The encoder's own description.
         message: String,
     },
-    /// The resizer failed.
-    #[error("resizing failed: {message}")]
-    Resize {
-        /// The resizer's own description.
-        message: String,
-    },
 }

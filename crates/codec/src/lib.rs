@@ -7,8 +7,8 @@
 //!   what the apps run per frame, reusing every buffer.
 //! - The parts behind small traits: [`Encoder`] ([`TurboEncoder`]),
 //!   [`Decoder`] ([`ZuneDecoder`], with [`Limits`]), [`Resizer`]
-//!   ([`AreaResizer`], [`FirResizer`]), and [`probe_jpeg`], a JPEG's size
-//!   from its header without decoding.
+//!   ([`AreaResizer`]), and [`probe_jpeg`], a JPEG's size from its header
+//!   without decoding.
 //!
 //! ```
 //! use framecast_codec::*;
@@ -42,8 +42,6 @@ pub use decode::{
 pub use encode::JpegEncoderEncoder;
 pub use encode::{DEFAULT_QUALITY, Encoder, MAX_JPEG_SIDE, TurboEncoder};
 pub use error::CodecError;
-/// The resizing library [`FirResizer`] wraps, for its algorithm names.
-pub use fast_image_resize;
 /// The picture types and the JPEG header probe, from `framecast-image`
 /// (re-exported: they are the same types there and here).
 pub use framecast_image::{
@@ -53,4 +51,4 @@ pub use pipeline::{
     DEFAULT_SEND_HEIGHT, DEFAULT_SEND_WIDTH, DecodedInfo, ReceiverConfig, ReceiverPipeline,
     SenderConfig, SenderPipeline,
 };
-pub use resize::{AreaResizer, FirResizer, Resizer};
+pub use resize::{AreaResizer, Resizer};

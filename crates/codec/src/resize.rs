@@ -15,8 +15,6 @@
 //! summing to exactly 256, so the sums cannot overflow and a flat area stays
 //! exactly flat.
 
-use fast_image_resize as fir;
-
 use crate::{CodecError, ImageError, ImageMut, ImageRef, PixelFormat};
 
 /// Resizes a picture to the size of a destination picture.
@@ -843,73 +841,6 @@ impl Resizer for AreaResizer {
     }
 }
 
-/// [`Resizer`] built on fast_image_resize with a chosen algorithm: the stock
-/// baseline [`AreaResizer`] is measured against, and a choice of filters
-/// for callers who want them. Source and destination must have the same
-/// [`PixelFormat`] and packed rows.
-#[derive(Debug)]
-pub struct FirResizer {
-    inner: fir::Resizer,
-    options: fir::ResizeOptions,
-}
-
-impl FirResizer {
-    /// A resizer using `algorithm`, e.g.
-    /// `fir::ResizeAlg::Convolution(fir::FilterType::Bilinear)`, the stock
-    /// call closest to `INTER_AREA` when shrinking.
-    pub fn new(algorithm: fir::ResizeAlg) -> Self {
-        Self {
-            inner: fir::Resizer::new(),
-            options: fir::ResizeOptions::new()
-                .resize_alg(algorithm)
-                .use_alpha(false),
-        }
-    }
-}
-
-impl Default for FirResizer {
-    /// Bilinear convolution.
-    fn default() -> Self {
-        Self::new(fir::ResizeAlg::Convolution(fir::FilterType::Bilinear))
-    }
-}
-
-fn fir_type(format: PixelFormat) -> Result<fir::PixelType, CodecError> {
-    match format {
-        PixelFormat::Rgb8 => Ok(fir::PixelType::U8x3),
-        PixelFormat::Rgba8 | PixelFormat::Bgra8 | PixelFormat::Xrgb32 => Ok(fir::PixelType::U8x4),
-        _ => Err(UNSUPPORTED),
-    }
-}
-
-impl Resizer for FirResizer {
-    fn resize(&mut self, src: ImageRef<'_>, dst: &mut ImageMut<'_>) -> Result<(), CodecError> {
-        if src.format() != dst.format() {
-            return Err(CodecError::Unsupported {
-                reason: "FirResizer does not convert pixel formats",
-            });
-        }
-        let packed_dst = Some(dst.stride()) == dst.format().row_bytes(dst.width());
-        if !src.is_packed() || !packed_dst {
-            return Err(CodecError::Unsupported {
-                reason: "FirResizer needs packed rows",
-            });
-        }
-        let kind = fir_type(src.format())?;
-        let error = |e: &dyn std::fmt::Display| CodecError::Resize {
-            message: e.to_string(),
-        };
-        let from = fir::images::ImageRef::new(src.width(), src.height(), src.data(), kind)
-            .map_err(|e| error(&e))?;
-        let (w, h) = (dst.width(), dst.height());
-        let mut to =
-            fir::images::Image::from_slice_u8(w, h, dst.data_mut(), kind).map_err(|e| error(&e))?;
-        self.inner
-            .resize(&from, &mut to, &self.options)
-            .map_err(|e| error(&e))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1089,17 +1020,5 @@ mod tests {
                 .unwrap();
             assert_eq!(dst.data(), &want[..], "{format:?}");
         }
-    }
-
-    #[test]
-    fn fir_resizer_refuses_format_changes() {
-        let src = ImageBuf::new(4, 4, PixelFormat::Rgb8);
-        let mut dst = ImageBuf::new(2, 2, PixelFormat::Rgba8);
-        let err = FirResizer::default().resize(src.as_image(), &mut dst.as_image_mut());
-        assert!(matches!(err, Err(CodecError::Unsupported { .. })));
-        let mut dst = ImageBuf::new(2, 2, PixelFormat::Rgb8);
-        FirResizer::default()
-            .resize(src.as_image(), &mut dst.as_image_mut())
-            .unwrap();
     }
 }
