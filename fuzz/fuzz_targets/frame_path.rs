@@ -7,14 +7,14 @@
 #![no_main]
 
 use bytes::BytesMut;
-use framecast_codec::{ImageMut, Limits, ReceiverConfig, ReceiverPipeline};
+use framecast_codec::{DecodeLimits, ImageMut, ReceiverConfig, ReceiverPipeline};
 use framecast_stream::check_frame;
 use framecast_wire::FrameCodec;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let mut codec = FrameCodec::new().max_frame_len(64 * 1024);
-    let limits = Limits {
+    let limits = DecodeLimits {
         max_width: 1024,
         max_height: 1024,
         max_pixels: 256 * 256,

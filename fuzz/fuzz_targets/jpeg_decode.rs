@@ -4,14 +4,12 @@
 
 #![no_main]
 
-use framecast_codec::{
-    ImageMut, Limits, ReceiverConfig, ReceiverPipeline, probe_jpeg,
-};
+use framecast_codec::{DecodeLimits, ImageMut, ReceiverConfig, ReceiverPipeline, probe_jpeg};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     // Small limits keep each run fast; the check itself is what matters.
-    let limits = Limits {
+    let limits = DecodeLimits {
         max_width: 1024,
         max_height: 1024,
         max_pixels: 512 * 512,

@@ -166,7 +166,7 @@ struct SendArgs {
     size: Size,
 
     /// JPEG quality, 1 to 100.
-    #[arg(long, default_value_t = 95, value_parser = clap::value_parser!(u8).range(1..=100))]
+    #[arg(long, default_value_t = framecast_stream::DEFAULT_QUALITY, value_parser = clap::value_parser!(u8).range(1..=100))]
     quality: u8,
 
     /// Frames per second; 0 sends as fast as possible.

@@ -61,12 +61,12 @@ pub enum CaptureError {
     /// A JPEG frame is longer than the configured limit.
     #[error(
         "JPEG frame at byte {offset} is longer than the {limit}-byte limit \
-         (Limits::max_jpeg_bytes); is this an MJPEG file?"
+         (SourceLimits::max_jpeg_bytes); is this an MJPEG file?"
     )]
     JpegTooLarge {
         /// Where the frame starts in its file.
         offset: u64,
-        /// [`Limits::max_jpeg_bytes`](crate::Limits::max_jpeg_bytes).
+        /// [`SourceLimits::max_jpeg_bytes`](crate::SourceLimits::max_jpeg_bytes).
         limit: usize,
     },
 
@@ -82,14 +82,14 @@ pub enum CaptureError {
     /// A picture size that is zero or beyond the configured limits.
     #[error(
         "invalid frame size {width}x{height}: each side must be 1..={max_side} \
-         (Limits::max_side)"
+         (SourceLimits::max_side)"
     )]
     InvalidSize {
         /// The width asked for.
         width: u32,
         /// The height asked for.
         height: u32,
-        /// [`Limits::max_side`](crate::Limits::max_side).
+        /// [`SourceLimits::max_side`](crate::SourceLimits::max_side).
         max_side: u32,
     },
 

@@ -25,7 +25,7 @@ use std::sync::Arc;
 use framecast_image::{ImageBuf, ImageRef, PixelFormat};
 
 use crate::{
-    CaptureError, Clock, Frame, FrameKind, FrameSource, Limits, SourceFormat, SystemClock,
+    CaptureError, Clock, Frame, FrameKind, FrameSource, SourceFormat, SourceLimits, SystemClock,
 };
 
 /// Marker cells per row of the marker band.
@@ -71,13 +71,17 @@ pub struct Pattern {
 }
 
 impl Pattern {
-    /// A pattern of `width` x `height`, within the default [`Limits`].
+    /// A pattern of `width` x `height`, within the default [`SourceLimits`].
     pub fn new(width: u32, height: u32) -> Result<Self, CaptureError> {
-        Self::with_limits(width, height, &Limits::default())
+        Self::with_limits(width, height, &SourceLimits::default())
     }
 
     /// A pattern of `width` x `height`, within `limits`.
-    pub fn with_limits(width: u32, height: u32, limits: &Limits) -> Result<Self, CaptureError> {
+    pub fn with_limits(
+        width: u32,
+        height: u32,
+        limits: &SourceLimits,
+    ) -> Result<Self, CaptureError> {
         limits.check_size(width, height)?;
         let (w, h) = (width as usize, height as usize);
         let mut texture = Vec::with_capacity(w * h);
@@ -401,11 +405,15 @@ pub struct PatternSource {
 impl PatternSource {
     /// A pattern source of `width` x `height`, stamped by the system clock.
     pub fn new(width: u32, height: u32) -> Result<Self, CaptureError> {
-        Self::with_limits(width, height, &Limits::default())
+        Self::with_limits(width, height, &SourceLimits::default())
     }
 
     /// A pattern source of `width` x `height` within `limits`.
-    pub fn with_limits(width: u32, height: u32, limits: &Limits) -> Result<Self, CaptureError> {
+    pub fn with_limits(
+        width: u32,
+        height: u32,
+        limits: &SourceLimits,
+    ) -> Result<Self, CaptureError> {
         Ok(Self {
             pattern: Pattern::with_limits(width, height, limits)?,
             next_seq: 0,

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use framecast_image::PixelFormat;
 
 use crate::{
-    CaptureError, Clock, Frame, FrameKind, FrameSource, Limits, SourceFormat, SystemClock,
+    CaptureError, Clock, Frame, FrameKind, FrameSource, SourceFormat, SourceLimits, SystemClock,
 };
 
 /// Frames of a raw RGB24 file, ending after the last (or, with
@@ -45,9 +45,9 @@ pub struct RawFileSource {
 
 impl RawFileSource {
     /// Opens `path` as `width` x `height` RGB24 frames, within the default
-    /// [`Limits`].
+    /// [`SourceLimits`].
     pub fn open(path: impl AsRef<Path>, width: u32, height: u32) -> Result<Self, CaptureError> {
-        Self::open_with_limits(path, width, height, &Limits::default())
+        Self::open_with_limits(path, width, height, &SourceLimits::default())
     }
 
     /// Opens `path` as `width` x `height` RGB24 frames, within `limits`.
@@ -55,7 +55,7 @@ impl RawFileSource {
         path: impl AsRef<Path>,
         width: u32,
         height: u32,
-        limits: &Limits,
+        limits: &SourceLimits,
     ) -> Result<Self, CaptureError> {
         limits.check_size(width, height)?;
         let path = path.as_ref().to_path_buf();

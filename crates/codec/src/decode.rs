@@ -9,12 +9,12 @@ use zune_jpeg::zune_core::options::DecoderOptions;
 
 use crate::{CodecError, ImageBuf, ImageError, JpegInfo, PixelFormat, probe_jpeg};
 
-/// Default [`Limits::max_width`]: 8192 pixels, above any camera framecast
+/// Default [`DecodeLimits::max_width`]: 8192 pixels, above any camera framecast
 /// expects.
 pub const DEFAULT_MAX_WIDTH: u32 = 8192;
-/// Default [`Limits::max_height`]: 8192 pixels.
+/// Default [`DecodeLimits::max_height`]: 8192 pixels.
 pub const DEFAULT_MAX_HEIGHT: u32 = 8192;
-/// Default [`Limits::max_pixels`]: 33 554 432 (8K x 4K), about 100 MB of RGB.
+/// Default [`DecodeLimits::max_pixels`]: 33 554 432 (8K x 4K), about 100 MB of RGB.
 pub const DEFAULT_MAX_PIXELS: u64 = 8192 * 4096;
 
 /// The largest picture a decoder accepts from untrusted data. The sizes are
@@ -22,14 +22,14 @@ pub const DEFAULT_MAX_PIXELS: u64 = 8192 * 4096;
 /// allocated.
 ///
 /// ```
-/// use framecast_codec::Limits;
+/// use framecast_codec::DecodeLimits;
 ///
-/// let limits = Limits { max_pixels: 1920 * 1080, ..Limits::default() };
+/// let limits = DecodeLimits { max_pixels: 1920 * 1080, ..DecodeLimits::default() };
 /// assert!(limits.check(1920, 1080).is_ok());
 /// assert!(limits.check(1920, 1081).is_err());
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Limits {
+pub struct DecodeLimits {
     /// Widest accepted picture, in pixels.
     pub max_width: u32,
     /// Tallest accepted picture, in pixels.
@@ -38,7 +38,7 @@ pub struct Limits {
     pub max_pixels: u64,
 }
 
-impl Default for Limits {
+impl Default for DecodeLimits {
     fn default() -> Self {
         Self {
             max_width: DEFAULT_MAX_WIDTH,
@@ -48,7 +48,7 @@ impl Default for Limits {
     }
 }
 
-impl Limits {
+impl DecodeLimits {
     /// Fails with [`CodecError::TooLarge`] if a `width` x `height` picture is
     /// beyond these limits.
     pub fn check(&self, width: u32, height: u32) -> Result<(), CodecError> {
@@ -102,17 +102,17 @@ impl<D: Decoder + ?Sized> Decoder for Box<D> {
 /// progressive, grey and colour JPEGs are accepted; 12-bit and CMYK are not.
 #[derive(Debug, Clone, Default)]
 pub struct ZuneDecoder {
-    limits: Limits,
+    limits: DecodeLimits,
 }
 
 impl ZuneDecoder {
     /// A decoder refusing pictures beyond `limits`.
-    pub fn new(limits: Limits) -> Self {
+    pub fn new(limits: DecodeLimits) -> Self {
         Self { limits }
     }
 
     /// The limits in force.
-    pub fn limits(&self) -> Limits {
+    pub fn limits(&self) -> DecodeLimits {
         self.limits
     }
 }

@@ -17,7 +17,7 @@ pub enum CodecError {
     /// follows the cut.
     #[error("JPEG scan incomplete: the data ends before the picture does")]
     IncompleteScan,
-    /// The picture declares a size beyond the configured [`Limits`](crate::Limits); refused
+    /// The picture declares a size beyond the configured [`DecodeLimits`](crate::DecodeLimits); refused
     /// before anything was allocated for it.
     #[error(
         "a {width}x{height} picture exceeds the limits \
@@ -28,11 +28,11 @@ pub enum CodecError {
         width: u32,
         /// Declared height.
         height: u32,
-        /// [`Limits::max_width`](crate::Limits::max_width).
+        /// [`DecodeLimits::max_width`](crate::DecodeLimits::max_width).
         max_width: u32,
-        /// [`Limits::max_height`](crate::Limits::max_height).
+        /// [`DecodeLimits::max_height`](crate::DecodeLimits::max_height).
         max_height: u32,
-        /// [`Limits::max_pixels`](crate::Limits::max_pixels).
+        /// [`DecodeLimits::max_pixels`](crate::DecodeLimits::max_pixels).
         max_pixels: u64,
     },
     /// A valid request this implementation does not handle (a pixel format,

@@ -6,7 +6,7 @@
 //!   (decode, then scale and convert to the display's layout in one pass):
 //!   what the apps run per frame, reusing every buffer.
 //! - The parts behind small traits: [`Encoder`] ([`TurboEncoder`]),
-//!   [`Decoder`] ([`ZuneDecoder`], with [`Limits`]), [`Resizer`]
+//!   [`Decoder`] ([`ZuneDecoder`], with [`DecodeLimits`]), [`Resizer`]
 //!   ([`AreaResizer`]), and [`probe_jpeg`], a JPEG's size from its header
 //!   without decoding.
 //!
@@ -36,7 +36,7 @@ mod pipeline;
 mod resize;
 
 pub use decode::{
-    DEFAULT_MAX_HEIGHT, DEFAULT_MAX_PIXELS, DEFAULT_MAX_WIDTH, Decoder, Limits, ZuneDecoder,
+    DEFAULT_MAX_HEIGHT, DEFAULT_MAX_PIXELS, DEFAULT_MAX_WIDTH, DecodeLimits, Decoder, ZuneDecoder,
 };
 #[cfg(feature = "jpeg-encoder")]
 pub use encode::JpegEncoderEncoder;
@@ -47,6 +47,9 @@ pub use error::CodecError;
 pub use framecast_image::{
     ImageBuf, ImageError, ImageMut, ImageRef, JpegInfo, PixelFormat, Subsampling, probe_jpeg,
 };
+/// The former name of [`DecodeLimits`] (three crates had a `Limits`).
+#[deprecated(since = "0.1.0", note = "renamed to `DecodeLimits`")]
+pub type Limits = DecodeLimits;
 pub use pipeline::{
     DEFAULT_SEND_HEIGHT, DEFAULT_SEND_WIDTH, DecodedInfo, ReceiverConfig, ReceiverPipeline,
     SenderConfig, SenderPipeline,

@@ -8,7 +8,7 @@
 //! Each pipeline owns its intermediate pictures and reuses them from frame
 //! to frame; passes are skipped when sizes already match.
 
-use crate::decode::{Decoder, Limits, ZuneDecoder};
+use crate::decode::{DecodeLimits, Decoder, ZuneDecoder};
 use crate::encode::{DEFAULT_QUALITY, Encoder, TurboEncoder};
 use crate::resize::{AreaResizer, Resizer};
 use crate::{CodecError, ImageBuf, ImageError, ImageMut, ImageRef, JpegInfo, PixelFormat};
@@ -132,7 +132,7 @@ impl SenderPipeline {
 pub struct ReceiverConfig {
     /// The largest picture decoded; checked from the JPEG header before
     /// anything is allocated.
-    pub limits: Limits,
+    pub limits: DecodeLimits,
 }
 
 /// What [`ReceiverPipeline::decode_into`] found in a frame.

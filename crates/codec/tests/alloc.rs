@@ -24,8 +24,8 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use framecast_codec::{
-    AreaResizer, ImageBuf, PixelFormat, ReceiverConfig, ReceiverPipeline, Resizer, SenderConfig,
-    SenderPipeline, probe_jpeg,
+    AreaResizer, DEFAULT_QUALITY, ImageBuf, PixelFormat, ReceiverConfig, ReceiverPipeline, Resizer,
+    SenderConfig, SenderPipeline, probe_jpeg,
 };
 
 struct Counting;
@@ -73,7 +73,7 @@ fn bare_turbo_compress(src: &ImageBuf) -> usize {
         src.width() as usize,
         src.height() as usize,
         libjpeg_turbo_rs::PixelFormat::Rgb,
-        95,
+        DEFAULT_QUALITY,
         libjpeg_turbo_rs::Subsampling::S420,
     )
     .unwrap()

@@ -6,7 +6,7 @@
 mod common;
 
 use framecast_codec::{
-    CodecError, Decoder, ImageBuf, ImageError, ImageMut, Limits, PixelFormat, ReceiverConfig,
+    CodecError, DecodeLimits, Decoder, ImageBuf, ImageError, ImageMut, PixelFormat, ReceiverConfig,
     ReceiverPipeline, SenderConfig, SenderPipeline, ZuneDecoder, probe_jpeg,
 };
 
@@ -112,9 +112,9 @@ fn absurd_sizes_are_refused_before_allocating() {
         "{err}"
     );
     // Within each side's limit but over the pixel budget.
-    let limits = Limits {
+    let limits = DecodeLimits {
         max_pixels: 96 * 79,
-        ..Limits::default()
+        ..DecodeLimits::default()
     };
     let mut out = ImageBuf::new(8, 8, PixelFormat::Rgb8);
     let err = ZuneDecoder::new(limits)

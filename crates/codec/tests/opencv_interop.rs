@@ -14,8 +14,8 @@ use std::process::{Command, Stdio};
 
 use common::abs_diff;
 use framecast_codec::{
-    AreaResizer, Decoder, Encoder, ImageBuf, PixelFormat, ReceiverConfig, ReceiverPipeline,
-    Resizer, TurboEncoder, ZuneDecoder,
+    AreaResizer, DEFAULT_QUALITY, Decoder, Encoder, ImageBuf, PixelFormat, ReceiverConfig,
+    ReceiverPipeline, Resizer, TurboEncoder, ZuneDecoder,
 };
 
 fn python() -> Option<PathBuf> {
@@ -116,7 +116,9 @@ fn matches_opencv_resize_and_encoder() {
 
         // The encoder: byte for byte what the original client sent.
         let cv_jpeg = read(&dir, &format!("small{i}.jpg"));
-        encoder.encode(cv_small.as_image(), 95, &mut jpeg).unwrap();
+        encoder
+            .encode(cv_small.as_image(), DEFAULT_QUALITY, &mut jpeg)
+            .unwrap();
         assert!(jpeg == cv_jpeg, "frame {i}: JPEG differs from OpenCV's");
 
         // The receiver's enlargement of the same decoded pixels.

@@ -8,7 +8,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{fixture, require_tools};
-use framecast_capture::{Frame, FrameSource, Limits, MjpegFileSource, MjpegIndex};
+use framecast_capture::{Frame, FrameSource, MjpegFileSource, MjpegIndex, SourceLimits};
 use framecast_display::{EncodedFrame, FrameSink, Recorder};
 
 fn frame<'a>(sequence: u64, jpeg: &'a [u8]) -> EncodedFrame<'a> {
@@ -192,7 +192,7 @@ fn completed_frames_survive_a_kill_mid_frame() {
             .count();
 
     let data = std::fs::read(&path).unwrap();
-    let index = MjpegIndex::from_bytes(&data, &Limits::default()).unwrap();
+    let index = MjpegIndex::from_bytes(&data, &SourceLimits::default()).unwrap();
     let frames = index.frames();
     assert!(
         frames.len() >= reported,

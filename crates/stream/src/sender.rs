@@ -49,8 +49,8 @@ use crate::{Stop, StopHandle};
 /// The original program's frame size.
 pub const DEFAULT_SIZE: (u32, u32) = (400, 400);
 
-/// The original program's JPEG quality.
-pub const DEFAULT_QUALITY: u8 = 95;
+/// The original program's JPEG quality (the codec's default).
+pub use framecast_codec::DEFAULT_QUALITY;
 
 pub use crate::limits::DEFAULT_CONNECT_TIMEOUT;
 

@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use framecast_capture::{Limits, MjpegIndex, decode_marker};
+use framecast_capture::{MjpegIndex, SourceLimits, decode_marker};
 use framecast_codec::{ImageBuf, PixelFormat, ReceiverConfig, ReceiverPipeline, probe_jpeg};
 
 /// The binary under test.
@@ -270,7 +270,8 @@ pub fn read_json(path: &Path) -> serde_json::Value {
 /// The JPEGs of a Motion-JPEG file, in order.
 pub fn mjpeg_frames(path: &Path) -> Vec<Vec<u8>> {
     let data = std::fs::read(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
-    let index = MjpegIndex::from_bytes(&data, &Limits::default()).expect("index the MJPEG file");
+    let index =
+        MjpegIndex::from_bytes(&data, &SourceLimits::default()).expect("index the MJPEG file");
     index
         .frames()
         .iter()
