@@ -9,13 +9,9 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     // Small limits keep each run fast; the check itself is what matters.
-    let limits = DecodeLimits {
-        max_width: 1024,
-        max_height: 1024,
-        max_pixels: 512 * 512,
-    };
+    let limits = DecodeLimits::new(1024, 1024, 512 * 512);
     let probed = probe_jpeg(data);
-    let mut receiver = ReceiverPipeline::new(ReceiverConfig { limits });
+    let mut receiver = ReceiverPipeline::new(ReceiverConfig::new(limits));
     let mut window = vec![0u32; 80 * 60];
     let out = ImageMut::from_xrgb32(80, 60, &mut window).expect("valid window");
     if let Ok(info) = receiver.decode_into(data, out) {

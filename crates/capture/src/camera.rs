@@ -249,7 +249,7 @@ pub fn list_devices() -> Result<Vec<CameraDevice>, CaptureError> {
 /// let mut camera = CameraSource::open(&CameraSelector::Index(0), &request, SystemClock::shared())?;
 /// let mut frame = Frame::default();
 /// camera.next_frame(&mut frame)?;
-/// println!("{} gave a {:?} frame in mode {}", camera.name(), frame.kind, camera.mode());
+/// println!("{} gave a {:?} frame in mode {}", camera.name(), frame.kind(), camera.mode());
 /// # Ok::<(), framecast_capture::CaptureError>(())
 /// ```
 pub struct CameraSource {
@@ -433,7 +433,7 @@ mod backend {
     fn backend_error(action: &'static str) -> impl Fn(nokhwa::NokhwaError) -> CaptureError {
         move |e| CaptureError::Camera {
             action,
-            message: e.to_string(),
+            source: Box::new(e),
         }
     }
 
@@ -629,9 +629,8 @@ mod backend {
                         .unwrap_or_else(PoisonError::into_inner);
                     slot = guard;
                     if timeout.timed_out() && !slot.fresh {
-                        return Err(CaptureError::Camera {
-                            action: "waiting for a frame",
-                            message: format!("no frame in {} s", CAMERA_FRAME_TIMEOUT.as_secs()),
+                        return Err(CaptureError::CameraTimeout {
+                            waited: CAMERA_FRAME_TIMEOUT,
                         });
                     }
                 }
@@ -645,15 +644,14 @@ mod backend {
                     // Pass the JPEG through: swap buffers, no copy. Many
                     // webcams leave out the Huffman tables; put them back so
                     // that any decoder, here or at a peer, reads the frame.
-                    std::mem::swap(&mut frame.jpeg, &mut self.spare);
-                    crate::ensure_huffman_tables(&mut frame.jpeg)?;
-                    let info = probe_jpeg(&frame.jpeg).map_err(|e| CaptureError::Camera {
+                    let jpeg = frame.jpeg_mut(0, 0);
+                    std::mem::swap(jpeg, &mut self.spare);
+                    crate::ensure_huffman_tables(jpeg)?;
+                    let info = probe_jpeg(jpeg).map_err(|e| CaptureError::Camera {
                         action: "reading a JPEG frame's header",
-                        message: e.to_string(),
+                        source: Box::new(e),
                     })?;
-                    frame.kind = FrameKind::Jpeg;
-                    frame.width = info.width;
-                    frame.height = info.height;
+                    frame.jpeg_mut(info.width, info.height);
                 }
                 Some(layout) => {
                     let expected = layout.frame_len(width, height);
@@ -666,18 +664,14 @@ mod backend {
                             format: layout.name(),
                         });
                     }
-                    frame
-                        .pixels
+                    let pixels = frame.pixels_mut();
+                    pixels
                         .try_reshape(width, height, PixelFormat::Rgb8)
                         .map_err(|e| CaptureError::Camera {
                             action: "sizing the frame buffer",
-                            message: e.to_string(),
+                            source: Box::new(e),
                         })?;
-                    layout.to_rgb(&self.spare, width, height, frame.pixels.data_mut());
-                    frame.kind = FrameKind::Raw;
-                    frame.jpeg.clear();
-                    frame.width = width;
-                    frame.height = height;
+                    layout.to_rgb(&self.spare, width, height, pixels.data_mut());
                 }
             }
             frame.sequence = self.sequence;

@@ -135,12 +135,19 @@ pub enum CaptureError {
     },
 
     /// The camera backend failed (open, configure, read).
-    #[error("camera error while {action}: {message}")]
+    #[error("camera error while {action}")]
     Camera {
         /// What was being done.
         action: &'static str,
-        /// The backend's description.
-        message: String,
+        /// The backend's (or the header probe's) own error.
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+
+    /// The camera delivered no frame for a while.
+    #[error("no frame from the camera in {} s", waited.as_secs())]
+    CameraTimeout {
+        /// How long was waited ([`CAMERA_FRAME_TIMEOUT`](crate::CAMERA_FRAME_TIMEOUT)).
+        waited: std::time::Duration,
     },
 
     /// The camera delivered a buffer of the wrong length for its format.

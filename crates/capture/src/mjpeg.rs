@@ -281,7 +281,7 @@ impl Scanner {
 /// let mut source = MjpegFileSource::open("recording.mjpeg")?;
 /// let mut frame = Frame::default();
 /// source.next_frame(&mut frame)?;
-/// println!("{}x{} JPEG, {} bytes", frame.width, frame.height, frame.jpeg.len());
+/// println!("{}x{} JPEG, {} bytes", frame.width(), frame.height(), frame.jpeg().map_or(0, <[u8]>::len));
 /// # Ok::<(), framecast_capture::CaptureError>(())
 /// ```
 #[derive(Debug)]
@@ -414,10 +414,8 @@ impl FrameSource for MjpegFileSource {
         }
         let span = self.index.frames[self.next];
         self.next += 1;
-        let (width, height) = self.read_span(span, &mut frame.jpeg)?;
-        frame.kind = FrameKind::Jpeg;
-        frame.width = width;
-        frame.height = height;
+        let (width, height) = self.read_span(span, frame.jpeg_mut(0, 0))?;
+        frame.jpeg_mut(width, height);
         frame.sequence = self.sequence;
         frame.capture_time_us = self.clock.unix_time_us();
         self.sequence += 1;

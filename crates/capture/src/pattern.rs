@@ -451,13 +451,9 @@ impl FrameSource for PatternSource {
     }
 
     fn next_frame(&mut self, frame: &mut Frame) -> Result<(), CaptureError> {
-        self.pattern.render(self.next_seq, &mut frame.pixels);
+        self.pattern.render(self.next_seq, frame.pixels_mut());
         frame.sequence = self.next_seq;
         frame.capture_time_us = self.clock.unix_time_us();
-        frame.kind = FrameKind::Raw;
-        frame.jpeg.clear();
-        frame.width = self.pattern.width;
-        frame.height = self.pattern.height;
         self.next_seq = self.next_seq.wrapping_add(1);
         Ok(())
     }
@@ -614,17 +610,21 @@ mod tests {
             .starting_at(5);
         let mut frame = Frame::default();
         src.next_frame(&mut frame).unwrap();
-        let ptr = frame.pixels.data().as_ptr();
+        let ptr = frame.pixels().unwrap().data().as_ptr();
         clock.advance(std::time::Duration::from_micros(40));
         src.next_frame(&mut frame).unwrap();
         assert_eq!(frame.sequence, 6);
         assert_eq!(frame.capture_time_us, 1_040);
         assert_eq!(
-            (frame.width, frame.height, frame.kind),
+            (frame.width(), frame.height(), frame.kind()),
             (64, 48, FrameKind::Raw)
         );
-        assert_eq!(frame.pixels.data().as_ptr(), ptr, "buffer was reallocated");
-        assert_eq!(frame.pixels, render(src.pattern(), 6));
+        assert_eq!(
+            frame.pixels().unwrap().data().as_ptr(),
+            ptr,
+            "buffer was reallocated"
+        );
+        assert_eq!(*frame.pixels().unwrap(), render(src.pattern(), 6));
     }
 
     #[test]

@@ -27,7 +27,7 @@ use crate::{
 /// let mut source = RawFileSource::open("frames.rgb", 640, 480)?;
 /// let mut frame = Frame::default();
 /// source.next_frame(&mut frame)?;
-/// assert_eq!(frame.pixels.data().len(), 640 * 480 * 3);
+/// assert_eq!(frame.pixels().map(|p| p.data().len()), Some(640 * 480 * 3));
 /// # Ok::<(), framecast_capture::CaptureError>(())
 /// ```
 #[derive(Debug)]
@@ -142,23 +142,18 @@ impl FrameSource for RawFileSource {
         }
         // The size was checked against the limits at open, and the file is a
         // whole number of frames of it.
-        frame
-            .pixels
-            .reshape(self.width, self.height, PixelFormat::Rgb8);
-        let frame_bytes = frame.pixels.data().len() as u64;
+        let pixels = frame.pixels_mut();
+        pixels.reshape(self.width, self.height, PixelFormat::Rgb8);
+        let frame_bytes = pixels.data().len() as u64;
         let read = self
             .file
             .seek(SeekFrom::Start(self.next * frame_bytes))
-            .and_then(|_| self.file.read_exact(frame.pixels.data_mut()));
+            .and_then(|_| self.file.read_exact(pixels.data_mut()));
         read.map_err(|source| CaptureError::File {
             path: self.path.clone(),
             source,
         })?;
         self.next += 1;
-        frame.kind = FrameKind::Raw;
-        frame.jpeg.clear();
-        frame.width = self.width;
-        frame.height = self.height;
         frame.sequence = self.sequence;
         frame.capture_time_us = self.clock.unix_time_us();
         self.sequence += 1;

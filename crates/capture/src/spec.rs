@@ -175,7 +175,7 @@ impl SourceOptions {
 /// let mut source = open_source(&"pattern".parse()?, &options)?;
 /// let mut frame = Frame::default();
 /// source.next_frame(&mut frame)?;
-/// assert_eq!((frame.width, frame.height), (320, 240));
+/// assert_eq!((frame.width(), frame.height()), (320, 240));
 /// # Ok::<(), framecast_capture::CaptureError>(())
 /// ```
 pub fn open_source(

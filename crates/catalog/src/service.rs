@@ -148,7 +148,13 @@ fn store_status(err: StoreError) -> Status {
             // server failed.
             static LOG: Throttle = Throttle::new();
             if let Some(held) = LOG.allow() {
-                tracing::error!(error = %other, failed_since_last_report = held, "product store failed");
+                // As a `dyn Error`, so the log shows its causes too.
+                let error: &(dyn std::error::Error + 'static) = &other;
+                tracing::error!(
+                    error,
+                    failed_since_last_report = held,
+                    "product store failed"
+                );
             }
             Status::internal("the product store failed; see the server log")
         }

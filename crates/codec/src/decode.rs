@@ -24,11 +24,12 @@ pub const DEFAULT_MAX_PIXELS: u64 = 8192 * 4096;
 /// ```
 /// use framecast_codec::DecodeLimits;
 ///
-/// let limits = DecodeLimits { max_pixels: 1920 * 1080, ..DecodeLimits::default() };
+/// let limits = DecodeLimits::default().with_max_pixels(1920 * 1080);
 /// assert!(limits.check(1920, 1080).is_ok());
 /// assert!(limits.check(1920, 1081).is_err());
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub struct DecodeLimits {
     /// Widest accepted picture, in pixels.
     pub max_width: u32,
@@ -49,6 +50,33 @@ impl Default for DecodeLimits {
 }
 
 impl DecodeLimits {
+    /// Limits of `max_width` x `max_height` and `max_pixels` in all.
+    pub fn new(max_width: u32, max_height: u32, max_pixels: u64) -> Self {
+        Self {
+            max_width,
+            max_height,
+            max_pixels,
+        }
+    }
+
+    /// Sets [`DecodeLimits::max_width`].
+    pub fn with_max_width(mut self, max_width: u32) -> Self {
+        self.max_width = max_width;
+        self
+    }
+
+    /// Sets [`DecodeLimits::max_height`].
+    pub fn with_max_height(mut self, max_height: u32) -> Self {
+        self.max_height = max_height;
+        self
+    }
+
+    /// Sets [`DecodeLimits::max_pixels`].
+    pub fn with_max_pixels(mut self, max_pixels: u64) -> Self {
+        self.max_pixels = max_pixels;
+        self
+    }
+
     /// Fails with [`CodecError::TooLarge`] if a `width` x `height` picture is
     /// beyond these limits.
     pub fn check(&self, width: u32, height: u32) -> Result<(), CodecError> {
@@ -344,7 +372,5 @@ impl ZByteReaderTrait for GuardedScan<'_> {
 }
 
 fn decode_error(e: zune_jpeg::errors::DecodeErrors) -> CodecError {
-    CodecError::Decode {
-        message: e.to_string(),
-    }
+    CodecError::Decode(Box::new(e))
 }

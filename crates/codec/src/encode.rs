@@ -127,9 +127,7 @@ impl Encoder for TurboEncoder {
             quality,
             TurboSubsampling::S420,
         )
-        .map_err(|e| CodecError::Encode {
-            message: e.to_string(),
-        })?;
+        .map_err(|e| CodecError::Encode(Box::new(e)))?;
         // The library hands back a fresh `Vec` every time; taking it is
         // free, where copying it into `out`'s old storage cost a pass over
         // the ~70 KB frame. (The old storage is freed: the allocation
@@ -205,8 +203,6 @@ impl Encoder for JpegEncoderEncoder {
         // Sizes were checked to fit in u16 above.
         encoder
             .encode(pixels, src.width() as u16, src.height() as u16, color)
-            .map_err(|e| CodecError::Encode {
-                message: e.to_string(),
-            })
+            .map_err(|e| CodecError::Encode(Box::new(e)))
     }
 }

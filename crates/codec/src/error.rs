@@ -49,16 +49,10 @@ pub enum CodecError {
         quality: u8,
     },
     /// The JPEG decoder rejected the data (corrupt entropy-coded data, bad
-    /// tables, ...).
-    #[error("JPEG decoding failed: {message}")]
-    Decode {
-        /// The decoder's own description.
-        message: String,
-    },
-    /// The JPEG encoder failed.
-    #[error("JPEG encoding failed: {message}")]
-    Encode {
-        /// The encoder's own description.
-        message: String,
-    },
+    /// tables, ...). The decoder's own error is the source.
+    #[error("JPEG decoding failed")]
+    Decode(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The JPEG encoder failed. The encoder's own error is the source.
+    #[error("JPEG encoding failed")]
+    Encode(#[source] Box<dyn std::error::Error + Send + Sync>),
 }

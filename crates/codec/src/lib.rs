@@ -45,13 +45,14 @@ pub use error::CodecError;
 /// The picture types and the JPEG header probe, from `framecast-image`
 /// (re-exported: they are the same types there and here).
 pub use framecast_image::{
-    ImageBuf, ImageError, ImageMut, ImageRef, JpegInfo, PixelFormat, Subsampling, probe_jpeg,
+    ImageBuf, ImageError, ImageMut, ImageRef, JpegInfo, Picture, PixelFormat, Subsampling,
+    probe_jpeg,
 };
 /// The former name of [`DecodeLimits`] (three crates had a `Limits`).
 #[deprecated(since = "0.1.0", note = "renamed to `DecodeLimits`")]
 pub type Limits = DecodeLimits;
 pub use pipeline::{
     DEFAULT_SEND_HEIGHT, DEFAULT_SEND_WIDTH, DecodedInfo, ReceiverConfig, ReceiverPipeline,
-    SenderConfig, SenderPipeline,
+    SenderConfig, SenderPipeline, Transcode,
 };
 pub use resize::{AreaResizer, Resizer};

@@ -126,8 +126,7 @@ fn now_us() -> u64 {
 /// # let jpeg = {
 /// #     let mut out = Vec::new();
 /// #     let img = framecast_codec::ImageBuf::new(16, 16, framecast_codec::PixelFormat::Rgb8);
-/// #     framecast_codec::SenderPipeline::new(framecast_codec::SenderConfig {
-/// #         width: 16, height: 16, quality: 80 }).unwrap().encode(img.as_image(), &mut out).unwrap();
+/// #     framecast_codec::SenderPipeline::new(framecast_codec::SenderConfig::new(16, 16)).unwrap().encode(img.as_image(), &mut out).unwrap();
 /// #     out
 /// # };
 /// let mut rec = MatroskaRecorder::new(Cursor::new(Vec::new()));

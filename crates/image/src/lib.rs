@@ -4,6 +4,8 @@
 //! - [`ImageBuf`]: an owned picture whose storage is reused from frame to
 //!   frame; [`ImageRef`] and [`ImageMut`]: borrowed views of any byte slice
 //!   (a window's `u32` pixels included), in any [`PixelFormat`].
+//! - [`Picture`]: a frame's picture as its source delivered it, pixels or a
+//!   JPEG.
 //! - [`probe_jpeg`]: a JPEG's size, components and sampling ([`JpegInfo`])
 //!   read from its frame header, without decoding or allocating.
 //! - [`ImageError`]: what is wrong with a layout or a header.
@@ -41,8 +43,10 @@
 
 mod buf;
 mod error;
+mod picture;
 mod probe;
 
 pub use buf::{ImageBuf, ImageMut, ImageRef, PixelFormat};
 pub use error::ImageError;
+pub use picture::Picture;
 pub use probe::{JpegInfo, Subsampling, probe_jpeg};

@@ -23,14 +23,12 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use framecast_capture::{Frame, FrameKind, FrameSource};
-use framecast_codec::{ImageBuf, PixelFormat};
+use framecast_capture::{Frame, FrameSource};
+use framecast_codec::{SenderConfig, SenderPipeline, Transcode};
 use framecast_proto::handshake::{Hello, Status, StatusCode};
-use framecast_proto::video::{PayloadFormat, Video};
+use framecast_proto::video::{PayloadFormat, Video, VideoRef};
 use framecast_wire::{FrameCodec, FrameWriter, Prefix};
 use prost::Message;
-use prost::encoding::{WireType, encode_key, encode_varint};
 
 use crate::backoff::{Backoff, DEFAULT_INITIAL_BACKOFF, DEFAULT_MAX_BACKOFF};
 #[cfg(feature = "tls")]
@@ -632,8 +630,7 @@ fn encode_loop(shared: &SenderShared, mut encoder: Encoder, mut hook: Option<Fra
             break;
         }
         let mut msg = shared.encoded.spare().unwrap_or_default();
-        msg.capture_time_us = frame.capture_time_us;
-        match encoder.encode(&frame, &mut msg.bytes) {
+        match encoder.encode(&frame, &mut msg) {
             Ok(passthrough) => {
                 if passthrough {
                     lock(&shared.counters).passthrough += 1;
@@ -655,73 +652,49 @@ fn encode_loop(shared: &SenderShared, mut encoder: Encoder, mut hook: Option<Fra
     shared.encoded.close();
 }
 
-/// One encoded `Video` message and when its frame was captured.
+/// One frame ready to send: its JPEG and the `Video` fields around it,
+/// framed by the send thread as one [`VideoRef`] message.
 #[derive(Debug, Default)]
 struct Encoded {
-    bytes: Vec<u8>,
-    capture_time_us: u64,
+    meta: Video,
+    jpeg: Vec<u8>,
 }
 
-/// Turns frames into encoded `Video` messages.
+impl Encoded {
+    /// When the frame was captured, in µs since the Unix epoch.
+    fn capture_time_us(&self) -> u64 {
+        self.meta.capture_time_us.unwrap_or(0)
+    }
+
+    /// The message on the wire.
+    fn message(&self) -> VideoRef<'_> {
+        VideoRef::new(&self.meta, &self.jpeg)
+    }
+}
+
+/// Turns frames into JPEGs to send: the codec's pipeline decides whether a
+/// source's JPEG passes through or the picture is (re-)encoded.
 struct Encoder {
     width: u32,
     height: u32,
-    pipeline: framecast_codec::SenderPipeline,
-    decoder: framecast_codec::ReceiverPipeline,
-    jpeg: Vec<u8>,
-    /// A JPEG frame of the wrong size, decoded for re-encoding.
-    decoded: ImageBuf,
+    pipeline: SenderPipeline,
 }
 
 impl Encoder {
     fn new(width: u32, height: u32, quality: u8) -> Result<Self, StreamError> {
-        let pipeline = framecast_codec::SenderPipeline::new(framecast_codec::SenderConfig {
-            width,
-            height,
-            quality,
-        })?;
+        let config = SenderConfig::new(width, height).with_quality(quality);
         Ok(Self {
             width,
             height,
-            pipeline,
-            decoder: framecast_codec::ReceiverPipeline::new(
-                framecast_codec::ReceiverConfig::default(),
-            ),
-            jpeg: Vec::new(),
-            decoded: ImageBuf::empty(PixelFormat::Rgb8),
+            pipeline: SenderPipeline::new(config)?,
         })
     }
 
-    /// Encodes `frame` as a `Video` message into `out`; returns whether the
-    /// source's own JPEG was forwarded unchanged.
-    fn encode(&mut self, frame: &Frame, out: &mut Vec<u8>) -> Result<bool, StreamError> {
-        let passthrough = match frame.kind {
-            FrameKind::Jpeg if (frame.width, frame.height) == (self.width, self.height) => true,
-            FrameKind::Jpeg => {
-                // Another size: decode at the source size, then scale and
-                // encode like raw pixels.
-                self.decoder.decode_to(
-                    &frame.jpeg,
-                    frame.width,
-                    frame.height,
-                    PixelFormat::Rgb8,
-                    &mut self.decoded,
-                )?;
-                self.jpeg.clear();
-                self.pipeline
-                    .encode(self.decoded.as_image(), &mut self.jpeg)?;
-                false
-            }
-            _ => {
-                self.jpeg.clear();
-                self.pipeline
-                    .encode(frame.pixels.as_image(), &mut self.jpeg)?;
-                false
-            }
-        };
-        let jpeg: &[u8] = if passthrough { &frame.jpeg } else { &self.jpeg };
-        let meta = Video {
-            video_data: Bytes::new(),
+    /// Fills `msg` with `frame`'s JPEG and its `Video` fields; returns
+    /// whether the source's own JPEG was forwarded unchanged.
+    fn encode(&mut self, frame: &Frame, msg: &mut Encoded) -> Result<bool, StreamError> {
+        let done = self.pipeline.jpeg_for(frame.picture(), &mut msg.jpeg)?;
+        msg.meta = Video {
             sequence: frame.sequence,
             capture_time_us: Some(frame.capture_time_us),
             width: self.width,
@@ -729,25 +702,12 @@ impl Encoder {
             format: PayloadFormat::Jpeg as i32,
             // The picture's shape as captured, so the receiver can show it
             // undistorted whatever size it was sent at.
-            source_width: frame.width,
-            source_height: frame.height,
+            source_width: frame.width(),
+            source_height: frame.height(),
+            ..Video::default()
         };
-        write_video(out, jpeg, &meta);
-        Ok(passthrough)
+        Ok(done == Transcode::PassThrough)
     }
-}
-
-/// Writes a `Video` message carrying `jpeg` and `meta`'s other fields into
-/// `out`, reusing its storage: field 1 is written by hand so the picture is
-/// copied once, straight into the message, instead of into a `Bytes` first.
-fn write_video(out: &mut Vec<u8>, jpeg: &[u8], meta: &Video) {
-    out.clear();
-    encode_key(1, WireType::LengthDelimited, out);
-    encode_varint(jpeg.len() as u64, out);
-    out.extend_from_slice(jpeg);
-    // `meta.video_data` is empty, so this appends fields 2.. only, after
-    // field 1 as a standard encoder would order them.
-    meta.encode_raw(out);
 }
 
 /// Where and how to connect, and the session handshake.
@@ -1172,7 +1132,7 @@ fn send_loop(shared: &SenderShared, mut link: Link, count: Option<u64>) {
             if shared.stopped() {
                 break 'frames;
             }
-            if fresh_after.is_some_and(|t| msg.capture_time_us < t) {
+            if fresh_after.is_some_and(|t| msg.capture_time_us() < t) {
                 shared.stale.fetch_add(1, Ordering::SeqCst);
                 shared.encoded.recycle(msg);
                 continue 'frames;
@@ -1198,7 +1158,7 @@ fn send_loop(shared: &SenderShared, mut link: Link, count: Option<u64>) {
                     None => break 'frames,
                 },
             };
-            match w.write_frame(&msg.bytes) {
+            match w.write_message(&msg.message()) {
                 Ok(()) => {
                     if *carried == 0 {
                         // A session that carried a frame: the receiver is
@@ -1259,7 +1219,7 @@ fn send_loop(shared: &SenderShared, mut link: Link, count: Option<u64>) {
         {
             let mut c = lock(&shared.counters);
             c.sent = sent;
-            c.bytes += msg.bytes.len() as u64;
+            c.bytes += msg.message().encoded_len() as u64;
         }
         shared.encoded.recycle(msg);
         if count.is_some_and(|n| sent >= n) {
@@ -1276,43 +1236,4 @@ fn send_loop(shared: &SenderShared, mut link: Link, count: Option<u64>) {
     lock(&shared.counters).connected = false;
     // Upstream stages may be waiting for room that will never come.
     shared.stop();
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn hand_written_message_matches_prost() {
-        let meta = Video {
-            video_data: Bytes::new(),
-            sequence: 42,
-            capture_time_us: Some(1_700_000_000_000_000),
-            width: 400,
-            height: 400,
-            format: PayloadFormat::Jpeg as i32,
-            source_width: 640,
-            source_height: 480,
-        };
-        let jpeg = vec![0xAB; 300];
-        let mut out = Vec::new();
-        write_video(&mut out, &jpeg, &meta);
-        let full = Video {
-            video_data: Bytes::from(jpeg),
-            ..meta.clone()
-        };
-        assert_eq!(out, full.encode_to_vec());
-        let back = Video::decode(out.as_slice()).unwrap();
-        assert_eq!(back, full);
-    }
-
-    #[test]
-    fn message_buffer_is_reused() {
-        let meta = Video::default();
-        let mut out = Vec::new();
-        write_video(&mut out, &[1; 1000], &meta);
-        let (ptr, cap) = (out.as_ptr(), out.capacity());
-        write_video(&mut out, &[2; 900], &meta);
-        assert_eq!((out.as_ptr(), out.capacity()), (ptr, cap));
-    }
 }

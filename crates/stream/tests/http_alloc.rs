@@ -64,12 +64,7 @@ fn viewers_allocate_nothing_per_part_in_the_steady_state() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("in.mjpeg");
     let pattern = Pattern::new(128, 128).unwrap();
-    let mut encoder = SenderPipeline::new(SenderConfig {
-        width: 128,
-        height: 128,
-        quality: 80,
-    })
-    .unwrap();
+    let mut encoder = SenderPipeline::new(SenderConfig::new(128, 128).with_quality(80)).unwrap();
     let mut img = ImageBuf::new(128, 128, PixelFormat::Rgb8);
     let mut file = Vec::new();
     for seq in 0..20 {

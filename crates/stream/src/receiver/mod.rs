@@ -29,7 +29,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use framecast_display::{DisplayError, EncodedFrame, FrameSink};
+use framecast_display::{DisplayError, EncodedFrame, FrameSink, Verdict};
 use framecast_wire::Prefix;
 use tokio::sync::{broadcast, watch};
 use tokio_util::sync::CancellationToken;
@@ -813,30 +813,6 @@ fn worker(index: usize, shared: &Shared, mut sink: Option<Box<dyn FrameSink>>) {
     }
 }
 
-/// What a sink's error means for the receiver.
-enum Verdict {
-    /// The frame was bad: count it as corrupt and go on.
-    Corrupt,
-    /// The frame was fine but could not be shown (no free tile): count it
-    /// as dropped and go on.
-    Skipped,
-    /// The window was closed: stop, without an error.
-    Closed,
-    /// The sink itself failed (e.g. the disk is full): stop with the error.
-    Fatal,
-}
-
-fn verdict(e: &DisplayError) -> Verdict {
-    match e {
-        DisplayError::NotJpeg { .. } | DisplayError::Decode { .. } | DisplayError::Image(_) => {
-            Verdict::Corrupt
-        }
-        DisplayError::TooManyStreams { .. } => Verdict::Skipped,
-        DisplayError::Closed => Verdict::Closed,
-        _ => Verdict::Fatal,
-    }
-}
-
 fn now_us() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -860,8 +836,8 @@ fn show(
             .with_capture_time_us(frame.capture_time_us())
             .with_source_size(frame.source_size());
         if let Err(e) = sink.show(&encoded) {
-            match verdict(&e) {
-                Verdict::Corrupt => {
+            match e.verdict() {
+                Verdict::BadFrame => {
                     stream.corrupt.fetch_add(1, Ordering::Relaxed);
                     tracing::debug!(stream = stream.id, "corrupt frame dropped: {e}");
                     return ControlFlow::Continue(());
@@ -876,7 +852,8 @@ fn show(
                     shared.stop();
                     return ControlFlow::Break(());
                 }
-                Verdict::Fatal => {
+                // `Fatal`, and any verdict added later: stop with the error.
+                _ => {
                     shared.fail(StreamError::Display(e));
                     return ControlFlow::Break(());
                 }
