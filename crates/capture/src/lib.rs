@@ -56,7 +56,7 @@ pub use camera::{
     CAMERA_FRAME_TIMEOUT, CAMERA_MAX_READ_FAILURES, CameraDevice, CameraMode, CameraPixelFormat,
     CameraRequest, CameraSelector, CameraSource, choose_mode, list_devices,
 };
-pub use clock::{Clock, ManualClock, SystemClock};
+pub use clock::{Clock, ManualClock, SystemClock, unix_time_us};
 pub use dht::ensure_huffman_tables;
 pub use error::CaptureError;
 /// The picture types frames are made of, from `framecast-image` (the same

@@ -54,6 +54,7 @@ mod server;
 mod service;
 mod store;
 mod throttle;
+mod util;
 
 pub use async_trait::async_trait;
 pub use error::{ServeError, StoreError};

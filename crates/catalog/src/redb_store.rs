@@ -3,7 +3,7 @@
 use std::{
     path::Path,
     sync::{
-        Arc, Mutex, MutexGuard, PoisonError,
+        Arc, Mutex,
         mpsc::{self, SyncSender},
     },
 };
@@ -15,6 +15,7 @@ use redb::{
     Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, Table, TableDefinition,
 };
 
+use crate::util::lock;
 use crate::{ProductStore, StoreError};
 
 /// The one table: product id (UTF-8) to the protobuf encoding of the whole
@@ -191,12 +192,6 @@ fn apply(
             Ok(old.map(Some))
         }
     }
-}
-
-/// Locks `mutex`, carrying on if a panicking thread poisoned it: the queue
-/// and the writer token hold no invariant a panic could break.
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 fn decode(id: &str, bytes: &[u8]) -> Result<Product, StoreError> {

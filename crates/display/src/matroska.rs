@@ -105,7 +105,9 @@ fn put_master(out: &mut Vec<u8>, id: u32, body: &[u8]) {
     out.extend_from_slice(body);
 }
 
-fn now_us() -> u64 {
+/// The wall clock in µs since the Unix epoch (a recording's date, and the
+/// window's latency figures).
+pub(crate) fn now_us() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_micros() as u64)

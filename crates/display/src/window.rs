@@ -29,7 +29,7 @@ use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use framecast_codec::{
     CodecError, ImageBuf, ImageMut, ImageRef, PixelFormat, ReceiverConfig, ReceiverPipeline,
@@ -202,7 +202,8 @@ impl Tile {
             self.fps_frames = 0;
             self.fps_since = now;
         }
-        self.latency_ms = capture_time_us.map(|t| unix_micros().saturating_sub(t) / 1000);
+        self.latency_ms =
+            capture_time_us.map(|t| crate::matroska::now_us().saturating_sub(t) / 1000);
         self.status.clear();
         // Writing to a String cannot fail.
         // Numbers first, so a long label cut at the tile's edge never hides
@@ -213,12 +214,6 @@ impl Tile {
         }
         let _ = write!(self.status, "  {}", self.label);
     }
-}
-
-fn unix_micros() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_micros() as u64)
 }
 
 /// Tile `index` of `count` in a `width` x `height` window: a grid of
@@ -971,7 +966,7 @@ mod tests {
     #[test]
     fn status_shows_label_fps_and_latency() {
         let mut tile = Tile::new(0, "peer");
-        tile.arrived("10.0.0.1:5000", 3, Some(unix_micros() - 20_000));
+        tile.arrived("10.0.0.1:5000", 3, Some(crate::matroska::now_us() - 20_000));
         assert!(tile.status.starts_with("0.0 fps  "), "{}", tile.status);
         assert!(
             tile.status.ends_with(" ms  10.0.0.1:5000"),
@@ -980,7 +975,7 @@ mod tests {
         );
         assert!(tile.latency_ms.unwrap() >= 20);
         // A capture clock ahead of ours reads as 0 ms, not a wrap-around.
-        tile.arrived("x", 4, Some(unix_micros() + 10_000_000));
+        tile.arrived("x", 4, Some(crate::matroska::now_us() + 10_000_000));
         assert_eq!(tile.latency_ms, Some(0));
     }
 }

@@ -7,9 +7,10 @@ use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{fixture, require_tools};
+use common::fixture;
 use framecast_capture::{Frame, FrameSource, MjpegFileSource, MjpegIndex, SourceLimits};
 use framecast_display::{EncodedFrame, FrameSink, Recorder};
+use framecast_test_support::tools::require_tools;
 
 fn frame<'a>(sequence: u64, jpeg: &'a [u8]) -> EncodedFrame<'a> {
     EncodedFrame::new(1, "test", jpeg)

@@ -19,7 +19,7 @@
 use std::io::ErrorKind;
 use std::net::{Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
@@ -42,6 +42,7 @@ use crate::limits::{
 };
 use crate::queue::Latest;
 use crate::stats::{SenderStats, secs};
+use crate::util::{lock, now_us};
 use crate::{Stop, StopHandle};
 
 /// The original program's frame size.
@@ -101,11 +102,6 @@ pub const DEFAULT_QUEUE_DEPTH: usize = 2;
 /// Buffers kept for reuse per queue beyond its depth: one in each stage's
 /// hands, and one spare.
 const POOL_EXTRA: usize = 3;
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    // Counters stay consistent between statements; see `receiver::lock`.
-    m.lock().unwrap_or_else(PoisonError::into_inner)
-}
 
 /// A callback shown every frame the encode stage took (a local preview).
 pub type FrameHook = Box<dyn FnMut(&Frame) + Send>;
@@ -1112,12 +1108,6 @@ fn refusal_on_legacy(stream: &Conn) -> Option<Status> {
         Ok(Decoded::Complete { message, .. }) => Some(message),
         _ => None,
     }
-}
-
-fn now_us() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_micros() as u64)
 }
 
 fn send_loop(shared: &SenderShared, mut link: Link, count: Option<u64>) {

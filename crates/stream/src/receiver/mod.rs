@@ -27,7 +27,7 @@ use std::ops::ControlFlow;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use framecast_display::{DisplayError, EncodedFrame, FrameSink, Verdict};
 use framecast_wire::Prefix;
@@ -42,6 +42,7 @@ use crate::events::{EndCause, ReceiverEvent, ReceiverHook, log_receiver_event};
 use crate::frame::{Frame, StreamEvent, StreamId};
 use crate::limits::*;
 use crate::stats::{LatencyHistogram, ReceiverStats, StreamStats, TimeoutCounts, secs};
+use crate::util::now_us;
 use crate::{Stop, StopHandle};
 
 /// How many frames [`Receiver::subscribe`] can fall behind before it
@@ -811,12 +812,6 @@ fn worker(index: usize, shared: &Shared, mut sink: Option<Box<dyn FrameSink>>) {
     {
         shared.fail(StreamError::Display(e));
     }
-}
-
-fn now_us() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_micros() as u64)
 }
 
 /// Shows one frame; breaks when the receiver must stop.
