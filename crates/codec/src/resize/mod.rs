@@ -52,7 +52,7 @@ impl<R: Resizer + ?Sized> Resizer for Box<R> {
 }
 
 /// OpenCV `INTER_AREA` resizing in fixed point, converting between any two
-/// [`PixelFormat`]s in the same pass (alpha is averaged like a colour
+/// [`PixelFormat`](crate::PixelFormat)s in the same pass (alpha is averaged like a colour
 /// channel; formats without alpha read as opaque).
 ///
 /// The weight tables are computed once per (source size, destination size)
