@@ -1,11 +1,12 @@
 //! Generates the Rust types from `proto/*.proto` with protox (a pure-Rust
-//! protobuf compiler), so no `protoc` is needed on the machine.
+//! protobuf compiler), so no `protoc` is needed on the machine. The tonic
+//! client and server for `ecommerce.ProductInfo`, and the code generator
+//! that writes them, come only with the `grpc` feature.
 
 use std::{env, path::PathBuf};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let out_dir = PathBuf::from(env::var("OUT_DIR")?);
-    let grpc = env::var_os("CARGO_FEATURE_GRPC").is_some();
     println!("cargo:rerun-if-changed=proto");
 
     let video = protox::compile(["video.proto"], ["proto"])?;
@@ -23,9 +24,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         out_dir.join("ecommerce_descriptor.bin"),
         prost::Message::encode_to_vec(&ecommerce),
     )?;
+    // With `grpc`: the messages, the tonic client and the tonic server.
+    #[cfg(feature = "grpc")]
     tonic_prost_build::configure()
-        .build_client(grpc)
-        .build_server(grpc)
+        .build_client(true)
+        .build_server(true)
         .compile_fds(ecommerce)?;
+    // Without: the messages only, and no tonic code generator is built.
+    #[cfg(not(feature = "grpc"))]
+    prost_build::Config::new().compile_fds(ecommerce)?;
     Ok(())
 }

@@ -7,19 +7,15 @@
 #![no_main]
 
 use bytes::BytesMut;
-use framecast_codec::{ImageMut, Limits, ReceiverConfig, ReceiverPipeline};
+use framecast_codec::{DecodeLimits, ImageMut, ReceiverConfig, ReceiverPipeline};
 use framecast_stream::check_frame;
 use framecast_wire::FrameCodec;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let mut codec = FrameCodec::new().max_frame_len(64 * 1024);
-    let limits = Limits {
-        max_width: 1024,
-        max_height: 1024,
-        max_pixels: 256 * 256,
-    };
-    let mut receiver = ReceiverPipeline::new(ReceiverConfig { limits });
+    let limits = DecodeLimits::new(1024, 1024, 256 * 256);
+    let mut receiver = ReceiverPipeline::new(ReceiverConfig::new(limits));
     let mut window = vec![0u32; 64 * 48];
     let name: std::sync::Arc<str> = "fuzz".into();
     // Feed in uneven pieces, as TCP would.

@@ -4,20 +4,14 @@
 
 #![no_main]
 
-use framecast_codec::{
-    ImageMut, Limits, ReceiverConfig, ReceiverPipeline, probe_jpeg,
-};
+use framecast_codec::{DecodeLimits, ImageMut, ReceiverConfig, ReceiverPipeline, probe_jpeg};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     // Small limits keep each run fast; the check itself is what matters.
-    let limits = Limits {
-        max_width: 1024,
-        max_height: 1024,
-        max_pixels: 512 * 512,
-    };
+    let limits = DecodeLimits::new(1024, 1024, 512 * 512);
     let probed = probe_jpeg(data);
-    let mut receiver = ReceiverPipeline::new(ReceiverConfig { limits });
+    let mut receiver = ReceiverPipeline::new(ReceiverConfig::new(limits));
     let mut window = vec![0u32; 80 * 60];
     let out = ImageMut::from_xrgb32(80, 60, &mut window).expect("valid window");
     if let Ok(info) = receiver.decode_into(data, out) {

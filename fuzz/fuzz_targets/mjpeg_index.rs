@@ -5,11 +5,11 @@
 
 #![no_main]
 
-use framecast_capture::{Limits, MjpegIndex};
+use framecast_capture::{MjpegIndex, SourceLimits};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let limits = Limits::default().with_max_jpeg_bytes(64 * 1024);
+    let limits = SourceLimits::default().with_max_jpeg_bytes(64 * 1024);
     let Ok(whole) = MjpegIndex::from_bytes(data, &limits) else {
         return;
     };

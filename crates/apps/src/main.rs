@@ -188,7 +188,7 @@ struct SendArgs {
     size: Size,
 
     /// JPEG quality, 1 to 100.
-    #[arg(long, default_value_t = 95, value_parser = clap::value_parser!(u8).range(1..=100))]
+    #[arg(long, default_value_t = framecast_stream::DEFAULT_QUALITY, value_parser = clap::value_parser!(u8).range(1..=100))]
     quality: u8,
 
     /// Frames per second; 0 sends as fast as possible.
@@ -919,7 +919,7 @@ fn sender_error(e: framecast_stream::StreamError) -> anyhow::Error {
 
 #[cfg(feature = "window")]
 fn send_with_preview(args: SendArgs, json: Option<JsonOut>, quiet: bool) -> Result<()> {
-    use framecast_capture::FrameKind;
+    use framecast_capture::Picture;
     use framecast_display::{EncodedFrame, FrameSink};
 
     let (builder, frames) = build_sender(&args)?;
@@ -936,13 +936,14 @@ fn send_with_preview(args: SendArgs, json: Option<JsonOut>, quiet: bool) -> Resu
             .on_frame(move |frame| {
                 // A closed window stops the sender through `is_closed`; a
                 // frame the preview cannot show is no reason to stop.
-                let _ = match frame.kind {
-                    FrameKind::Jpeg => jpeg_sink.show(
-                        &EncodedFrame::new(0, "preview", &frame.jpeg)
+                let _ = match frame.picture() {
+                    Picture::Jpeg { data, .. } => jpeg_sink.show(
+                        &EncodedFrame::new(0, "preview", data)
                             .with_sequence(frame.sequence)
                             .with_capture_time_us(Some(frame.capture_time_us)),
                     ),
-                    _ => preview.show_pixels(0, "preview", frame.pixels.as_image()),
+                    Picture::Pixels(image) => preview.show_pixels(0, "preview", image),
+                    _ => Ok(()),
                 };
             })
             .start()?;

@@ -399,35 +399,19 @@ fn a_database_in_use_is_refused_clearly() {
 }
 
 /// The Python interpreter for interop tests: `FRAMECAST_PYTHON`, else the
-/// workspace's `.venv`. `None` (with a message) when missing and not on CI;
+/// workspace's `.venv`, else `python3`. `None` (with a message) when missing and not on CI;
 /// on CI (`FRAMECAST_CI=1`) a missing interpreter or package fails the test.
 fn python() -> Option<PathBuf> {
-    let ci = std::env::var_os("FRAMECAST_CI").is_some_and(|v| v == "1");
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let python = match std::env::var_os("FRAMECAST_PYTHON") {
-        Some(p) => PathBuf::from(p),
-        None => root.join(".venv/bin/python"),
-    };
-    let probe = Command::new(&python)
-        .args([
-            "-c",
-            "import grpc, grpc_tools, grpc_health.v1, grpc_reflection.v1alpha, google.protobuf",
-        ])
-        .output();
-    let problem = match probe {
-        Ok(out) if out.status.success() => return Some(python),
-        Ok(out) => format!(
-            "{} lacks a package: {}",
-            python.display(),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-        Err(e) => format!("cannot run {}: {e}", python.display()),
-    };
-    let fix = "install grpcio grpcio-tools grpcio-health-checking grpcio-reflection protobuf \
-               in <workspace>/.venv or set FRAMECAST_PYTHON";
-    assert!(!ci, "FRAMECAST_CI=1 but {problem}; {fix}");
-    eprintln!("skipping the stock Python client test: {problem}; {fix}");
-    None
+    framecast_test_support::tools::python(
+        "catalog",
+        &[
+            "grpc",
+            "grpc_tools",
+            "grpc_health.v1",
+            "grpc_reflection.v1alpha",
+            "google.protobuf",
+        ],
+    )
 }
 
 #[test]

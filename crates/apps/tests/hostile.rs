@@ -77,14 +77,10 @@ fn jpeg(w: u32, h: u32) -> Vec<u8> {
     for (i, b) in img.data_mut().iter_mut().enumerate() {
         *b = (i * 7 % 251) as u8;
     }
-    SenderPipeline::new(SenderConfig {
-        width: w,
-        height: h,
-        quality: 80,
-    })
-    .unwrap()
-    .encode(img.as_image(), &mut out)
-    .unwrap();
+    SenderPipeline::new(SenderConfig::new(w, h).with_quality(80))
+        .unwrap()
+        .encode(img.as_image(), &mut out)
+        .unwrap();
     out
 }
 

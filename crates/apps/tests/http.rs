@@ -739,7 +739,7 @@ fn snapshots_beside_a_window() {
     };
     let x = Xvfb::start(&tools[0]);
     let mut recv = Proc::framecast_on(
-        &x.display,
+        x.display(),
         "recv",
         &[
             "recv",

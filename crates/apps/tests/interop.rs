@@ -4,6 +4,7 @@
 //! `framecast recv --framing legacy` and `framecast send --framing legacy`.
 //!
 //! Python comes from `FRAMECAST_PYTHON`, else `<workspace>/.venv/bin/python`,
+//! else `python3`,
 //! and needs the pip packages `protobuf opencv-python-headless numpy
 //! grpcio-tools`. Without them the tests skip with a message, unless
 //! `FRAMECAST_CI=1`, where they fail.
@@ -17,25 +18,10 @@ use common::*;
 
 /// The interpreter to use, or `None` (after saying why) to skip.
 fn python() -> Option<PathBuf> {
-    let python = std::env::var_os("FRAMECAST_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace_root().join(".venv/bin/python"));
-    let ok = Command::new(&python)
-        .args(["-c", "import cv2, numpy, google.protobuf, grpc_tools"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if ok {
-        return Some(python);
-    }
-    let why = format!(
-        "{} cannot import cv2, numpy, google.protobuf and grpc_tools; create it with \
-         `python3 -m venv .venv && .venv/bin/pip install protobuf opencv-python-headless \
-         numpy grpcio-tools` or set FRAMECAST_PYTHON",
-        python.display()
-    );
-    assert!(!ci(), "FRAMECAST_CI=1 but {why}");
-    eprintln!("skipping the Python interop test: {why}");
-    None
+    framecast_test_support::tools::python(
+        "interop",
+        &["cv2", "numpy", "google.protobuf", "grpc_tools"],
+    )
 }
 
 fn script(name: &str) -> PathBuf {

@@ -183,12 +183,7 @@ fn mjpeg_file_at_the_wanted_size_is_forwarded_byte_for_byte() {
     let dir = tempdir();
     // Six JPEGs of the pattern at 128x128, concatenated.
     let pattern = framecast_capture::Pattern::new(128, 128).unwrap();
-    let mut encoder = SenderPipeline::new(SenderConfig {
-        width: 128,
-        height: 128,
-        quality: 80,
-    })
-    .unwrap();
+    let mut encoder = SenderPipeline::new(SenderConfig::new(128, 128).with_quality(80)).unwrap();
     let mut img = ImageBuf::new(128, 128, PixelFormat::Rgb8);
     let mut file = Vec::new();
     let mut originals = Vec::new();
@@ -405,17 +400,13 @@ fn bad_data_from_one_sender_does_not_disturb_another() {
     write_frame(&mut bad, &not_jpeg.encode_to_vec());
     // A JPEG cut short: its header is fine, the data is not.
     let mut jpeg = Vec::new();
-    SenderPipeline::new(SenderConfig {
-        width: 64,
-        height: 64,
-        quality: 80,
-    })
-    .unwrap()
-    .encode(
-        ImageBuf::new(64, 64, PixelFormat::Rgb8).as_image(),
-        &mut jpeg,
-    )
-    .unwrap();
+    SenderPipeline::new(SenderConfig::new(64, 64).with_quality(80))
+        .unwrap()
+        .encode(
+            ImageBuf::new(64, 64, PixelFormat::Rgb8).as_image(),
+            &mut jpeg,
+        )
+        .unwrap();
     let cut = Video {
         video_data: bytes::Bytes::copy_from_slice(&jpeg[..jpeg.len() / 2]),
         ..Default::default()
@@ -528,12 +519,7 @@ fn ctrl_c_stops_a_streaming_sender_and_receiver_cleanly() {
 fn mjpeg_file_at_another_size_is_decoded_scaled_and_re_encoded() {
     let dir = tempdir();
     let pattern = framecast_capture::Pattern::new(160, 120).unwrap();
-    let mut encoder = SenderPipeline::new(SenderConfig {
-        width: 160,
-        height: 120,
-        quality: 90,
-    })
-    .unwrap();
+    let mut encoder = SenderPipeline::new(SenderConfig::new(160, 120).with_quality(90)).unwrap();
     let mut img = ImageBuf::new(160, 120, PixelFormat::Rgb8);
     let mut file = Vec::new();
     for seq in 0..5 {

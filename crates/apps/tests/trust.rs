@@ -34,11 +34,9 @@ fn terminate(p: &Proc) {
 /// Five pattern frames, 160x120 JPEGs, as an MJPEG file.
 fn mjpeg_file(dir: &Path, frames: u64) -> String {
     let pattern = framecast_capture::Pattern::new(128, 128).unwrap();
-    let mut encoder = framecast_codec::SenderPipeline::new(framecast_codec::SenderConfig {
-        width: 128,
-        height: 128,
-        quality: 80,
-    })
+    let mut encoder = framecast_codec::SenderPipeline::new(
+        framecast_codec::SenderConfig::new(128, 128).with_quality(80),
+    )
     .unwrap();
     let mut img = framecast_codec::ImageBuf::new(128, 128, framecast_codec::PixelFormat::Rgb8);
     let mut file = Vec::new();

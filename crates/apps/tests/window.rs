@@ -74,7 +74,7 @@ fn window_commands_on_a_real_x_server() {
     };
     let (xdotool, import) = (&tools[1], &tools[2]);
     let xvfb = Xvfb::start(&tools[0]);
-    let display = xvfb.display.as_str();
+    let display = xvfb.display();
 
     recv_shows_the_stream_and_q_ends_it(display, xdotool, import);
     a_wide_camera_keeps_its_shape_and_the_tile_its_name(display, xdotool, import);

@@ -35,12 +35,7 @@ fn sources(c: &mut Criterion) {
     let mjpeg_path = dir.path().join("pattern.mjpeg");
     {
         let pattern = Pattern::new(WIDTH, HEIGHT).expect("pattern");
-        let mut sender = SenderPipeline::new(SenderConfig {
-            width: WIDTH,
-            height: HEIGHT,
-            quality: 95,
-        })
-        .expect("encoder");
+        let mut sender = SenderPipeline::new(SenderConfig::new(WIDTH, HEIGHT)).expect("encoder");
         let mut raw = std::fs::File::create(&raw_path).expect("raw file");
         let mut mjpeg = std::fs::File::create(&mjpeg_path).expect("mjpeg file");
         let (mut img, mut jpeg) = (ImageBuf::empty(PixelFormat::Rgb8), Vec::new());

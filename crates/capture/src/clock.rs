@@ -72,12 +72,20 @@ impl Clock for SystemClock {
     }
 
     fn unix_time_us(&self) -> u64 {
-        // A system clock set before 1970 reads as the epoch rather than
-        // failing: a timestamp is informative, never load-bearing.
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
+        unix_time_us()
     }
+}
+
+/// The system clock's time in microseconds since the Unix epoch: what
+/// [`SystemClock`] stamps frames with, for code that reads the time without
+/// an injected [`Clock`] (an engine's latency figures).
+///
+/// A system clock set before 1970 reads as the epoch rather than failing: a
+/// timestamp is informative, never load-bearing.
+pub fn unix_time_us() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
 }
 
 /// A fake clock for deterministic tests: time stands still until

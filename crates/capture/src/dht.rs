@@ -9,7 +9,7 @@
 //! forwarded or recorded as is. This is what FFmpeg's `mjpeg2jpeg` filter
 //! does.
 
-use framecast_codec::CodecError;
+use framecast_image::ImageError;
 
 use crate::CaptureError;
 
@@ -110,7 +110,7 @@ const DHT: [u8; DHT_LEN] = {
 fn malformed(reason: &'static str) -> CaptureError {
     CaptureError::BadJpeg {
         offset: 0,
-        source: CodecError::Malformed { reason },
+        source: ImageError::Malformed { reason },
     }
 }
 
@@ -134,7 +134,7 @@ pub fn ensure_huffman_tables(jpeg: &mut Vec<u8>) -> Result<bool, CaptureError> {
     if !jpeg.starts_with(&[0xFF, 0xD8]) {
         return Err(CaptureError::BadJpeg {
             offset: 0,
-            source: CodecError::NotJpeg,
+            source: ImageError::NotJpeg,
         });
     }
     let mut at = 2;

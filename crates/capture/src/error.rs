@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use framecast_codec::CodecError;
+use framecast_image::ImageError;
 
 /// Everything that can go wrong while capturing. Every message says what to
 /// do about it where there is something to do.
@@ -61,12 +61,12 @@ pub enum CaptureError {
     /// A JPEG frame is longer than the configured limit.
     #[error(
         "JPEG frame at byte {offset} is longer than the {limit}-byte limit \
-         (Limits::max_jpeg_bytes); is this an MJPEG file?"
+         (SourceLimits::max_jpeg_bytes); is this an MJPEG file?"
     )]
     JpegTooLarge {
         /// Where the frame starts in its file.
         offset: u64,
-        /// [`Limits::max_jpeg_bytes`](crate::Limits::max_jpeg_bytes).
+        /// [`SourceLimits::max_jpeg_bytes`](crate::SourceLimits::max_jpeg_bytes).
         limit: usize,
     },
 
@@ -76,20 +76,20 @@ pub enum CaptureError {
         /// Where the frame starts in its file.
         offset: u64,
         /// What the codec said.
-        source: CodecError,
+        source: ImageError,
     },
 
     /// A picture size that is zero or beyond the configured limits.
     #[error(
         "invalid frame size {width}x{height}: each side must be 1..={max_side} \
-         (Limits::max_side)"
+         (SourceLimits::max_side)"
     )]
     InvalidSize {
         /// The width asked for.
         width: u32,
         /// The height asked for.
         height: u32,
-        /// [`Limits::max_side`](crate::Limits::max_side).
+        /// [`SourceLimits::max_side`](crate::SourceLimits::max_side).
         max_side: u32,
     },
 
@@ -135,12 +135,19 @@ pub enum CaptureError {
     },
 
     /// The camera backend failed (open, configure, read).
-    #[error("camera error while {action}: {message}")]
+    #[error("camera error while {action}")]
     Camera {
         /// What was being done.
         action: &'static str,
-        /// The backend's description.
-        message: String,
+        /// The backend's (or the header probe's) own error.
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+
+    /// The camera delivered no frame for a while.
+    #[error("no frame from the camera in {} s", waited.as_secs())]
+    CameraTimeout {
+        /// How long was waited ([`CAMERA_FRAME_TIMEOUT`](crate::CAMERA_FRAME_TIMEOUT)).
+        waited: std::time::Duration,
     },
 
     /// The camera delivered a buffer of the wrong length for its format.

@@ -32,7 +32,7 @@
 //! }
 //! assert_eq!(frame.sequence, 2);
 //! assert_eq!(frame.capture_time_us, 1_700_000_000_080_000); // 2 frames x 40 ms later
-//! assert_eq!(decode_marker(&frame.pixels.as_image()), Some(2));
+//! assert_eq!(frame.pixels().and_then(|p| decode_marker(&p.as_image())), Some(2));
 //! # Ok::<(), framecast_capture::CaptureError>(())
 //! ```
 
@@ -56,10 +56,16 @@ pub use camera::{
     CAMERA_FRAME_TIMEOUT, CAMERA_MAX_READ_FAILURES, CameraDevice, CameraMode, CameraPixelFormat,
     CameraRequest, CameraSelector, CameraSource, choose_mode, list_devices,
 };
-pub use clock::{Clock, ManualClock, SystemClock};
+pub use clock::{Clock, ManualClock, SystemClock, unix_time_us};
 pub use dht::ensure_huffman_tables;
 pub use error::CaptureError;
-pub use limits::{DEFAULT_MAX_JPEG_BYTES, DEFAULT_MAX_SIDE, Limits};
+/// The picture types frames are made of, from `framecast-image` (the same
+/// types `framecast-codec` re-exports).
+pub use framecast_image::{ImageBuf, ImageError, ImageRef, JpegInfo, Picture, PixelFormat};
+pub use limits::{DEFAULT_MAX_JPEG_BYTES, DEFAULT_MAX_SIDE, SourceLimits};
+/// The former name of [`SourceLimits`] (three crates had a `Limits`).
+#[deprecated(since = "0.1.0", note = "renamed to `SourceLimits`")]
+pub type Limits = SourceLimits;
 pub use mjpeg::{JpegSpan, MjpegFileSource, MjpegIndex};
 pub use pace::{DEFAULT_MAX_LAG_PERIODS, Paced, Pacer};
 pub use pattern::{MARKER_COLUMNS, MARKER_ROWS, Pattern, PatternSource, decode_marker};

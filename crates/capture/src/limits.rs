@@ -1,27 +1,27 @@
-//! [`Limits`]: bounds on what a source accepts from its configuration and
+//! [`SourceLimits`]: bounds on what a source accepts from its configuration and
 //! its input files.
 
 use crate::CaptureError;
 
-/// The default [`Limits::max_side`]: 16384 pixels, beyond any camera.
+/// The default [`SourceLimits::max_side`]: 16384 pixels, beyond any camera.
 pub const DEFAULT_MAX_SIDE: u32 = 16_384;
 
-/// The default [`Limits::max_jpeg_bytes`]: 32 MiB, several times a q100 8K
+/// The default [`SourceLimits::max_jpeg_bytes`]: 32 MiB, several times a q100 8K
 /// frame.
 pub const DEFAULT_MAX_JPEG_BYTES: usize = 32 << 20;
 
 /// Bounds on sizes, checked before anything is allocated for them.
 ///
 /// ```
-/// use framecast_capture::Limits;
+/// use framecast_capture::SourceLimits;
 ///
-/// let limits = Limits::default().with_max_side(4096);
+/// let limits = SourceLimits::default().with_max_side(4096);
 /// assert!(limits.check_size(3840, 2160).is_ok());
 /// assert!(limits.check_size(8192, 8192).is_err());
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
-pub struct Limits {
+pub struct SourceLimits {
     /// Largest width or height of a frame, in pixels.
     pub max_side: u32,
     /// Largest JPEG frame in an MJPEG file, in bytes; a longer one means the
@@ -29,7 +29,7 @@ pub struct Limits {
     pub max_jpeg_bytes: usize,
 }
 
-impl Default for Limits {
+impl Default for SourceLimits {
     fn default() -> Self {
         Self {
             max_side: DEFAULT_MAX_SIDE,
@@ -38,20 +38,20 @@ impl Default for Limits {
     }
 }
 
-impl Limits {
-    /// Sets [`Limits::max_side`].
+impl SourceLimits {
+    /// Sets [`SourceLimits::max_side`].
     pub fn with_max_side(mut self, max_side: u32) -> Self {
         self.max_side = max_side;
         self
     }
 
-    /// Sets [`Limits::max_jpeg_bytes`].
+    /// Sets [`SourceLimits::max_jpeg_bytes`].
     pub fn with_max_jpeg_bytes(mut self, max_jpeg_bytes: usize) -> Self {
         self.max_jpeg_bytes = max_jpeg_bytes;
         self
     }
 
-    /// Checks a frame size: each side must be 1..=[`Limits::max_side`].
+    /// Checks a frame size: each side must be 1..=[`SourceLimits::max_side`].
     pub fn check_size(&self, width: u32, height: u32) -> Result<(), CaptureError> {
         let ok = |side: u32| (1..=self.max_side).contains(&side);
         if ok(width) && ok(height) {

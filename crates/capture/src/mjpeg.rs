@@ -27,10 +27,10 @@ use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use framecast_codec::{PixelFormat, probe_jpeg};
+use framecast_image::{PixelFormat, probe_jpeg};
 
 use crate::{
-    CaptureError, Clock, Frame, FrameKind, FrameSource, Limits, SourceFormat, SystemClock,
+    CaptureError, Clock, Frame, FrameKind, FrameSource, SourceFormat, SourceLimits, SystemClock,
 };
 
 /// Bytes read at a time while indexing.
@@ -55,8 +55,8 @@ pub struct MjpegIndex {
 
 impl MjpegIndex {
     /// Indexes a whole stream, reading it once in chunks. Fails on an I/O
-    /// error or a frame longer than [`Limits::max_jpeg_bytes`].
-    pub fn build(mut reader: impl Read, limits: &Limits) -> Result<Self, CaptureError> {
+    /// error or a frame longer than [`SourceLimits::max_jpeg_bytes`].
+    pub fn build(mut reader: impl Read, limits: &SourceLimits) -> Result<Self, CaptureError> {
         let mut scanner = Scanner::new(limits.max_jpeg_bytes);
         let mut index = Self::default();
         let mut chunk = vec![0; INDEX_CHUNK_BYTES];
@@ -74,7 +74,7 @@ impl MjpegIndex {
     }
 
     /// Indexes an in-memory stream.
-    pub fn from_bytes(data: &[u8], limits: &Limits) -> Result<Self, CaptureError> {
+    pub fn from_bytes(data: &[u8], limits: &SourceLimits) -> Result<Self, CaptureError> {
         let mut scanner = Scanner::new(limits.max_jpeg_bytes);
         let mut index = Self::default();
         scanner.feed(data, &mut index)?;
@@ -281,7 +281,7 @@ impl Scanner {
 /// let mut source = MjpegFileSource::open("recording.mjpeg")?;
 /// let mut frame = Frame::default();
 /// source.next_frame(&mut frame)?;
-/// println!("{}x{} JPEG, {} bytes", frame.width, frame.height, frame.jpeg.len());
+/// println!("{}x{} JPEG, {} bytes", frame.width(), frame.height(), frame.jpeg().map_or(0, <[u8]>::len));
 /// # Ok::<(), framecast_capture::CaptureError>(())
 /// ```
 #[derive(Debug)]
@@ -292,7 +292,7 @@ pub struct MjpegFileSource {
     next: usize,
     sequence: u64,
     format: SourceFormat,
-    limits: Limits,
+    limits: SourceLimits,
     clock: Arc<dyn Clock>,
     looping: bool,
 }
@@ -306,14 +306,17 @@ impl MjpegFileSource {
         self
     }
 
-    /// Opens and indexes `path` within the default [`Limits`].
+    /// Opens and indexes `path` within the default [`SourceLimits`].
     pub fn open(path: impl AsRef<Path>) -> Result<Self, CaptureError> {
-        Self::open_with_limits(path, &Limits::default())
+        Self::open_with_limits(path, &SourceLimits::default())
     }
 
     /// Opens and indexes `path` within `limits`. Fails if the file holds no
     /// complete JPEG or its first JPEG's header is unreadable.
-    pub fn open_with_limits(path: impl AsRef<Path>, limits: &Limits) -> Result<Self, CaptureError> {
+    pub fn open_with_limits(
+        path: impl AsRef<Path>,
+        limits: &SourceLimits,
+    ) -> Result<Self, CaptureError> {
         let path = path.as_ref().to_path_buf();
         let file_error = |source| CaptureError::File {
             path: path.clone(),
@@ -411,10 +414,8 @@ impl FrameSource for MjpegFileSource {
         }
         let span = self.index.frames[self.next];
         self.next += 1;
-        let (width, height) = self.read_span(span, &mut frame.jpeg)?;
-        frame.kind = FrameKind::Jpeg;
-        frame.width = width;
-        frame.height = height;
+        let (width, height) = self.read_span(span, frame.jpeg_mut(0, 0))?;
+        frame.jpeg_mut(width, height);
         frame.sequence = self.sequence;
         frame.capture_time_us = self.clock.unix_time_us();
         self.sequence += 1;
@@ -441,7 +442,7 @@ mod tests {
 
     #[test]
     fn finds_the_frames_ffmpeg_wrote() {
-        let index = MjpegIndex::from_bytes(FIXTURE, &Limits::default()).unwrap();
+        let index = MjpegIndex::from_bytes(FIXTURE, &SourceLimits::default()).unwrap();
         assert_eq!(spans(&index), BOUNDS);
         assert_eq!((index.dropped(), index.skipped_bytes()), (0, 0));
     }
@@ -460,7 +461,8 @@ mod tests {
             }
         }
         for step in [1, 2, 3, 7, 64, 1699, 1700, 1701] {
-            let index = MjpegIndex::build(Trickle(FIXTURE, step), &Limits::default()).unwrap();
+            let index =
+                MjpegIndex::build(Trickle(FIXTURE, step), &SourceLimits::default()).unwrap();
             assert_eq!(spans(&index), BOUNDS, "reads of {step} bytes");
         }
     }
@@ -477,7 +479,7 @@ mod tests {
         let mut stream = b"garbage".to_vec();
         stream.extend_from_slice(&tricky);
         stream.extend_from_slice(&FIXTURE[1700..3392]);
-        let index = MjpegIndex::from_bytes(&stream, &Limits::default()).unwrap();
+        let index = MjpegIndex::from_bytes(&stream, &SourceLimits::default()).unwrap();
         assert_eq!(
             spans(&index),
             [(7, tricky.len()), (7 + tricky.len() as u64, 1692)]
@@ -489,19 +491,19 @@ mod tests {
     fn truncated_and_interrupted_frames_are_dropped() {
         // The fixture cut in the middle of its last frame.
         let cut = include_bytes!("../testdata/truncated_64x48.mjpeg");
-        let index = MjpegIndex::from_bytes(cut, &Limits::default()).unwrap();
+        let index = MjpegIndex::from_bytes(cut, &SourceLimits::default()).unwrap();
         assert_eq!(spans(&index), BOUNDS[..4]);
         assert_eq!(index.dropped(), 1);
         // A frame cut short by the next SOI (a writer restarted mid-frame).
         let mut stream = FIXTURE[..1000].to_vec();
         stream.extend_from_slice(&FIXTURE[1700..3392]);
-        let index = MjpegIndex::from_bytes(&stream, &Limits::default()).unwrap();
+        let index = MjpegIndex::from_bytes(&stream, &SourceLimits::default()).unwrap();
         assert_eq!(spans(&index), [(1000, 1692)]);
         assert_eq!(index.dropped(), 1);
         // SOI, then EOI with no scan, then a bad marker: both dropped.
         let index = MjpegIndex::from_bytes(
             &[0xFF, 0xD8, 0xFF, 0xD9, 0xFF, 0xD8, 0x12],
-            &Limits::default(),
+            &SourceLimits::default(),
         )
         .unwrap();
         assert!(index.frames().is_empty());
@@ -510,7 +512,7 @@ mod tests {
 
     #[test]
     fn oversized_frames_are_refused() {
-        let limits = Limits::default().with_max_jpeg_bytes(1000);
+        let limits = SourceLimits::default().with_max_jpeg_bytes(1000);
         let err = MjpegIndex::from_bytes(FIXTURE, &limits).unwrap_err();
         assert!(
             matches!(
@@ -540,7 +542,7 @@ mod tests {
                 let i = x as usize % data.len();
                 data[i] = (x >> 24) as u8;
             }
-            let index = MjpegIndex::from_bytes(&data, &Limits::default()).unwrap();
+            let index = MjpegIndex::from_bytes(&data, &SourceLimits::default()).unwrap();
             let total: usize = index.frames().iter().map(|s| s.len).sum();
             assert!(total <= data.len(), "round {round}");
         }

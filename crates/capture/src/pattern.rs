@@ -22,10 +22,10 @@
 
 use std::sync::Arc;
 
-use framecast_codec::{ImageBuf, ImageRef, PixelFormat};
+use framecast_image::{ImageBuf, ImageRef, PixelFormat};
 
 use crate::{
-    CaptureError, Clock, Frame, FrameKind, FrameSource, Limits, SourceFormat, SystemClock,
+    CaptureError, Clock, Frame, FrameKind, FrameSource, SourceFormat, SourceLimits, SystemClock,
 };
 
 /// Marker cells per row of the marker band.
@@ -47,7 +47,7 @@ const MARKER_SALT: u32 = 0x5EED_CAFE;
 ///
 /// ```
 /// use framecast_capture::{Pattern, decode_marker};
-/// use framecast_codec::{ImageBuf, PixelFormat};
+/// use framecast_image::{ImageBuf, PixelFormat};
 ///
 /// let pattern = Pattern::new(320, 240)?;
 /// let mut a = ImageBuf::empty(PixelFormat::Rgb8);
@@ -71,13 +71,17 @@ pub struct Pattern {
 }
 
 impl Pattern {
-    /// A pattern of `width` x `height`, within the default [`Limits`].
+    /// A pattern of `width` x `height`, within the default [`SourceLimits`].
     pub fn new(width: u32, height: u32) -> Result<Self, CaptureError> {
-        Self::with_limits(width, height, &Limits::default())
+        Self::with_limits(width, height, &SourceLimits::default())
     }
 
     /// A pattern of `width` x `height`, within `limits`.
-    pub fn with_limits(width: u32, height: u32, limits: &Limits) -> Result<Self, CaptureError> {
+    pub fn with_limits(
+        width: u32,
+        height: u32,
+        limits: &SourceLimits,
+    ) -> Result<Self, CaptureError> {
         limits.check_size(width, height)?;
         let (w, h) = (width as usize, height as usize);
         let mut texture = Vec::with_capacity(w * h);
@@ -401,11 +405,15 @@ pub struct PatternSource {
 impl PatternSource {
     /// A pattern source of `width` x `height`, stamped by the system clock.
     pub fn new(width: u32, height: u32) -> Result<Self, CaptureError> {
-        Self::with_limits(width, height, &Limits::default())
+        Self::with_limits(width, height, &SourceLimits::default())
     }
 
     /// A pattern source of `width` x `height` within `limits`.
-    pub fn with_limits(width: u32, height: u32, limits: &Limits) -> Result<Self, CaptureError> {
+    pub fn with_limits(
+        width: u32,
+        height: u32,
+        limits: &SourceLimits,
+    ) -> Result<Self, CaptureError> {
         Ok(Self {
             pattern: Pattern::with_limits(width, height, limits)?,
             next_seq: 0,
@@ -443,13 +451,9 @@ impl FrameSource for PatternSource {
     }
 
     fn next_frame(&mut self, frame: &mut Frame) -> Result<(), CaptureError> {
-        self.pattern.render(self.next_seq, &mut frame.pixels);
+        self.pattern.render(self.next_seq, frame.pixels_mut());
         frame.sequence = self.next_seq;
         frame.capture_time_us = self.clock.unix_time_us();
-        frame.kind = FrameKind::Raw;
-        frame.jpeg.clear();
-        frame.width = self.pattern.width;
-        frame.height = self.pattern.height;
         self.next_seq = self.next_seq.wrapping_add(1);
         Ok(())
     }
@@ -606,17 +610,21 @@ mod tests {
             .starting_at(5);
         let mut frame = Frame::default();
         src.next_frame(&mut frame).unwrap();
-        let ptr = frame.pixels.data().as_ptr();
+        let ptr = frame.pixels().unwrap().data().as_ptr();
         clock.advance(std::time::Duration::from_micros(40));
         src.next_frame(&mut frame).unwrap();
         assert_eq!(frame.sequence, 6);
         assert_eq!(frame.capture_time_us, 1_040);
         assert_eq!(
-            (frame.width, frame.height, frame.kind),
+            (frame.width(), frame.height(), frame.kind()),
             (64, 48, FrameKind::Raw)
         );
-        assert_eq!(frame.pixels.data().as_ptr(), ptr, "buffer was reallocated");
-        assert_eq!(frame.pixels, render(src.pattern(), 6));
+        assert_eq!(
+            frame.pixels().unwrap().data().as_ptr(),
+            ptr,
+            "buffer was reallocated"
+        );
+        assert_eq!(*frame.pixels().unwrap(), render(src.pattern(), 6));
     }
 
     #[test]

@@ -6,10 +6,10 @@ use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use framecast_codec::PixelFormat;
+use framecast_image::PixelFormat;
 
 use crate::{
-    CaptureError, Clock, Frame, FrameKind, FrameSource, Limits, SourceFormat, SystemClock,
+    CaptureError, Clock, Frame, FrameKind, FrameSource, SourceFormat, SourceLimits, SystemClock,
 };
 
 /// Frames of a raw RGB24 file, ending after the last (or, with
@@ -27,7 +27,7 @@ use crate::{
 /// let mut source = RawFileSource::open("frames.rgb", 640, 480)?;
 /// let mut frame = Frame::default();
 /// source.next_frame(&mut frame)?;
-/// assert_eq!(frame.pixels.data().len(), 640 * 480 * 3);
+/// assert_eq!(frame.pixels().map(|p| p.data().len()), Some(640 * 480 * 3));
 /// # Ok::<(), framecast_capture::CaptureError>(())
 /// ```
 #[derive(Debug)]
@@ -45,9 +45,9 @@ pub struct RawFileSource {
 
 impl RawFileSource {
     /// Opens `path` as `width` x `height` RGB24 frames, within the default
-    /// [`Limits`].
+    /// [`SourceLimits`].
     pub fn open(path: impl AsRef<Path>, width: u32, height: u32) -> Result<Self, CaptureError> {
-        Self::open_with_limits(path, width, height, &Limits::default())
+        Self::open_with_limits(path, width, height, &SourceLimits::default())
     }
 
     /// Opens `path` as `width` x `height` RGB24 frames, within `limits`.
@@ -55,7 +55,7 @@ impl RawFileSource {
         path: impl AsRef<Path>,
         width: u32,
         height: u32,
-        limits: &Limits,
+        limits: &SourceLimits,
     ) -> Result<Self, CaptureError> {
         limits.check_size(width, height)?;
         let path = path.as_ref().to_path_buf();
@@ -142,23 +142,18 @@ impl FrameSource for RawFileSource {
         }
         // The size was checked against the limits at open, and the file is a
         // whole number of frames of it.
-        frame
-            .pixels
-            .reshape(self.width, self.height, PixelFormat::Rgb8);
-        let frame_bytes = frame.pixels.data().len() as u64;
+        let pixels = frame.pixels_mut();
+        pixels.reshape(self.width, self.height, PixelFormat::Rgb8);
+        let frame_bytes = pixels.data().len() as u64;
         let read = self
             .file
             .seek(SeekFrom::Start(self.next * frame_bytes))
-            .and_then(|_| self.file.read_exact(frame.pixels.data_mut()));
+            .and_then(|_| self.file.read_exact(pixels.data_mut()));
         read.map_err(|source| CaptureError::File {
             path: self.path.clone(),
             source,
         })?;
         self.next += 1;
-        frame.kind = FrameKind::Raw;
-        frame.jpeg.clear();
-        frame.width = self.width;
-        frame.height = self.height;
         frame.sequence = self.sequence;
         frame.capture_time_us = self.clock.unix_time_us();
         self.sequence += 1;

@@ -1,6 +1,6 @@
 //! The [`FrameSource`] trait and the [`Frame`] it fills.
 
-use framecast_codec::{ImageBuf, PixelFormat};
+use framecast_image::{ImageBuf, Picture, PixelFormat};
 
 use crate::CaptureError;
 
@@ -74,44 +74,121 @@ impl SourceFormat {
 
 /// One captured frame. Sources write into a caller-owned `Frame` whose
 /// buffers are reused from frame to frame.
+///
+/// A frame holds either raw pixels or a JPEG, never both: a source fills one
+/// through [`Frame::pixels_mut`] or [`Frame::jpeg_mut`], and readers see it as
+/// a [`Picture`] ([`Frame::picture`]). The other kind's buffer is kept,
+/// unseen, so a source that alternates reuses both.
+///
+/// ```
+/// use framecast_capture::{Frame, FrameKind, Picture, PixelFormat};
+///
+/// let mut frame = Frame::default();
+/// frame.pixels_mut().reshape(64, 48, PixelFormat::Rgb8);
+/// assert_eq!((frame.kind(), frame.width(), frame.height()), (FrameKind::Raw, 64, 48));
+/// assert!(frame.jpeg().is_none());
+///
+/// frame.jpeg_mut(640, 480).extend_from_slice(b"\xff\xd8...");
+/// assert_eq!((frame.kind(), frame.width(), frame.height()), (FrameKind::Jpeg, 640, 480));
+/// assert!(frame.pixels().is_none());
+/// assert!(matches!(frame.picture(), Picture::Jpeg { width: 640, .. }));
+/// ```
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Frame {
     /// The source's frame counter, from 0.
     pub sequence: u64,
     /// When the frame was captured, in microseconds since the Unix epoch.
     pub capture_time_us: u64,
-    /// Which of `pixels` and `jpeg` holds this frame.
-    pub kind: FrameKind,
+    /// Which buffer holds the picture.
+    kind: FrameKind,
     /// The picture when `kind` is [`FrameKind::Raw`].
-    pub pixels: ImageBuf,
+    pixels: ImageBuf,
     /// The compressed picture when `kind` is [`FrameKind::Jpeg`].
-    pub jpeg: Vec<u8>,
-    /// Picture width in pixels (for JPEG frames too).
-    pub width: u32,
-    /// Picture height in pixels (for JPEG frames too).
-    pub height: u32,
+    jpeg: Vec<u8>,
+    /// The JPEG's size (a raw picture's is its buffer's).
+    jpeg_size: (u32, u32),
 }
 
 impl Frame {
+    /// Whether this frame holds raw pixels or a JPEG.
+    pub fn kind(&self) -> FrameKind {
+        self.kind
+    }
+
+    /// Picture width in pixels (for JPEG frames too).
+    pub fn width(&self) -> u32 {
+        match self.kind {
+            FrameKind::Raw => self.pixels.width(),
+            FrameKind::Jpeg => self.jpeg_size.0,
+        }
+    }
+
+    /// Picture height in pixels (for JPEG frames too).
+    pub fn height(&self) -> u32 {
+        match self.kind {
+            FrameKind::Raw => self.pixels.height(),
+            FrameKind::Jpeg => self.jpeg_size.1,
+        }
+    }
+
+    /// The picture, as pixels or as a JPEG.
+    pub fn picture(&self) -> Picture<'_> {
+        match self.kind {
+            FrameKind::Raw => Picture::Pixels(self.pixels.as_image()),
+            FrameKind::Jpeg => Picture::Jpeg {
+                data: &self.jpeg,
+                width: self.jpeg_size.0,
+                height: self.jpeg_size.1,
+            },
+        }
+    }
+
+    /// The pixels of a [`FrameKind::Raw`] frame.
+    pub fn pixels(&self) -> Option<&ImageBuf> {
+        (self.kind == FrameKind::Raw).then_some(&self.pixels)
+    }
+
+    /// The compressed picture of a [`FrameKind::Jpeg`] frame.
+    pub fn jpeg(&self) -> Option<&[u8]> {
+        (self.kind == FrameKind::Jpeg).then_some(self.jpeg.as_slice())
+    }
+
+    /// Makes this a raw frame and returns its picture to fill (reshape it
+    /// to the frame's size and format). Its previous contents remain.
+    pub fn pixels_mut(&mut self) -> &mut ImageBuf {
+        self.kind = FrameKind::Raw;
+        &mut self.pixels
+    }
+
+    /// Makes this a `width` x `height` JPEG frame and returns the buffer
+    /// for its bytes (clear or overwrite it: its previous contents remain).
+    /// Calling it again with another size only changes the size.
+    pub fn jpeg_mut(&mut self, width: u32, height: u32) -> &mut Vec<u8> {
+        self.kind = FrameKind::Jpeg;
+        self.jpeg_size = (width, height);
+        &mut self.jpeg
+    }
+
     /// Whether this frame can be forwarded as it is to a receiver that wants
     /// `width` x `height` JPEG: it is already a JPEG of exactly that size, so
     /// a sender needs neither decode nor re-encode it.
     ///
     /// ```
-    /// use framecast_capture::{Frame, FrameKind};
+    /// use framecast_capture::Frame;
     ///
     /// let mut frame = Frame::default();
-    /// frame.kind = FrameKind::Jpeg;
-    /// (frame.width, frame.height) = (400, 400);
+    /// frame.jpeg_mut(400, 400);
     /// assert!(frame.is_passthrough_for(400, 400));
     /// assert!(!frame.is_passthrough_for(800, 600));
     /// ```
     pub fn is_passthrough_for(&self, width: u32, height: u32) -> bool {
-        self.kind == FrameKind::Jpeg && self.width == width && self.height == height
+        self.picture().is_jpeg_of(width, height)
     }
 }
 
 impl Default for Frame {
+    /// An empty raw frame (0x0 RGB pixels).
     fn default() -> Self {
         Self {
             sequence: 0,
@@ -119,8 +196,7 @@ impl Default for Frame {
             kind: FrameKind::Raw,
             pixels: ImageBuf::empty(PixelFormat::Rgb8),
             jpeg: Vec::new(),
-            width: 0,
-            height: 0,
+            jpeg_size: (0, 0),
         }
     }
 }

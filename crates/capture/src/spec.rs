@@ -8,8 +8,8 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use crate::{
-    CameraRequest, CameraSelector, CameraSource, CaptureError, Clock, FrameSource, Limits,
-    MjpegFileSource, Paced, PatternSource, RawFileSource, SystemClock,
+    CameraRequest, CameraSelector, CameraSource, CaptureError, Clock, FrameSource, MjpegFileSource,
+    Paced, PatternSource, RawFileSource, SourceLimits, SystemClock,
 };
 
 /// Which source to open, as a user writes it.
@@ -105,7 +105,7 @@ pub struct SourceOptions {
     /// [`choose_mode`](crate::choose_mode)).
     pub prefer_mjpeg: bool,
     /// Bounds on sizes.
-    pub limits: Limits,
+    pub limits: SourceLimits,
     /// Whether file sources start again after their last frame (else they
     /// end).
     pub looping: bool,
@@ -127,7 +127,7 @@ impl SourceOptions {
             height,
             fps: DEFAULT_FPS,
             prefer_mjpeg: true,
-            limits: Limits::default(),
+            limits: SourceLimits::default(),
             looping: false,
             clock: SystemClock::shared(),
         }
@@ -152,7 +152,7 @@ impl SourceOptions {
     }
 
     /// Sets [`SourceOptions::limits`].
-    pub fn with_limits(mut self, limits: Limits) -> Self {
+    pub fn with_limits(mut self, limits: SourceLimits) -> Self {
         self.limits = limits;
         self
     }
@@ -175,7 +175,7 @@ impl SourceOptions {
 /// let mut source = open_source(&"pattern".parse()?, &options)?;
 /// let mut frame = Frame::default();
 /// source.next_frame(&mut frame)?;
-/// assert_eq!((frame.width, frame.height), (320, 240));
+/// assert_eq!((frame.width(), frame.height()), (320, 240));
 /// # Ok::<(), framecast_capture::CaptureError>(())
 /// ```
 pub fn open_source(

@@ -45,11 +45,15 @@ fn raw_file_frames_loop_with_continuous_sequence_numbers() {
     for n in 0..8u64 {
         source.next_frame(&mut frame).unwrap();
         let i = (n % 3) as usize * 64 * 48 * 3;
-        assert_eq!(frame.pixels.data(), &bytes[i..i + 64 * 48 * 3], "frame {n}");
+        assert_eq!(
+            frame.pixels().unwrap().data(),
+            &bytes[i..i + 64 * 48 * 3],
+            "frame {n}"
+        );
         assert_eq!(frame.sequence, n);
         assert_eq!(frame.capture_time_us, 42);
         // One buffer for the whole stream: no allocation per frame.
-        let ptr = frame.pixels.data().as_ptr();
+        let ptr = frame.pixels().unwrap().data().as_ptr();
         assert_eq!(*buffer.get_or_insert(ptr), ptr);
     }
 }
@@ -140,18 +144,22 @@ fn mjpeg_file_frames_pass_through_unchanged_and_loop() {
     for n in 0..12usize {
         source.next_frame(&mut frame).unwrap();
         let (start, end) = MJPEG_FRAMES[n % 5];
-        assert_eq!(frame.jpeg, &bytes[start..end], "frame {n}");
+        assert_eq!(frame.jpeg().unwrap(), &bytes[start..end], "frame {n}");
         assert_eq!(
-            (frame.width, frame.height, frame.kind),
+            (frame.width(), frame.height(), frame.kind()),
             (64, 48, FrameKind::Jpeg)
         );
         assert!(frame.is_passthrough_for(64, 48));
         assert_eq!(frame.sequence, n as u64);
         if n >= 5 {
             // After one loop the buffer is as large as any frame.
-            assert_eq!(frame.jpeg.capacity(), capacity, "reallocated at frame {n}");
+            assert_eq!(
+                frame.jpeg_mut(frame.width(), frame.height()).capacity(),
+                capacity,
+                "reallocated at frame {n}"
+            );
         }
-        capacity = capacity.max(frame.jpeg.capacity());
+        capacity = capacity.max(frame.jpeg_mut(frame.width(), frame.height()).capacity());
     }
 }
 
@@ -167,7 +175,7 @@ fn truncated_mjpeg_file_plays_its_complete_frames() {
     for n in 0..9usize {
         source.next_frame(&mut frame).unwrap();
         let (start, end) = MJPEG_FRAMES[n % 4];
-        assert_eq!(frame.jpeg, &bytes[start..end], "frame {n}");
+        assert_eq!(frame.jpeg().unwrap(), &bytes[start..end], "frame {n}");
     }
 }
 
@@ -201,13 +209,16 @@ fn open_source_opens_files_by_spec() {
     let mut source = open_source(&spec, &options).unwrap();
     let mut frame = Frame::default();
     source.next_frame(&mut frame).unwrap();
-    assert_eq!(frame.kind, FrameKind::Jpeg);
+    assert_eq!(frame.kind(), FrameKind::Jpeg);
     let spec: SourceSpec = format!("raw:{}", fixture("testsrc_64x48.rgb").display())
         .parse()
         .unwrap();
     let mut source = open_source(&spec, &options).unwrap();
     source.next_frame(&mut frame).unwrap();
-    assert_eq!((frame.kind, frame.pixels.width()), (FrameKind::Raw, 64));
+    assert_eq!(
+        (frame.kind(), frame.pixels().unwrap().width()),
+        (FrameKind::Raw, 64)
+    );
 }
 
 /// FFmpeg, found on the PATH. Missing: skipped with a message, except in CI
@@ -267,15 +278,23 @@ fn files_ffmpeg_writes_now_play() {
     let mut previous = Vec::new();
     for _ in 0..7 {
         source.next_frame(&mut frame).unwrap();
-        let info = probe_jpeg(&frame.jpeg).unwrap();
+        let info = probe_jpeg(frame.jpeg().unwrap()).unwrap();
         assert_eq!((info.width, info.height), (96, 64));
-        assert_eq!(frame.jpeg[frame.jpeg.len() - 2..], [0xFF, 0xD9]);
-        assert_ne!(frame.jpeg, previous, "testsrc2 moves, frames differ");
-        previous.clone_from(&frame.jpeg);
+        assert_eq!(
+            frame.jpeg().unwrap()[frame.jpeg().unwrap().len() - 2..],
+            [0xFF, 0xD9]
+        );
+        assert_ne!(
+            frame.jpeg().unwrap(),
+            previous,
+            "testsrc2 moves, frames differ"
+        );
+        previous.clear();
+        previous.extend_from_slice(frame.jpeg().unwrap());
     }
 
     let mut source = RawFileSource::open(&raw, 96, 64).unwrap();
     assert_eq!(source.frame_count(), 7);
     source.next_frame(&mut frame).unwrap();
-    assert_eq!(frame.pixels.data().len(), 96 * 64 * 3);
+    assert_eq!(frame.pixels().unwrap().data().len(), 96 * 64 * 3);
 }

@@ -17,17 +17,15 @@ fn round_trip(
     let mut source = PatternSource::new(source_size.0, source_size.1)
         .unwrap()
         .starting_at(u64::from(u32::MAX) - 20);
-    let mut sender = SenderPipeline::new(SenderConfig {
-        width: sent.0,
-        height: sent.1,
-        quality,
-    })
-    .unwrap();
+    let mut sender =
+        SenderPipeline::new(SenderConfig::new(sent.0, sent.1).with_quality(quality)).unwrap();
     let mut receiver = ReceiverPipeline::new(ReceiverConfig::default());
     let (mut frame, mut jpeg, mut out) = (Frame::default(), Vec::new(), ImageBuf::empty(format));
     for _ in 0..6 {
         source.next_frame(&mut frame).unwrap();
-        sender.encode(frame.pixels.as_image(), &mut jpeg).unwrap();
+        sender
+            .encode(frame.pixels().unwrap().as_image(), &mut jpeg)
+            .unwrap();
         receiver
             .decode_to(&jpeg, shown.0, shown.1, format, &mut out)
             .unwrap();
@@ -99,12 +97,7 @@ fn abbreviated_webcam_jpegs_are_completed_with_the_standard_tables() {
     let pattern = Pattern::new(160, 120).unwrap();
     let mut img = ImageBuf::empty(PixelFormat::Rgb8);
     pattern.render(3, &mut img);
-    let mut sender = SenderPipeline::new(SenderConfig {
-        width: 160,
-        height: 120,
-        quality: 90,
-    })
-    .unwrap();
+    let mut sender = SenderPipeline::new(SenderConfig::new(160, 120).with_quality(90)).unwrap();
     let mut jpeg = Vec::new();
     sender.encode(img.as_image(), &mut jpeg).unwrap();
     let mut receiver = ReceiverPipeline::new(ReceiverConfig::default());
@@ -130,7 +123,7 @@ fn abbreviated_webcam_jpegs_are_completed_with_the_standard_tables() {
     file.next_frame(&mut frame).unwrap();
     let mut out = ImageBuf::empty(PixelFormat::Rgb8);
     receiver
-        .decode_to(&frame.jpeg, 160, 120, PixelFormat::Rgb8, &mut out)
+        .decode_to(frame.jpeg().unwrap(), 160, 120, PixelFormat::Rgb8, &mut out)
         .unwrap();
     assert_eq!(out, expected);
 

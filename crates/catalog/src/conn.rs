@@ -23,7 +23,7 @@ use std::{
     net::SocketAddr,
     pin::Pin,
     sync::{
-        Arc, Mutex, MutexGuard, PoisonError,
+        Arc, Mutex,
         atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering},
     },
     task::{Context, Poll},
@@ -45,6 +45,7 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::throttle::{KeyedThrottle, Throttle};
+use crate::util::lock;
 
 /// How long a new connection waits, at the cap, for the idle connection it
 /// evicted to close before it is refused instead: one second.
@@ -127,11 +128,6 @@ impl ConnState {
             self.close_handshake.notified().await;
         }
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    // Nothing held under these locks can be left half-done by a panic.
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl Registry {

@@ -23,8 +23,8 @@ pub enum StoreError {
     },
     /// The embedded database failed (I/O error, corruption, full disk...).
     /// Shared, because one failed commit fails every write grouped into it.
-    #[error("database error: {0}")]
-    Database(Arc<redb::Error>),
+    #[error("database error")]
+    Database(#[source] Arc<redb::Error>),
     /// The database file is open in another process (redb allows one).
     #[error("the database {} is in use by another process", path.display())]
     Locked {
@@ -32,10 +32,13 @@ pub enum StoreError {
         path: PathBuf,
     },
     /// The database server cannot be reached, or dropped the connection;
-    /// the operation may succeed once it is back.
+    /// the operation may succeed once it is back. The text is the driver's
+    /// error as `describe` digs it out (the driver's own `Display` says
+    /// only "db error"), so it is kept as a message, not a source.
     #[error("the database is unavailable: {0}")]
     Unavailable(String),
-    /// The database server refused an operation (its message).
+    /// The database server refused an operation (its message, as for
+    /// [`StoreError::Unavailable`]).
     #[error("PostgreSQL error: {0}")]
     Postgres(String),
     /// The database holds a schema newer than this program knows.
@@ -52,17 +55,21 @@ pub enum StoreError {
     #[error("invalid database URL: {0}")]
     Url(String),
     /// A stored value did not decode as a `Product`.
-    #[error("the stored product with id {id:?} is corrupt: {reason}")]
+    #[error("the stored product with id {id:?} is corrupt")]
     Corrupt {
         /// The key whose value is corrupt.
         id: String,
         /// What the decoder found.
-        reason: prost::DecodeError,
+        source: prost::DecodeError,
     },
     /// The blocking task running the operation panicked or was cancelled;
     /// whether a write it carried was applied is unknown.
-    #[error("the storage task failed: {0}")]
-    Task(String),
+    #[error("the storage task failed")]
+    Task(#[source] tokio::task::JoinError),
+    /// The thread committing a write stopped before it replied (it
+    /// panicked); whether the write was applied is unknown.
+    #[error("the write was lost: the thread committing it stopped before replying")]
+    WriteLost,
 }
 
 impl StoreError {

@@ -54,10 +54,14 @@ mod server;
 mod service;
 mod store;
 mod throttle;
+mod util;
 
 pub use async_trait::async_trait;
 pub use error::{ServeError, StoreError};
-pub use limits::Limits;
+pub use limits::RequestLimits;
+/// The former name of [`RequestLimits`] (three crates had a `Limits`).
+#[deprecated(since = "0.1.0", note = "renamed to `RequestLimits`")]
+pub type Limits = RequestLimits;
 pub use pg_store::{
     DEFAULT_CONNECT_TIMEOUT, DEFAULT_POOL_SIZE, DEFAULT_POOL_WAIT_TIMEOUT, PostgresOptions,
     PostgresStore, SCHEMA_VERSION,

@@ -1,13 +1,13 @@
-//! [`Limits`] on product fields, and the checks the service applies.
+//! [`RequestLimits`] on product fields, and the checks the service applies.
 
 use framecast_proto::ecommerce::Product;
 use tonic::Status;
 
-/// Default for [`Limits::max_id_bytes`]: 128 bytes (a UUID takes 36).
+/// Default for [`RequestLimits::max_id_bytes`]: 128 bytes (a UUID takes 36).
 pub const DEFAULT_MAX_ID_BYTES: usize = 128;
-/// Default for [`Limits::max_name_bytes`]: 256 bytes.
+/// Default for [`RequestLimits::max_name_bytes`]: 256 bytes.
 pub const DEFAULT_MAX_NAME_BYTES: usize = 256;
-/// Default for [`Limits::max_description_bytes`]: 4096 bytes.
+/// Default for [`RequestLimits::max_description_bytes`]: 4096 bytes.
 pub const DEFAULT_MAX_DESCRIPTION_BYTES: usize = 4096;
 
 /// Caps on the strings of a product, in bytes of UTF-8.
@@ -18,7 +18,7 @@ pub const DEFAULT_MAX_DESCRIPTION_BYTES: usize = 4096;
 /// checked before the message is decoded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
-pub struct Limits {
+pub struct RequestLimits {
     /// Longest product id; see [`check_id`] for the id format.
     pub max_id_bytes: usize,
     /// Longest product name.
@@ -27,7 +27,7 @@ pub struct Limits {
     pub max_description_bytes: usize,
 }
 
-impl Default for Limits {
+impl Default for RequestLimits {
     fn default() -> Self {
         Self {
             max_id_bytes: DEFAULT_MAX_ID_BYTES,
@@ -44,7 +44,7 @@ impl Default for Limits {
 /// print, to pass on a command line and to put in a URL unescaped.
 /// `field` names the field in the error (`id` in a `Product`, `value` in a
 /// `ProductID`).
-pub fn check_id(id: &str, field: &str, limits: &Limits) -> Result<(), Status> {
+pub fn check_id(id: &str, field: &str, limits: &RequestLimits) -> Result<(), Status> {
     if id.is_empty() {
         return Err(invalid(field, "must not be empty".into()));
     }
@@ -70,7 +70,7 @@ fn is_id_char(c: char) -> bool {
 /// Checks everything in `product` but the id: a name with at least one
 /// non-whitespace character, strings within `limits`, and a price that is a
 /// finite number, zero or more.
-pub fn check_product(product: &Product, limits: &Limits) -> Result<(), Status> {
+pub fn check_product(product: &Product, limits: &RequestLimits) -> Result<(), Status> {
     if product.name.trim().is_empty() {
         return Err(invalid("name", "must not be empty".into()));
     }
@@ -118,19 +118,19 @@ mod tests {
     }
 
     fn refused(p: &Product) -> String {
-        let status = check_product(p, &Limits::default()).unwrap_err();
+        let status = check_product(p, &RequestLimits::default()).unwrap_err();
         assert_eq!(status.code(), Code::InvalidArgument);
         status.message().to_owned()
     }
 
     #[test]
     fn a_plain_product_passes() {
-        check_product(&product(), &Limits::default()).unwrap();
+        check_product(&product(), &RequestLimits::default()).unwrap();
         let mut p = product();
         p.name = "n".repeat(DEFAULT_MAX_NAME_BYTES);
         p.description = "d".repeat(DEFAULT_MAX_DESCRIPTION_BYTES);
         p.price = f32::MAX;
-        check_product(&p, &Limits::default()).unwrap();
+        check_product(&p, &RequestLimits::default()).unwrap();
     }
 
     #[test]
@@ -166,9 +166,9 @@ mod tests {
 
     #[test]
     fn limits_are_configurable() {
-        let limits = Limits {
+        let limits = RequestLimits {
             max_name_bytes: 3,
-            ..Limits::default()
+            ..RequestLimits::default()
         };
         let mut p = product();
         p.name = "abcd".into();
@@ -179,7 +179,7 @@ mod tests {
 
     #[test]
     fn id_format() {
-        let limits = Limits::default();
+        let limits = RequestLimits::default();
         for ok in ["a", "6f1c2a9e-0b7d-4c3a-9f1e-2d3c4b5a6978", "SKU:42.b~x_y"] {
             check_id(ok, "id", &limits).unwrap();
         }

@@ -227,9 +227,9 @@ impl fmt::Debug for PostgresStore {
 
 fn decode(id: &str, row: &Row) -> Result<Product, StoreError> {
     let bytes: &[u8] = row.get(0);
-    Product::decode(bytes).map_err(|reason| StoreError::Corrupt {
+    Product::decode(bytes).map_err(|source| StoreError::Corrupt {
         id: id.to_owned(),
-        reason,
+        source,
     })
 }
 

@@ -3,7 +3,7 @@
 use std::{
     path::Path,
     sync::{
-        Arc, Mutex, MutexGuard, PoisonError,
+        Arc, Mutex,
         mpsc::{self, SyncSender},
     },
 };
@@ -15,6 +15,7 @@ use redb::{
     Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, Table, TableDefinition,
 };
 
+use crate::util::lock;
 use crate::{ProductStore, StoreError};
 
 /// The one table: product id (UTF-8) to the protobuf encoding of the whole
@@ -105,7 +106,7 @@ impl RedbStore {
         let inner = Arc::clone(&self.inner);
         tokio::task::spawn_blocking(move || op(&inner))
             .await
-            .map_err(|e| StoreError::Task(e.to_string()))?
+            .map_err(StoreError::Task)?
     }
 }
 
@@ -125,25 +126,23 @@ impl Inner {
         let batch = std::mem::take(&mut *lock(&self.queue));
         self.commit(batch);
         drop(writer);
-        result
-            .recv()
-            .unwrap_or_else(|_| Err(StoreError::Task("the write was lost".into())))
+        result.recv().unwrap_or_else(|_| Err(StoreError::WriteLost))
     }
 
     /// Applies `batch` in one transaction and replies to each write: its own
     /// outcome if the commit succeeded, else the commit's error.
     fn commit(&self, batch: Vec<Pending>) {
         let mut outcomes = Vec::with_capacity(batch.len());
-        let committed = (|| -> Result<(), StoreError> {
-            let txn = self.db.begin_write().map_err(StoreError::db)?;
+        let committed = (|| -> Result<(), redb::Error> {
+            let txn = self.db.begin_write()?;
             {
-                let mut table = txn.open_table(PRODUCTS).map_err(StoreError::db)?;
+                let mut table = txn.open_table(PRODUCTS)?;
                 for pending in &batch {
                     outcomes.push(apply(&mut table, &pending.op)?);
                 }
             }
             // Durability::Immediate (redb's default): fsynced when this returns.
-            txn.commit().map_err(StoreError::db)
+            Ok(txn.commit()?)
         })();
         match committed {
             Ok(()) => {
@@ -153,8 +152,12 @@ impl Inner {
                 }
             }
             Err(e) => {
+                // One failed commit fails every write grouped into it.
+                let shared = Arc::new(e);
                 for pending in batch {
-                    let _ = pending.reply.send(Err(clone_failure(&e)));
+                    let _ = pending
+                        .reply
+                        .send(Err(StoreError::Database(Arc::clone(&shared))));
                 }
             }
         }
@@ -167,50 +170,34 @@ impl Inner {
 fn apply(
     table: &mut Table<'_, &'static str, &'static [u8]>,
     op: &Op,
-) -> Result<Result<Option<Product>, StoreError>, StoreError> {
+) -> Result<Result<Option<Product>, StoreError>, redb::Error> {
     match op {
         Op::Insert { id, value } => {
-            if table.get(id.as_str()).map_err(StoreError::db)?.is_some() {
+            if table.get(id.as_str())?.is_some() {
                 return Ok(Err(StoreError::AlreadyExists { id: id.clone() }));
             }
-            table
-                .insert(id.as_str(), value.as_slice())
-                .map_err(StoreError::db)?;
+            table.insert(id.as_str(), value.as_slice())?;
             Ok(Ok(None))
         }
         Op::Remove(id) => {
-            let old = match table.get(id.as_str()).map_err(StoreError::db)? {
+            let old = match table.get(id.as_str())? {
                 None => return Ok(Ok(None)),
                 Some(value) => decode(id, value.value()),
             };
             // A value that does not decode is reported and kept, so nothing
             // is lost without being seen.
             if old.is_ok() {
-                table.remove(id.as_str()).map_err(StoreError::db)?;
+                table.remove(id.as_str())?;
             }
             Ok(old.map(Some))
         }
     }
 }
 
-/// The error to hand each write of a failed commit.
-fn clone_failure(e: &StoreError) -> StoreError {
-    match e {
-        StoreError::Database(db) => StoreError::Database(Arc::clone(db)),
-        other => StoreError::Task(other.to_string()),
-    }
-}
-
-/// Locks `mutex`, carrying on if a panicking thread poisoned it: the queue
-/// and the writer token hold no invariant a panic could break.
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
 fn decode(id: &str, bytes: &[u8]) -> Result<Product, StoreError> {
-    Product::decode(bytes).map_err(|reason| StoreError::Corrupt {
+    Product::decode(bytes).map_err(|source| StoreError::Corrupt {
         id: id.to_owned(),
-        reason,
+        source,
     })
 }
 

@@ -22,7 +22,7 @@ use crate::{
 };
 
 /// Default for [`ServerConfig::max_request_bytes`]: 64 KiB, room for the
-/// largest product the default [`Limits`](crate::Limits) allow (under 5 KiB)
+/// largest product the default [`RequestLimits`](crate::RequestLimits) allow (under 5 KiB)
 /// and for any reflection or health request.
 pub const DEFAULT_MAX_REQUEST_BYTES: usize = 64 * 1024;
 

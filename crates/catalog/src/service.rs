@@ -6,7 +6,7 @@ use framecast_proto::ecommerce::{Product, ProductId, product_info_server::Produc
 use tonic::{Request, Response, Status};
 
 use crate::{
-    Limits, ProductStore, StoreError,
+    ProductStore, RequestLimits, StoreError,
     limits::{check_id, check_product},
     throttle::Throttle,
 };
@@ -37,12 +37,12 @@ type IdSource = Arc<dyn Fn() -> String + Send + Sync>;
 /// to serve it, or let [`serve`](crate::serve) do everything.
 pub struct ProductInfoService<S> {
     store: Arc<S>,
-    limits: Limits,
+    limits: RequestLimits,
     new_id: IdSource,
 }
 
 impl<S: ProductStore> ProductInfoService<S> {
-    /// The service over `store`, with default [`Limits`] and random UUID v4 ids.
+    /// The service over `store`, with default [`RequestLimits`] and random UUID v4 ids.
     pub fn new(store: S) -> Self {
         Self::from_arc(Arc::new(store))
     }
@@ -51,13 +51,13 @@ impl<S: ProductStore> ProductInfoService<S> {
     pub fn from_arc(store: Arc<S>) -> Self {
         Self {
             store,
-            limits: Limits::default(),
+            limits: RequestLimits::default(),
             new_id: Arc::new(|| uuid::Uuid::new_v4().to_string()),
         }
     }
 
     /// Replaces the field limits.
-    pub fn with_limits(mut self, limits: Limits) -> Self {
+    pub fn with_limits(mut self, limits: RequestLimits) -> Self {
         self.limits = limits;
         self
     }
@@ -148,7 +148,13 @@ fn store_status(err: StoreError) -> Status {
             // server failed.
             static LOG: Throttle = Throttle::new();
             if let Some(held) = LOG.allow() {
-                tracing::error!(error = %other, failed_since_last_report = held, "product store failed");
+                // As a `dyn Error`, so the log shows its causes too.
+                let error: &(dyn std::error::Error + 'static) = &other;
+                tracing::error!(
+                    error,
+                    failed_since_last_report = held,
+                    "product store failed"
+                );
             }
             Status::internal("the product store failed; see the server log")
         }

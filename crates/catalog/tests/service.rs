@@ -14,8 +14,8 @@ use std::{
 };
 
 use framecast_catalog::{
-    Limits, MemoryStore, PostgresOptions, PostgresStore, ProductInfoService, ProductStore,
-    RedbStore, ServerConfig, StoreError, async_trait, serve,
+    MemoryStore, PostgresOptions, PostgresStore, ProductInfoService, ProductStore, RedbStore,
+    RequestLimits, ServerConfig, StoreError, async_trait, serve,
 };
 use framecast_proto::ecommerce::{Product, ProductId, product_info_client::ProductInfoClient};
 use tokio::{sync::oneshot, task::JoinHandle};
@@ -549,7 +549,7 @@ async fn a_full_store_is_resource_exhausted() {
 
 #[tokio::test]
 async fn limits_are_configurable() {
-    let mut limits = Limits::default();
+    let mut limits = RequestLimits::default();
     limits.max_name_bytes = 4;
     let service = ProductInfoService::new(MemoryStore::new()).with_limits(limits);
     let server = Running::start(service, Default::default()).await;

@@ -14,8 +14,9 @@ mod common;
 use std::hint::black_box;
 
 use framecast_codec::{
-    AreaResizer, Decoder, Encoder, ImageBuf, ImageMut, PixelFormat, ReceiverConfig,
-    ReceiverPipeline, Resizer, SenderConfig, SenderPipeline, TurboEncoder, ZuneDecoder,
+    AreaResizer, DEFAULT_QUALITY, Decoder, Encoder, ImageBuf, ImageMut, PixelFormat,
+    ReceiverConfig, ReceiverPipeline, Resizer, SenderConfig, SenderPipeline, TurboEncoder,
+    ZuneDecoder,
 };
 
 fn main() {
@@ -39,7 +40,9 @@ fn main() {
         .iter()
         .map(|s| {
             let mut out = Vec::new();
-            encoder.encode(s.as_image(), 95, &mut out).unwrap();
+            encoder
+                .encode(s.as_image(), DEFAULT_QUALITY, &mut out)
+                .unwrap();
             out
         })
         .collect();
@@ -61,7 +64,9 @@ fn main() {
             "resize" => resizer
                 .resize(frames[k].as_image(), &mut resized.as_image_mut())
                 .unwrap(),
-            "encode" => encoder.encode(small[k].as_image(), 95, &mut jpeg).unwrap(),
+            "encode" => encoder
+                .encode(small[k].as_image(), DEFAULT_QUALITY, &mut jpeg)
+                .unwrap(),
             "decode" => {
                 black_box(decoder.decode(&jpegs[k], &mut decoded).unwrap());
             }

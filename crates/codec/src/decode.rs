@@ -7,15 +7,14 @@ use zune_jpeg::zune_core::bytestream::{ZByteIoError, ZByteReaderTrait, ZSeekFrom
 use zune_jpeg::zune_core::colorspace::ColorSpace;
 use zune_jpeg::zune_core::options::DecoderOptions;
 
-use crate::probe::{JpegInfo, probe_jpeg};
-use crate::{CodecError, ImageBuf, PixelFormat};
+use crate::{CodecError, ImageBuf, ImageError, JpegInfo, PixelFormat, probe_jpeg};
 
-/// Default [`Limits::max_width`]: 8192 pixels, above any camera framecast
+/// Default [`DecodeLimits::max_width`]: 8192 pixels, above any camera framecast
 /// expects.
 pub const DEFAULT_MAX_WIDTH: u32 = 8192;
-/// Default [`Limits::max_height`]: 8192 pixels.
+/// Default [`DecodeLimits::max_height`]: 8192 pixels.
 pub const DEFAULT_MAX_HEIGHT: u32 = 8192;
-/// Default [`Limits::max_pixels`]: 33 554 432 (8K x 4K), about 100 MB of RGB.
+/// Default [`DecodeLimits::max_pixels`]: 33 554 432 (8K x 4K), about 100 MB of RGB.
 pub const DEFAULT_MAX_PIXELS: u64 = 8192 * 4096;
 
 /// The largest picture a decoder accepts from untrusted data. The sizes are
@@ -23,14 +22,15 @@ pub const DEFAULT_MAX_PIXELS: u64 = 8192 * 4096;
 /// allocated.
 ///
 /// ```
-/// use framecast_codec::Limits;
+/// use framecast_codec::DecodeLimits;
 ///
-/// let limits = Limits { max_pixels: 1920 * 1080, ..Limits::default() };
+/// let limits = DecodeLimits::default().with_max_pixels(1920 * 1080);
 /// assert!(limits.check(1920, 1080).is_ok());
 /// assert!(limits.check(1920, 1081).is_err());
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Limits {
+#[non_exhaustive]
+pub struct DecodeLimits {
     /// Widest accepted picture, in pixels.
     pub max_width: u32,
     /// Tallest accepted picture, in pixels.
@@ -39,7 +39,7 @@ pub struct Limits {
     pub max_pixels: u64,
 }
 
-impl Default for Limits {
+impl Default for DecodeLimits {
     fn default() -> Self {
         Self {
             max_width: DEFAULT_MAX_WIDTH,
@@ -49,7 +49,34 @@ impl Default for Limits {
     }
 }
 
-impl Limits {
+impl DecodeLimits {
+    /// Limits of `max_width` x `max_height` and `max_pixels` in all.
+    pub fn new(max_width: u32, max_height: u32, max_pixels: u64) -> Self {
+        Self {
+            max_width,
+            max_height,
+            max_pixels,
+        }
+    }
+
+    /// Sets [`DecodeLimits::max_width`].
+    pub fn with_max_width(mut self, max_width: u32) -> Self {
+        self.max_width = max_width;
+        self
+    }
+
+    /// Sets [`DecodeLimits::max_height`].
+    pub fn with_max_height(mut self, max_height: u32) -> Self {
+        self.max_height = max_height;
+        self
+    }
+
+    /// Sets [`DecodeLimits::max_pixels`].
+    pub fn with_max_pixels(mut self, max_pixels: u64) -> Self {
+        self.max_pixels = max_pixels;
+        self
+    }
+
     /// Fails with [`CodecError::TooLarge`] if a `width` x `height` picture is
     /// beyond these limits.
     pub fn check(&self, width: u32, height: u32) -> Result<(), CodecError> {
@@ -103,17 +130,17 @@ impl<D: Decoder + ?Sized> Decoder for Box<D> {
 /// progressive, grey and colour JPEGs are accepted; 12-bit and CMYK are not.
 #[derive(Debug, Clone, Default)]
 pub struct ZuneDecoder {
-    limits: Limits,
+    limits: DecodeLimits,
 }
 
 impl ZuneDecoder {
     /// A decoder refusing pictures beyond `limits`.
-    pub fn new(limits: Limits) -> Self {
+    pub fn new(limits: DecodeLimits) -> Self {
         Self { limits }
     }
 
     /// The limits in force.
-    pub fn limits(&self) -> Limits {
+    pub fn limits(&self) -> DecodeLimits {
         self.limits
     }
 }
@@ -130,10 +157,11 @@ impl Decoder for ZuneDecoder {
         // though: see `GuardedScan`.
         let trimmed = data.len() - data.iter().rev().take_while(|&&b| b == 0).count();
         if !data[..trimmed].ends_with(&[0xFF, 0xD9]) {
-            return Err(CodecError::Truncated {
+            return Err(ImageError::Truncated {
                 needed: data.len() + 2,
                 len: data.len(),
-            });
+            }
+            .into());
         }
         let scan_data = &data[..trimmed - 2];
         if info.precision != 8 {
@@ -169,15 +197,16 @@ impl Decoder for ZuneDecoder {
         };
         let mut decoder = JpegDecoder::new_with_options(input, options);
         decoder.decode_headers().map_err(decode_error)?;
-        let (width, height) = decoder.dimensions().ok_or(CodecError::Malformed {
+        let (width, height) = decoder.dimensions().ok_or(ImageError::Malformed {
             reason: "decoder reported no dimensions",
         })?;
         // Our header walk and the decoder's must agree on the picture: a
         // file with two frame headers could otherwise get past the limits.
         if (u32::try_from(width), u32::try_from(height)) != (Ok(info.width), Ok(info.height)) {
-            return Err(CodecError::Malformed {
+            return Err(ImageError::Malformed {
                 reason: "the frame header the decoder used differs from the first one",
-            });
+            }
+            .into());
         }
         out.try_reshape(info.width, info.height, out.format())?;
         decoder.decode_into(out.data_mut()).map_err(|e| {
@@ -343,7 +372,5 @@ impl ZByteReaderTrait for GuardedScan<'_> {
 }
 
 fn decode_error(e: zune_jpeg::errors::DecodeErrors) -> CodecError {
-    CodecError::Decode {
-        message: e.to_string(),
-    }
+    CodecError::Decode(Box::new(e))
 }

@@ -100,6 +100,11 @@ fn turbo_format(format: PixelFormat) -> Result<TurboFormat, CodecError> {
         // 0x00RRGGBB in native byte order.
         PixelFormat::Xrgb32 if cfg!(target_endian = "little") => TurboFormat::Bgrx,
         PixelFormat::Xrgb32 => TurboFormat::Xrgb,
+        _ => {
+            return Err(CodecError::Unsupported {
+                reason: "TurboEncoder does not know this pixel format",
+            });
+        }
     })
 }
 
@@ -122,9 +127,7 @@ impl Encoder for TurboEncoder {
             quality,
             TurboSubsampling::S420,
         )
-        .map_err(|e| CodecError::Encode {
-            message: e.to_string(),
-        })?;
+        .map_err(|e| CodecError::Encode(Box::new(e)))?;
         // The library hands back a fresh `Vec` every time; taking it is
         // free, where copying it into `out`'s old storage cost a pass over
         // the ~70 KB frame. (The old storage is freed: the allocation
@@ -200,8 +203,6 @@ impl Encoder for JpegEncoderEncoder {
         // Sizes were checked to fit in u16 above.
         encoder
             .encode(pixels, src.width() as u16, src.height() as u16, color)
-            .map_err(|e| CodecError::Encode {
-                message: e.to_string(),
-            })
+            .map_err(|e| CodecError::Encode(Box::new(e)))
     }
 }

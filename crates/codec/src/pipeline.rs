@@ -2,17 +2,18 @@
 //!
 //! ```text
 //! sender:   capture (Rgb8/Rgba8/Bgra8, any size) -> area resize -> JPEG encode -> bytes
+//!           a JPEG of the size sent -> as it is (pass-through)
+//!           a JPEG of another size  -> JPEG decode -> area resize -> JPEG encode
 //! receiver: bytes -> probe + limits -> JPEG decode (Rgba8) -> upscale + convert -> window
 //! ```
 //!
 //! Each pipeline owns its intermediate pictures and reuses them from frame
 //! to frame; passes are skipped when sizes already match.
 
-use crate::decode::{Decoder, Limits, ZuneDecoder};
+use crate::decode::{DecodeLimits, Decoder, ZuneDecoder};
 use crate::encode::{DEFAULT_QUALITY, Encoder, TurboEncoder};
-use crate::probe::JpegInfo;
 use crate::resize::{AreaResizer, Resizer};
-use crate::{CodecError, ImageBuf, ImageMut, ImageRef, PixelFormat};
+use crate::{CodecError, ImageBuf, ImageError, ImageMut, ImageRef, JpegInfo, Picture, PixelFormat};
 
 /// The size the original program sent: 400x400.
 pub const DEFAULT_SEND_WIDTH: u32 = 400;
@@ -20,7 +21,19 @@ pub const DEFAULT_SEND_WIDTH: u32 = 400;
 pub const DEFAULT_SEND_HEIGHT: u32 = 400;
 
 /// What the sender produces.
+///
+/// Built with [`SenderConfig::new`] or [`Default`] and the `with_` methods,
+/// so fields can be added; [`SenderPipeline::new`] refuses values out of
+/// range with an error.
+///
+/// ```
+/// use framecast_codec::SenderConfig;
+///
+/// let config = SenderConfig::new(640, 480).with_quality(80);
+/// assert_eq!((config.width, config.height, config.quality), (640, 480, 80));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct SenderConfig {
     /// Width of the pictures sent.
     pub width: u32,
@@ -41,6 +54,37 @@ impl Default for SenderConfig {
     }
 }
 
+impl SenderConfig {
+    /// Pictures of `width` x `height` at [`DEFAULT_QUALITY`].
+    pub fn new(width: u32, height: u32) -> Self {
+        Self {
+            width,
+            height,
+            quality: DEFAULT_QUALITY,
+        }
+    }
+
+    /// Sets [`SenderConfig::quality`] (1..=100).
+    pub fn with_quality(mut self, quality: u8) -> Self {
+        self.quality = quality;
+        self
+    }
+}
+
+/// How a sender turns a picture into the JPEG it sends: what
+/// [`SenderPipeline::plan`] decides and [`SenderPipeline::jpeg_for`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Transcode {
+    /// The picture is already a JPEG of the size sent: forwarded unchanged,
+    /// neither decoded nor encoded.
+    PassThrough,
+    /// Raw pixels: resized to the size sent (when it differs), then encoded.
+    Encode,
+    /// A JPEG of another size: decoded, resized and encoded again.
+    Reencode,
+}
+
 /// The sender's per-frame work: resize to the configured size (OpenCV
 /// `INTER_AREA` look, skipped when the frame already has that size), then
 /// JPEG-encode.
@@ -48,7 +92,7 @@ impl Default for SenderConfig {
 /// ```
 /// use framecast_codec::{ImageBuf, PixelFormat, SenderConfig, SenderPipeline, probe_jpeg};
 ///
-/// let mut sender = SenderPipeline::new(SenderConfig { width: 40, height: 40, quality: 90 })?;
+/// let mut sender = SenderPipeline::new(SenderConfig::new(40, 40).with_quality(90))?;
 /// let frame = ImageBuf::new(64, 48, PixelFormat::Bgra8);
 /// let mut jpeg = Vec::new();
 /// sender.encode(frame.as_image(), &mut jpeg)?;
@@ -60,6 +104,10 @@ pub struct SenderPipeline {
     resizer: Box<dyn Resizer + Send>,
     encoder: Box<dyn Encoder + Send>,
     resized: ImageBuf,
+    /// Decodes source JPEGs of another size ([`Transcode::Reencode`]).
+    decoder: ZuneDecoder,
+    /// A source JPEG, decoded.
+    decoded: ImageBuf,
 }
 
 impl std::fmt::Debug for SenderPipeline {
@@ -94,21 +142,82 @@ impl SenderPipeline {
             });
         }
         if config.width == 0 || config.height == 0 {
-            return Err(CodecError::Layout {
+            return Err(ImageError::Layout {
                 reason: "the sender's picture size must not be zero",
-            });
+            }
+            .into());
         }
         Ok(Self {
             config,
             resizer,
             encoder,
             resized: ImageBuf::default(),
+            decoder: ZuneDecoder::new(DecodeLimits::default()),
+            decoded: ImageBuf::empty(PixelFormat::Rgb8),
         })
     }
 
     /// The configuration in force.
     pub fn config(&self) -> SenderConfig {
         self.config
+    }
+
+    /// How [`SenderPipeline::jpeg_for`] would send `picture`: a JPEG that
+    /// already has the configured size passes through, any other JPEG is
+    /// re-encoded, raw pixels are encoded.
+    ///
+    /// ```
+    /// use framecast_codec::{Picture, SenderConfig, SenderPipeline, Transcode};
+    ///
+    /// let sender = SenderPipeline::new(SenderConfig::new(400, 400))?;
+    /// let jpeg = |width, height| Picture::Jpeg { data: b"", width, height };
+    /// assert_eq!(sender.plan(&jpeg(400, 400)), Transcode::PassThrough);
+    /// assert_eq!(sender.plan(&jpeg(640, 480)), Transcode::Reencode);
+    /// # Ok::<(), framecast_codec::CodecError>(())
+    /// ```
+    pub fn plan(&self, picture: &Picture<'_>) -> Transcode {
+        match picture {
+            Picture::Pixels(_) => Transcode::Encode,
+            p if p.is_jpeg_of(self.config.width, self.config.height) => Transcode::PassThrough,
+            _ => Transcode::Reencode,
+        }
+    }
+
+    /// Replaces `out`'s contents with the JPEG to send for `picture`, as
+    /// [`SenderPipeline::plan`] decides: the source's own JPEG copied
+    /// unchanged, or the picture encoded at the configured size and
+    /// quality. Returns what was done.
+    ///
+    /// A JPEG is decoded only when it has another size, with the default
+    /// [`DecodeLimits`].
+    pub fn jpeg_for(
+        &mut self,
+        picture: Picture<'_>,
+        out: &mut Vec<u8>,
+    ) -> Result<Transcode, CodecError> {
+        let plan = self.plan(&picture);
+        match picture {
+            Picture::Jpeg { data, .. } if plan == Transcode::PassThrough => {
+                out.clear();
+                out.extend_from_slice(data);
+            }
+            Picture::Jpeg { data, .. } => {
+                let mut decoded = std::mem::take(&mut self.decoded);
+                let result = self
+                    .decoder
+                    .decode(data, &mut decoded)
+                    .and_then(|_| self.encode(decoded.as_image(), out));
+                self.decoded = decoded;
+                result?;
+            }
+            Picture::Pixels(image) => self.encode(image, out)?,
+            _ => {
+                return Err(CodecError::Unsupported {
+                    reason: "a kind of picture this sender does not know",
+                });
+            }
+        }
+        Ok(plan)
     }
 
     /// Replaces `out`'s contents with `src` resized and JPEG-encoded.
@@ -127,12 +236,21 @@ impl SenderPipeline {
     }
 }
 
-/// What the receiver accepts.
+/// What the receiver accepts. Built with [`Default`] or
+/// [`ReceiverConfig::new`], so fields can be added.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub struct ReceiverConfig {
     /// The largest picture decoded; checked from the JPEG header before
     /// anything is allocated.
-    pub limits: Limits,
+    pub limits: DecodeLimits,
+}
+
+impl ReceiverConfig {
+    /// A receiver refusing pictures beyond `limits`.
+    pub fn new(limits: DecodeLimits) -> Self {
+        Self { limits }
+    }
 }
 
 /// What [`ReceiverPipeline::decode_into`] found in a frame.
@@ -154,7 +272,7 @@ pub struct DecodedInfo {
 /// ```
 /// use framecast_codec::*;
 ///
-/// let mut sender = SenderPipeline::new(SenderConfig { width: 40, height: 40, quality: 90 })?;
+/// let mut sender = SenderPipeline::new(SenderConfig::new(40, 40).with_quality(90))?;
 /// let mut jpeg = Vec::new();
 /// sender.encode(ImageBuf::new(40, 40, PixelFormat::Rgb8).as_image(), &mut jpeg)?;
 ///
@@ -227,5 +345,82 @@ impl ReceiverPipeline {
     ) -> Result<DecodedInfo, CodecError> {
         out.try_reshape(width, height, format)?;
         self.decode_into(jpeg, out.as_image_mut())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::probe_jpeg;
+
+    fn jpeg_of(width: u32, height: u32) -> Vec<u8> {
+        let mut sender = SenderPipeline::new(SenderConfig::new(width, height)).unwrap();
+        let mut jpeg = Vec::new();
+        let picture = ImageBuf::new(width, height, PixelFormat::Rgb8);
+        sender.encode(picture.as_image(), &mut jpeg).unwrap();
+        jpeg
+    }
+
+    #[test]
+    fn jpeg_for_passes_through_reencodes_or_encodes() {
+        let mut sender = SenderPipeline::new(SenderConfig::new(40, 30)).unwrap();
+        let mut out = Vec::new();
+
+        let same = jpeg_of(40, 30);
+        let picture = Picture::Jpeg {
+            data: &same,
+            width: 40,
+            height: 30,
+        };
+        let done = sender.jpeg_for(picture, &mut out).unwrap();
+        assert_eq!(done, Transcode::PassThrough);
+        assert_eq!(out, same, "forwarded byte for byte");
+
+        let other = jpeg_of(64, 48);
+        let picture = Picture::Jpeg {
+            data: &other,
+            width: 64,
+            height: 48,
+        };
+        assert_eq!(
+            sender.jpeg_for(picture, &mut out).unwrap(),
+            Transcode::Reencode
+        );
+        let info = probe_jpeg(&out).unwrap();
+        assert_eq!((info.width, info.height), (40, 30));
+
+        let pixels = ImageBuf::new(64, 48, PixelFormat::Bgra8);
+        let picture = Picture::Pixels(pixels.as_image());
+        assert_eq!(
+            sender.jpeg_for(picture, &mut out).unwrap(),
+            Transcode::Encode
+        );
+        let info = probe_jpeg(&out).unwrap();
+        assert_eq!((info.width, info.height), (40, 30));
+    }
+
+    #[test]
+    fn a_corrupt_jpeg_of_another_size_is_an_error() {
+        let mut sender = SenderPipeline::new(SenderConfig::new(40, 30)).unwrap();
+        let mut jpeg = jpeg_of(64, 48);
+        jpeg.truncate(jpeg.len() / 2);
+        let picture = Picture::Jpeg {
+            data: &jpeg,
+            width: 64,
+            height: 48,
+        };
+        assert!(sender.jpeg_for(picture, &mut Vec::new()).is_err());
+    }
+
+    #[test]
+    fn out_of_range_settings_are_errors() {
+        for config in [
+            SenderConfig::new(0, 30),
+            SenderConfig::new(40, 0),
+            SenderConfig::new(40, 30).with_quality(0),
+            SenderConfig::new(40, 30).with_quality(101),
+        ] {
+            assert!(SenderPipeline::new(config).is_err(), "{config:?}");
+        }
     }
 }

@@ -20,52 +20,14 @@
 
 mod common;
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicU64, Ordering};
-
 use framecast_codec::{
-    AreaResizer, ImageBuf, PixelFormat, ReceiverConfig, ReceiverPipeline, Resizer, SenderConfig,
-    SenderPipeline, probe_jpeg,
+    AreaResizer, DEFAULT_QUALITY, ImageBuf, PixelFormat, ReceiverConfig, ReceiverPipeline, Resizer,
+    SenderConfig, SenderPipeline, probe_jpeg,
 };
-
-struct Counting;
-
-static ALLOCS: AtomicU64 = AtomicU64::new(0);
-
-// SAFETY: forwards every call unchanged to the system allocator; it only
-// counts allocations on the side.
-#[allow(unsafe_code)]
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: same contract as ours.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: same contract as ours.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: same contract as ours.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: same contract as ours.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
+use framecast_test_support::alloc::{CountingAllocator, count_on_this_thread as count};
 
 #[global_allocator]
-static GLOBAL: Counting = Counting;
-
-/// Allocations made while running `f`.
-fn count<R>(f: impl FnOnce() -> R) -> (u64, R) {
-    let before = ALLOCS.load(Ordering::Relaxed);
-    let r = f();
-    (ALLOCS.load(Ordering::Relaxed) - before, r)
-}
+static GLOBAL: CountingAllocator = CountingAllocator;
 
 fn bare_turbo_compress(src: &ImageBuf) -> usize {
     libjpeg_turbo_rs::compress(
@@ -73,7 +35,7 @@ fn bare_turbo_compress(src: &ImageBuf) -> usize {
         src.width() as usize,
         src.height() as usize,
         libjpeg_turbo_rs::PixelFormat::Rgb,
-        95,
+        DEFAULT_QUALITY,
         libjpeg_turbo_rs::Subsampling::S420,
     )
     .unwrap()

@@ -6,18 +6,13 @@
 mod common;
 
 use framecast_codec::{
-    CodecError, Decoder, ImageBuf, ImageMut, Limits, PixelFormat, ReceiverConfig, ReceiverPipeline,
-    SenderConfig, SenderPipeline, ZuneDecoder, probe_jpeg,
+    CodecError, DecodeLimits, Decoder, ImageBuf, ImageError, ImageMut, PixelFormat, ReceiverConfig,
+    ReceiverPipeline, SenderConfig, SenderPipeline, ZuneDecoder, probe_jpeg,
 };
 
 fn good_jpeg(quality: u8) -> Vec<u8> {
     let frame = &common::natural_frames()[0];
-    let mut sender = SenderPipeline::new(SenderConfig {
-        width: 96,
-        height: 80,
-        quality,
-    })
-    .unwrap();
+    let mut sender = SenderPipeline::new(SenderConfig::new(96, 80).with_quality(quality)).unwrap();
     let mut jpeg = Vec::new();
     sender.encode(frame.as_image(), &mut jpeg).unwrap();
     jpeg
@@ -41,15 +36,21 @@ fn exercise(data: &[u8]) -> Result<(), CodecError> {
 
 #[test]
 fn empty_and_non_jpeg_data_are_refused() {
-    assert!(matches!(exercise(&[]), Err(CodecError::Truncated { .. })));
-    assert!(matches!(exercise(b"GIF89a"), Err(CodecError::NotJpeg)));
+    assert!(matches!(
+        exercise(&[]),
+        Err(CodecError::Image(ImageError::Truncated { .. }))
+    ));
+    assert!(matches!(
+        exercise(b"GIF89a"),
+        Err(CodecError::Image(ImageError::NotJpeg))
+    ));
     assert!(matches!(
         exercise(&[0xFF, 0xD8]),
-        Err(CodecError::Truncated { .. })
+        Err(CodecError::Image(ImageError::Truncated { .. }))
     ));
     assert!(matches!(
         exercise(&[0xFF, 0xD8, 0xFF, 0xD9]),
-        Err(CodecError::Malformed { .. })
+        Err(CodecError::Image(ImageError::Malformed { .. }))
     ));
 }
 
@@ -106,10 +107,7 @@ fn absurd_sizes_are_refused_before_allocating() {
         "{err}"
     );
     // Within each side's limit but over the pixel budget.
-    let limits = Limits {
-        max_pixels: 96 * 79,
-        ..Limits::default()
-    };
+    let limits = DecodeLimits::default().with_max_pixels(96 * 79);
     let mut out = ImageBuf::new(8, 8, PixelFormat::Rgb8);
     let err = ZuneDecoder::new(limits)
         .decode(&jpeg, &mut out)
@@ -120,7 +118,10 @@ fn absurd_sizes_are_refused_before_allocating() {
     for range in [sof + 5..sof + 7, sof + 7..sof + 9] {
         let mut zero = jpeg.clone();
         zero[range].fill(0);
-        assert!(matches!(exercise(&zero), Err(CodecError::Malformed { .. })));
+        assert!(matches!(
+            exercise(&zero),
+            Err(CodecError::Image(ImageError::Malformed { .. }))
+        ));
     }
 }
 
@@ -178,7 +179,7 @@ fn a_scan_cut_short_is_an_error_even_when_the_end_marker_follows() {
         let data = cut_then_eoi(&jpeg, cut);
         let err = decoder.decode(&data, &mut out).unwrap_err();
         assert!(
-            matches!(err, CodecError::IncompleteScan | CodecError::Decode { .. }),
+            matches!(err, CodecError::IncompleteScan | CodecError::Decode(_)),
             "cut at {cut} of {}: {err}",
             jpeg.len()
         );

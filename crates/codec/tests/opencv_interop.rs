@@ -3,45 +3,23 @@
 //! enlarge, and its JPEG encoder (libjpeg-turbo inside).
 //!
 //! The interpreter is `$FRAMECAST_PYTHON`, else `<workspace>/.venv/bin/python`,
-//! with the pip packages `opencv-python-headless` and `numpy`. Without them
-//! the test is skipped with a message, unless `FRAMECAST_CI` is set, when it
-//! fails.
+//! else `python3` on the PATH, with the pip packages `opencv-python-headless`
+//! and `numpy`. Without them the test is skipped with a message, unless
+//! `FRAMECAST_CI=1`, when it fails.
 
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use common::abs_diff;
 use framecast_codec::{
-    AreaResizer, Decoder, Encoder, ImageBuf, PixelFormat, ReceiverConfig, ReceiverPipeline,
-    Resizer, TurboEncoder, ZuneDecoder,
+    AreaResizer, DEFAULT_QUALITY, Decoder, Encoder, ImageBuf, PixelFormat, ReceiverConfig,
+    ReceiverPipeline, Resizer, TurboEncoder, ZuneDecoder,
 };
 
 fn python() -> Option<PathBuf> {
-    let candidates = [
-        std::env::var_os("FRAMECAST_PYTHON").map(PathBuf::from),
-        Some(PathBuf::from(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../.venv/bin/python"
-        ))),
-    ];
-    for candidate in candidates.into_iter().flatten() {
-        let works = Command::new(&candidate)
-            .args(["-c", "import cv2, numpy"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
-        if works {
-            return Some(candidate);
-        }
-    }
-    if std::env::var_os("FRAMECAST_CI").is_some() {
-        panic!("FRAMECAST_CI is set but no Python with opencv-python-headless and numpy was found");
-    }
-    eprintln!("skipping: no Python with cv2 and numpy (set FRAMECAST_PYTHON)");
-    None
+    framecast_test_support::tools::python("opencv_interop", &["cv2", "numpy"])
 }
 
 /// For each raw 640x480 RGB frame `in{i}.rgb`: OpenCV's 400x400 shrink
@@ -116,7 +94,9 @@ fn matches_opencv_resize_and_encoder() {
 
         // The encoder: byte for byte what the original client sent.
         let cv_jpeg = read(&dir, &format!("small{i}.jpg"));
-        encoder.encode(cv_small.as_image(), 95, &mut jpeg).unwrap();
+        encoder
+            .encode(cv_small.as_image(), DEFAULT_QUALITY, &mut jpeg)
+            .unwrap();
         assert!(jpeg == cv_jpeg, "frame {i}: JPEG differs from OpenCV's");
 
         // The receiver's enlargement of the same decoded pixels.

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use framecast_codec::CodecError;
+use framecast_image::{ImageError, PixelFormat};
 
 /// Everything that can go wrong in a sink.
 ///
@@ -47,10 +48,16 @@ pub enum DisplayError {
         source: CodecError,
     },
 
-    /// A picture handed to a sink does not match its declared layout or
-    /// format.
+    /// A picture handed to a sink does not match its declared layout.
     #[error("bad picture")]
-    Image(#[source] CodecError),
+    Image(#[source] ImageError),
+
+    /// A picture handed to a sink is in a pixel format it cannot show.
+    #[error("pixel format {format:?} cannot be shown")]
+    UnsupportedFormat {
+        /// The picture's format.
+        format: PixelFormat,
+    },
 
     /// A size in the options is unusable (zero, or larger than a limit).
     #[error("invalid size {width}x{height}: {reason}")]
@@ -79,7 +86,9 @@ pub enum DisplayError {
     /// No windowing system could be reached.
     #[error("no display available (DISPLAY and WAYLAND_DISPLAY unset or unreachable): {detail}")]
     NoDisplay {
-        /// What the windowing library reported.
+        /// What the windowing library reported, as text: its errors (and
+        /// softbuffer's) may hold causes that cannot cross threads, and its
+        /// message is trimmed of the backend's prefix.
         detail: String,
     },
 
@@ -93,7 +102,8 @@ pub enum DisplayError {
     /// The window or its pixel surface could not be created or drawn.
     #[error("window error: {detail}")]
     Window {
-        /// What the windowing library reported.
+        /// What failed and what the windowing library reported, as text (see
+        /// [`DisplayError::NoDisplay`]).
         detail: String,
     },
 
@@ -109,4 +119,56 @@ pub enum DisplayError {
     /// Writing a PNG failed.
     #[error("PNG encoding failed")]
     Png(#[from] png::EncodingError),
+}
+
+/// What a sink's error means for the frame and for the sink, as
+/// [`DisplayError::verdict`] says: whether a receiver counts the frame and
+/// goes on, or stops.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Verdict {
+    /// The frame was bad (not a JPEG, undecodable, a picture that does not
+    /// fit its layout): count it as corrupt and go on with the next one.
+    BadFrame,
+    /// The frame was fine but could not be shown (no free tile): count it as
+    /// dropped and go on.
+    Skipped,
+    /// The sink was closed (the window by its user): stop, without an error.
+    Closed,
+    /// The sink itself failed (a full disk, a lost display): stop with the
+    /// error.
+    Fatal,
+}
+
+impl DisplayError {
+    /// What this error means for the frame and the sink (as
+    /// `WireError::is_protocol` does for the wire).
+    ///
+    /// ```
+    /// use framecast_display::{DisplayError, Verdict};
+    ///
+    /// let bad = DisplayError::NotJpeg { stream: 1, sequence: 7, reason: "no SOI marker" };
+    /// assert_eq!(bad.verdict(), Verdict::BadFrame);
+    /// assert_eq!(DisplayError::Closed.verdict(), Verdict::Closed);
+    /// let disk = DisplayError::Io(std::io::Error::other("disk full"));
+    /// assert_eq!(disk.verdict(), Verdict::Fatal);
+    /// ```
+    pub fn verdict(&self) -> Verdict {
+        match self {
+            Self::NotJpeg { .. }
+            | Self::Decode { .. }
+            | Self::Image(_)
+            | Self::UnsupportedFormat { .. } => Verdict::BadFrame,
+            Self::TooManyStreams { .. } => Verdict::Skipped,
+            Self::Closed => Verdict::Closed,
+            Self::Io(_)
+            | Self::Create { .. }
+            | Self::InvalidSize { .. }
+            | Self::NoDisplay { .. }
+            | Self::EventLoopRecreated
+            | Self::Window { .. }
+            | Self::NoFrame
+            | Self::Png(_) => Verdict::Fatal,
+        }
+    }
 }

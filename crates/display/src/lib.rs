@@ -45,7 +45,7 @@ mod tee;
 #[cfg(feature = "window")]
 mod window;
 
-pub use error::DisplayError;
+pub use error::{DisplayError, Verdict};
 pub use matroska::MatroskaRecorder;
 pub use null::{DEFAULT_HEIGHT, DEFAULT_WIDTH, NullSink};
 pub use recorder::Recorder;

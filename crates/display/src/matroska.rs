@@ -26,7 +26,7 @@ use std::io::{Seek, SeekFrom, Write};
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use framecast_codec::probe_jpeg;
+use framecast_image::probe_jpeg;
 
 use crate::{DisplayError, EncodedFrame, FrameSink};
 
@@ -105,7 +105,9 @@ fn put_master(out: &mut Vec<u8>, id: u32, body: &[u8]) {
     out.extend_from_slice(body);
 }
 
-fn now_us() -> u64 {
+/// The wall clock in µs since the Unix epoch (a recording's date, and the
+/// window's latency figures).
+pub(crate) fn now_us() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_micros() as u64)
@@ -126,8 +128,7 @@ fn now_us() -> u64 {
 /// # let jpeg = {
 /// #     let mut out = Vec::new();
 /// #     let img = framecast_codec::ImageBuf::new(16, 16, framecast_codec::PixelFormat::Rgb8);
-/// #     framecast_codec::SenderPipeline::new(framecast_codec::SenderConfig {
-/// #         width: 16, height: 16, quality: 80 }).unwrap().encode(img.as_image(), &mut out).unwrap();
+/// #     framecast_codec::SenderPipeline::new(framecast_codec::SenderConfig::new(16, 16)).unwrap().encode(img.as_image(), &mut out).unwrap();
 /// #     out
 /// # };
 /// let mut rec = MatroskaRecorder::new(Cursor::new(Vec::new()));

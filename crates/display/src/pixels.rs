@@ -7,7 +7,7 @@
 //! window-sized buffer (tiles, letterboxing, a picture that arrived before
 //! a resize).
 
-use framecast_codec::{ImageMut, ImageRef, PixelFormat};
+use framecast_image::{ImageMut, ImageRef, PixelFormat};
 
 /// A rectangle in a picture, in pixels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -186,7 +186,7 @@ pub(crate) fn draw_label(dst: &mut ImageMut<'_>, x: u32, y: u32, max_width: u32,
 
 #[cfg(test)]
 mod tests {
-    use framecast_codec::ImageBuf;
+    use framecast_image::ImageBuf;
 
     use super::*;
 

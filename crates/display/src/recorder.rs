@@ -135,7 +135,7 @@ fn check_jpeg(jpeg: &[u8]) -> Result<(), &'static str> {
     if !jpeg.ends_with(&[0xFF, 0xD9]) || jpeg.len() < 4 {
         return Err("it does not end with the EOI marker FF D9");
     }
-    framecast_codec::probe_jpeg(jpeg).map_err(|_| "its header cannot be read")?;
+    framecast_image::probe_jpeg(jpeg).map_err(|_| "its header cannot be read")?;
     Ok(())
 }
 

@@ -6,7 +6,7 @@ use std::io::{BufWriter, Write};
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use framecast_codec::{Decoder, ImageBuf, Limits, PixelFormat, ZuneDecoder};
+use framecast_codec::{DecodeLimits, Decoder, ImageBuf, PixelFormat, ZuneDecoder};
 
 use crate::{DisplayError, EncodedFrame, FrameSink};
 
@@ -73,7 +73,7 @@ impl SnapshotSink {
     pub fn handle(&self) -> SnapshotHandle {
         SnapshotHandle {
             latest: Arc::clone(&self.latest),
-            limits: Limits::default(),
+            limits: DecodeLimits::default(),
         }
     }
 }
@@ -99,13 +99,13 @@ impl FrameSink for SnapshotSink {
 #[derive(Debug, Clone)]
 pub struct SnapshotHandle {
     latest: Arc<Mutex<Latest>>,
-    limits: Limits,
+    limits: DecodeLimits,
 }
 
 impl SnapshotHandle {
     /// Uses `limits` when decoding the frame to save (the default limits
     /// otherwise).
-    pub fn with_limits(mut self, limits: Limits) -> Self {
+    pub fn with_limits(mut self, limits: DecodeLimits) -> Self {
         self.limits = limits;
         self
     }

@@ -7,8 +7,9 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 
-use common::{fixture, require_tools};
+use common::fixture;
 use framecast_display::{EncodedFrame, FrameSink, MatroskaRecorder};
+use framecast_test_support::tools::require_tools;
 
 const T0: u64 = 1_700_000_000_000_000;
 

@@ -7,9 +7,10 @@ use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{fixture, require_tools};
-use framecast_capture::{Frame, FrameSource, Limits, MjpegFileSource, MjpegIndex};
+use common::fixture;
+use framecast_capture::{Frame, FrameSource, MjpegFileSource, MjpegIndex, SourceLimits};
 use framecast_display::{EncodedFrame, FrameSink, Recorder};
+use framecast_test_support::tools::require_tools;
 
 fn frame<'a>(sequence: u64, jpeg: &'a [u8]) -> EncodedFrame<'a> {
     EncodedFrame::new(1, "test", jpeg)
@@ -52,7 +53,7 @@ fn frames_read_back_byte_identical() {
     let mut read = Frame::default();
     for i in 0..10 {
         source.next_frame(&mut read).unwrap();
-        assert_eq!(read.jpeg, pictures[i % 3], "frame {i} differs");
+        assert_eq!(read.jpeg().unwrap(), pictures[i % 3], "frame {i} differs");
     }
 
     // Appending continues the same stream.
@@ -192,7 +193,7 @@ fn completed_frames_survive_a_kill_mid_frame() {
             .count();
 
     let data = std::fs::read(&path).unwrap();
-    let index = MjpegIndex::from_bytes(&data, &Limits::default()).unwrap();
+    let index = MjpegIndex::from_bytes(&data, &SourceLimits::default()).unwrap();
     let frames = index.frames();
     assert!(
         frames.len() >= reported,

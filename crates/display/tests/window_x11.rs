@@ -9,71 +9,23 @@
 
 mod common;
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use common::{fixture, require_tools};
+use common::fixture;
 use framecast_codec::{ImageBuf, PixelFormat, ReceiverConfig, ReceiverPipeline};
 use framecast_display::{DisplayError, EncodedFrame, FrameSink, WindowOptions, run_window};
+use framecast_test_support::alloc::{CountingAllocator, allocations_on_this_thread as allocations};
+use framecast_test_support::process::{lines, wait_timeout};
+use framecast_test_support::tools::{Xvfb, require_tools};
 
 const CHILD_ENV: &str = "FRAMECAST_TEST_WINDOW_CHILD";
 
-/// Counts allocations made by threads that opted in (see `allocations`).
-struct Counting;
-
-static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
-
-thread_local! {
-    static COUNTING: Cell<bool> = const { Cell::new(false) };
-}
-
-fn note() {
-    if COUNTING.with(Cell::get) {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-    }
-}
-
-#[allow(unsafe_code)] // a GlobalAlloc is unsafe to implement; it only forwards
-// SAFETY: every method forwards to `System` with the caller's arguments.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        note();
-        // SAFETY: forwarded unchanged.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        note();
-        // SAFETY: forwarded unchanged.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        note();
-        // SAFETY: forwarded unchanged.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: forwarded unchanged.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
 #[global_allocator]
-static GLOBAL: Counting = Counting;
-
-/// Allocations made by `f` on this thread.
-fn allocations(f: impl FnOnce()) -> u64 {
-    let before = ALLOCATIONS.load(Ordering::Relaxed);
-    COUNTING.with(|c| c.set(true));
-    f();
-    COUNTING.with(|c| c.set(false));
-    ALLOCATIONS.load(Ordering::Relaxed) - before
-}
+static GLOBAL: CountingAllocator = CountingAllocator;
 
 /// How long anything in this test may take before it is a failure.
 const TIMEOUT: Duration = Duration::from_secs(30);
@@ -115,33 +67,9 @@ fn spawn_child(mode: &str, display: Option<&str>) -> Child {
     cmd.spawn().unwrap()
 }
 
-/// Waits for `child` to exit, killing it after `TIMEOUT`.
+/// Waits for `child` to exit; fails after `TIMEOUT`.
 fn wait_exit(child: &mut Child) -> ExitStatus {
-    let deadline = Instant::now() + TIMEOUT;
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("child did not exit within {TIMEOUT:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// Reads `stdout`'s lines on a thread, so waits can time out.
-fn lines(stdout: ChildStdout) -> mpsc::Receiver<String> {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    rx
+    wait_timeout(child, TIMEOUT).unwrap_or_else(|| panic!("child did not exit within {TIMEOUT:?}"))
 }
 
 fn expect_line(rx: &mpsc::Receiver<String>, want: &str) {
@@ -192,51 +120,7 @@ fn child_no_display() {
     }
 }
 
-// ---------------------------------------------------------------- Xvfb
-
-/// A private X server, killed (by PID) when dropped.
-struct Xvfb {
-    child: Child,
-    display: String,
-}
-
-impl Xvfb {
-    fn start(xvfb: &Path) -> Self {
-        // -displayfd: the server picks a free display number and writes it
-        // to our pipe once it accepts connections, so there is no race on
-        // numbers or readiness.
-        let mut child = Command::new(xvfb)
-            .args([
-                "-displayfd",
-                "1",
-                "-screen",
-                "0",
-                "1024x768x24",
-                "-nolisten",
-                "tcp",
-            ])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let rx = lines(child.stdout.take().unwrap());
-        let number = rx.recv_timeout(TIMEOUT).unwrap_or_else(|e| {
-            let _ = child.kill();
-            panic!("Xvfb did not start: {e:?}")
-        });
-        Self {
-            child,
-            display: format!(":{}", number.trim()),
-        }
-    }
-}
-
-impl Drop for Xvfb {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+// ---------------------------------------------------------------- X tools
 
 /// The X window id of the window titled `framecast...`, once it is mapped.
 fn find_window(xdotool: &Path, display: &str) -> String {
@@ -315,11 +199,11 @@ fn press_key(xdotool: &Path, display: &str, id: &str, key: &str) {
 }
 
 fn window_shows_the_frame_scaled_and_q_closes_it(xvfb: &Xvfb, xdotool: &Path, import: &Path) {
-    let mut child = spawn_child("show", Some(&xvfb.display));
+    let mut child = spawn_child("show", Some(xvfb.display()));
     let rx = lines(child.stdout.take().unwrap());
     expect_line(&rx, "shown");
-    let id = find_window(xdotool, &xvfb.display);
-    let shot = screenshot(import, &xvfb.display, &id);
+    let id = find_window(xdotool, xvfb.display());
+    let shot = screenshot(import, xvfb.display(), &id);
     assert_eq!((shot.0, shot.1), (800, 600), "default window size");
     // The 400x400 quadrants stretched over 800x600: the borders move to
     // x = 400 and y = 300. Check each quadrant's middle, and points 20 px
@@ -337,7 +221,7 @@ fn window_shows_the_frame_scaled_and_q_closes_it(xvfb: &Xvfb, xdotool: &Path, im
     ] {
         assert_colour(&shot, x, y, colour, what);
     }
-    press_key(xdotool, &xvfb.display, &id, "q");
+    press_key(xdotool, xvfb.display(), &id, "q");
     expect_line(&rx, "closed");
     let status = wait_exit(&mut child);
     assert!(status.success(), "child: {status}");
@@ -345,11 +229,11 @@ fn window_shows_the_frame_scaled_and_q_closes_it(xvfb: &Xvfb, xdotool: &Path, im
 }
 
 fn tiles_keep_the_aspect_ratio(xvfb: &Xvfb, xdotool: &Path, import: &Path) {
-    let mut child = spawn_child("show-tiles", Some(&xvfb.display));
+    let mut child = spawn_child("show-tiles", Some(xvfb.display()));
     let rx = lines(child.stdout.take().unwrap());
     expect_line(&rx, "shown");
-    let id = find_window(xdotool, &xvfb.display);
-    let shot = screenshot(import, &xvfb.display, &id);
+    let id = find_window(xdotool, xvfb.display());
+    let shot = screenshot(import, xvfb.display(), &id);
     assert_eq!((shot.0, shot.1), (800, 600));
     // Two streams side by side: 400x600 tiles; the square picture keeps its
     // aspect, 400x400 centred, with bars of 100 px above and below.
@@ -365,7 +249,7 @@ fn tiles_keep_the_aspect_ratio(xvfb: &Xvfb, xdotool: &Path, import: &Path) {
     ] {
         assert_colour(&shot, x, y, colour, what);
     }
-    press_key(xdotool, &xvfb.display, &id, "Escape");
+    press_key(xdotool, xvfb.display(), &id, "Escape");
     expect_line(&rx, "closed");
     let status = wait_exit(&mut child);
     assert!(status.success(), "child: {status}");
@@ -474,7 +358,7 @@ fn sink_allocations(
 }
 
 fn the_window_closes_when_the_app_returns(xvfb: &Xvfb) {
-    let mut child = spawn_child("app-returns", Some(&xvfb.display));
+    let mut child = spawn_child("app-returns", Some(xvfb.display()));
     let rx = lines(child.stdout.take().unwrap());
     expect_line(&rx, "run_window returned 42");
     let status = wait_exit(&mut child);

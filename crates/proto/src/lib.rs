@@ -3,7 +3,8 @@
 //! - [`video::Video`]: one frame on the framecast wire. Field 1, `video_data`,
 //!   is byte-compatible with the original lab's `Video` message; the other
 //!   fields (sequence number, capture time, size, payload format) are
-//!   compatible extensions that older peers skip.
+//!   compatible extensions that older peers skip. [`video::VideoRef`]
+//!   encodes the same message around a borrowed payload.
 //! - [`handshake`]: the session handshake's `Hello` and `Status`.
 //! - [`ecommerce`]: the `ecommerce.ProductInfo` service's messages, and with
 //!   the `grpc` feature its tonic client and server.
@@ -41,7 +42,11 @@
 #[allow(missing_docs, unreachable_pub, clippy::doc_markdown)]
 pub mod video {
     include!(concat!(env!("OUT_DIR"), "/framecast.video.rs"));
+
+    pub use crate::borrowed::VideoRef;
 }
+
+mod borrowed;
 
 /// The session handshake messages of the framecast framing
 /// (`framecast.handshake` package): the sender's [`Hello`](handshake::Hello)

@@ -44,12 +44,7 @@ fn load_png(name: &str) -> ImageBuf {
 /// 32 framed `Video` messages (length prefix included) of natural
 /// pictures, 400x400 q95.
 fn frames() -> Vec<Vec<u8>> {
-    let mut encoder = SenderPipeline::new(SenderConfig {
-        width: 400,
-        height: 400,
-        quality: 95,
-    })
-    .unwrap();
+    let mut encoder = SenderPipeline::new(SenderConfig::new(400, 400)).unwrap();
     let mut out = Vec::new();
     for name in ["bunny_640x480.png", "motorcycle_640x480.png"] {
         let img = load_png(name);

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
-use framecast_codec::{CodecError, probe_jpeg};
+use framecast_codec::{ImageError, probe_jpeg};
 use framecast_proto::video::{PayloadFormat, Video};
 use prost::Message;
 
@@ -113,7 +113,7 @@ pub enum FrameError {
     UnsupportedFormat(i32),
     /// The JPEG's header cannot be read.
     #[error("bad JPEG header")]
-    Jpeg(#[source] CodecError),
+    Jpeg(#[source] ImageError),
     /// The picture is larger than the receiver decodes.
     #[error("picture of {width}x{height} exceeds the {max_pixels}-pixel limit")]
     TooManyPixels {
@@ -262,11 +262,9 @@ mod tests {
 
     fn jpeg(width: u32, height: u32) -> Vec<u8> {
         let mut out = Vec::new();
-        framecast_codec::SenderPipeline::new(framecast_codec::SenderConfig {
-            width,
-            height,
-            quality: 80,
-        })
+        framecast_codec::SenderPipeline::new(
+            framecast_codec::SenderConfig::new(width, height).with_quality(80),
+        )
         .unwrap()
         .encode(
             framecast_codec::ImageBuf::new(width, height, framecast_codec::PixelFormat::Rgb8)

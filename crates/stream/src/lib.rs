@@ -77,6 +77,7 @@ mod receiver;
 mod recording;
 mod sender;
 mod stats;
+mod util;
 
 use std::sync::Arc;
 

@@ -8,10 +8,8 @@
 
 #![cfg(feature = "http")]
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use framecast_capture::Pattern;
@@ -20,35 +18,10 @@ use framecast_codec::{ImageBuf, PixelFormat, SenderConfig, SenderPipeline};
 use framecast_display::Recorder;
 use framecast_stream::http::{HttpConfig, HttpViewer};
 use framecast_stream::{ReceiverBuilder, SenderBuilder};
-
-struct Counting;
-
-static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
-
-// SAFETY: every call is forwarded unchanged to the system allocator; the
-// counter is the only addition.
-#[allow(unsafe_code)]
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: the caller upholds `GlobalAlloc::alloc`'s contract.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: `ptr` came from `System.alloc` with this layout.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: the caller upholds `GlobalAlloc::realloc`'s contract.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
+use framecast_test_support::alloc::{CountingAllocator, allocations};
 
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: CountingAllocator = CountingAllocator;
 
 fn wait(what: &str, done: impl Fn() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -64,12 +37,7 @@ fn viewers_allocate_nothing_per_part_in_the_steady_state() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("in.mjpeg");
     let pattern = Pattern::new(128, 128).unwrap();
-    let mut encoder = SenderPipeline::new(SenderConfig {
-        width: 128,
-        height: 128,
-        quality: 80,
-    })
-    .unwrap();
+    let mut encoder = SenderPipeline::new(SenderConfig::new(128, 128).with_quality(80)).unwrap();
     let mut img = ImageBuf::new(128, 128, PixelFormat::Rgb8);
     let mut file = Vec::new();
     for seq in 0..20 {
@@ -115,9 +83,9 @@ fn viewers_allocate_nothing_per_part_in_the_steady_state() {
 
     let parts_before = viewer.stats().parts;
     let received_before = receiver.stats().received;
-    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    let before = allocations();
     std::thread::sleep(Duration::from_secs(2));
-    let after = ALLOCATIONS.load(Ordering::Relaxed);
+    let after = allocations();
     let parts = viewer.stats().parts - parts_before;
     let frames = receiver.stats().received - received_before;
     assert!(frames >= 100, "only {frames} frames in 2 s");

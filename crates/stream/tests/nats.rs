@@ -62,11 +62,9 @@ fn video(width: u32, height: u32, sequence: u64) -> Bytes {
 fn declared(width: u32, height: u32, size: (u32, u32), sequence: u64) -> Bytes {
     use prost::Message;
     let mut jpeg = Vec::new();
-    framecast_codec::SenderPipeline::new(framecast_codec::SenderConfig {
-        width,
-        height,
-        quality: 80,
-    })
+    framecast_codec::SenderPipeline::new(
+        framecast_codec::SenderConfig::new(width, height).with_quality(80),
+    )
     .unwrap()
     .encode(
         framecast_codec::ImageBuf::new(width, height, framecast_codec::PixelFormat::Rgb8)

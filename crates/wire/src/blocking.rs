@@ -188,13 +188,18 @@ impl<R: Read> FrameReader<R> {
 /// underlying writer. Wrap the writer in a [`std::io::BufWriter`] to batch
 /// many small frames into fewer system calls.
 ///
-/// If a write fails part-way, the stream holds a partial frame and is no
-/// longer usable.
+/// If a write fails part-way (even with a timeout), the stream holds a
+/// partial frame and cannot carry another: the writer is then
+/// [broken](Self::is_broken) and refuses every later write with
+/// [`WireError::Broken`]. A write refused before any byte went out (a frame
+/// over the limit, an error on its first byte) leaves it usable.
 #[derive(Debug)]
 pub struct FrameWriter<W> {
     inner: W,
     codec: FrameCodec,
     scratch: BytesMut,
+    /// A write failed part-way through a frame.
+    broken: bool,
 }
 
 impl<W: Write> FrameWriter<W> {
@@ -209,6 +214,7 @@ impl<W: Write> FrameWriter<W> {
             inner,
             codec,
             scratch: BytesMut::new(),
+            broken: false,
         }
     }
 
@@ -217,20 +223,15 @@ impl<W: Write> FrameWriter<W> {
     /// # Errors
     ///
     /// [`WireError::FrameTooLarge`] (nothing written) when the payload
-    /// exceeds the limit; [`WireError::Io`] when the writer fails.
+    /// exceeds the limit; [`WireError::Io`] when the writer fails;
+    /// [`WireError::Broken`] after an earlier write failed part-way.
     pub fn write_frame(&mut self, payload: &[u8]) -> Result<(), WireError> {
+        if self.broken {
+            return Err(WireError::Broken);
+        }
         let header = self.codec.header(payload.len())?;
         let mut slices = [IoSlice::new(header.as_bytes()), IoSlice::new(payload)];
-        let mut bufs = &mut slices[..];
-        while !bufs.is_empty() {
-            match self.inner.write_vectored(bufs) {
-                Ok(0) => return Err(io::Error::from(io::ErrorKind::WriteZero).into()),
-                Ok(n) => IoSlice::advance_slices(&mut bufs, n),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Ok(())
+        write_all_vectored(&mut self.inner, &mut slices, &mut self.broken)
     }
 
     /// Encodes `msg` and writes it as one frame.
@@ -242,10 +243,19 @@ impl<W: Write> FrameWriter<W> {
     ///
     /// Those of [`write_frame`](Self::write_frame).
     pub fn write_message<M: prost::Message>(&mut self, msg: &M) -> Result<(), WireError> {
+        if self.broken {
+            return Err(WireError::Broken);
+        }
         self.scratch.clear();
         self.codec.encode_message(msg, &mut self.scratch)?;
-        self.inner.write_all(&self.scratch)?;
-        Ok(())
+        let mut slices = [IoSlice::new(&self.scratch)];
+        write_all_vectored(&mut self.inner, &mut slices, &mut self.broken)
+    }
+
+    /// Whether a write failed part-way through a frame, so that the stream
+    /// cannot carry another frame and every later write is refused.
+    pub fn is_broken(&self) -> bool {
+        self.broken
     }
 
     /// Flushes the underlying writer.
@@ -284,6 +294,35 @@ impl<W: Write> FrameWriter<W> {
     pub(crate) fn scratch_capacity(&self) -> usize {
         self.scratch.capacity()
     }
+}
+
+/// Writes every byte of `slices`, retrying interrupted writes. Sets
+/// `broken` when it fails after part of them went out.
+fn write_all_vectored<W: Write>(
+    inner: &mut W,
+    slices: &mut [IoSlice<'_>],
+    broken: &mut bool,
+) -> Result<(), WireError> {
+    let mut bufs = slices;
+    let mut written = false;
+    while !bufs.is_empty() {
+        match inner.write_vectored(bufs) {
+            Ok(0) => {
+                *broken = written;
+                return Err(io::Error::from(io::ErrorKind::WriteZero).into());
+            }
+            Ok(n) => {
+                written = true;
+                IoSlice::advance_slices(&mut bufs, n);
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                *broken = written;
+                return Err(e.into());
+            }
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -482,5 +521,56 @@ mod tests {
         w.write_frame(b"0123456789").unwrap();
         w.flush().unwrap();
         assert_eq!(w.into_inner().0, encoded(Prefix::U32Le, &[b"0123456789"]));
+    }
+
+    #[test]
+    fn a_write_cut_short_breaks_the_writer_and_one_refused_whole_does_not() {
+        /// Takes `budget` bytes, then times out on every call.
+        struct Slow {
+            data: Vec<u8>,
+            budget: usize,
+        }
+        impl Write for Slow {
+            fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+                if self.budget == 0 {
+                    return Err(io::ErrorKind::TimedOut.into());
+                }
+                let n = buf.len().min(self.budget);
+                self.budget -= n;
+                self.data.extend_from_slice(&buf[..n]);
+                Ok(n)
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        // Refused before any byte went out: still usable.
+        let mut w = FrameWriter::new(Slow {
+            data: Vec::new(),
+            budget: 0,
+        });
+        assert!(w.write_frame(b"0123456789").unwrap_err().is_io());
+        assert!(!w.is_broken());
+        w.get_mut().budget = 100;
+        w.write_frame(b"0123456789").unwrap();
+        assert_eq!(w.get_ref().data, encoded(Prefix::U32Le, &[b"0123456789"]));
+
+        // Cut short: broken, and every later write is refused.
+        let mut w = FrameWriter::new(Slow {
+            data: Vec::new(),
+            budget: 6,
+        });
+        assert!(w.write_frame(b"0123456789").unwrap_err().is_io());
+        assert!(w.is_broken());
+        w.get_mut().budget = 100;
+        assert!(matches!(
+            w.write_frame(b"0123456789"),
+            Err(WireError::Broken)
+        ));
+        assert!(matches!(
+            w.write_message(&framecast_proto::video::Video::default()),
+            Err(WireError::Broken)
+        ));
+        assert_eq!(w.get_ref().data.len(), 6, "nothing written after the break");
     }
 }

@@ -13,6 +13,7 @@ use std::io;
 /// | end of stream | [`TruncatedHeader`](Self::TruncatedHeader), [`TruncatedPayload`](Self::TruncatedPayload) | ended mid-frame |
 /// | protocol | [`FrameTooLarge`](Self::FrameTooLarge), [`NegativeLength`](Self::NegativeLength) | **cannot be resynchronised**: drop the connection |
 /// | message | [`Message`](Self::Message) | still in sync: the bad frame was consumed, read on |
+/// | writer | [`Broken`](Self::Broken) | an earlier write left part of a frame: a new connection is needed |
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum WireError {
@@ -58,6 +59,12 @@ pub enum WireError {
     /// The underlying reader or writer failed.
     #[error("I/O error")]
     Io(#[from] io::Error),
+
+    /// A [`FrameWriter`](crate::FrameWriter) refused to write because an
+    /// earlier write failed part-way through a frame: the stream holds a
+    /// partial frame and cannot carry another.
+    #[error("an earlier write stopped part-way through a frame; the stream cannot carry more")]
+    Broken,
 }
 
 impl WireError {
@@ -89,10 +96,16 @@ impl WireError {
         matches!(self, Self::Message(_))
     }
 
-    /// Whether the same reader or writer can be used again after this error:
-    /// true for a bad message (the frame was consumed) and for an I/O error
-    /// that only means "not now" (interrupted, would block, timed out); the
-    /// codec keeps its place, so the next call resumes the frame.
+    /// Whether the reader that returned this error
+    /// ([`FrameReader`](crate::FrameReader), or the tokio adapters) can be
+    /// used again: true for a bad message (the frame was consumed) and for
+    /// an I/O error that only means "not now" (interrupted, would block,
+    /// timed out): the reader keeps what it read and the next call resumes
+    /// the frame.
+    ///
+    /// It says nothing of writers: a write that times out may have sent part
+    /// of a frame. Ask the writer instead
+    /// ([`FrameWriter::is_broken`](crate::FrameWriter::is_broken)).
     pub fn is_recoverable(&self) -> bool {
         match self {
             Self::Message(_) => true,

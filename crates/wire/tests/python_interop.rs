@@ -6,41 +6,18 @@
 //!
 //! The interpreter is `$FRAMECAST_PYTHON`, else `<workspace>/.venv/bin/python`,
 //! else `python3` on the PATH. Only the standard library is used. Without an
-//! interpreter the tests are skipped with a message, unless `FRAMECAST_CI` is
-//! set, when they fail.
+//! interpreter the tests are skipped with a message, unless `FRAMECAST_CI=1`,
+//! when they fail.
 
 use std::net::TcpListener;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use framecast_proto::video::Video;
 use framecast_wire::{FrameCodec, FrameReader, Prefix};
 
 fn python() -> Option<PathBuf> {
-    let candidates = [
-        std::env::var_os("FRAMECAST_PYTHON").map(PathBuf::from),
-        Some(PathBuf::from(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../.venv/bin/python"
-        ))),
-        Some(PathBuf::from("python3")),
-    ];
-    for candidate in candidates.into_iter().flatten() {
-        let works = Command::new(&candidate)
-            .args(["-c", "import struct, socket"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
-        if works {
-            return Some(candidate);
-        }
-    }
-    if std::env::var_os("FRAMECAST_CI").is_some() {
-        panic!("FRAMECAST_CI is set but no Python interpreter was found");
-    }
-    eprintln!("skipping: no Python interpreter (set FRAMECAST_PYTHON)");
-    None
+    framecast_test_support::tools::python("python_interop", &["struct", "socket"])
 }
 
 fn run_python(python: &PathBuf, script: &str, args: &[&str]) -> String {

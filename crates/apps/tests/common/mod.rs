@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use framecast_capture::{Limits, MjpegIndex, decode_marker};
+use framecast_capture::{MjpegIndex, SourceLimits, decode_marker};
 use framecast_codec::{ImageBuf, PixelFormat, ReceiverConfig, ReceiverPipeline, probe_jpeg};
 
 /// The binary under test.
@@ -270,7 +270,8 @@ pub fn read_json(path: &Path) -> serde_json::Value {
 /// The JPEGs of a Motion-JPEG file, in order.
 pub fn mjpeg_frames(path: &Path) -> Vec<Vec<u8>> {
     let data = std::fs::read(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
-    let index = MjpegIndex::from_bytes(&data, &Limits::default()).expect("index the MJPEG file");
+    let index =
+        MjpegIndex::from_bytes(&data, &SourceLimits::default()).expect("index the MJPEG file");
     index
         .frames()
         .iter()
@@ -306,99 +307,9 @@ pub fn path_str(dir: &Path, name: &str) -> (PathBuf, String) {
     (p, s)
 }
 
-/// Whether CI asked for every test to run (missing tools are then
-/// failures, not skips).
-pub fn ci() -> bool {
-    std::env::var_os("FRAMECAST_CI").is_some_and(|v| v == "1")
-}
-
-/// The workspace's root directory.
-pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .ancestors()
-        .nth(2)
-        .unwrap()
-        .to_path_buf()
-}
-
-/// Finds an external tool on PATH.
-pub fn find_tool(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|dir| dir.join(name))
-        .find(|candidate| candidate.is_file())
-}
-
-/// The tools' paths, or `None` (after saying why) when the test should
-/// skip; under `FRAMECAST_CI=1` a missing tool fails instead.
-pub fn require_tools(test: &str, names: &[&str]) -> Option<Vec<PathBuf>> {
-    let mut found = Vec::new();
-    for name in names {
-        match find_tool(name) {
-            Some(path) => found.push(path),
-            None => {
-                assert!(
-                    !ci(),
-                    "{test}: `{name}` is not installed, and FRAMECAST_CI=1 forbids skipping"
-                );
-                eprintln!("SKIPPED {test}: `{name}` is not installed");
-                return None;
-            }
-        }
-    }
-    Some(found)
-}
-
-/// A private X server, killed when dropped.
-pub struct Xvfb {
-    child: Child,
-    pub display: String,
-}
-
-impl Xvfb {
-    pub fn start(xvfb: &Path) -> Self {
-        // -displayfd: the server picks a free display number and prints it
-        // once it accepts connections: no race on numbers or readiness.
-        let mut child = Command::new(xvfb)
-            .args([
-                "-displayfd",
-                "1",
-                "-screen",
-                "0",
-                "1024x768x24",
-                "-nolisten",
-                "tcp",
-            ])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut out = BufReader::new(child.stdout.take().unwrap());
-        let mut line = String::new();
-        let (tx, rx) = std::sync::mpsc::channel();
-        thread::spawn(move || {
-            let _ = out.read_line(&mut line);
-            let _ = tx.send(line);
-        });
-        let Ok(number) = rx.recv_timeout(TIMEOUT) else {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("Xvfb did not start");
-        };
-        Self {
-            child,
-            display: format!(":{}", number.trim()),
-        }
-    }
-}
-
-impl Drop for Xvfb {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+// Not every test binary uses each of them.
+#[allow(unused_imports)]
+pub use framecast_test_support::tools::{Xvfb, ci, find_tool, require_tools, workspace_root};
 
 /// `framecast cert --out DIR --host …`; returns the CA, the server's
 /// certificate and its key.

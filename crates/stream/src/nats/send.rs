@@ -156,7 +156,8 @@ fn send_loop(shared: &SenderShared, nats: NatsSend, count: Option<u64>) {
             c.sessions = link.connects();
             c.reconnects = link.connects().saturating_sub(1);
         }
-        let len = msg.bytes.len();
+        let message = msg.message();
+        let len = prost::Message::encoded_len(&message);
         let max_payload = client.max_payload();
         if len > max_payload {
             shared.encoded.recycle(msg);
@@ -166,7 +167,7 @@ fn send_loop(shared: &SenderShared, nats: NatsSend, count: Option<u64>) {
             }));
             break;
         }
-        if !connected || fresh_after.is_some_and(|t| msg.capture_time_us < t) {
+        if !connected || fresh_after.is_some_and(|t| msg.capture_time_us() < t) {
             if !connected {
                 fresh_after = Some(now_us());
             }
@@ -180,7 +181,8 @@ fn send_loop(shared: &SenderShared, nats: NatsSend, count: Option<u64>) {
         // recycled shared buffer, so the message buffer goes straight back
         // to the encoder.
         let mut buf = ring.take();
-        buf.extend_from_slice(&msg.bytes);
+        buf.reserve(len);
+        prost::Message::encode_raw(&message, &mut buf);
         let payload = buf.freeze();
         ring.track(payload.clone());
         shared.encoded.recycle(msg);

@@ -262,11 +262,9 @@ mod tests {
 
     fn video(width: u32, height: u32) -> Bytes {
         let mut jpeg = Vec::new();
-        framecast_codec::SenderPipeline::new(framecast_codec::SenderConfig {
-            width,
-            height,
-            quality: 80,
-        })
+        framecast_codec::SenderPipeline::new(
+            framecast_codec::SenderConfig::new(width, height).with_quality(80),
+        )
         .unwrap()
         .encode(
             framecast_codec::ImageBuf::new(width, height, framecast_codec::PixelFormat::Rgb8)

@@ -9,7 +9,7 @@
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
@@ -17,12 +17,7 @@ use tokio::sync::watch;
 use crate::frame::{Frame, StreamId};
 use crate::stats::{LatencyHistogram, RecentLatency, StreamStats, secs};
 
-pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    // Every guarded value stays consistent between statements, so a lock
-    // poisoned by a panicking thread is still usable (and the panic is
-    // reported when the engine is joined).
-    m.lock().unwrap_or_else(PoisonError::into_inner)
-}
+pub(crate) use crate::util::lock;
 
 /// Where a stream is in the worker pool's schedule (changed only under the
 /// pool's lock).

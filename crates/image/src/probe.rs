@@ -13,7 +13,7 @@
 //! [`probe_jpeg`] walks the segments up to the first SOF and stops there, so
 //! it costs a few hundred bytes of reading whatever the picture's size.
 
-use crate::CodecError;
+use crate::ImageError;
 
 /// What a JPEG's frame header says about the picture.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -98,13 +98,13 @@ fn is_progressive(marker: u8) -> bool {
 /// Reads a JPEG's size, component count and sampling from its frame header
 /// (SOF), without decoding or allocating.
 ///
-/// Fails with [`CodecError::NotJpeg`] when `data` does not start with the
-/// JPEG start-of-image marker, [`CodecError::Truncated`] when it ends before
-/// the frame header does, and [`CodecError::Malformed`] when the segments are
+/// Fails with [`ImageError::NotJpeg`] when `data` does not start with the
+/// JPEG start-of-image marker, [`ImageError::Truncated`] when it ends before
+/// the frame header does, and [`ImageError::Malformed`] when the segments are
 /// inconsistent (including a zero width or height).
 ///
 /// ```
-/// # use framecast_codec::{probe_jpeg, CodecError};
+/// # use framecast_image::{probe_jpeg, ImageError};
 /// // SOI, then a baseline SOF0 for a 3-component 640x480 picture at 4:2:0.
 /// let header = [
 ///     0xFF, 0xD8, 0xFF, 0xC0, 0x00, 0x11, 8, 0x01, 0xE0, 0x02, 0x80, 3,
@@ -112,18 +112,18 @@ fn is_progressive(marker: u8) -> bool {
 /// ];
 /// let info = probe_jpeg(&header)?;
 /// assert_eq!((info.width, info.height, info.components), (640, 480, 3));
-/// assert!(matches!(probe_jpeg(&header[..10]), Err(CodecError::Truncated { .. })));
-/// # Ok::<(), CodecError>(())
+/// assert!(matches!(probe_jpeg(&header[..10]), Err(ImageError::Truncated { .. })));
+/// # Ok::<(), ImageError>(())
 /// ```
-pub fn probe_jpeg(data: &[u8]) -> Result<JpegInfo, CodecError> {
-    let truncated = |needed: usize| CodecError::Truncated {
+pub fn probe_jpeg(data: &[u8]) -> Result<JpegInfo, ImageError> {
+    let truncated = |needed: usize| ImageError::Truncated {
         needed,
         len: data.len(),
     };
     match data {
         [0xFF, SOI, ..] => {}
         [] | [0xFF] => return Err(truncated(2)),
-        _ => return Err(CodecError::NotJpeg),
+        _ => return Err(ImageError::NotJpeg),
     }
     let mut pos = 2;
     loop {
@@ -131,7 +131,7 @@ pub fn probe_jpeg(data: &[u8]) -> Result<JpegInfo, CodecError> {
         match data.get(pos) {
             Some(0xFF) => {}
             Some(_) => {
-                return Err(CodecError::Malformed {
+                return Err(ImageError::Malformed {
                     reason: "expected a marker between header segments",
                 });
             }
@@ -146,17 +146,17 @@ pub fn probe_jpeg(data: &[u8]) -> Result<JpegInfo, CodecError> {
             // Standalone markers: no length field.
             TEM | 0xD0..=0xD7 => continue,
             SOI => {
-                return Err(CodecError::Malformed {
+                return Err(ImageError::Malformed {
                     reason: "second start-of-image marker before the frame header",
                 });
             }
             EOI => {
-                return Err(CodecError::Malformed {
+                return Err(ImageError::Malformed {
                     reason: "end of image before any frame header",
                 });
             }
             SOS => {
-                return Err(CodecError::Malformed {
+                return Err(ImageError::Malformed {
                     reason: "scan data before any frame header",
                 });
             }
@@ -165,7 +165,7 @@ pub fn probe_jpeg(data: &[u8]) -> Result<JpegInfo, CodecError> {
         let len_bytes = data.get(pos..pos + 2).ok_or_else(|| truncated(pos + 2))?;
         let len = usize::from(u16::from_be_bytes([len_bytes[0], len_bytes[1]]));
         if len < 2 {
-            return Err(CodecError::Malformed {
+            return Err(ImageError::Malformed {
                 reason: "segment length shorter than its own length field",
             });
         }
@@ -179,9 +179,9 @@ pub fn probe_jpeg(data: &[u8]) -> Result<JpegInfo, CodecError> {
     }
 }
 
-fn parse_sof(marker: u8, body: &[u8]) -> Result<JpegInfo, CodecError> {
+fn parse_sof(marker: u8, body: &[u8]) -> Result<JpegInfo, ImageError> {
     let &[precision, h0, h1, w0, w1, ncomp, ref comps @ ..] = body else {
-        return Err(CodecError::Malformed {
+        return Err(ImageError::Malformed {
             reason: "frame header shorter than 6 bytes",
         });
     };
@@ -190,17 +190,17 @@ fn parse_sof(marker: u8, body: &[u8]) -> Result<JpegInfo, CodecError> {
     if width == 0 || height == 0 {
         // A zero height means "given later in a DNL segment", which no
         // decoder we use supports; a zero width is invalid outright.
-        return Err(CodecError::Malformed {
+        return Err(ImageError::Malformed {
             reason: "frame header declares a zero width or height",
         });
     }
     if !matches!(ncomp, 1 | 3 | 4) {
-        return Err(CodecError::Malformed {
+        return Err(ImageError::Malformed {
             reason: "frame header declares a component count other than 1, 3 or 4",
         });
     }
     if comps.len() != 3 * usize::from(ncomp) {
-        return Err(CodecError::Malformed {
+        return Err(ImageError::Malformed {
             reason: "frame header length does not match its component count",
         });
     }
@@ -208,7 +208,7 @@ fn parse_sof(marker: u8, body: &[u8]) -> Result<JpegInfo, CodecError> {
     for (slot, comp) in factors.iter_mut().zip(comps.chunks_exact(3)) {
         let (h, v) = (comp[1] >> 4, comp[1] & 0x0F);
         if !(1..=4).contains(&h) || !(1..=4).contains(&v) {
-            return Err(CodecError::Malformed {
+            return Err(ImageError::Malformed {
                 reason: "component sampling factor outside 1..=4",
             });
         }
@@ -261,7 +261,7 @@ mod tests {
         for cut in 0..41 {
             let err = probe_jpeg(&HEADER[..cut]).unwrap_err();
             assert!(
-                matches!(err, CodecError::Truncated { len, .. } if len == cut),
+                matches!(err, ImageError::Truncated { len, .. } if len == cut),
                 "cut at {cut}: {err:?}"
             );
         }
@@ -270,37 +270,37 @@ mod tests {
 
     #[test]
     fn garbage_and_inconsistent_headers_are_refused() {
-        assert!(matches!(probe_jpeg(b"\x89PNG"), Err(CodecError::NotJpeg)));
+        assert!(matches!(probe_jpeg(b"\x89PNG"), Err(ImageError::NotJpeg)));
         let mut bad = HEADER;
         bad[27] = 0; // height high byte
         bad[28] = 0; // height low byte
         assert!(matches!(
             probe_jpeg(&bad),
-            Err(CodecError::Malformed { .. })
+            Err(ImageError::Malformed { .. })
         ));
         let mut bad = HEADER;
         bad[31] = 2; // component count, disagreeing with the length
         assert!(matches!(
             probe_jpeg(&bad),
-            Err(CodecError::Malformed { .. })
+            Err(ImageError::Malformed { .. })
         ));
         let mut bad = HEADER;
         bad[20] = 0x00; // not a marker where one must be
         assert!(matches!(
             probe_jpeg(&bad),
-            Err(CodecError::Malformed { .. })
+            Err(ImageError::Malformed { .. })
         ));
         let mut bad = HEADER;
         bad[23] = SOS; // scan before frame
         assert!(matches!(
             probe_jpeg(&bad),
-            Err(CodecError::Malformed { .. })
+            Err(ImageError::Malformed { .. })
         ));
         let mut bad = HEADER;
         bad[33] = 0x50; // sampling factor 5
         assert!(matches!(
             probe_jpeg(&bad),
-            Err(CodecError::Malformed { .. })
+            Err(ImageError::Malformed { .. })
         ));
     }
 

@@ -9,7 +9,7 @@
 //!
 //! Rows are `stride` bytes apart; `stride >= width * bytes_per_pixel`.
 
-use crate::CodecError;
+use crate::ImageError;
 
 /// How the bytes of one pixel are laid out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -51,12 +51,12 @@ fn check_layout(
     format: PixelFormat,
     stride: usize,
     len: usize,
-) -> Result<(), CodecError> {
-    let row = format.row_bytes(width).ok_or(CodecError::Layout {
+) -> Result<(), ImageError> {
+    let row = format.row_bytes(width).ok_or(ImageError::Layout {
         reason: "row length overflows usize",
     })?;
     if stride < row {
-        return Err(CodecError::Layout {
+        return Err(ImageError::Layout {
             reason: "stride is shorter than a row",
         });
     }
@@ -65,12 +65,12 @@ fn check_layout(
         h => (h as usize - 1)
             .checked_mul(stride)
             .and_then(|n| n.checked_add(row))
-            .ok_or(CodecError::Layout {
+            .ok_or(ImageError::Layout {
                 reason: "picture size overflows usize",
             })?,
     };
     if len < needed {
-        return Err(CodecError::Layout {
+        return Err(ImageError::Layout {
             reason: "buffer is shorter than the picture",
         });
     }
@@ -94,7 +94,7 @@ impl<'a> ImageRef<'a> {
         height: u32,
         format: PixelFormat,
         data: &'a [u8],
-    ) -> Result<Self, CodecError> {
+    ) -> Result<Self, ImageError> {
         let stride = format.row_bytes(width).unwrap_or(usize::MAX);
         Self::with_stride(width, height, format, stride, data)
     }
@@ -106,7 +106,7 @@ impl<'a> ImageRef<'a> {
         format: PixelFormat,
         stride: usize,
         data: &'a [u8],
-    ) -> Result<Self, CodecError> {
+    ) -> Result<Self, ImageError> {
         check_layout(width, height, format, stride, data.len())?;
         Ok(Self {
             width,
@@ -176,7 +176,7 @@ impl<'a> ImageMut<'a> {
         height: u32,
         format: PixelFormat,
         data: &'a mut [u8],
-    ) -> Result<Self, CodecError> {
+    ) -> Result<Self, ImageError> {
         let stride = format.row_bytes(width).unwrap_or(usize::MAX);
         Self::with_stride(width, height, format, stride, data)
     }
@@ -188,7 +188,7 @@ impl<'a> ImageMut<'a> {
         format: PixelFormat,
         stride: usize,
         data: &'a mut [u8],
-    ) -> Result<Self, CodecError> {
+    ) -> Result<Self, ImageError> {
         check_layout(width, height, format, stride, data.len())?;
         Ok(Self {
             width,
@@ -201,7 +201,7 @@ impl<'a> ImageMut<'a> {
 
     /// Views a window's `0x00RRGGBB` pixel buffer (softbuffer's layout) as an
     /// [`PixelFormat::Xrgb32`] picture, without copying.
-    pub fn from_xrgb32(width: u32, height: u32, pixels: &'a mut [u32]) -> Result<Self, CodecError> {
+    pub fn from_xrgb32(width: u32, height: u32, pixels: &'a mut [u32]) -> Result<Self, ImageError> {
         Self::new(
             width,
             height,
@@ -257,7 +257,7 @@ impl<'a> ImageMut<'a> {
 /// An owned picture with packed rows whose storage is reused.
 ///
 /// ```
-/// use framecast_codec::{ImageBuf, PixelFormat};
+/// use framecast_image::{ImageBuf, PixelFormat};
 ///
 /// let mut img = ImageBuf::new(4, 2, PixelFormat::Rgb8);
 /// assert_eq!(img.data().len(), 4 * 2 * 3);
@@ -300,10 +300,10 @@ impl ImageBuf {
         height: u32,
         format: PixelFormat,
         data: Vec<u8>,
-    ) -> Result<Self, CodecError> {
+    ) -> Result<Self, ImageError> {
         let expected = Self::packed_len(width, height, format)?;
         if data.len() != expected {
-            return Err(CodecError::Layout {
+            return Err(ImageError::Layout {
                 reason: "buffer length is not width * height * bytes per pixel",
             });
         }
@@ -315,11 +315,11 @@ impl ImageBuf {
         })
     }
 
-    fn packed_len(width: u32, height: u32, format: PixelFormat) -> Result<usize, CodecError> {
+    fn packed_len(width: u32, height: u32, format: PixelFormat) -> Result<usize, ImageError> {
         format
             .row_bytes(width)
             .and_then(|r| r.checked_mul(height as usize))
-            .ok_or(CodecError::Layout {
+            .ok_or(ImageError::Layout {
                 reason: "picture size overflows usize",
             })
     }
@@ -332,7 +332,7 @@ impl ImageBuf {
         width: u32,
         height: u32,
         format: PixelFormat,
-    ) -> Result<(), CodecError> {
+    ) -> Result<(), ImageError> {
         let len = Self::packed_len(width, height, format)?;
         self.data.resize(len, 0);
         self.width = width;

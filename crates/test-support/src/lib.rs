@@ -1,0 +1,22 @@
+//! Helpers for framecast's own tests, in one place instead of a copy per
+//! test file. A dev-dependency only; nothing here is published.
+//!
+//! - [`alloc`]: a counting global allocator, for the "no allocation per
+//!   frame" tests.
+//! - [`tools`]: the project's rule for tests that need an external program
+//!   (a missing one skips the test with a message, or fails it under
+//!   `FRAMECAST_CI=1`), the Python interpreter for interop tests, and a
+//!   private X server ([`tools::Xvfb`]).
+//! - [`process`]: waiting for a child with a deadline, reading its output
+//!   line by line.
+//!
+//! ```
+//! use framecast_test_support::tools::{ci, workspace_root};
+//!
+//! assert!(workspace_root().join("Cargo.toml").is_file());
+//! let _strict = ci(); // FRAMECAST_CI=1: missing tools fail, never skip
+//! ```
+
+pub mod alloc;
+pub mod process;
+pub mod tools;
