@@ -19,6 +19,11 @@
 //!   on the receiver's runtime: a page per stream, MJPEG and snapshots of
 //!   the received JPEGs (never re-encoded), `/stats.json` and Prometheus
 //!   `/metrics`.
+//! - `nats` (feature `nats`): frames over NATS, `nats::Publisher` (a
+//!   receiver publishes every frame it accepts), `nats::NatsSource` (a
+//!   receiver takes its streams from a subscription, each subject a
+//!   stream) and `SenderBuilder::nats` (a sender publishes directly), with
+//!   server lists for failover and credentials never shown.
 //!
 //! Both engines hand back a [`StopHandle`] and a stats snapshot
 //! ([`SenderStats`], [`ReceiverStats`]).

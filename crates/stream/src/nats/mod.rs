@@ -27,8 +27,9 @@
 //! Live frames use core NATS: at most once, no acknowledgement, the newest
 //! frame wins. Clients fail over along the server list given in the
 //! [`NatsUrl`] (and to servers the cluster announces), and reconnect for
-//! ever; every timeout and capacity is a constant below, listed with what
-//! happens when it is hit in `docs/reliability.md`.
+//! ever; every timeout and capacity is a constant below, set otherwise
+//! with [`NatsLimits`] on the URL, and listed with what happens when it is
+//! hit in `docs/reliability.md`.
 //!
 //! # Example
 //!
