@@ -2,9 +2,10 @@
 //!
 //! - [`FrameSource`]: the trait every source implements. It fills a
 //!   caller-owned [`Frame`] whose buffers are reused, so streaming allocates
-//!   nothing per frame. A frame is raw RGB pixels or an already-compressed
-//!   JPEG ([`FrameKind`]); [`Frame::is_passthrough_for`] says when a JPEG can
-//!   be forwarded without decoding.
+//!   nothing per frame. A frame holds raw pixels or an already-compressed
+//!   JPEG, never both ([`FrameKind`]; [`Frame::picture`] lends it as a
+//!   [`Picture`]); [`Frame::is_passthrough_for`] says when a JPEG can be
+//!   forwarded without decoding.
 //! - The sources: [`PatternSource`] (a deterministic animated test pattern
 //!   whose frame number [`decode_marker`] reads back after JPEG and
 //!   resizing), [`RawFileSource`] (RGB24 frames), [`MjpegFileSource`]
@@ -16,6 +17,9 @@
 //!   [`Clock`] ([`SystemClock`], or [`ManualClock`] in tests) with no drift.
 //!   Sources do not pace themselves (a camera's driver does); the clock also
 //!   stamps each frame's capture time.
+//!
+//! The picture types and the JPEG header probe come from `framecast-image`
+//! (re-exported here); no JPEG codec or resizer comes with this crate.
 //!
 //! ```
 //! use std::sync::Arc;

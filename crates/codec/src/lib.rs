@@ -1,14 +1,17 @@
-//! framecast's pixel buffers and its JPEG/resize pipelines.
+//! framecast's JPEG and resize pipelines.
 //!
-//! - [`ImageBuf`], [`ImageRef`], [`ImageMut`]: the picture types that
-//!   capture, codec and display share.
-//! - [`SenderPipeline`] (resize, then JPEG-encode) and [`ReceiverPipeline`]
-//!   (decode, then scale and convert to the display's layout in one pass):
-//!   what the apps run per frame, reusing every buffer.
+//! - [`SenderPipeline`] (resize, then JPEG-encode; or pass a JPEG of the
+//!   right size through: [`SenderPipeline::plan`] decides, [`Transcode`]
+//!   says) and [`ReceiverPipeline`] (decode, then scale and convert to the
+//!   display's layout in one pass): what the engines run per frame, reusing
+//!   every buffer.
 //! - The parts behind small traits: [`Encoder`] ([`TurboEncoder`]),
 //!   [`Decoder`] ([`ZuneDecoder`], with [`DecodeLimits`]), [`Resizer`]
-//!   ([`AreaResizer`]), and [`probe_jpeg`], a JPEG's size from its header
-//!   without decoding.
+//!   ([`AreaResizer`]).
+//! - The picture types ([`ImageBuf`], [`ImageRef`], [`ImageMut`],
+//!   [`Picture`]) and [`probe_jpeg`] are `framecast-image`'s, re-exported:
+//!   a crate that moves pictures without coding them depends on that one
+//!   and gets no JPEG library.
 //!
 //! ```
 //! use framecast_codec::*;

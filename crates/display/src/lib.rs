@@ -15,6 +15,9 @@
 //! Decoding and scaling are the codec crate's
 //! [`ReceiverPipeline`](framecast_codec::ReceiverPipeline); every sink
 //! reuses its buffers, so in the steady state no sink allocates per frame.
+//! A sink's error says what it means for the frame and the sink
+//! ([`DisplayError::verdict`]): a bad frame to count, a frame skipped, the
+//! sink closed, or a failure.
 //!
 //! ```
 //! use framecast_display::{EncodedFrame, FrameSink, NullSink, Recorder, Tee};

@@ -30,7 +30,6 @@
 //!   frame while publishing with no subscriber, then per frame with one
 //!   subscriber (publishing and receiving together).
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -39,38 +38,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
+use framecast_test_support::alloc::{CountingAllocator, allocations as allocations_so_far};
 use futures_util::StreamExt;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::Notify;
 
-struct Counting;
-
-static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
-
-// SAFETY: every call is forwarded unchanged to the system allocator; the
-// counter is the only addition.
-#[allow(unsafe_code)]
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: the caller upholds `GlobalAlloc::alloc`'s contract.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: `ptr` came from `System.alloc` with this layout.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: the caller upholds `GlobalAlloc::realloc`'s contract.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: CountingAllocator = CountingAllocator;
 
 struct Options {
     subscribers: Vec<usize>,
@@ -435,7 +409,7 @@ async fn allocations(server: &Server, o: &Options) -> (f64, f64) {
             .unwrap();
     }
     publisher.flush().await.unwrap();
-    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    let before = allocations_so_far();
     for _ in 0..FRAMES {
         publisher
             .publish(none.clone(), payload.clone())
@@ -443,7 +417,7 @@ async fn allocations(server: &Server, o: &Options) -> (f64, f64) {
             .unwrap();
     }
     publisher.flush().await.unwrap();
-    let publish_only = (ALLOCATIONS.load(Ordering::Relaxed) - before) as f64 / FRAMES as f64;
+    let publish_only = (allocations_so_far() - before) as f64 / FRAMES as f64;
 
     let sub_client = client(&server.addr()).await;
     let mut sub = sub_client.subscribe(one.clone()).await.unwrap();
@@ -484,9 +458,9 @@ async fn allocations(server: &Server, o: &Options) -> (f64, f64) {
         }
     };
     run(200).await;
-    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    let before = allocations_so_far();
     run(FRAMES).await;
-    let with_one = (ALLOCATIONS.load(Ordering::Relaxed) - before) as f64 / FRAMES as f64;
+    let with_one = (allocations_so_far() - before) as f64 / FRAMES as f64;
     reader.abort();
     (publish_only, with_one)
 }

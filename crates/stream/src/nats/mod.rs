@@ -221,7 +221,8 @@ impl NatsLimits {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum NatsError {
-    /// The `nats://` address cannot be used.
+    /// The `nats://` address cannot be used: what is wrong, in words (our
+    /// own parser's, or the client's address parser's message).
     #[error("bad NATS address: {0}")]
     Url(String),
     /// A subject is not valid for its use.
@@ -238,31 +239,48 @@ pub enum NatsError {
     /// A [`NatsLimits`] cannot be used.
     #[error("bad NATS limits: {0}")]
     Limits(&'static str),
-    /// The token file cannot be used.
-    #[error("cannot use the NATS token file {}: {reason}", path.display())]
+    /// The token file cannot be read.
+    #[error("cannot read the NATS token file {}", path.display())]
     TokenFile {
         /// The file.
         path: PathBuf,
-        /// Why (never the token).
-        reason: String,
+        /// Why (the I/O error; never the token).
+        source: std::io::Error,
+    },
+    /// The token file is larger than a token can be.
+    #[error(
+        "the NATS token file {} holds {len} bytes; a token is at most {max}",
+        path.display()
+    )]
+    TokenFileTooLarge {
+        /// The file.
+        path: PathBuf,
+        /// Its length.
+        len: u64,
+        /// [`MAX_TOKEN_LEN`].
+        max: usize,
     },
     /// No server of the list could be connected to (or logged in to).
     #[error("cannot connect to the NATS servers {servers}: {reason}")]
     Connect {
         /// The list, without credentials.
         servers: String,
-        /// The last failure, as the NATS client words it.
+        /// The last failure, as the NATS client words it. Kept as text:
+        /// the client's error repeats its kind in its own source
+        /// ("authorization violation: nats: authorization violation"), so
+        /// it is said once here rather than chained.
         reason: String,
         /// Whether a server refused the credentials (or their absence).
         authorization: bool,
     },
     /// Subscribing failed.
-    #[error("cannot subscribe to {subject}: {reason}")]
+    #[error("cannot subscribe to {subject}")]
     Subscribe {
         /// The subject.
         subject: String,
-        /// As the NATS client words it.
-        reason: String,
+        /// The NATS client's error (subscribing, or flushing the
+        /// subscription to the server).
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
     /// A frame is larger than the server accepts.
     #[error("a frame of {len} bytes exceeds the NATS server's max_payload of {max_payload} bytes")]

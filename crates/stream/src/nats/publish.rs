@@ -16,7 +16,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use async_nats::Subject;
@@ -29,11 +29,7 @@ use super::{DEFAULT_PREFIX, Link, NatsError, NatsUrl, Role, check_subject, run_o
 use crate::frame::{Frame, StreamEvent, StreamId};
 use crate::receiver::Receiver;
 use crate::receiver::source::SourceHandle;
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    // The slots stay consistent between statements.
-    m.lock().unwrap_or_else(PoisonError::into_inner)
-}
+use crate::util::lock;
 
 /// What a [`Publisher`] has done so far.
 #[derive(Debug, Clone, Default, serde::Serialize)]

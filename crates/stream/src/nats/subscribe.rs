@@ -129,21 +129,22 @@ impl NatsSource {
         let (to, subject) = (url.clone(), subscription.clone());
         let (link, subscriber) = run_on(runtime, async move {
             let link = Link::connect(&to, Role::Source).await?;
-            let subscribe_error = |reason: String| NatsError::Subscribe {
-                subject: subject.clone(),
-                reason,
-            };
+            let subscribe_error =
+                |source: Box<dyn std::error::Error + Send + Sync>| NatsError::Subscribe {
+                    subject: subject.clone(),
+                    source,
+                };
             let subscriber = link
                 .client
                 .subscribe(subject.clone())
                 .await
-                .map_err(|e| subscribe_error(e.to_string()))?;
+                .map_err(|e| subscribe_error(Box::new(e)))?;
             // The server has the subscription once this returns: frames
             // published from now on reach this receiver.
             link.client
                 .flush()
                 .await
-                .map_err(|e| subscribe_error(e.to_string()))?;
+                .map_err(|e| subscribe_error(Box::new(e)))?;
             Ok::<_, NatsError>((link, subscriber))
         })
         .ok_or(NatsError::Stopped)??;

@@ -351,19 +351,19 @@ impl NatsUrl {
     /// than [`MAX_TOKEN_LEN`] (plus a line break), and those of
     /// [`with_token`](Self::with_token).
     pub fn with_token_file(self, path: &Path) -> Result<Self, NatsError> {
-        let token_file = |reason: String| NatsError::TokenFile {
+        let token_file = |source| NatsError::TokenFile {
             path: path.to_owned(),
-            reason,
+            source,
         };
-        let len = std::fs::metadata(path)
-            .map_err(|e| token_file(e.to_string()))?
-            .len();
+        let len = std::fs::metadata(path).map_err(token_file)?.len();
         if len > MAX_TOKEN_LEN as u64 + 2 {
-            return Err(token_file(format!(
-                "it holds {len} bytes; a token is at most {MAX_TOKEN_LEN}"
-            )));
+            return Err(NatsError::TokenFileTooLarge {
+                path: path.to_owned(),
+                len,
+                max: MAX_TOKEN_LEN,
+            });
         }
-        let text = std::fs::read_to_string(path).map_err(|e| token_file(e.to_string()))?;
+        let text = std::fs::read_to_string(path).map_err(token_file)?;
         let token = text.strip_suffix('\n').unwrap_or(&text);
         let token = token.strip_suffix('\r').unwrap_or(token);
         self.with_token(token)
