@@ -183,7 +183,12 @@ fn subjects_are_checked_counted_refused_and_timed_out_like_senders() {
             video(32, 16, 3),
         ],
     );
-    wait_for("four messages", || viewer.stats().received == 4);
+    // Received is counted on arrival, the verdicts when the workers are
+    // done with each frame: wait for all four to be settled.
+    wait_for("four messages, each settled", || {
+        let s = viewer.stats();
+        s.received == 4 && s.corrupt + s.frames + s.dropped == 4
+    });
     let s = viewer.stats();
     assert_eq!(
         (s.corrupt, s.streams, s.frames + s.dropped),
