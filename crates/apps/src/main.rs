@@ -1160,13 +1160,15 @@ fn run_and_finish(
     quiet: bool,
     closed: impl Fn() -> bool,
 ) -> Result<()> {
-    announce(&receiver);
-    let _http = http_cmd::start(&receiver, outputs.http)?;
-    let nats = nats_cmd::start(&receiver, outputs.nats)?;
+    // Subscribe the recording first: a sender that connects at once must
+    // not have its first frames shown but not recorded.
     let recording = match outputs.record {
         Some(target) => Some(framecast_stream::Recording::start(&receiver, target)?),
         None => None,
     };
+    announce(&receiver);
+    let _http = http_cmd::start(&receiver, outputs.http)?;
+    let nats = nats_cmd::start(&receiver, outputs.nats)?;
     let stats = run_receiver(receiver, quiet, outputs.probe, closed);
     let recorded = recording
         .map(framecast_stream::Recording::finish)
