@@ -563,3 +563,33 @@ fn mjpeg_file_at_another_size_is_decoded_scaled_and_re_encoded() {
     assert!(!frames.is_empty());
     check_pattern_recording(&frames, (128, 128), 5);
 }
+
+#[test]
+fn pictures_keep_their_shape_unless_stretched() {
+    let dir = tempdir();
+    let (_, rec) = path_str(dir.path(), "{name}.mjpeg");
+    let (mut recv, addr) = start_recv(&["--record", &rec, "--count", "9"]);
+    let addr = addr.to_string();
+    // The default --size is 400x400: a 4:3 and a 16:9 source fit inside it
+    // at their own shape; --stretch fills it, as the original programs did.
+    for (name, input, extra) in [
+        ("four-three", "640x480", None),
+        ("sixteen-nine", "1280x720", None),
+        ("stretched", "640x480", Some("--stretch")),
+    ] {
+        let mut args = send_args(&addr, &["--input-size", input, "--name", name]);
+        args.extend_from_slice(&["--count", "3", "--fps", "0"]);
+        args.extend(extra);
+        Proc::framecast(name, &args).wait_ok(TIMEOUT);
+    }
+    recv.wait_ok(TIMEOUT);
+    for (name, size) in [
+        ("four-three", (400, 300)),
+        ("sixteen-nine", (400, 225)),
+        ("stretched", (400, 400)),
+    ] {
+        let frames = mjpeg_frames(&dir.path().join(format!("{name}.mjpeg")));
+        assert_eq!(frames.len(), 3, "{name}");
+        check_pattern_recording(&frames, size, 3);
+    }
+}

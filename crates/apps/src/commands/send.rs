@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::Args;
 use framecast_capture::{CaptureError, SourceOptions, SourceSpec};
+use framecast_codec::Fit;
 use framecast_net::HostPort;
 use framecast_stream::SenderBuilder;
 use framecast_stream::events::log_sender_event;
@@ -25,7 +26,7 @@ Examples:
   framecast send --to cam-hub.lan --name porch --source camera
   framecast send --to 192.168.1.20:5252 --source mjpeg:clip.mjpeg --loop
   framecast send --to cam-hub.lan --tls-ca certs/ca.pem --token-file token
-  framecast send --to 127.0.0.1:5252 --framing legacy     to the original server.py
+  framecast send --to 127.0.0.1:5252 --framing legacy --stretch   exactly as client.py sent
   framecast send --to nats://127.0.0.1:4222/framecast.door
 ";
 
@@ -56,9 +57,15 @@ pub(crate) struct SendArgs {
     #[arg(long, value_name = "WxH")]
     input_size: Option<Size>,
 
-    /// The size frames are scaled to before encoding.
+    /// The box frames are scaled to fit before encoding, keeping their
+    /// shape: a 4:3 source at 400x400 is sent 400x300.
     #[arg(long, default_value = "400x400", value_name = "WxH")]
     size: Size,
+
+    /// Scale frames to exactly --size, whatever their shape, as the
+    /// original programs did (a 4:3 source at 400x400 is sent 400x400).
+    #[arg(long)]
+    stretch: bool,
 
     /// JPEG quality, 1 to 100.
     #[arg(long, default_value_t = framecast_stream::DEFAULT_QUALITY, value_parser = clap::value_parser!(u8).range(1..=100))]
@@ -266,6 +273,11 @@ fn build(args: &SendArgs) -> Result<(SenderBuilder, Option<u64>)> {
     };
     let mut builder = builder
         .size(args.size.width, args.size.height)
+        .fit(if args.stretch {
+            Fit::Stretch
+        } else {
+            Fit::Contain
+        })
         .quality(args.quality)
         .name(name)
         .on_event(move |e| log_sender_event(e, sender::event_hint(e, framing)));

@@ -24,7 +24,7 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use framecast_capture::{Frame, FrameSource};
-use framecast_codec::{SenderConfig, SenderPipeline, Transcode};
+use framecast_codec::{Fit, SenderConfig, SenderPipeline, Transcode};
 use framecast_proto::handshake::{Hello, Status, StatusCode};
 use framecast_proto::video::{PayloadFormat, Video, VideoRef};
 use framecast_wire::{FrameCodec, FrameWriter, Prefix};
@@ -61,7 +61,8 @@ use self::link::TlsClient;
 use self::pipeline::{Encoded, Encoder, capture_loop, encode_loop};
 use self::send::send_loop;
 
-/// The original program's frame size.
+/// The original program's frame size: the box frames are fitted in by
+/// default (see [`SenderBuilder::fit`]).
 pub const DEFAULT_SIZE: (u32, u32) = (400, 400);
 
 /// The original program's JPEG quality (the codec's default).
@@ -128,6 +129,7 @@ pub struct SenderBuilder {
     source: Box<dyn FrameSource>,
     width: u32,
     height: u32,
+    fit: Fit,
     quality: u8,
     prefix: Prefix,
     max_frame_len: usize,
@@ -158,6 +160,7 @@ impl std::fmt::Debug for SenderBuilder {
             .field("to", &self.to)
             .field("source", &self.source.format())
             .field("size", &(self.width, self.height))
+            .field("fit", &self.fit)
             .field("quality", &self.quality)
             .field("prefix", &self.prefix)
             .field("count", &self.count)
@@ -167,14 +170,15 @@ impl std::fmt::Debug for SenderBuilder {
 
 impl SenderBuilder {
     /// A sender of `source`'s frames to `to` (`HOST:PORT`, resolved at every
-    /// connection attempt), at the original program's 400x400 and quality
-    /// 95, with the framecast framing.
+    /// connection attempt), fitted in the original program's 400x400 with
+    /// their shape kept, at its quality 95, with the framecast framing.
     pub fn new(to: impl Into<String>, source: Box<dyn FrameSource>) -> Self {
         Self {
             to: to.into(),
             source,
             width: DEFAULT_SIZE.0,
             height: DEFAULT_SIZE.1,
+            fit: Fit::Contain,
             quality: DEFAULT_QUALITY,
             prefix: Prefix::U32Le,
             max_frame_len: framecast_wire::DEFAULT_MAX_FRAME_LEN,
@@ -256,10 +260,21 @@ impl SenderBuilder {
         self
     }
 
-    /// The size frames are scaled to before encoding.
+    /// The box frames are scaled to fit before encoding (see
+    /// [`fit`](Self::fit)).
     pub fn size(mut self, width: u32, height: u32) -> Self {
         self.width = width;
         self.height = height;
+        self
+    }
+
+    /// How a frame of another shape is sized to [`size`](Self::size):
+    /// [`Fit::Contain`] (the default) sends the largest size with the
+    /// frame's own aspect ratio inside it (a 4:3 camera at 400x400 arrives
+    /// 400x300, see [`framecast_codec::fit_within`]); [`Fit::Stretch`]
+    /// sends exactly that size, as the original programs did.
+    pub fn fit(mut self, fit: Fit) -> Self {
+        self.fit = fit;
         self
     }
 
@@ -406,7 +421,11 @@ impl SenderBuilder {
             )
         };
         threads.push(("capture", capture?));
-        let encoder = Encoder::new(self.width, self.height, self.quality)?;
+        let encoder = Encoder::new(
+            SenderConfig::new(self.width, self.height)
+                .with_quality(self.quality)
+                .with_fit(self.fit),
+        )?;
         let encode = {
             let shared = Arc::clone(&shared);
             let hook = self.on_frame;
