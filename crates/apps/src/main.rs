@@ -21,7 +21,7 @@ use framecast_stream::handshake::PeerGuess;
 use framecast_stream::limits;
 use framecast_stream::{
     DEFAULT_MAX_CLIENTS, RateMeter, Receiver, ReceiverBuilder, ReceiverStats, Sender,
-    SenderBuilder, SenderStats,
+    SenderBuilder, SenderStats, TcpDestination,
 };
 use framecast_wire::Prefix;
 
@@ -635,7 +635,7 @@ fn build_sender(args: &SendArgs) -> Result<(SenderBuilder, Option<u64>)> {
         .name
         .clone()
         .unwrap_or_else(|| default_stream_name(&args.source));
-    let builder = match &args.to {
+    let destination: framecast_stream::Destination = match &args.to {
         Destination::Nats(url) => {
             if args.framing != Prefix::U32Le
                 || args.tls
@@ -649,41 +649,41 @@ fn build_sender(args: &SendArgs) -> Result<(SenderBuilder, Option<u64>)> {
                 );
             }
             let url = nats_cmd::sender_url(url, args.nats_token_file.as_ref())?;
-            SenderBuilder::nats(url, source)
+            framecast_stream::Destination::transport(framecast_stream::nats::NatsTransport::new(
+                url,
+            ))
         }
         Destination::Receiver(to) => {
             if args.nats_token_file.is_some() {
                 anyhow::bail!("--nats-token-file is for --to nats://…");
             }
-            SenderBuilder::new(to.to_string(), source)
+            let mut tcp = TcpDestination::new(to.to_string())
                 .framing(args.framing)
                 .connect_timeout(seconds(args.connect_timeout, "--connect-timeout")?)
-                .retry(args.retry)
+                .retry(args.retry);
+            if let Some(token) = catalog_cmd::read_token(args.token_file.as_deref())? {
+                tcp = tcp.token(token);
+            }
+            if args.tls || args.tls_ca.is_some() {
+                let trust = match &args.tls_ca {
+                    Some(ca) => {
+                        framecast_tls::ClientTls::with_ca_file(ca).context("cannot use --tls-ca")?
+                    }
+                    None => framecast_tls::ClientTls::with_system_roots()
+                        .context("cannot load the system's trusted CAs (give one with --tls-ca)")?,
+                };
+                tcp = tcp.tls(trust.config()?);
+            }
+            tcp.into()
         }
     };
-    let mut builder = builder
+    let mut builder = SenderBuilder::new(destination, source)
         .size(args.size.width, args.size.height)
         .quality(args.quality)
         .name(name)
         .on_event(move |e| log_sender_event(e, sender_hint(e, framing)));
     if let Some(n) = args.count {
         builder = builder.count(n);
-    }
-    if matches!(args.to, Destination::Nats(_)) {
-        return Ok((builder, frames));
-    }
-    if let Some(token) = catalog_cmd::read_token(args.token_file.as_deref())? {
-        builder = builder.token(token);
-    }
-    if args.tls || args.tls_ca.is_some() {
-        let trust = match &args.tls_ca {
-            Some(ca) => {
-                framecast_tls::ClientTls::with_ca_file(ca).context("cannot use --tls-ca")?
-            }
-            None => framecast_tls::ClientTls::with_system_roots()
-                .context("cannot load the system's trusted CAs (give one with --tls-ca)")?,
-        };
-        builder = builder.tls(trust.config()?);
     }
     Ok((builder, frames))
 }
@@ -1436,12 +1436,13 @@ fn start_demo_sender(receiver: &Receiver) -> Result<Sender> {
         &SourceSpec::Pattern,
         &SourceOptions::new(640, 480).with_fps(30),
     )?;
-    Ok(
-        SenderBuilder::new(receiver.local_addr().to_string(), source)
-            .name("demo")
-            .retry(framecast_stream::Retry::Forever)
-            .start()?,
+    Ok(SenderBuilder::new(
+        TcpDestination::new(receiver.local_addr().to_string())
+            .retry(framecast_stream::Retry::Forever),
+        source,
     )
+    .name("demo")
+    .start()?)
 }
 
 /// Whether a window could open here: a display server is named in the

@@ -27,9 +27,9 @@ use tokio_stream::Stream;
 use tokio_stream::wrappers::WatchStream;
 use tokio_util::sync::WaitForCancellationFutureOwned;
 
+use super::lock;
 use super::{State, millis_since};
 use crate::frame::{Frame, StreamId};
-use crate::receiver::lock;
 
 /// The boundary, as a literal (for `concat!`).
 macro_rules! boundary {

@@ -96,9 +96,10 @@ use serde::Serialize;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
+use crate::ReceiverHandle;
+use crate::events::LogLimiter;
 use crate::frame::StreamId;
 use crate::limits::*;
-use crate::receiver::{Receiver, Shared, lock};
 
 /// The boundary between the parts of an MJPEG response. Long enough that a
 /// JPEG never contains it by chance (clients that scan for it rather than
@@ -361,7 +362,7 @@ struct Counters {
 
 /// What every task of one viewer shares.
 struct State {
-    receiver: Arc<Shared>,
+    receiver: ReceiverHandle,
     config: HttpConfig,
     /// One permit per MJPEG viewer.
     viewers: Arc<Semaphore>,
@@ -377,6 +378,8 @@ struct State {
     /// Cancelled when the viewer stops (or the receiver does): the accept
     /// loop ends, MJPEG bodies end and connections close.
     cancel: CancellationToken,
+    /// This viewer's log lines, rate-limited per kind.
+    log: LogLimiter,
 }
 
 impl std::fmt::Debug for State {
@@ -410,6 +413,18 @@ impl State {
     fn viewers_of(&self, id: StreamId) -> u64 {
         lock(&self.per_stream).get(&id).copied().unwrap_or(0)
     }
+
+    /// Logs a line of kind `kind` (see `conn`'s `LOG_` constants),
+    /// rate-limited per kind.
+    fn log(&self, kind: usize, level: tracing::Level, text: std::fmt::Arguments<'_>) {
+        self.log.log(kind, level, text, None);
+    }
+}
+
+/// Locks `m`, carrying on if a panicking task poisoned it: every guarded
+/// value stays consistent between statements.
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// A running HTTP viewer. It stops when [`stop`](Self::stop) is called,
@@ -431,15 +446,18 @@ impl HttpViewer {
     /// token nor [`HttpConfig::allow_anonymous`], [`HttpError::Bind`] when the
     /// address cannot be listened on, [`HttpError::Stopped`] when the
     /// receiver has stopped.
-    pub fn start(receiver: &Receiver, config: HttpConfig) -> Result<Self, HttpError> {
+    pub fn start(
+        receiver: &impl AsRef<ReceiverHandle>,
+        config: HttpConfig,
+    ) -> Result<Self, HttpError> {
+        let receiver = receiver.as_ref();
         config.check()?;
         let addr = config.listen;
         if Exposure::check(&[addr], config.token.is_some(), config.allow_anonymous).is_err() {
             return Err(HttpError::Anonymous { addr });
         }
-        let shared = Arc::clone(receiver.shared());
-        let runtime = receiver.runtime().ok_or(HttpError::Stopped)?;
-        if shared.cancel.is_cancelled() {
+        let runtime = receiver.runtime().ok_or(HttpError::Stopped)?.clone();
+        if receiver.is_stopping() {
             return Err(HttpError::Stopped);
         }
         let bind = |source| HttpError::Bind { addr, source };
@@ -460,11 +478,21 @@ impl HttpViewer {
             .token
             .clone()
             .map(|token| auth::Auth::new(token, tls.is_some()));
+        // The viewer stops when asked to or when the receiver does.
+        let cancel = CancellationToken::new();
+        let (stopped, token) = (receiver.stopped(), cancel.clone());
+        runtime.spawn(async move {
+            tokio::select! {
+                () = stopped => token.cancel(),
+                () = token.cancelled() => {}
+            }
+        });
         let state = Arc::new(State {
             auth,
             tls,
-            cancel: shared.cancel.child_token(),
-            receiver: shared,
+            cancel,
+            receiver: receiver.clone(),
+            log: LogLimiter::new(),
             viewers: Arc::new(Semaphore::new(config.max_viewers)),
             connections: Arc::new(Semaphore::new(config.connections())),
             per_stream: Mutex::new(HashMap::new()),
