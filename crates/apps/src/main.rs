@@ -1084,7 +1084,7 @@ struct Outputs {
     json: Option<JsonOut>,
     record: Option<framecast_stream::RecordTarget>,
     probe: Option<bench_cmd::Probe>,
-    http: Option<framecast_stream::http::HttpConfig>,
+    http: Option<framecast_http::HttpConfig>,
     nats: Option<nats_cmd::NatsPlan>,
 }
 
@@ -1113,7 +1113,7 @@ impl Outputs {
         self
     }
 
-    fn with_http(mut self, http: Option<framecast_stream::http::HttpConfig>) -> Self {
+    fn with_http(mut self, http: Option<framecast_http::HttpConfig>) -> Self {
         self.http = http;
         self
     }
@@ -1202,7 +1202,7 @@ fn run_and_finish(
 
 /// The HTTP viewer `recv` asks for: the receiver's own token and
 /// certificate protect it too.
-fn recv_http(args: &RecvArgs) -> Result<Option<framecast_stream::http::HttpConfig>> {
+fn recv_http(args: &RecvArgs) -> Result<Option<framecast_http::HttpConfig>> {
     if args.http.wanted() {
         Ok(args.http.config(
             args.allow_anonymous,

@@ -17,14 +17,11 @@
 //!   accepted frame can be followed ([`Receiver::subscribe`]).
 //! - The receiver's seams, for adapters: [`ReceiverHandle`] (stats, streams,
 //!   frames, lifetime, runtime) and its [`ingest`] port, through which any
-//!   transport feeds frames exactly as the TCP connections do.
+//!   transport feeds frames exactly as the TCP connections do. The HTTP
+//!   viewer (`framecast-http`) is built on them alone.
 //! - [`handshake`]: the session handshake, sans I/O; [`limits`]: every
 //!   limit and timeout with its default; [`events`]: what happens to
 //!   connections, for logs and hints.
-//! - `http` (feature `http`): the HTTP viewer, `http::HttpViewer`, served
-//!   on the receiver's runtime: a page per stream, MJPEG and snapshots of
-//!   the received JPEGs (never re-encoded), `/stats.json` and Prometheus
-//!   `/metrics`.
 //! - `nats` (feature `nats`): frames over NATS, `nats::Publisher` (a
 //!   receiver publishes every frame it accepts), `nats::NatsSource` (a
 //!   receiver takes its streams from a subscription, each subject a
@@ -78,8 +75,6 @@ mod error;
 pub mod events;
 mod frame;
 pub mod handshake;
-#[cfg(feature = "http")]
-pub mod http;
 pub mod limits;
 #[cfg(feature = "nats")]
 pub mod nats;

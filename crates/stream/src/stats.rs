@@ -39,8 +39,15 @@ pub struct LatencyHistogram {
     max: u64,
 }
 
+impl Default for LatencyHistogram {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl LatencyHistogram {
-    pub(crate) fn new() -> Self {
+    /// An empty histogram (its buckets are allocated once, here).
+    pub fn new() -> Self {
         Self {
             counts: Box::new([0; BUCKETS]),
             total: 0,
@@ -70,7 +77,8 @@ impl LatencyHistogram {
         (SUB_BUCKETS + mantissa) * width + width / 2
     }
 
-    pub(crate) fn record(&mut self, us: u64) {
+    /// Records one latency, in µs; never allocates.
+    pub fn record(&mut self, us: u64) {
         self.counts[Self::bucket(us)] += 1;
         self.total += 1;
         self.sum = self.sum.saturating_add(us);
@@ -98,7 +106,7 @@ impl LatencyHistogram {
     }
 
     /// Adds every sample of `other` to this one.
-    pub(crate) fn merge(&mut self, other: &Self) {
+    pub fn merge(&mut self, other: &Self) {
         for (a, b) in self.counts.iter_mut().zip(other.counts.iter()) {
             *a += b;
         }

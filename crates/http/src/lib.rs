@@ -1,6 +1,10 @@
-//! The HTTP viewer (feature `http`): watch a receiver's streams in a browser
+//! The HTTP viewer of a framecast receiver: watch its streams in a browser
 //! and let monitoring read its counters, without re-encoding anything.
 //!
+//! An adapter built only on the receiver's public seams
+//! ([`ReceiverHandle`](framecast_stream::ReceiverHandle): streams, their
+//! latest-frame watches, stats with the latency histogram, the receiver's
+//! runtime and lifetime), as any other adapter would be.
 //! [`HttpViewer::start`] serves, on the receiver's own tokio runtime:
 //!
 //! | request | answer |
@@ -9,11 +13,11 @@
 //! | `GET /streams/{id}` | a page showing stream `id` live, with its fps, latency and drops |
 //! | `GET /streams/{id}.mjpg` | `multipart/x-mixed-replace` MJPEG: the received JPEGs exactly as they arrived |
 //! | `GET /streams/{id}.jpg` | the stream's newest frame (a snapshot) |
-//! | `GET /stats.json` | a JSON list of the streams: `id`, `name` and their stats ([`StreamStats`](crate::StreamStats)) plus `viewers` |
+//! | `GET /stats.json` | a JSON list of the streams: `id`, `name` and their stats ([`StreamStats`](framecast_stream::StreamStats)) plus `viewers` |
 //! | `GET /metrics` | Prometheus text: frames received, shown, dropped, corrupt, bytes, latency histogram, connections, refusals, viewers |
 //! | `GET /healthz` | `200 ok` while the receiver runs, `503` once it is stopping |
 //!
-//! `id` is the stream's number ([`StreamHandle::id`](crate::StreamHandle::id)).
+//! `id` is the stream's number ([`StreamHandle::id`](framecast_stream::StreamHandle::id)).
 //! An unknown stream is a `404`.
 //!
 //! # Many viewers, none slowing another
@@ -58,7 +62,7 @@
 //! use std::net::TcpStream;
 //!
 //! use framecast_stream::ReceiverBuilder;
-//! use framecast_stream::http::{HttpConfig, HttpViewer};
+//! use framecast_http::{HttpConfig, HttpViewer};
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let receiver = ReceiverBuilder::new("127.0.0.1:0".parse()?).start()?;
@@ -79,6 +83,7 @@
 
 mod auth;
 mod conn;
+pub mod limits;
 mod metrics;
 mod mjpeg;
 mod pages;
@@ -91,14 +96,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use framecast_stream::events::LogLimiter;
+use framecast_stream::{ReceiverHandle, StreamId};
 use framecast_tls::{Exposure, Token};
 use serde::Serialize;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
-use crate::ReceiverHandle;
-use crate::events::LogLimiter;
-use crate::frame::StreamId;
 use crate::limits::*;
 
 /// The boundary between the parts of an MJPEG response. Long enough that a

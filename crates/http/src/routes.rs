@@ -9,14 +9,12 @@ use axum::extract::{Path, State as Extract};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use framecast_stream::{StreamHandle, StreamId, StreamStats};
 use serde::Serialize;
 
 use super::conn::LOG_VIEWER;
 use super::mjpeg::{MjpegBody, PartClock, Viewer};
 use super::{MJPEG_BOUNDARY, State, auth, metrics, pages};
-use crate::frame::StreamId;
-use crate::receiver::StreamHandle;
-use crate::stats::StreamStats;
 
 /// How long a client refused for lack of room is asked to wait.
 const RETRY_AFTER_SECONDS: &str = "5";
