@@ -2,7 +2,7 @@
 //! and let monitoring read its counters, without re-encoding anything.
 //!
 //! An adapter built only on the receiver's public seams
-//! ([`ReceiverHandle`](framecast_stream::ReceiverHandle): streams, their
+//! ([`framecast_stream::ReceiverHandle`]: streams, their
 //! latest-frame watches, stats with the latency histogram, the receiver's
 //! runtime and lifetime), as any other adapter would be.
 //! [`HttpViewer::start`] serves, on the receiver's own tokio runtime:

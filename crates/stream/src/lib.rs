@@ -107,8 +107,8 @@ pub use sender::{
     FrameHook, Retry, Sender, SenderBuilder, TcpDestination,
 };
 pub use stats::{
-    LatencyHistogram, LatencySummary, RECENT_LATENCY_SAMPLES, RateMeter, ReceiverStats,
-    SenderStats, StreamStats, TimeoutCounts,
+    LatencyHistogram, LatencySummary, RECENT_LATENCY_SAMPLES, ReceiverStats, SenderStats,
+    StreamStats, TimeoutCounts,
 };
 
 /// The port the original programs used.
