@@ -158,8 +158,13 @@ enum DisplayMode {
     Auto,
     /// A window (needs a display).
     Window,
-    /// No window: every frame is still decoded and scaled, then discarded.
+    /// No window: every frame is still decoded (so it is checked whole and
+    /// timed), then discarded; it is not scaled, since nothing shows it.
     None,
+    /// No window, but every frame is decoded and scaled to --size off
+    /// screen, exactly as a window would, then discarded: a window's CPU
+    /// cost without a screen, for benchmarks.
+    Offscreen,
 }
 
 #[derive(Debug, Args)]
@@ -272,8 +277,10 @@ struct RecvArgs {
     #[arg(long, value_name = "HOST:PORT", value_parser = addr::parse_listen)]
     listen: Option<SocketAddr>,
 
-    /// auto (a window when there is a display, else none), window, or none
-    /// to decode and scale without showing.
+    /// auto (a window when there is a display, else none), window, none
+    /// (decode each frame to check and time it, without showing or scaling
+    /// it), or offscreen (decode and scale to --size as a window would,
+    /// without showing: for benchmarks).
     #[arg(long, value_enum, default_value_t = DisplayMode::Auto)]
     display: DisplayMode,
 
@@ -1220,7 +1227,7 @@ fn recv(args: RecvArgs, quiet: bool) -> Result<()> {
         .with_http(recv_http(&args)?)
         .with_nats(args.nats.plan(args.allow_anonymous)?);
     let windowed = match args.display {
-        DisplayMode::None => false,
+        DisplayMode::None | DisplayMode::Offscreen => false,
         DisplayMode::Window => true,
         DisplayMode::Auto => cfg!(feature = "window") && display_available(),
     };
@@ -1246,12 +1253,17 @@ fn recv(args: RecvArgs, quiet: bool) -> Result<()> {
 }
 
 fn recv_headless(args: &RecvArgs, outputs: Outputs, quiet: bool) -> Result<()> {
-    let (w, h) = (args.size.width, args.size.height);
-    framecast_display::NullSink::new(w, h)?;
-    let receiver = start_receiver(
-        receiver_builder(args)?
-            .sinks(move |_| Ok(Box::new(framecast_display::NullSink::new(w, h)?))),
-    )?;
+    let builder = receiver_builder(args)?;
+    let builder = if args.display == DisplayMode::Offscreen {
+        let (w, h) = (args.size.width, args.size.height);
+        framecast_display::NullSink::new(w, h)?;
+        builder.sinks(move |_| Ok(Box::new(framecast_display::NullSink::new(w, h)?)))
+    } else {
+        // Nothing shows the picture: decoding checks and times each frame,
+        // and the scale would be work for nobody.
+        builder.sinks(|_| Ok(Box::new(framecast_display::NullSink::decode_only())))
+    };
+    let receiver = start_receiver(builder)?;
     run_and_finish(receiver, outputs, quiet, || false)
 }
 
@@ -1421,7 +1433,7 @@ fn demo_headless(outputs: Outputs, quiet: bool, expired: impl Fn() -> bool) -> R
     let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
     let receiver = start_receiver(
         ReceiverBuilder::new(loopback)
-            .sinks(|_| Ok(Box::new(framecast_display::NullSink::new(800, 600)?))),
+            .sinks(|_| Ok(Box::new(framecast_display::NullSink::decode_only()))),
     )?;
     let sender = start_demo_sender(&receiver)?;
     let done = run_and_finish(receiver, outputs, quiet, expired);
