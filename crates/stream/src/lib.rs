@@ -102,8 +102,7 @@ pub use sender::{
     Sender, SenderBuilder,
 };
 pub use stats::{
-    LatencySummary, RECENT_LATENCY_SAMPLES, RateMeter, ReceiverStats, SenderStats, StreamStats,
-    TimeoutCounts,
+    LatencySummary, RECENT_LATENCY_SAMPLES, ReceiverStats, SenderStats, StreamStats, TimeoutCounts,
 };
 
 /// The port the original programs used.
