@@ -137,7 +137,7 @@ enum Destination {
     /// A receiver's address.
     Receiver(HostPort),
     /// NATS servers and a subject.
-    Nats(framecast_stream::nats::NatsUrl),
+    Nats(framecast_nats::NatsUrl),
 }
 
 fn parse_destination(s: &str) -> Result<Destination, String> {
@@ -252,9 +252,7 @@ fn build(args: &SendArgs) -> Result<(SenderBuilder, Option<u64>)> {
                 .hint("NATS credentials go in the URL or --nats-token-file");
             }
             let url = nats::sender_url(url, args.nats_token_file.as_ref())?;
-            framecast_stream::Destination::transport(framecast_stream::nats::NatsTransport::new(
-                url,
-            ))
+            framecast_stream::Destination::transport(framecast_nats::NatsTransport::new(url))
         }
         Destination::Receiver(to) => {
             if args.nats_token_file.is_some() {
