@@ -598,9 +598,7 @@ fn cli_lists_products_and_writes_numbers_one_way() {
     let deleted = server.ok(&["del", "c", "--json"]);
     assert_eq!(got, deleted);
     assert_eq!(json(&got), listed[2]);
-    for (line, price) in [(&got, "1.0")] {
-        assert!(line.contains(&format!("\"price\":{price}")), "{line}");
-    }
+    assert!(got.contains("\"price\":1.0"), "{got}");
     let text = serde_json::to_string(&listed).unwrap();
     assert!(
         text.contains("\"price\":24.1")
