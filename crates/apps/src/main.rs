@@ -18,6 +18,7 @@ mod commands;
 mod flags;
 mod http;
 mod nats;
+mod notify;
 mod output;
 mod probe;
 mod receiver;

@@ -9,12 +9,14 @@ use std::sync::atomic::Ordering;
 use anyhow::{Context, Result};
 use framecast_stream::events::ReceiverEvent;
 use framecast_stream::handshake::PeerGuess;
-use framecast_stream::{Receiver, ReceiverBuilder, ReceiverStats, StreamError};
+use framecast_stream::{
+    Receiver, ReceiverBuilder, ReceiverStats, Recording, RecordingStats, StreamError,
+};
 
 use crate::output::{JsonOut, StatsPrinter, out};
 use crate::probe::Probe;
 use crate::report::hinted;
-use crate::{INTERRUPTED, TICK, http, nats};
+use crate::{INTERRUPTED, TICK, http, nats, notify};
 
 /// What a receiver writes besides the screen, checked when the command
 /// starts so that a bad path fails before any work.
@@ -88,6 +90,72 @@ pub(crate) fn start(builder: ReceiverBuilder) -> Result<Receiver> {
     })
 }
 
+/// What runs beside a started receiver: its recording, HTTP viewer and
+/// NATS links. They stop with the receiver.
+pub(crate) struct Attached {
+    recording: Option<Recording>,
+    _http: Option<framecast_stream::http::HttpViewer>,
+    pub(crate) nats: nats::NatsRunning,
+}
+
+/// Starts what `outputs` asks for beside `receiver` (the recording first,
+/// then the viewer and NATS), and says where the receiver listens; the
+/// stats file and the bench probe stay with the caller.
+pub(crate) fn attach(
+    receiver: &Receiver,
+    record: Option<framecast_stream::RecordTarget>,
+    http: Option<http::HttpPlan>,
+    nats: Option<nats::NatsPlan>,
+) -> Result<Attached> {
+    // Subscribe the recording first: a sender that connects at once must
+    // not have its first frames shown but not recorded.
+    let recording = match record {
+        Some(target) => Some(Recording::start(receiver, target)?),
+        None => None,
+    };
+    // Tests and scripts read the port from here when they asked for port 0.
+    eprintln!("listening on {}", receiver.local_addr());
+    let http = http::start(receiver, http)?;
+    let nats = nats::start(receiver, nats)?;
+    Ok(Attached {
+        recording,
+        _http: http,
+        nats,
+    })
+}
+
+impl Attached {
+    /// Ends the recording, if any (call it once the receiver has
+    /// stopped), and says what it wrote.
+    pub(crate) fn finish_recording(&mut self) -> Result<Option<RecordingStats>> {
+        Ok(self.recording.take().map(Recording::finish).transpose()?)
+    }
+}
+
+/// Prints what a recording wrote.
+pub(crate) fn print_recorded(r: &RecordingStats) -> Result<()> {
+    let files: Vec<String> = r.files.iter().map(|p| p.display().to_string()).collect();
+    out(format_args!(
+        "recorded {} frames to {}{}{}\n",
+        r.frames,
+        if files.is_empty() {
+            "no file".to_owned()
+        } else {
+            files.join(", ")
+        },
+        if r.lost > 0 {
+            format!("; {} lost (the disk fell behind)", r.lost)
+        } else {
+            String::new()
+        },
+        if r.failed > 0 {
+            format!("; {} streams not recorded in full (see the log)", r.failed)
+        } else {
+            String::new()
+        },
+    ))
+}
+
 /// Runs a started receiver (and its recording, viewer and NATS links) to
 /// the end, then writes the JSON and the summary.
 pub(crate) fn run_and_finish(
@@ -96,42 +164,13 @@ pub(crate) fn run_and_finish(
     quiet: bool,
     closed: impl Fn() -> bool,
 ) -> Result<()> {
-    // Subscribe the recording first: a sender that connects at once must
-    // not have its first frames shown but not recorded.
-    let recording = match outputs.record {
-        Some(target) => Some(framecast_stream::Recording::start(&receiver, target)?),
-        None => None,
-    };
-    // Tests and scripts read the port from here when they asked for port 0.
-    eprintln!("listening on {}", receiver.local_addr());
-    let _http = http::start(&receiver, outputs.http)?;
-    let nats = nats::start(&receiver, outputs.nats)?;
+    let mut attached = attach(&receiver, outputs.record, outputs.http, outputs.nats)?;
+    notify::ready(&format!("listening on {}", receiver.local_addr()));
     let run = run_receiver(receiver, quiet, outputs.probe, closed);
-    let recorded = recording
-        .map(framecast_stream::Recording::finish)
-        .transpose();
-    finish(run, outputs.json, &nats)?;
+    let recorded = attached.finish_recording();
+    finish(run, outputs.json, &attached.nats)?;
     if let Some(r) = recorded? {
-        let files: Vec<String> = r.files.iter().map(|p| p.display().to_string()).collect();
-        out(format_args!(
-            "recorded {} frames to {}{}{}\n",
-            r.frames,
-            if files.is_empty() {
-                "no file".to_owned()
-            } else {
-                files.join(", ")
-            },
-            if r.lost > 0 {
-                format!("; {} lost (the disk fell behind)", r.lost)
-            } else {
-                String::new()
-            },
-            if r.failed > 0 {
-                format!("; {} streams not recorded in full (see the log)", r.failed)
-            } else {
-                String::new()
-            },
-        ))?;
+        print_recorded(&r)?;
     }
     Ok(())
 }
@@ -160,6 +199,7 @@ fn run_receiver(
         std::thread::sleep(TICK);
     }
     printer.finish();
+    notify::stopping();
     let last = receiver.stats();
     let (stats, result) = match receiver.wait() {
         Ok(stats) => (stats, Ok(())),

@@ -11,6 +11,7 @@ use clap::Args;
 use framecast_net::HostPort;
 
 pub(crate) mod auth;
+pub(crate) mod receiver;
 
 /// The largest width or height accepted on the command line.
 pub(crate) const MAX_DIMENSION: u32 = 16_384;
