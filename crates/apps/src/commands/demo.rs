@@ -102,7 +102,7 @@ pub(crate) fn run(args: DemoArgs) -> Result<()> {
 fn run_headless(outputs: Outputs, quiet: bool, expired: impl Fn() -> bool) -> Result<()> {
     let receiver = receiver::start(
         ReceiverBuilder::new(LOOPBACK)
-            .sinks(|_| Ok(Box::new(framecast_display::NullSink::new(800, 600)?))),
+            .sinks(|_| Ok(Box::new(framecast_display::NullSink::decode_only()))),
     )?;
     let sender = start_sender(&receiver)?;
     let done = receiver::run_and_finish(receiver, outputs, quiet, expired);
