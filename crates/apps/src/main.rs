@@ -15,8 +15,10 @@ use clap::Parser;
 
 mod alloc_count;
 mod commands;
+mod config;
 mod flags;
 mod http;
+mod in_process;
 mod nats;
 mod notify;
 mod output;
@@ -64,7 +66,7 @@ fn main() -> ExitCode {
         }
         None if cli.quiet => {
             report::report(&anyhow::anyhow!(
-                "-q is for send, recv, demo and bench, which print a stats line"
+                "-q is for send, recv, serve, run, demo and bench"
             ));
             return ExitCode::from(2);
         }

@@ -59,6 +59,11 @@ impl Outputs {
         self
     }
 
+    /// `--stats-json`, taken for writing at the end.
+    pub(crate) fn take_json(&mut self) -> Option<JsonOut> {
+        self.json.take()
+    }
+
     /// `--bench-report`.
     pub(crate) fn with_probe(mut self, report: Option<&Path>) -> Self {
         self.probe = report.map(|p| Probe::new(p.to_owned()));
@@ -98,30 +103,29 @@ pub(crate) struct Attached {
     pub(crate) nats: nats::NatsRunning,
 }
 
-/// Starts what `outputs` asks for beside `receiver` (the recording first,
-/// then the viewer and NATS), and says where the receiver listens; the
-/// stats file and the bench probe stay with the caller.
-pub(crate) fn attach(
-    receiver: &Receiver,
-    record: Option<framecast_stream::RecordTarget>,
-    http: Option<http::HttpPlan>,
-    nats: Option<nats::NatsPlan>,
-) -> Result<Attached> {
-    // Subscribe the recording first: a sender that connects at once must
-    // not have its first frames shown but not recorded.
-    let recording = match record {
-        Some(target) => Some(Recording::start(receiver, target)?),
-        None => None,
-    };
-    // Tests and scripts read the port from here when they asked for port 0.
-    eprintln!("listening on {}", receiver.local_addr());
-    let http = http::start(receiver, http)?;
-    let nats = nats::start(receiver, nats)?;
-    Ok(Attached {
-        recording,
-        _http: http,
-        nats,
-    })
+impl Outputs {
+    /// Starts what these outputs ask for beside `receiver` (the recording
+    /// first, then the viewer and NATS), and says where the receiver
+    /// listens, after `label` (empty, or which receiver this is); the
+    /// stats file and the bench probe stay here.
+    pub(crate) fn attach(&mut self, receiver: &Receiver, label: &str) -> Result<Attached> {
+        // Subscribe the recording first: a sender that connects at once
+        // must not have its first frames shown but not recorded.
+        let recording = match self.record.take() {
+            Some(target) => Some(Recording::start(receiver, target)?),
+            None => None,
+        };
+        // Tests and scripts read the port from here when they asked for
+        // port 0.
+        eprintln!("{label}listening on {}", receiver.local_addr());
+        let http = http::start(receiver, self.http.take())?;
+        let nats = nats::start(receiver, self.nats.take())?;
+        Ok(Attached {
+            recording,
+            _http: http,
+            nats,
+        })
+    }
 }
 
 impl Attached {
@@ -160,15 +164,15 @@ pub(crate) fn print_recorded(r: &RecordingStats) -> Result<()> {
 /// the end, then writes the JSON and the summary.
 pub(crate) fn run_and_finish(
     receiver: Receiver,
-    outputs: Outputs,
+    mut outputs: Outputs,
     quiet: bool,
     closed: impl Fn() -> bool,
 ) -> Result<()> {
-    let mut attached = attach(&receiver, outputs.record, outputs.http, outputs.nats)?;
+    let mut attached = outputs.attach(&receiver, "")?;
     notify::ready(&format!("listening on {}", receiver.local_addr()));
-    let run = run_receiver(receiver, quiet, outputs.probe, closed);
+    let run = run_receiver(receiver, quiet, outputs.probe.take(), closed);
     let recorded = attached.finish_recording();
-    finish(run, outputs.json, &attached.nats)?;
+    finish(run, outputs.json.take(), &attached.nats)?;
     if let Some(r) = recorded? {
         print_recorded(&r)?;
     }
@@ -177,10 +181,10 @@ pub(crate) fn run_and_finish(
 
 /// How a receiver's run ended: its final counters (or the last seen, when
 /// it failed), and its error.
-type Run = (ReceiverStats, std::result::Result<(), StreamError>);
+pub(crate) type Run = (ReceiverStats, std::result::Result<(), StreamError>);
 
 /// Runs `receiver` until it finishes, a signal, or `closed()`.
-fn run_receiver(
+pub(crate) fn run_receiver(
     receiver: Receiver,
     quiet: bool,
     mut probe: Option<Probe>,
@@ -214,7 +218,7 @@ fn run_receiver(
 
 /// Writes the JSON and prints the summary; the run's error, if any, comes
 /// after both (so a failed run still leaves its numbers).
-fn finish((stats, result): Run, json: Option<JsonOut>, nats: &nats::NatsRunning) -> Result<()> {
+pub(crate) fn finish((stats, result): Run, json: Option<JsonOut>, nats: &nats::NatsRunning) -> Result<()> {
     if let Some(json) = json {
         /// The receiver's totals, and what went over NATS when it did.
         #[derive(serde::Serialize)]
