@@ -21,7 +21,7 @@ use std::time::SystemTime;
 
 use anyhow::Result;
 use clap::error::{ContextKind, ContextValue, ErrorKind};
-use clap::{CommandFactory, FromArgMatches, Parser};
+use clap::Parser;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 

@@ -99,7 +99,7 @@ pub(crate) fn start(builder: ReceiverBuilder) -> Result<Receiver> {
 /// NATS links. They stop with the receiver.
 pub(crate) struct Attached {
     recording: Option<Recording>,
-    _http: Option<framecast_stream::http::HttpViewer>,
+    _http: Option<framecast_http::HttpViewer>,
     pub(crate) nats: nats::NatsRunning,
 }
 

@@ -9,7 +9,7 @@ use anyhow::Result;
 use clap::Args;
 use framecast_capture::{CaptureError, FrameSource, SourceOptions, SourceSpec};
 use framecast_net::HostPort;
-use framecast_stream::SenderBuilder;
+use framecast_stream::{SenderBuilder, TcpDestination};
 use framecast_stream::events::log_sender_event;
 use framecast_wire::Prefix;
 
@@ -221,7 +221,7 @@ impl DestinationArgs {
         let Some(to) = &self.to else {
             anyhow::bail!("no destination: give --to");
         };
-        let builder = match to {
+        let destination: framecast_stream::Destination = match to {
             Destination::Nats(url) => {
                 if self.framing != Prefix::U32Le
                     || self.tls
@@ -235,30 +235,30 @@ impl DestinationArgs {
                     .hint("NATS credentials go in the URL or --nats-token-file");
                 }
                 let url = nats::sender_url(url, self.nats_token_file.as_ref())?;
-                SenderBuilder::nats(url, frames)
+                framecast_stream::Destination::transport(
+                    framecast_stream::nats::NatsTransport::new(url),
+                )
             }
             Destination::Receiver(to) => {
                 if self.nats_token_file.is_some() {
                     anyhow::bail!("--nats-token-file is for --to nats://…");
                 }
-                SenderBuilder::new(to.to_string(), frames)
+                let mut tcp = TcpDestination::new(to.to_string())
                     .framing(self.framing)
                     .connect_timeout(seconds("--connect-timeout", self.connect_timeout)?)
-                    .retry(self.retry)
+                    .retry(self.retry);
+                if let Some(token) = self.auth.token()? {
+                    tcp = tcp.token(token);
+                }
+                if self.tls || self.auth.tls_ca.is_some() {
+                    tcp = tcp.tls(self.auth.tls(&[])?);
+                }
+                tcp.into()
             }
         };
-        let mut builder = source
-            .apply(builder)
+        let builder = source
+            .apply(SenderBuilder::new(destination, frames))
             .on_event(move |e| log_sender_event(e, sender::event_hint(e, framing)));
-        if matches!(to, Destination::Nats(_)) {
-            return Ok(builder);
-        }
-        if let Some(token) = self.auth.token()? {
-            builder = builder.token(token);
-        }
-        if self.tls || self.auth.tls_ca.is_some() {
-            builder = builder.tls(self.auth.tls(&[])?);
-        }
         Ok(builder)
     }
 }
