@@ -20,8 +20,8 @@ use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use anyhow::Result;
-use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::Parser;
+use clap::error::{ContextKind, ContextValue, ErrorKind};
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
@@ -126,14 +126,11 @@ pub(crate) struct Location {
 
 impl fmt::Display for Location {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}:{}:{}: {}",
-            self.path.display(),
-            self.line,
-            self.column,
-            self.key
-        )
+        write!(f, "{}:{}:{}", self.path.display(), self.line, self.column)?;
+        if !self.key.is_empty() {
+            write!(f, ": {}", self.key)?;
+        }
+        Ok(())
     }
 }
 
@@ -228,9 +225,7 @@ impl Config {
                 return Err(source.error(
                     section.span(),
                     name,
-                    format!(
-                        "unknown table; a file holds [receivers.NAME] and [senders.NAME] tables"
-                    ),
+                    "unknown table; a file holds [receivers.NAME] and [senders.NAME] tables",
                 ));
             }
             let DeValue::Table(tables) = value.get_ref() else {
@@ -352,10 +347,7 @@ fn resolve_target(
     keys: &DeTable<'_>,
     receivers: &BTreeMap<String, Entry<ReceiverArgs>>,
 ) -> Result<(), ConfigError> {
-    let key_span = |k: &str| {
-        keys.get_key_value(k)
-            .map_or(0..0, |(key, _)| key.span())
-    };
+    let key_span = |k: &str| keys.get_key_value(k).map_or(0..0, |(key, _)| key.span());
     let args = &mut entry.args;
     let to = args.destination.to.is_some();
     match (&args.receiver, to) {
@@ -523,7 +515,15 @@ fn parse_table<T: Parser>(
                     }
                     continue;
                 }
-                DeValue::Boolean(b) => b.to_string(),
+                // A flag that takes a value never takes a boolean: `http
+                // = true` is a mistake, not the host "true".
+                DeValue::Boolean(_) => {
+                    return Err(source.error(
+                        item.span(),
+                        &key_dotted,
+                        "takes a value (a string or a number), not true/false",
+                    ));
+                }
                 DeValue::Datetime(_) | DeValue::Table(_) | DeValue::Array(_) => {
                     return Err(source.error(
                         item.span(),
@@ -610,11 +610,10 @@ fn clap_error(
     // another ("tls-cert" needs "tls-key"), the first one given.
     let (key, span) = match arg.as_deref().and_then(|a| spans.get_key_value(a)) {
         Some((k, s)) => (format!("{dotted}.{k}"), s.clone()),
+        // A key that needs another: the first key given.
         None => match spans.iter().next() {
-            Some((k, s)) if e.kind() != ErrorKind::MissingRequiredArgument => {
-                (format!("{dotted}.{k}"), s.clone())
-            }
-            _ => (dotted.to_owned(), 0..0),
+            Some((k, s)) => (format!("{dotted}.{k}"), s.clone()),
+            None => (dotted.to_owned(), 0..0),
         },
     };
     let message = match e.kind() {
@@ -708,5 +707,152 @@ pub(crate) fn quote_key(name: &str) -> String {
         name.to_owned()
     } else {
         format!("{name:?}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The keys docs/config.md lists under `heading`, in its table.
+    fn documented(heading: &str) -> Vec<String> {
+        let doc = include_str!("../../../docs/config.md");
+        let section = doc
+            .split(&format!("## `{heading}`"))
+            .nth(1)
+            .unwrap_or_else(|| panic!("docs/config.md has no section {heading}"));
+        let section = section.split("\n## ").next().unwrap();
+        let mut keys: Vec<String> = section
+            .lines()
+            .filter_map(|l| l.strip_prefix("| `"))
+            .filter_map(|l| l.split('`').next())
+            .map(str::to_owned)
+            .collect();
+        keys.sort();
+        keys
+    }
+
+    /// The keys a table takes: its clap definition's flags.
+    fn taken<T: Parser>() -> Vec<String> {
+        let mut keys: Vec<String> = T::command()
+            .get_arguments()
+            .filter(|a| !a.is_hide_set())
+            .filter_map(|a| a.get_long().map(str::to_owned))
+            .collect();
+        keys.sort();
+        keys
+    }
+
+    #[test]
+    fn the_documented_keys_are_exactly_the_keys_taken() {
+        assert_eq!(documented("[receivers.NAME]"), taken::<ReceiverEntry>());
+        let mut senders = taken::<SenderEntry>();
+        // The stream's name is the table's name.
+        senders.retain(|k| k != "name");
+        assert_eq!(documented("[senders.NAME]"), senders);
+    }
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(Path::new("test.toml"), text)
+    }
+
+    #[test]
+    fn a_table_means_what_its_flags_mean() {
+        let config = parse(
+            "[receivers.main]\nlisten = \":5300\"\nmax-clients = 0x10\nidle-timeout = 2.5\n\
+             allow-anonymous = false\n[senders.\"front door\"]\nsize = \"320x240\"\nloop = true\n",
+        )
+        .unwrap();
+        let main = &config.receivers["main"].args;
+        assert_eq!(main.listen.as_ref().unwrap().to_string(), "127.0.0.1:5300");
+        assert_eq!(main.max_clients, 16);
+        assert!((main.idle_timeout - 2.5).abs() < 1e-9);
+        assert!(!main.auth.allow_anonymous);
+        // Left out: the flag's default.
+        assert_eq!(
+            main.max_pending_handshakes,
+            framecast_stream::limits::DEFAULT_MAX_PENDING_HANDSHAKES
+        );
+        let door = &config.senders["front door"].args;
+        assert_eq!(door.source.name.as_deref(), Some("front door"));
+        assert!(door.source.looping);
+        assert_eq!(door.source.size.width, 320);
+        // The only receiver is fed in process.
+        assert_eq!(door.in_process(), Some("main"));
+    }
+
+    #[test]
+    fn a_reload_sees_what_changed() {
+        let a = parse("[receivers.r]\n[senders.s]\nfps = 5\n[senders.t]\n").unwrap();
+        let b = parse("[receivers.r]\n[senders.s]\nfps = 6\n[senders.t]\n").unwrap();
+        assert!(a.receivers["r"].same_as(&b.receivers["r"]));
+        assert!(!a.senders["s"].same_as(&b.senders["s"]));
+        assert!(a.senders["t"].same_as(&b.senders["t"]));
+    }
+
+    #[test]
+    fn mistakes_are_pointed_at() {
+        for (text, at, says) in [
+            ("[receiver.x]\n", "test.toml:1:2: receiver", "unknown table"),
+            (
+                "receivers = 1\n",
+                "test.toml:1:13: receivers",
+                "must be tables",
+            ),
+            (
+                "[receivers]\nx = 1\n",
+                "test.toml:2:5: receivers.x",
+                "must be a table",
+            ),
+            (
+                "[receivers.x]\nhttp = true\n",
+                "test.toml:2:8: receivers.x.http",
+                "not true/false",
+            ),
+            (
+                "[receivers.x]\nhttp = \"a b\"\n",
+                "test.toml:2:1: receivers.x.http",
+                "invalid value",
+            ),
+            (
+                "[receivers.x]\nallow-anonymous = \"yes\"\n",
+                "test.toml:2:19",
+                "true or false",
+            ),
+            (
+                "[receivers.x]\nlisten = 2020-01-01\n",
+                "test.toml:2:10",
+                "a string, a number",
+            ),
+            (
+                "[senders.s]\nname = \"x\"\n",
+                "test.toml:2:1: senders.s.name",
+                "table's name",
+            ),
+            ("[senders.s]\n", "test.toml:1:10: senders.s", "no receiver"),
+            (
+                "[receivers.a]\n[receivers.b]\n[senders.s]\n",
+                "test.toml:3:10",
+                "`receiver`",
+            ),
+            (
+                "[receivers.a]\n[senders.s]\nto = \":1\"\nreceiver = \"a\"\n",
+                "test.toml:4:1",
+                "not both",
+            ),
+            (
+                "[senders.\"\"]\nto = \":1\"\n",
+                "test.toml:1:10",
+                "cannot be empty",
+            ),
+            ("", "test.toml", "nothing to run"),
+        ] {
+            let e = parse(text).unwrap_err().to_string();
+            assert!(e.starts_with(at), "{text:?}: {e}");
+            assert!(e.contains(says), "{text:?}: {e}");
+        }
+        assert!(similar("max-clients", "max_clients"));
+        assert!(similar("max-clients", "max-client"));
+        assert!(!similar("max-clients", "listen"));
     }
 }

@@ -28,10 +28,8 @@ use framecast_stream::transport::{OutgoingFrame, Ready, SendContext, Sent, Strea
 use framecast_stream::{BufferRing, ReceiverHandle, StreamError};
 
 /// The peer an in-process stream reports: no network address.
-pub(crate) const IN_PROCESS_PEER: SocketAddr = SocketAddr::new(
-    std::net::IpAddr::V4(Ipv4Addr::UNSPECIFIED),
-    0,
-);
+pub(crate) const IN_PROCESS_PEER: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0);
 
 /// How many frame buffers the transport keeps for reuse: the receiver holds
 /// the newest frame (viewers' watch), one waiting for a worker, and the

@@ -218,7 +218,11 @@ pub(crate) fn run_receiver(
 
 /// Writes the JSON and prints the summary; the run's error, if any, comes
 /// after both (so a failed run still leaves its numbers).
-pub(crate) fn finish((stats, result): Run, json: Option<JsonOut>, nats: &nats::NatsRunning) -> Result<()> {
+pub(crate) fn finish(
+    (stats, result): Run,
+    json: Option<JsonOut>,
+    nats: &nats::NatsRunning,
+) -> Result<()> {
     if let Some(json) = json {
         /// The receiver's totals, and what went over NATS when it did.
         #[derive(serde::Serialize)]

@@ -30,7 +30,6 @@ pub(crate) const EXAMPLES: &str = "\
 Examples:
   framecast run --config /etc/framecast/framecast.toml
   framecast run --config framecast.toml --check       read and check it, then exit
-  kill -HUP PID                                         reload it (systemctl reload framecast)
 ";
 
 /// How long a sender that failed (it gave up on its receiver, its camera
@@ -202,9 +201,7 @@ impl Service {
     /// others go on.
     fn apply(&mut self, config: Config, strict: bool) -> Result<()> {
         let Config {
-            receivers,
-            senders,
-            ..
+            receivers, senders, ..
         } = config;
         self.config_senders = senders.len();
         // Receivers that go or change.
@@ -334,7 +331,10 @@ impl Service {
             if let Some(sender) = s.sender.take_if(|s| s.is_finished()) {
                 match sender.wait() {
                     Ok(stats) if stats.source_ended => {
-                        tracing::info!("sender {name:?}: its source ended ({} frames sent)", stats.sent);
+                        tracing::info!(
+                            "sender {name:?}: its source ended ({} frames sent)",
+                            stats.sent
+                        );
                     }
                     Ok(stats) => {
                         tracing::warn!(
@@ -370,7 +370,9 @@ impl Service {
                     }
                 }
                 Err(e) => {
-                    tracing::error!("sender {name:?}: {e:#}; trying again in {SENDER_RESTART_DELAY:?}");
+                    tracing::error!(
+                        "sender {name:?}: {e:#}; trying again in {SENDER_RESTART_DELAY:?}"
+                    );
                     if let Some(s) = self.senders.get_mut(&name) {
                         s.restart_at = Some(now + SENDER_RESTART_DELAY);
                     }
@@ -387,11 +389,7 @@ impl Service {
             .values()
             .map(|r| r.receiver.streams().len())
             .sum();
-        let sending = self
-            .senders
-            .values()
-            .filter(|s| s.sender.is_some())
-            .count();
+        let sending = self.senders.values().filter(|s| s.sender.is_some()).count();
         format!(
             "{} receivers, {streams} streams; {sending} of {} senders running",
             self.receivers.len(),

@@ -9,8 +9,8 @@ use anyhow::Result;
 use clap::Args;
 use framecast_capture::{CaptureError, FrameSource, SourceOptions, SourceSpec};
 use framecast_net::HostPort;
-use framecast_stream::{SenderBuilder, TcpDestination};
 use framecast_stream::events::log_sender_event;
+use framecast_stream::{SenderBuilder, TcpDestination};
 use framecast_wire::Prefix;
 
 use crate::flags::auth::ClientAuthArgs;
@@ -69,13 +69,15 @@ impl SourceArgs {
     /// Opens the source, and says how many frames it holds (a file that
     /// does not loop).
     pub(crate) fn open(&self) -> Result<(Box<dyn FrameSource>, Option<u64>)> {
-        let source = framecast_capture::open_source(&self.source, &self.options()).map_err(|e| {
-            let hint = capture_hint(&e);
-            hinted(
-                anyhow::Error::new(e).context(format!("cannot open the source {}", self.source)),
-                hint,
-            )
-        })?;
+        let source =
+            framecast_capture::open_source(&self.source, &self.options()).map_err(|e| {
+                let hint = capture_hint(&e);
+                hinted(
+                    anyhow::Error::new(e)
+                        .context(format!("cannot open the source {}", self.source)),
+                    hint,
+                )
+            })?;
         let frames = source.format().frames;
         Ok((source, frames))
     }
