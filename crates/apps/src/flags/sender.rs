@@ -200,7 +200,7 @@ pub(crate) enum Destination {
     /// A receiver's address.
     Receiver(HostPort),
     /// NATS servers and a subject.
-    Nats(framecast_stream::nats::NatsUrl),
+    Nats(framecast_nats::NatsUrl),
 }
 
 fn parse_destination(s: &str) -> Result<Destination, String> {
@@ -237,9 +237,7 @@ impl DestinationArgs {
                     .hint("NATS credentials go in the URL or --nats-token-file");
                 }
                 let url = nats::sender_url(url, self.nats_token_file.as_ref())?;
-                framecast_stream::Destination::transport(
-                    framecast_stream::nats::NatsTransport::new(url),
-                )
+                framecast_stream::Destination::transport(framecast_nats::NatsTransport::new(url))
             }
             Destination::Receiver(to) => {
                 if self.nats_token_file.is_some() {
