@@ -211,9 +211,11 @@ def run(binary, raw, fps, warmup, window, record, extra_send, extra_recv, work):
     port = compare.free_port()
     stats = os.path.join(work, f"stats-{fps}.json")
     quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+    # Decode and scale as a window would, unless told otherwise.
+    display = [] if "--display" in extra_recv else ["--display", "offscreen"]
     receiver = subprocess.Popen(
-        [binary, "recv", "--listen", f"127.0.0.1:{port}", "--display", "none", "-q",
-         "--stats-json", stats, *extra_recv], **quiet)
+        [binary, "recv", "--listen", f"127.0.0.1:{port}", *display, "-q",
+         "--stats-json", stats, *extra_recv], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     sender = None
     try:
         compare.wait_listening(port, receiver)
