@@ -138,7 +138,9 @@ pub(crate) fn error(e: StreamError) -> anyhow::Error {
             Some("is a receiver running there? --retry forever keeps trying")
         }
         StreamError::PictureTooLarge { .. } => Some("send smaller pictures with --size"),
-        StreamError::Nats(e) => crate::nats::hint(e),
+        StreamError::Transport(e) => e
+            .downcast_ref::<framecast_nats::NatsError>()
+            .and_then(crate::nats::hint),
         _ => None,
     };
     hinted(e, hint)
