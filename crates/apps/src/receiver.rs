@@ -4,9 +4,11 @@
 
 use std::io;
 use std::path::Path;
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use anyhow::{Context, Result};
+use framecast_http::StatsDocument;
 use framecast_stream::events::ReceiverEvent;
 use framecast_stream::handshake::PeerGuess;
 use framecast_stream::{Receiver, ReceiverBuilder, ReceiverStats, StreamError};
@@ -104,13 +106,22 @@ pub(crate) fn run_and_finish(
     };
     // Tests and scripts read the port from here when they asked for port 0.
     eprintln!("listening on {}", receiver.local_addr());
-    let _http = http::start(&receiver, outputs.http)?;
-    let nats = nats::start(&receiver, outputs.nats)?;
+    let nats = Arc::new(nats::start(&receiver, outputs.nats)?);
+    // /stats.json carries the NATS section too: the page and --stats-json
+    // give one object.
+    let plan = outputs.http.map(|plan| {
+        let nats = Arc::clone(&nats);
+        plan.stats_section(
+            "nats",
+            Arc::new(move || nats.stats().and_then(|s| serde_json::to_value(s).ok())),
+        )
+    });
+    let http = http::start(&receiver, plan)?;
     let run = run_receiver(receiver, quiet, outputs.probe, closed);
     let recorded = recording
         .map(framecast_stream::Recording::finish)
         .transpose();
-    finish(run, outputs.json, &nats)?;
+    finish(run, outputs.json, &nats, http.as_ref())?;
     if let Some(r) = recorded? {
         let files: Vec<String> = r.files.iter().map(|p| p.display().to_string()).collect();
         out(format_args!(
@@ -174,20 +185,24 @@ fn run_receiver(
 
 /// Writes the JSON and prints the summary; the run's error, if any, comes
 /// after both (so a failed run still leaves its numbers).
-fn finish((stats, result): Run, json: Option<JsonOut>, nats: &nats::NatsRunning) -> Result<()> {
+fn finish(
+    (stats, result): Run,
+    json: Option<JsonOut>,
+    nats: &nats::NatsRunning,
+    http: Option<&framecast_http::HttpViewer>,
+) -> Result<()> {
     if let Some(json) = json {
-        /// The receiver's totals, and what went over NATS when it did.
-        #[derive(serde::Serialize)]
-        struct Totals<'a> {
-            #[serde(flatten)]
-            stats: &'a ReceiverStats,
-            #[serde(skip_serializing_if = "Option::is_none")]
-            nats: Option<nats::NatsStats>,
+        // The one stats object (docs/stats.schema.json), as /stats.json
+        // serves it: the receiver's totals, the HTTP viewer's part and what
+        // went over NATS.
+        let mut doc = StatsDocument::new(stats.clone());
+        if let Some(http) = http {
+            doc = doc.with_http(http.report(&stats.per_stream));
         }
-        json.write(&Totals {
-            stats: &stats,
-            nats: nats.stats(),
-        })?;
+        if let Some(n) = nats.stats() {
+            doc = doc.with_section("nats", &n);
+        }
+        json.write(&doc)?;
     }
     let latency = match stats.latency_ms {
         Some(l) => format!(
