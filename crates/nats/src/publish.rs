@@ -20,15 +20,15 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use async_nats::Subject;
+use framecast_stream::{Frame, ReceiverHandle, StreamEvent, StreamId};
 use tokio::sync::Notify;
 use tokio::sync::broadcast::{self, error::RecvError, error::TryRecvError};
 use tokio::time::timeout;
 
 use super::client::NATS_LOG_EVERY;
-use super::{DEFAULT_PREFIX, Link, NatsError, NatsUrl, Role, check_subject, run_on, subject_token};
-use crate::ReceiverHandle;
-use crate::frame::{Frame, StreamEvent, StreamId};
-use crate::util::lock;
+use super::{
+    DEFAULT_PREFIX, Link, NatsError, NatsUrl, Role, check_subject, lock, run_on, subject_token,
+};
 
 /// What a [`Publisher`] has done so far.
 #[derive(Debug, Clone, Default, serde::Serialize)]
@@ -265,6 +265,8 @@ impl State {
                     slots.by_stream.remove(&id);
                 }
             }
+            // Events added later carry no frame to publish.
+            _ => {}
         }
     }
 

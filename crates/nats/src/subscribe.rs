@@ -17,18 +17,17 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use framecast_proto::handshake::StatusCode;
+use framecast_stream::ReceiverHandle;
+use framecast_stream::events::{EndCause, TimeoutKind};
+use framecast_stream::handshake::MAX_NAME_LEN;
+use framecast_stream::ingest::{Fed, Ingest, IngestStream, OpenError};
 use futures_util::StreamExt;
 use tokio::time::MissedTickBehavior;
 
 use super::{
     DEFAULT_SUBSCRIPTION, Link, NatsError, NatsUrl, Role, check_subject, run_on, subject_matches,
 };
-use framecast_proto::handshake::StatusCode;
-
-use crate::ReceiverHandle;
-use crate::events::{EndCause, TimeoutKind};
-use crate::handshake::MAX_NAME_LEN;
-use crate::ingest::{Fed, Ingest, IngestStream, OpenError};
 
 /// Subjects remembered as refused (the receiver was full) at once; beyond,
 /// the oldest memories are forgotten and those subjects are tried again at
@@ -42,7 +41,7 @@ pub const MAX_REFUSED_SUBJECTS: usize = 1024;
 /// wildcards names its stream by the whole subject.
 ///
 /// ```
-/// use framecast_stream::nats::stream_name;
+/// use framecast_nats::stream_name;
 ///
 /// assert_eq!(stream_name("framecast.>", "framecast.studio_pattern"), "studio_pattern");
 /// assert_eq!(stream_name("site1.*.cam", "site1.door.cam"), "door.cam");
@@ -102,7 +101,7 @@ struct State {
 /// Makes a receiver take streams from a NATS subscription: each subject
 /// seen is a stream, named by [`stream_name`], exactly as a TCP sender's
 /// (registered under the receiver's `max_clients`, every message checked
-/// with [`check_frame`](crate::check_frame), counted in the stats, shown,
+/// with [`check_frame`](framecast_stream::check_frame), counted in the stats, shown,
 /// recorded), and ended when no message came for the receiver's idle
 /// timeout. The receiver's TCP listener runs on beside it.
 ///
@@ -265,13 +264,14 @@ async fn run(state: Arc<State>, handle: ReceiverHandle, mut subscriber: async_na
         };
         entry.last = Instant::now();
         match entry.stream.feed(message.payload) {
-            Fed::Accepted => {}
             Fed::Corrupt(e) => tracing::debug!(
                 stream = entry.stream.id(),
                 "corrupt frame from NATS subject {} dropped: {e}",
                 message.subject
             ),
             Fed::CountReached => break,
+            // Accepted, and any outcome added later: on to the next.
+            _ => {}
         }
     }
     state.closed.store(true, Ordering::Relaxed);

@@ -314,7 +314,7 @@ mod tests {
         // A hung server: three pings, one more try of it, one delay.
         let hung = 3 * NATS_PING_INTERVAL + NATS_CONNECT_TIMEOUT + delay(2);
         assert!(hung < NATS_STALL_BOUND);
-        assert!(NATS_STALL_BOUND <= crate::limits::DEFAULT_IDLE_TIMEOUT);
+        assert!(NATS_STALL_BOUND <= framecast_stream::limits::DEFAULT_IDLE_TIMEOUT);
     }
 
     #[test]
