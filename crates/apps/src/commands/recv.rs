@@ -9,7 +9,6 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
 use framecast_net::HostPort;
-use framecast_stream::events::log_receiver_event;
 use framecast_stream::{DEFAULT_MAX_CLIENTS, ReceiverBuilder, limits};
 use framecast_wire::Prefix;
 
@@ -308,7 +307,7 @@ fn builder(args: &RecvArgs) -> Result<ReceiverBuilder> {
         .idle_timeout(seconds("--idle-timeout", args.idle_timeout)?)
         .trickle_timeout(seconds("--trickle-timeout", args.trickle_timeout)?)
         .sink_delay(Duration::from_millis(args.sink_delay_ms))
-        .on_event(|e| log_receiver_event(e, receiver::event_hint(e)));
+        .on_event(receiver::event_hint);
     if let Some(n) = args.count {
         builder = builder.count(n);
     }

@@ -7,7 +7,6 @@ use anyhow::Result;
 use clap::Args;
 use framecast_capture::{CaptureError, SourceOptions, SourceSpec};
 use framecast_net::HostPort;
-use framecast_stream::events::log_sender_event;
 use framecast_stream::{SenderBuilder, TcpDestination};
 use framecast_wire::Prefix;
 
@@ -275,7 +274,7 @@ fn build(args: &SendArgs) -> Result<(SenderBuilder, Option<u64>)> {
         .size(args.size.width, args.size.height)
         .quality(args.quality)
         .name(name)
-        .on_event(move |e| log_sender_event(e, sender::event_hint(e, framing)));
+        .on_event(move |e| sender::event_hint(e, framing));
     if let Some(n) = args.count {
         builder = builder.count(n);
     }
