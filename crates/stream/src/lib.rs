@@ -68,7 +68,6 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 
-mod backoff;
 mod error;
 pub mod events;
 mod frame;
@@ -83,7 +82,6 @@ mod util;
 
 use std::sync::Arc;
 
-pub use backoff::{Backoff, DEFAULT_INITIAL_BACKOFF, DEFAULT_MAX_BACKOFF};
 pub use error::{Refused, Report, SessionError, StreamError, TlsFailureKind};
 pub use frame::{BufferRing, Frame, FrameError, StreamEvent, StreamId, check_frame};
 /// The access token of [`ReceiverBuilder::token`], [`TcpDestination::token`]
@@ -91,7 +89,7 @@ pub use frame::{BufferRing, Frame, FrameError, StreamEvent, StreamId, check_fram
 #[cfg(feature = "tls")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
 pub use framecast_tls::Token;
-pub use limits::DEFAULT_MAX_CLIENTS;
+pub use limits::{DEFAULT_INITIAL_BACKOFF, DEFAULT_MAX_BACKOFF, DEFAULT_MAX_CLIENTS};
 pub use receiver::ingest;
 pub use receiver::{
     Receiver, ReceiverBuilder, ReceiverHandle, SUBSCRIBER_BACKLOG, SinkFactory, StreamHandle,

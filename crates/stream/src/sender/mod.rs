@@ -33,7 +33,8 @@ use framecast_proto::handshake::{Hello, Status, StatusCode};
 use framecast_proto::video::{PayloadFormat, Video, VideoRef};
 use framecast_wire::{FrameCodec, FrameWriter, Prefix};
 
-use crate::backoff::{Backoff, DEFAULT_INITIAL_BACKOFF, DEFAULT_MAX_BACKOFF};
+use framecast_net::Backoff;
+
 #[cfg(feature = "tls")]
 use crate::error::TlsFailureKind;
 use crate::error::{Report, SessionError, StreamError};
@@ -41,8 +42,8 @@ use crate::events::{LogLimiter, SenderEvent, SenderHook};
 use crate::frame::StreamId;
 use crate::handshake::{self, Decoded};
 use crate::limits::{
-    DEFAULT_STATUS_TIMEOUT, DEFAULT_WRITE_TIMEOUT, KEEPALIVE_INTERVAL, KEEPALIVE_RETRIES,
-    KEEPALIVE_TIME,
+    DEFAULT_INITIAL_BACKOFF, DEFAULT_MAX_BACKOFF, DEFAULT_STATUS_TIMEOUT, DEFAULT_WRITE_TIMEOUT,
+    KEEPALIVE_INTERVAL, KEEPALIVE_RETRIES, KEEPALIVE_TIME,
 };
 use crate::queue::Latest;
 use crate::stats::{SenderStats, secs};
