@@ -37,11 +37,22 @@ fn start_recv_http(args: &[&str]) -> (Proc, SocketAddr, SocketAddr) {
     (recv, addr, http)
 }
 
-/// `framecast send --source pattern` to `addr`, named `name`, with `extra`.
+/// `framecast send --source pattern` to `addr`, named `name`, with `extra`:
+/// a square pattern, sent 400x400 at its own shape, whose size every check
+/// here knows.
 fn send_pattern(addr: SocketAddr, name: &str, extra: &[&str]) -> Proc {
     let addr = addr.to_string();
     let mut args = vec![
-        "send", "--to", &addr, "--source", "pattern", "--name", name, "--quiet",
+        "send",
+        "--to",
+        &addr,
+        "--source",
+        "pattern",
+        "--input-size",
+        "400x400",
+        "--name",
+        name,
+        "--quiet",
     ];
     args.extend_from_slice(extra);
     Proc::framecast("send", &args)

@@ -52,7 +52,9 @@ pub(crate) struct RecvArgs {
     /// (decode each frame to check and time it, without showing or scaling
     /// it), or offscreen (decode and scale to --size as a window would,
     /// without showing: for benchmarks).
-    #[arg(long, value_enum, default_value_t = DisplayMode::Auto)]
+    // The text above names every value: clap's list of them, one variant
+    // doc each, would turn the whole of `--help` into its long form.
+    #[arg(long, value_enum, default_value_t = DisplayMode::Auto, hide_possible_values = true)]
     display: DisplayMode,
 
     /// The size frames are scaled to for showing.

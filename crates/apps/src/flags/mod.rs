@@ -85,7 +85,8 @@ impl FromStr for Pixels {
 /// A size in bytes, written and shown in human units: `8MiB`, `8 MiB`,
 /// `64KiB`, `8388608`. `KiB`/`MiB`/`GiB` (and `K`/`M`/`G`, as dd reads
 /// them) are powers of 1024; `kB`/`MB`/`GB` powers of 1000. Shown in the
-/// largest unit that divides it exactly (`8 MiB`, `1000 B`).
+/// largest unit that divides it exactly, as it is written (`8MiB`,
+/// `1000B`), so that `--help` shows a default that can be typed back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct ByteSize(pub(crate) u64);
 
@@ -134,8 +135,8 @@ impl fmt::Display for ByteSize {
             .iter()
             .find(|(_, scale)| self.0 >= *scale && self.0.is_multiple_of(*scale))
         {
-            Some((name, scale)) => write!(f, "{} {name}", self.0 / scale),
-            None => write!(f, "{} B", self.0),
+            Some((name, scale)) => write!(f, "{}{name}", self.0 / scale),
+            None => write!(f, "{}B", self.0),
         }
     }
 }
@@ -196,11 +197,11 @@ mod tests {
         ] {
             assert_eq!(text.parse::<ByteSize>(), Ok(ByteSize(bytes)), "{text}");
         }
-        assert_eq!(ByteSize(8 << 20).to_string(), "8 MiB");
-        assert_eq!(ByteSize(65_536).to_string(), "64 KiB");
-        assert_eq!(ByteSize(1000).to_string(), "1000 B");
-        assert_eq!(ByteSize(1536).to_string(), "1536 B");
-        assert_eq!(ByteSize(3 << 30).to_string(), "3 GiB");
+        assert_eq!(ByteSize(8 << 20).to_string(), "8MiB");
+        assert_eq!(ByteSize(65_536).to_string(), "64KiB");
+        assert_eq!(ByteSize(1000).to_string(), "1000B");
+        assert_eq!(ByteSize(1536).to_string(), "1536B");
+        assert_eq!(ByteSize(3 << 30).to_string(), "3GiB");
         for bad in ["", "MiB", "8 parsecs", "-1", "1.5MiB", "99999999999GiB"] {
             assert!(bad.parse::<ByteSize>().is_err(), "{bad}");
         }
