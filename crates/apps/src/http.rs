@@ -3,11 +3,12 @@
 //! Browsers watch each stream at `http://ADDR/`; monitoring reads
 //! `/stats.json` and `/metrics`. Once listening the command prints
 //! `HTTP viewer on http://ADDR:PORT/` on stderr (tests and scripts read the
-//! port from it when they asked for port 0).
+//! port from it when they asked for port 0), followed by ` (NAME)` when
+//! `--http` named the host.
 
 use std::sync::Arc;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::Args;
 use framecast_http::limits::DEFAULT_MAX_VIEWERS;
 use framecast_http::{HttpConfig, HttpError, HttpViewer};
@@ -15,7 +16,7 @@ use framecast_net::HostPort;
 use framecast_stream::Receiver;
 use framecast_tls::Token;
 
-use crate::flags::listen_addr;
+use crate::flags::{bind_hint, listen_addr, resolve};
 use crate::report::HintExt;
 
 /// The port `--http HOST` listens on when it names none.
@@ -25,8 +26,9 @@ const DEFAULT_HTTP_PORT: u16 = 8080;
 #[derive(Debug, Clone, Args)]
 pub(crate) struct HttpArgs {
     /// Serve the streams to browsers and monitoring at this address: PORT
-    /// or :PORT (on loopback), HOST:PORT, or HOST (port 8080); port 0 picks
-    /// a free one. A page per stream, /streams/ID.mjpg, /streams/ID.jpg,
+    /// or :PORT (on loopback), HOST:PORT or HOST (port 8080), HOST a name or
+    /// an IP address, IPv6 in brackets (`[::1]:8080`); port 0 picks a free
+    /// one. A page per stream, /streams/ID.mjpg, /streams/ID.jpg,
     /// /stats.json, /metrics, /healthz.
     #[arg(long, value_name = "ADDRESS", value_parser = listen_addr(DEFAULT_HTTP_PORT))]
     pub(crate) http: Option<HostPort>,
@@ -37,15 +39,21 @@ pub(crate) struct HttpArgs {
     max_viewers: usize,
 }
 
+/// What the refusal to serve the viewer beyond loopback without a token
+/// suggests.
+const ANONYMOUS_HINT: &str = "require a token with --token-file FILE (or FRAMECAST_TOKEN), ideally \
+                              with --tls-cert and --tls-key; serve it on 127.0.0.1; or accept \
+                              anyone with --allow-anonymous";
+
 /// What the viewer is asked for, resolved and checked before anything
-/// starts.
+/// starts; with the address as the user wrote it.
 #[derive(Debug)]
-pub(crate) struct HttpPlan(HttpConfig);
+pub(crate) struct HttpPlan(HttpConfig, HostPort);
 
 impl HttpPlan {
     /// With a section `key` of `/stats.json` made by `section`.
     pub(crate) fn stats_section(self, key: &str, section: framecast_http::StatsSection) -> Self {
-        Self(self.0.stats_section(key, section))
+        Self(self.0.stats_section(key, section), self.1)
     }
 }
 
@@ -62,9 +70,12 @@ impl HttpArgs {
         let Some(address) = &self.http else {
             return Ok(None);
         };
-        let addr = address
-            .resolve()
-            .with_context(|| format!("--http {address}"))?[0];
+        let addr = resolve("--http", address)?[0];
+        // Refused here, before the receiver listens, as the viewer itself
+        // would refuse it once started.
+        if token.is_none() && !allow_anonymous && !framecast_net::is_loopback(addr.ip()) {
+            return Err(HttpError::Anonymous { addr }).hint(ANONYMOUS_HINT);
+        }
         let mut config = HttpConfig::new(addr)
             .max_viewers(self.max_viewers)
             .allow_anonymous(allow_anonymous);
@@ -74,24 +85,22 @@ impl HttpArgs {
         if let Some(tls) = tls {
             config = config.tls(tls);
         }
-        Ok(Some(HttpPlan(config)))
+        Ok(Some(HttpPlan(config, address.clone())))
     }
 }
 
 /// Starts the viewer `plan` describes, if any; it stops with `receiver`
 /// or when dropped.
 pub(crate) fn start(receiver: &Receiver, plan: Option<HttpPlan>) -> Result<Option<HttpViewer>> {
-    let Some(HttpPlan(config)) = plan else {
+    let Some(HttpPlan(config, asked)) = plan else {
         return Ok(None);
     };
     let viewer = match HttpViewer::start(receiver, config) {
         Ok(viewer) => viewer,
-        Err(e @ HttpError::Anonymous { .. }) => {
-            return Err(e).hint(
-                "require a token with --token-file FILE (or FRAMECAST_TOKEN), ideally with \
-                 --tls-cert and --tls-key; serve it on 127.0.0.1; or accept anyone with \
-                 --allow-anonymous",
-            );
+        Err(e @ HttpError::Anonymous { .. }) => return Err(e).hint(ANONYMOUS_HINT),
+        Err(HttpError::Bind { addr, source }) => {
+            let hint = bind_hint(source.kind(), "--http");
+            return Err(HttpError::Bind { addr, source }).maybe_hint(hint);
         }
         Err(e) => return Err(e.into()),
     };
@@ -110,6 +119,10 @@ pub(crate) fn start(receiver: &Receiver, plan: Option<HttpPlan>) -> Result<Optio
         }
     }
     let scheme = if viewer.is_tls() { "https" } else { "http" };
-    eprintln!("HTTP viewer on {scheme}://{addr}/");
+    let name = match asked.host() {
+        framecast_net::Host::Name(name) => format!(" ({name})"),
+        _ => String::new(),
+    };
+    eprintln!("HTTP viewer on {scheme}://{addr}/{name}");
     Ok(Some(viewer))
 }

@@ -82,7 +82,6 @@ fn main() -> ExitCode {
     }
     match cli.command.run() {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) if report::is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             report::report(&e);
             ExitCode::FAILURE

@@ -15,6 +15,9 @@ use crate::stats_line::RateMeter;
 const STATS_EVERY: Duration = Duration::from_secs(1);
 
 /// Writes to stdout; a reader that went away (`| head`) is not an error.
+/// Told apart here, where the write is, and nowhere else: a broken pipe in
+/// an error's causes is a peer that went away (a catalog server, a
+/// receiver), which is an error.
 pub(crate) fn out(text: fmt::Arguments<'_>) -> Result<()> {
     let mut stdout = io::stdout().lock();
     match stdout.write_fmt(text).and_then(|()| stdout.flush()) {

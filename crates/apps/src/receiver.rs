@@ -2,19 +2,20 @@
 //! writes besides the screen, the loop with the stats line, and the
 //! summary; and what to do about what it reports, in this program's flags.
 
-use std::io;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use anyhow::{Context, Result};
 use framecast_http::StatsDocument;
+use framecast_net::HostPort;
 use framecast_stream::events::ReceiverEvent;
 use framecast_stream::handshake::PeerGuess;
 use framecast_stream::{
     Receiver, ReceiverBuilder, ReceiverStats, Recording, RecordingStats, StreamError,
 };
 
+use crate::flags::{bind_hint, bound};
 use crate::output::{JsonOut, StatsPrinter, out};
 use crate::probe::Probe;
 use crate::report::hinted;
@@ -28,6 +29,8 @@ pub(crate) struct Outputs {
     probe: Option<Probe>,
     http: Option<http::HttpPlan>,
     nats: Option<nats::NatsPlan>,
+    /// The listen address as the user wrote it, to show with the bound one.
+    listen: Option<HostPort>,
 }
 
 impl Outputs {
@@ -48,11 +51,18 @@ impl Outputs {
             probe: None,
             http: None,
             nats: None,
+            listen: None,
         })
     }
 
     pub(crate) fn with_nats(mut self, nats: Option<nats::NatsPlan>) -> Self {
         self.nats = nats;
+        self
+    }
+
+    /// Shows the bound address with the host name in `listen`, if any.
+    pub(crate) fn with_listen(mut self, listen: Option<HostPort>) -> Self {
+        self.listen = listen;
         self
     }
 
@@ -78,19 +88,7 @@ impl Outputs {
 pub(crate) fn start(builder: ReceiverBuilder) -> Result<Receiver> {
     builder.start().map_err(|e| {
         let hint = match &e {
-            StreamError::Bind { source, .. } => match source.kind() {
-                io::ErrorKind::AddrInUse => Some(
-                    "another program listens there: choose another port with --listen, or \
-                     port 0 for a free one",
-                ),
-                io::ErrorKind::PermissionDenied => {
-                    Some("ports below 1024 need privileges: choose a port above 1023")
-                }
-                io::ErrorKind::AddrNotAvailable => {
-                    Some("that address is not one of this machine's: check --listen")
-                }
-                _ => None,
-            },
+            StreamError::Bind { source, .. } => bind_hint(source.kind(), "--listen"),
             _ => None,
         };
         hinted(e, hint)
@@ -119,7 +117,10 @@ impl Outputs {
         };
         // Tests and scripts read the port from here when they asked for
         // port 0.
-        eprintln!("{label}listening on {}", receiver.local_addr());
+        eprintln!(
+            "{label}listening on {}",
+            bound(receiver.local_addr(), self.listen.as_ref())
+        );
         let nats = Arc::new(nats::start(receiver, self.nats.take())?);
         // /stats.json carries the NATS section too: the page and
         // --stats-json give one object.

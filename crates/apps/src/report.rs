@@ -63,21 +63,15 @@ fn lines(e: &anyhow::Error) -> (String, Option<String>) {
     let hint = e.downcast_ref::<Hint>().map(ToString::to_string);
     // anyhow's context wrappers do not downcast as the context's type in
     // the chain: the hint is told apart by its text.
-    let text: Vec<String> = e
+    let mut text: Vec<String> = e
         .chain()
         .map(ToString::to_string)
         .filter(|t| Some(t) != hint.as_ref())
         .collect();
+    // Some libraries' errors repeat their source's words ("dns error: dns
+    // error"): each cause once.
+    text.dedup();
     (text.join(": "), hint)
-}
-
-/// Whether the error is a reader that went away (`| head`): not an error
-/// for a command-line tool.
-pub(crate) fn is_broken_pipe(e: &anyhow::Error) -> bool {
-    e.chain().any(|c| {
-        c.downcast_ref::<io::Error>()
-            .is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe)
-    })
 }
 
 /// Logs to stderr: info by default, warnings only when `quiet`; `RUST_LOG`

@@ -7,6 +7,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
+use framecast_net::{Host, HostPort};
 use framecast_stream::events::SenderEvent;
 use framecast_stream::{Sender, SenderStats, StreamError};
 use framecast_wire::Prefix;
@@ -136,6 +137,9 @@ pub(crate) fn finish(run: SenderRun, json: Option<JsonOut>, count: Option<u64>) 
 /// A sender's error, with what to do about it in this program's flags.
 pub(crate) fn error(e: StreamError) -> anyhow::Error {
     let hint = match &e {
+        StreamError::GaveUp { to, .. } if unresolvable(to) => {
+            Some("check the host name in --to, or give an IP address")
+        }
         StreamError::GaveUp { .. } => {
             Some("is a receiver running there? --retry forever keeps trying")
         }
@@ -146,6 +150,14 @@ pub(crate) fn error(e: StreamError) -> anyhow::Error {
         _ => None,
     };
     hinted(e, hint)
+}
+
+/// Whether `to` names a host that cannot be looked up now: a sender that
+/// gave up there was kept from the receiver by the name, not by the
+/// receiver.
+fn unresolvable(to: &str) -> bool {
+    HostPort::parse_connect(to, framecast_stream::DEFAULT_PORT)
+        .is_ok_and(|a| matches!(a.host(), Host::Name(_)) && a.resolve().is_err())
 }
 
 /// What the user can do about a sender event, in this program's flags.

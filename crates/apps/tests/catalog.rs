@@ -71,7 +71,9 @@ impl Server {
         BufReader::new(child.stdout.take().unwrap())
             .read_line(&mut line)
             .unwrap();
-        let Some(address) = line.trim().strip_prefix("listening on ") else {
+        // `listening on ADDR`, then `(NAME)` when a name was given.
+        let address = line.trim().strip_prefix("listening on ");
+        let Some(address) = address.and_then(|a| a.split_whitespace().next()) else {
             let _ = child.kill();
             let _ = child.wait();
             std::thread::sleep(Duration::from_millis(100));
@@ -1083,7 +1085,7 @@ fn addresses_and_ports_are_checked_with_clear_errors() {
         .err()
         .unwrap();
     assert!(
-        err.contains("another program uses that port") && err.contains(":0"),
+        err.contains("hint: another program listens there") && err.contains("port 0"),
         "{err}"
     );
 }

@@ -160,12 +160,7 @@ fn a_window_that_cannot_open_keeps_the_bench_report() {
     .env_remove("WAYLAND_DISPLAY");
     let mut recv = Proc::spawn("recv", cmd);
     let line = recv.wait_for_stderr("listening on ", TIMEOUT);
-    let addr = line
-        .rsplit("listening on ")
-        .next()
-        .unwrap()
-        .trim()
-        .to_owned();
+    let addr = listening_addr(&line).to_string();
     let mut send = Proc::framecast(
         "send",
         &["send", "--to", &addr, "--count", "40", "--fps", "0", "-q"],
@@ -399,4 +394,132 @@ fn a_bare_port_is_that_port_on_this_machine_for_every_address_flag() {
             "{err}"
         );
     }
+}
+
+#[test]
+fn names_and_ipv6_serve_every_address_flag_and_are_shown_as_written() {
+    // `localhost` for the frame port, `[::1]` for the viewer when this
+    // machine has IPv6 loopback: each line shows the address bound and,
+    // for a name, the name as written.
+    let ipv6 = std::net::TcpListener::bind("[::1]:0").is_ok();
+    let (port, http_port) = (free_port(), free_port());
+    let listen = format!("localhost:{port}");
+    let http = if ipv6 {
+        format!("[::1]:{http_port}")
+    } else {
+        format!("localhost:{http_port}")
+    };
+    let mut recv = Proc::framecast(
+        "recv",
+        &[
+            "recv",
+            "--display",
+            "none",
+            "--listen",
+            &listen,
+            "--http",
+            &http,
+            "--count",
+            "3",
+        ],
+    );
+    let line = recv.wait_for_stderr("listening on ", TIMEOUT);
+    assert!(line.ends_with(&format!(":{port} (localhost)")), "{line}");
+    let shown = recv.wait_for_stderr("HTTP viewer on ", TIMEOUT);
+    if ipv6 {
+        assert!(
+            shown.ends_with(&format!("http://[::1]:{http_port}/")),
+            "{shown}"
+        );
+    } else {
+        assert!(
+            shown.ends_with(&format!(":{http_port}/ (localhost)")),
+            "{shown}"
+        );
+    }
+    let mut send = Proc::framecast(
+        "send",
+        &["send", "--to", &listen, "--count", "3", "--fps", "0"],
+    );
+    send.wait_ok(TIMEOUT);
+    recv.wait_ok(TIMEOUT);
+
+    // The catalog: a name to listen on and to connect to, plain and as a URL.
+    let port = free_port();
+    let listen = format!("localhost:{port}");
+    let mut serve = Proc::framecast(
+        "catalog",
+        &["catalog", "serve", "--memory", "--listen", &listen],
+    );
+    let line = serve.wait_for_stdout("listening on ", TIMEOUT);
+    assert!(line.ends_with(&format!(":{port} (localhost)")), "{line}");
+    for server in [listen.clone(), format!("http://{listen}")] {
+        let out = Command::new(BIN)
+            .args(["catalog", "list", "--server", &server])
+            .env_remove("FRAMECAST_TOKEN")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{server}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    serve.interrupt();
+    serve.wait_ok(TIMEOUT);
+
+    // A name that cannot be looked up is named as written, with what to
+    // do; never with a port the user did not write.
+    let bad = "no-such-host.invalid";
+    for args in [
+        &["recv", "--display", "none", "--listen", bad][..],
+        &["recv", "--display", "none", "--listen", "0", "--http", bad],
+        &["catalog", "serve", "--memory", "--listen", bad],
+        &["catalog", "get", "x", "--server", bad],
+    ] {
+        let out = Command::new(BIN)
+            .args(args)
+            .env_remove("FRAMECAST_TOKEN")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains(&format!("cannot resolve {bad}")),
+            "{args:?}: {err}"
+        );
+        assert!(
+            err.contains("\nhint: check the host name"),
+            "{args:?}: {err}"
+        );
+        assert!(!err.contains("listening on"), "{args:?}: {err}");
+        let with_port = err
+            .match_indices(&format!("{bad}:"))
+            .any(|(i, m)| err[i + m.len()..].starts_with(|c: char| c.is_ascii_digit()));
+        assert!(!with_port, "{args:?}: {err}");
+    }
+
+    // A viewer beyond loopback without a token is refused before the
+    // receiver listens.
+    let out = Command::new(BIN)
+        .args([
+            "recv",
+            "--display",
+            "none",
+            "--listen",
+            "0",
+            "--http",
+            "0.0.0.0:0",
+        ])
+        .env_remove("FRAMECAST_TOKEN")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("refusing to serve the HTTP viewer on 0.0.0.0:0"),
+        "{err}"
+    );
+    assert!(err.contains("\nhint: require a token"), "{err}");
+    assert!(!err.contains("listening on"), "{err}");
 }

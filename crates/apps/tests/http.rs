@@ -710,13 +710,7 @@ fn snapshots_beside_a_window() {
         ],
     );
     let line = recv.wait_for_stderr("listening on ", TIMEOUT);
-    let addr: SocketAddr = line
-        .rsplit("listening on ")
-        .next()
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
+    let addr: SocketAddr = listening_addr(&line);
     let http = http_addr(&mut recv);
     let mut args = SMALL.to_vec();
     args.extend_from_slice(&["--fps", "30"]);

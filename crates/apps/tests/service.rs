@@ -445,12 +445,7 @@ fn the_binary_tells_systemd_when_it_is_ready_reloading_and_stopping() {
     let mut recv = Proc::spawn("recv", command);
     systemd.expect("READY=1");
     let addr = recv.wait_for_stderr("listening on ", TIMEOUT);
-    let addr = addr
-        .rsplit("listening on ")
-        .next()
-        .unwrap()
-        .trim()
-        .to_owned();
+    let addr = listening_addr(&addr).to_string();
     let sender_systemd = FakeSystemd::new(&dir.path().join("send"));
     let mut command = Command::new(BIN);
     command

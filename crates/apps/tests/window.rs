@@ -104,12 +104,7 @@ fn recv_shows_the_stream_and_q_ends_it(display: &str, xdotool: &Path, import: &P
         ],
     );
     let line = recv.wait_for_stderr("listening on ", TIMEOUT);
-    let addr = line
-        .rsplit("listening on ")
-        .next()
-        .unwrap()
-        .trim()
-        .to_owned();
+    let addr = listening_addr(&line).to_string();
     let mut send = Proc::framecast(
         "send",
         &[
@@ -178,12 +173,7 @@ fn a_wide_camera_keeps_its_shape_and_the_tile_its_name(
         ],
     );
     let line = recv.wait_for_stderr("listening on ", TIMEOUT);
-    let addr = line
-        .rsplit("listening on ")
-        .next()
-        .unwrap()
-        .trim()
-        .to_owned();
+    let addr = listening_addr(&line).to_string();
     let mut send = Proc::framecast(
         "send",
         &[

@@ -126,6 +126,21 @@ impl CatalogClient {
             tls: is_tls,
             source,
         };
+        // A name that cannot be looked up is said as such (tonic would wrap
+        // it in layers of "dns error"); the lookup counts against the
+        // timeout.
+        if let framecast_net::Host::Name(_) = address.host() {
+            let lookup = {
+                let address = address.clone();
+                tokio::task::spawn_blocking(move || address.resolve())
+            };
+            match tokio::time::timeout(timeout, lookup).await {
+                Ok(Ok(Ok(_))) => {}
+                Ok(Ok(Err(e))) => return Err(connect_error(ConnectError::Resolve(e))),
+                Ok(Err(join)) if join.is_panic() => std::panic::resume_unwind(join.into_panic()),
+                Ok(Err(_)) | Err(_) => return Err(connect_error(ConnectError::TimedOut(timeout))),
+            }
+        }
         // tonic sees a plain http:// URI either way: TLS, when wanted, is
         // done by our connector, so it never depends on tonic's own TLS.
         let endpoint = Endpoint::from_shared(format!("http://{address}"))
@@ -293,10 +308,38 @@ pub enum ClientError {
     Broken {
         /// The method.
         rpc: &'static str,
-        /// The status tonic made of it, whose sources say what broke.
+        /// What broke.
         #[source]
-        source: Status,
+        source: BrokenConnection,
     },
+}
+
+/// What broke under a call ([`ClientError::Broken`]): the transport error
+/// under the status tonic made of it, shown as itself with its own causes
+/// (the status's words and debug form only repeat them).
+#[derive(Debug)]
+pub struct BrokenConnection(Status);
+
+impl BrokenConnection {
+    /// The status tonic made of the failure.
+    pub fn status(&self) -> &Status {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for BrokenConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0.source() {
+            Some(cause) => std::fmt::Display::fmt(cause, f),
+            None => f.write_str(self.0.message()),
+        }
+    }
+}
+
+impl std::error::Error for BrokenConnection {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source().and_then(|cause| cause.source())
+    }
 }
 
 impl ClientError {
@@ -316,7 +359,7 @@ impl ClientError {
         }
         Self::Broken {
             rpc,
-            source: status,
+            source: BrokenConnection(status),
         }
     }
 
@@ -334,6 +377,9 @@ impl ClientError {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConnectError {
+    /// The host name cannot be looked up.
+    #[error(transparent)]
+    Resolve(framecast_net::AddrError),
     /// Nothing listens at the address.
     #[error("connection refused")]
     Refused,
@@ -477,7 +523,12 @@ mod tests {
         let broken = Status::from_error(Box::new(io::Error::from(io::ErrorKind::ConnectionReset)));
         let e = ClientError::from_status("delProduct", broken, timeout);
         assert!(matches!(e, ClientError::Broken { .. }), "{e:?}");
-        assert!(e.source().is_some());
+        // Shown as the transport error itself, not the status's debug form.
+        let cause = e.source().unwrap().to_string();
+        assert_eq!(
+            cause,
+            io::Error::from(io::ErrorKind::ConnectionReset).to_string()
+        );
         // The server's words never drive a terminal.
         let e = ClientError::from_status("x", Status::internal("a\u{1b}[2Jb"), timeout);
         assert!(e.to_string().ends_with("a\\u{1b}[2Jb"), "{e}");

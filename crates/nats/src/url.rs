@@ -305,15 +305,12 @@ impl NatsUrl {
     /// # Ok::<(), framecast_nats::NatsError>(())
     /// ```
     pub fn is_loopback(&self) -> bool {
+        // framecast_net's check, the one every framecast server uses.
         self.servers.iter().all(|s| {
             s.host.eq_ignore_ascii_case("localhost")
-                || match s.host.parse::<std::net::IpAddr>() {
-                    Ok(std::net::IpAddr::V4(v4)) => v4.is_loopback(),
-                    Ok(std::net::IpAddr::V6(v6)) => {
-                        v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
-                    }
-                    Err(_) => false,
-                }
+                || s.host
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(framecast_net::is_loopback)
         })
     }
 

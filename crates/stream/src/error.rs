@@ -86,7 +86,7 @@ pub enum StreamError {
         max: u64,
     },
     /// A sender made as many failed attempts in a row as it was allowed.
-    #[error("gave up on {to} after {attempts} failed attempts")]
+    #[error("gave up on {to} after {attempts} failed attempt{}", if *attempts == 1 { "" } else { "s" })]
     GaveUp {
         /// The receiver's address, as given.
         to: String,

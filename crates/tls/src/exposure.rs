@@ -4,10 +4,9 @@
 //! authentication is refused, unless the user explicitly opts out, in which
 //! case the server starts and warns once.
 
-use std::{
-    fmt,
-    net::{IpAddr, SocketAddr},
-};
+use std::{fmt, net::SocketAddr};
+
+use framecast_net::is_loopback;
 
 /// How exposed a server is about to be; see [`Exposure::check`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -45,17 +44,6 @@ impl Exposure {
             Some(_) if authenticated => Ok(Self::Authenticated),
             Some(_) if allow_anonymous => Ok(Self::Anonymous),
             Some(&address) => Err(ExposureError { address }),
-        }
-    }
-}
-
-/// Whether `ip` can only be reached from this machine: 127.0.0.0/8, `::1`,
-/// or an IPv4-mapped loopback address.
-pub fn is_loopback(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => v4.is_loopback(),
-        IpAddr::V6(v6) => {
-            v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
         }
     }
 }

@@ -235,7 +235,10 @@ pub(crate) fn run(args: BenchArgs) -> Result<()> {
             let _ = recv.kill();
             bail!("the receiver exited before listening");
         }
-        if let Some(a) = line.trim().strip_prefix("listening on ") {
+        // `listening on ADDR`, then ` (NAME)` when a name was asked for.
+        if let Some(a) = line.trim().strip_prefix("listening on ")
+            && let Some(a) = a.split_whitespace().next()
+        {
             break a.to_owned();
         }
     };

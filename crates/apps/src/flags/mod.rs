@@ -3,12 +3,16 @@
 //! flags of servers and clients ([`auth`]).
 
 use std::fmt;
+use std::io;
+use std::net::SocketAddr;
 use std::str::FromStr;
 use std::time::Duration;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::Args;
-use framecast_net::HostPort;
+use framecast_net::{Host, HostPort};
+
+use crate::report::HintExt;
 
 pub(crate) mod auth;
 pub(crate) mod receiver;
@@ -177,6 +181,43 @@ pub(crate) fn connect_addr(default_port: u16) -> impl Fn(&str) -> Result<HostPor
     move |s| HostPort::parse_connect(s, default_port).map_err(|e| e.to_string())
 }
 
+/// The socket addresses `address`, given with `flag`, stands for. A name
+/// that cannot be looked up is an error naming the flag and the name as
+/// written (never the default port the user did not write).
+pub(crate) fn resolve(flag: &str, address: &HostPort) -> Result<Vec<SocketAddr>> {
+    address
+        .resolve()
+        .with_context(|| flag.to_owned())
+        .hint("check the host name, or give an IP address")
+}
+
+/// Where a listener asked for as `asked` is bound, for the user: the
+/// address, then the host name they wrote for it, if they wrote one
+/// (`127.0.0.1:8081 (localhost)`), so that every name shown is theirs.
+pub(crate) fn bound(addr: SocketAddr, asked: Option<&HostPort>) -> String {
+    match asked.map(HostPort::host) {
+        Some(Host::Name(name)) => format!("{addr} ({name})"),
+        _ => addr.to_string(),
+    }
+}
+
+/// What to do when the listener of `flag` cannot bind, by the cause.
+pub(crate) fn bind_hint(kind: io::ErrorKind, flag: &str) -> Option<String> {
+    match kind {
+        io::ErrorKind::AddrInUse => Some(format!(
+            "another program listens there: choose another port with {flag}, or port 0 for a \
+             free one"
+        )),
+        io::ErrorKind::PermissionDenied => {
+            Some("ports below 1024 need privileges: choose a port above 1023".to_owned())
+        }
+        io::ErrorKind::AddrNotAvailable => Some(format!(
+            "that address is not one of this machine's: check {flag}"
+        )),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -209,6 +250,27 @@ mod tests {
         for n in [1u64, 1000, 1024, 8 << 20, 5 << 30] {
             assert_eq!(ByteSize(n).to_string().parse::<ByteSize>(), Ok(ByteSize(n)));
         }
+    }
+
+    #[test]
+    fn a_bound_address_is_shown_with_the_name_the_user_wrote() {
+        let addr: SocketAddr = "127.0.0.1:8081".parse().unwrap();
+        let named = HostPort::parse_listen("localhost:8081", 1).unwrap();
+        assert_eq!(bound(addr, Some(&named)), "127.0.0.1:8081 (localhost)");
+        let port = HostPort::parse_listen("8081", 1).unwrap();
+        assert_eq!(bound(addr, Some(&port)), "127.0.0.1:8081");
+        assert_eq!(bound(addr, None), "127.0.0.1:8081");
+        let e = resolve(
+            "--listen",
+            &HostPort::parse_listen("no-such-host.invalid", 1).unwrap(),
+        )
+        .unwrap_err();
+        let text = format!("{e:#}");
+        assert!(
+            text.contains("--listen: cannot resolve no-such-host.invalid:"),
+            "{text}"
+        );
+        assert!(!text.contains("invalid:1"), "{text}");
     }
 
     #[test]

@@ -6,14 +6,14 @@
 
 use std::net::SocketAddr;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::Args;
 use framecast_net::HostPort;
 use framecast_stream::{DEFAULT_MAX_CLIENTS, ReceiverBuilder, limits};
 use framecast_wire::Prefix;
 
 use crate::flags::auth::ServerAuthArgs;
-use crate::flags::{ByteSize, Pixels, listen_addr, seconds};
+use crate::flags::{ByteSize, Pixels, listen_addr, resolve, seconds};
 use crate::receiver::{self, Outputs};
 use crate::{http, nats};
 
@@ -33,7 +33,8 @@ use crate::{http, nats};
     )),
     mut_arg("http", |a| a.help(
         "Serve the streams to browsers and monitoring at this address: PORT or :PORT (on \
-         loopback), HOST:PORT, or HOST (port 8080); port 0 picks a free one. A page per \
+         loopback), HOST:PORT or HOST (port 8080), HOST a name or an IP address, IPv6 in \
+         brackets (`[::1]:8080`); port 0 picks a free one. A page per \
          stream, /streams/ID.mjpg, /streams/ID.jpg, /stats.json, /metrics, /healthz. With \
          --token-file every request but /healthz needs the token (a Bearer header, the login \
          form's cookie, or ?token= in a link); with --tls-cert it is HTTPS. Without a token it \
@@ -41,11 +42,11 @@ use crate::{http, nats};
     )),
 )]
 pub(crate) struct ReceiverArgs {
-    /// The address to listen on: PORT or :PORT (on loopback), HOST:PORT,
-    /// or an IPv6 address in brackets such as `[::1]:5252`. Use
-    /// 0.0.0.0:5252 to accept senders from other machines. Port 0 picks a
-    /// free port. [default: 127.0.0.1:5252, or with --from a free loopback
-    /// port]
+    /// The address to listen on: PORT or :PORT (on loopback), HOST:PORT or
+    /// HOST (port 5252), HOST a name or an IP address, IPv6 in brackets
+    /// (`[::1]:5252`). Use 0.0.0.0:5252 to accept senders from other
+    /// machines. Port 0 picks a free port. [default: 127.0.0.1:5252, or
+    /// with --from a free loopback port]
     #[arg(long, value_name = "ADDRESS", value_parser = listen_addr(framecast_stream::DEFAULT_PORT))]
     pub(crate) listen: Option<HostPort>,
 
@@ -122,6 +123,7 @@ impl ReceiverArgs {
             self.auth.tls(&[])?,
         )?;
         Ok(Outputs::open(stats_json, self.record.as_deref())?
+            .with_listen(self.listen.clone())
             .with_http(http)
             .with_nats(self.nats.plan(self.auth.allow_anonymous)?))
     }
@@ -139,9 +141,7 @@ impl ReceiverArgs {
             };
             HostPort::from(SocketAddr::new(framecast_net::DEFAULT_HOST, port))
         });
-        let addresses = listen
-            .resolve()
-            .with_context(|| format!("--listen {listen}"))?;
+        let addresses = resolve("--listen", &listen)?;
         Ok((listen, addresses))
     }
 

@@ -166,9 +166,9 @@ fn default_stream_name(source: &SourceSpec) -> String {
      `framecast cert` makes one."
 )))]
 pub(crate) struct DestinationArgs {
-    /// The receiver: PORT or :PORT (on this machine), HOST:PORT, HOST (port
-    /// 5252), or an IPv6 address in brackets such as `[::1]:5252`; a name is
-    /// looked up at every attempt. Or NATS servers to publish to,
+    /// The receiver: PORT or :PORT (on this machine), HOST:PORT or HOST
+    /// (port 5252), HOST a name (looked up at every attempt) or an IP
+    /// address, IPv6 in brackets (`[::1]:5252`). Or NATS servers to publish to,
     /// nats://HOST:4222[/SUBJECT] (SUBJECT defaults to framecast.NAME, NAME
     /// from --name; several servers comma separated fail over;
     /// --connect-timeout, --retry, --framing, --tls and --token-file are

@@ -245,12 +245,17 @@ pub fn start_recv(args: &[&str]) -> (Proc, SocketAddr) {
 pub fn start_recv_raw(name: &str, args: &[&str]) -> (Proc, SocketAddr) {
     let mut recv = Proc::framecast(name, args);
     let line = recv.wait_for_stderr("listening on ", TIMEOUT);
-    let addr = line
-        .rsplit("listening on ")
+    (recv, listening_addr(&line))
+}
+
+/// The address of a "listening on ADDR" line (followed by ` (NAME)` when
+/// the address was asked for by name).
+pub fn listening_addr(line: &str) -> SocketAddr {
+    line.rsplit("listening on ")
         .next()
-        .and_then(|a| a.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no address in {line:?}"));
-    (recv, addr)
+        .and_then(|a| a.split_whitespace().next())
+        .and_then(|a| a.parse().ok())
+        .unwrap_or_else(|| panic!("no address in {line:?}"))
 }
 
 /// A loopback port that was free a moment ago.

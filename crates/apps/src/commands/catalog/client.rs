@@ -58,9 +58,10 @@ const IS_IT_RUNNING: &str = "is `framecast catalog serve` running at that addres
      cert`); without it, https:// trusts the system's roots."
 )))]
 pub(crate) struct ClientArgs {
-    /// The catalog server: HOST:PORT (as grpcurl takes it), PORT or :PORT
-    /// (on this machine), http://HOST:PORT (plaintext) or https://HOST:PORT
-    /// (TLS). HOST:PORT means TLS when --tls-ca is given.
+    /// The catalog server: PORT or :PORT (on this machine), HOST:PORT (as
+    /// grpcurl takes it) or HOST (port 50051), HOST a name or an IP address,
+    /// IPv6 in brackets (`[::1]:50051`); or http://HOST:PORT (plaintext) or
+    /// https://HOST:PORT (TLS). HOST:PORT means TLS when --tls-ca is given.
     #[arg(long, default_value = "127.0.0.1:50051", value_name = "SERVER")]
     server: String,
 
@@ -183,9 +184,18 @@ async fn connect(args: &ClientArgs) -> Result<CatalogClient> {
     if target.tls {
         config = config.tls(args.auth.tls(&[framecast_tls::ALPN_H2])?);
     }
-    CatalogClient::connect(config)
-        .await
-        .map_err(|e| client_error(e, args))
+    CatalogClient::connect(config).await.map_err(|e| match e {
+        // Said as the other address flags say it: the flag and the name as
+        // written.
+        ClientError::Connect {
+            source: ConnectError::Resolve(e),
+            ..
+        } => hinted(
+            anyhow::Error::new(e).context("--server"),
+            Some("check the host name in --server, or give an IP address"),
+        ),
+        e => client_error(e, args),
+    })
 }
 
 /// A failed call, with what to do about it in this program's flags.
@@ -222,7 +232,7 @@ fn client_error(e: ClientError, args: &ClientArgs) -> anyhow::Error {
         },
         ClientError::Broken { .. } => Some(
             "if the server uses TLS, connect with https:// and --tls-ca; else it may have \
-             stopped: retry"
+             stopped (retry), or what listens there is not a catalog server"
                 .into(),
         ),
         ClientError::Deadline { .. } => Some("raise --timeout, or retry later".into()),
@@ -230,6 +240,14 @@ fn client_error(e: ClientError, args: &ClientArgs) -> anyhow::Error {
             Some("give the server's token with --token-file FILE or FRAMECAST_TOKEN".into())
         }
         e if e.code() == Some(Code::Unavailable) => Some("retry later".into()),
+        e if e.code() == Some(Code::NotFound) => {
+            Some("`framecast catalog list` shows the ids the server has".into())
+        }
+        e if e.code() == Some(Code::AlreadyExists) => Some(
+            "give another --id, or leave it out for a fresh one; `framecast catalog del ID` \
+             frees one"
+                .into(),
+        ),
         _ => None,
     };
     hinted(e, hint)

@@ -3,7 +3,9 @@
 //!
 //! - `serve` ([`serve`]) runs the server (health and reflection included)
 //!   until Ctrl-C or SIGTERM (then exits 0). Once listening it prints
-//!   `listening on ADDR:PORT` on stdout.
+//!   `listening on ADDR:PORT` on stdout, followed by ` (NAME)` when
+//!   `--listen` named the host (`listening on 127.0.0.1:50051
+//!   (localhost)`).
 //! - `add`, `get`, `del` and `list` ([`client`]) call a server through
 //!   `framecast_catalog::client` and print the result readably, control
 //!   characters escaped, or as one line of JSON with `--json`. A failed

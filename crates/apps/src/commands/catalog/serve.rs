@@ -5,7 +5,6 @@
 //! otherwise, and refuses any other address without a token unless
 //! `--allow-anonymous` is given.
 
-use std::io;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -18,7 +17,7 @@ use framecast_catalog::{
 use framecast_net::HostPort;
 
 use crate::flags::auth::ServerAuthArgs;
-use crate::flags::{ByteSize, listen_addr, seconds, seconds_or_never};
+use crate::flags::{ByteSize, bind_hint, bound, listen_addr, resolve, seconds, seconds_or_never};
 use crate::report::{HintExt, hinted};
 
 /// The database file `serve` uses without `--db` or `--memory`.
@@ -45,9 +44,9 @@ Examples:
 /// `framecast catalog serve`'s flags.
 #[derive(Debug, Args)]
 pub(crate) struct ServeArgs {
-    /// The address to listen on: PORT or :PORT (on loopback), HOST:PORT, a
-    /// host name (localhost), or an IPv6 address in brackets (`[::1]:50051`).
-    /// Port 0 picks a free port. Any address but loopback needs
+    /// The address to listen on: PORT or :PORT (on loopback), HOST:PORT or
+    /// HOST (port 50051), HOST a name or an IP address, IPv6 in brackets
+    /// (`[::1]:50051`). Port 0 picks a free port. Any address but loopback needs
     /// --token-file (or --allow-anonymous).
     #[arg(long, default_value = "127.0.0.1:50051", value_name = "ADDRESS", value_parser = listen_addr(DEFAULT_PORT))]
     listen: HostPort,
@@ -107,9 +106,7 @@ pub(crate) struct ServeArgs {
 /// Runs `framecast catalog serve`.
 pub(crate) async fn run(args: ServeArgs) -> Result<()> {
     let listen = args.listen.clone();
-    let addresses = tokio::task::spawn_blocking(move || listen.resolve())
-        .await?
-        .with_context(|| format!("--listen {}", args.listen))?;
+    let addresses = tokio::task::spawn_blocking(move || resolve("--listen", &listen)).await??;
     let token = args.auth.token()?;
     args.auth.check_exposure(
         &addresses,
@@ -141,7 +138,7 @@ pub(crate) async fn run(args: ServeArgs) -> Result<()> {
     // Open the store before listening, so "listening" means ready.
     let (store, described) = open_store(&args, is_postgres).await?;
     let listener = bind(&addresses).await?;
-    announce(&listener, &described)?;
+    announce(&listener, &args.listen, &described)?;
     let service = ProductInfoService::new(store);
     framecast_catalog::serve_with(listener, service, config, access, shutdown_signal())
         .await
@@ -200,10 +197,23 @@ async fn open_store(
                  another --db (several servers can share a PostgreSQL database instead)",
             ),
         ),
-        e => anyhow::Error::new(e).context(format!(
-            "cannot open the catalog database {}",
-            path.display()
-        )),
+        e => {
+            // redb creates the file, not the folders above it.
+            let folder = path.parent().filter(|p| !p.as_os_str().is_empty());
+            let hint = folder.filter(|p| !p.is_dir()).map(|p| {
+                format!(
+                    "the folder {} does not exist: create it, or give another --db",
+                    p.display()
+                )
+            });
+            hinted(
+                anyhow::Error::new(e).context(format!(
+                    "cannot open the catalog database {}",
+                    path.display()
+                )),
+                hint,
+            )
+        }
     })?;
     Ok((Box::new(store), path.display().to_string()))
 }
@@ -256,21 +266,19 @@ async fn bind(addresses: &[SocketAddr]) -> Result<tokio::net::TcpListener> {
         }
     }
     let (address, e) = last.context("no address to listen on")?;
-    let hint = (e.kind() == io::ErrorKind::AddrInUse).then_some(
-        "another program uses that port: pick another --listen port, or :0 for any free one",
-    );
+    let hint = bind_hint(e.kind(), "--listen");
     Err(e)
         .with_context(|| format!("cannot listen on {address}"))
         .maybe_hint(hint)
 }
 
-fn announce(listener: &tokio::net::TcpListener, store: &str) -> Result<()> {
+fn announce(listener: &tokio::net::TcpListener, asked: &HostPort, store: &str) -> Result<()> {
     use std::io::Write;
     let address = listener.local_addr()?;
     tracing::info!(%address, store, "catalog server ready");
     // A stable line for scripts (and tests) that start the server on port 0.
     let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "listening on {address}");
+    let _ = writeln!(out, "listening on {}", bound(address, Some(asked)));
     let _ = out.flush();
     Ok(())
 }
