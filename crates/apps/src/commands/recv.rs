@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::{Args, ValueEnum};
 use framecast_stream::ReceiverBuilder;
 
@@ -166,7 +166,7 @@ fn run_window(
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .take()
-            .context("the outputs were taken before the window opened")?;
+            .ok_or_else(|| anyhow::anyhow!("the outputs were taken before the window opened"))?;
         let window = handle.clone();
         let receiver = receiver::start(builder.sinks(move |_| Ok(Box::new(window.sink()))))?;
         receiver::run_and_finish(receiver, outputs, quiet, || handle.is_closed())
@@ -179,9 +179,8 @@ fn run_window(
     _outputs: Arc<Mutex<Option<Outputs>>>,
     _quiet: bool,
 ) -> std::result::Result<Result<()>, framecast_display::DisplayError> {
-    Ok(Err(anyhow::anyhow!(
-        "this build has no window support; use --display none"
-    )))
+    use crate::report::HintExt;
+    Ok(Err(anyhow::anyhow!("this build has no window support")).hint("use --display none"))
 }
 
 /// The receiver `args` ask for (its display sinks are added by the caller).

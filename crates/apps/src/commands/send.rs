@@ -11,6 +11,7 @@ use crate::flags::Quiet;
 use crate::flags::sender::{DestinationArgs, SourceArgs};
 use crate::output::JsonOut;
 use crate::probe::Probe;
+#[cfg(feature = "window")]
 use crate::report::HintExt;
 use crate::sender;
 

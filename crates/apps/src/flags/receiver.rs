@@ -15,6 +15,7 @@ use framecast_wire::Prefix;
 use crate::flags::auth::ServerAuthArgs;
 use crate::flags::{ByteSize, Pixels, listen_addr, resolve, seconds};
 use crate::receiver::{self, Outputs};
+use crate::report::HintExt;
 use crate::{http, nats};
 
 /// The receiver's flags.
@@ -165,10 +166,10 @@ impl ReceiverArgs {
         let token = self.auth.token()?;
         if self.framing == Prefix::LegacyI64Le && (token.is_some() || self.auth.tls_cert.is_some())
         {
-            anyhow::bail!(
-                "the legacy framing cannot carry TLS or a token (the original programs cannot): \
-                 drop --framing legacy, or --tls-cert/--token-file"
-            );
+            return Err(anyhow::anyhow!(
+                "the legacy framing cannot carry TLS or a token (the original programs cannot)"
+            ))
+            .hint("drop --framing legacy, or --tls-cert and --token-file");
         }
         // Protected mode: only this machine may connect, unless senders must
         // authenticate or the user opted out.

@@ -233,7 +233,7 @@ impl DestinationArgs {
     ) -> Result<SenderBuilder> {
         let framing = self.framing;
         let Some(to) = &self.to else {
-            anyhow::bail!("no destination: give --to");
+            return Err(anyhow::anyhow!("no destination")).hint("give --to");
         };
         let destination: framecast_stream::Destination = match to {
             Destination::Nats(url) => {

@@ -15,7 +15,7 @@ use super::serve::DEFAULT_PORT;
 use crate::flags::auth::ClientAuthArgs;
 use crate::flags::seconds;
 use crate::output::out;
-use crate::report::hinted;
+use crate::report::{HintExt, hinted};
 
 /// `framecast catalog add --help`'s examples.
 pub(crate) const ADD_EXAMPLES: &str = "\
@@ -166,10 +166,11 @@ async fn connect(args: &ClientArgs) -> Result<CatalogClient> {
     let timeout = seconds("--timeout", args.timeout)?;
     let target = Target::parse(&args.server, args.auth.tls_ca.is_some())?;
     if !target.tls && args.auth.tls_ca.is_some() {
-        bail!(
-            "--tls-ca is given but --server {} is http://: use https://",
+        return Err(anyhow::anyhow!(
+            "--tls-ca is given but --server {} is http:// (plaintext)",
             args.server
-        );
+        ))
+        .hint("connect with https://, or leave --tls-ca out");
     }
     let mut config = ClientConfig::new(target.address.clone()).timeout(timeout);
     if let Some(token) = args.auth.token()? {
