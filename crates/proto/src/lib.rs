@@ -36,6 +36,8 @@
 //! assert_eq!(legacy.format(), PayloadFormat::Jpeg);
 //! ```
 
+// docs.rs labels each feature-gated item with its feature.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 
 /// The framecast frame message (`framecast.video` package).

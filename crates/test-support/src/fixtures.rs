@@ -76,6 +76,7 @@ pub fn make_certs(bin: &Path, dir: &Path, hosts: &[&str]) -> (PathBuf, PathBuf, 
 ///
 /// On a size or quality the codec refuses.
 #[cfg(feature = "pictures")]
+#[cfg_attr(docsrs, doc(cfg(feature = "pictures")))]
 pub fn pattern_jpegs(width: u32, height: u32, quality: u8, frames: u64) -> Vec<Vec<u8>> {
     use framecast_codec::{ImageBuf, PixelFormat, SenderConfig, SenderPipeline};
 

@@ -22,9 +22,14 @@
 //! let _strict = ci(); // FRAMECAST_CI=1: missing tools fail, never skip
 //! ```
 
+// docs.rs-style labels on what a feature brings (see `cargo doc` with
+// `--cfg docsrs`).
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
 pub mod alloc;
 pub mod fixtures;
 #[cfg(feature = "nats")]
+#[cfg_attr(docsrs, doc(cfg(feature = "nats")))]
 pub mod nats;
 pub mod process;
 pub mod tools;
