@@ -116,8 +116,10 @@ impl std::fmt::Display for Retry {
 /// frame period of latency). See [`SenderBuilder::queue_depth`].
 pub const DEFAULT_QUEUE_DEPTH: usize = 2;
 
-/// Buffers kept for reuse per queue beyond its depth: one in each stage's
-/// hands, and one spare.
+/// Buffers per queue beyond its depth: one in each stage's hands, and one
+/// spare. They all exist from the start (the queues' spare bins start
+/// full), so a busy moment that fills the queue finds a buffer waiting
+/// instead of allocating one.
 const POOL_EXTRA: usize = 3;
 
 /// A callback shown every frame the encode stage took (a local preview).
@@ -285,8 +287,16 @@ impl SenderBuilder {
             stop: AtomicBool::new(false),
             stop_lock: Mutex::new(()),
             stop_cv: Condvar::new(),
-            raw: Latest::new(self.queue_depth, self.queue_depth + POOL_EXTRA),
-            encoded: Latest::new(self.queue_depth, self.queue_depth + POOL_EXTRA),
+            raw: Latest::with_spares(
+                self.queue_depth,
+                self.queue_depth + POOL_EXTRA,
+                Frame::default,
+            ),
+            encoded: Latest::with_spares(
+                self.queue_depth,
+                self.queue_depth + POOL_EXTRA,
+                Encoded::default,
+            ),
             stale: AtomicU64::new(0),
             live: format.live,
             counters: Mutex::new(SenderStats::default()),

@@ -10,6 +10,7 @@ pub(super) fn capture_loop(
     count: Option<u64>,
 ) {
     let mut captured: u64 = 0;
+    let mut working = WorkingSize::default();
     while !shared.stopped() {
         // A source that is not live loses nothing but the frames left stale
         // by a broken connection, so exactly `count` frames plus those are
@@ -21,6 +22,12 @@ pub(super) fn capture_loop(
             break;
         }
         let mut frame = shared.raw.spare().unwrap_or_default();
+        if working.is_known() {
+            // A JPEG source: room for the largest JPEG so far before the
+            // source fills the frame (it makes the frame a JPEG one again,
+            // of its own size).
+            working.prepare(frame.jpeg_mut(0, 0));
+        }
         if let Err(e) = source.next_frame(&mut frame) {
             if e.is_end_of_file() {
                 lock(&shared.counters).source_ended = true;
@@ -29,6 +36,9 @@ pub(super) fn capture_loop(
                 shared.fail(StreamError::Capture(e));
             }
             break;
+        }
+        if let Some(jpeg) = frame.jpeg() {
+            working.saw(jpeg.len());
         }
         captured += 1;
         lock(&shared.counters).captured = captured;
@@ -44,11 +54,13 @@ pub(super) fn encode_loop(
     mut encoder: Encoder,
     mut hook: Option<FrameHook>,
 ) {
+    let mut working = WorkingSize::default();
     while let Some(frame) = shared.raw.pop() {
         if shared.stopped() {
             break;
         }
         let mut msg = shared.encoded.spare().unwrap_or_default();
+        working.prepare(&mut msg.jpeg);
         match encoder.encode(&frame, &mut msg) {
             Ok(passthrough) => {
                 if passthrough {
@@ -60,6 +72,7 @@ pub(super) fn encode_loop(
                 break;
             }
         }
+        working.saw(msg.jpeg.len());
         if let Some(hook) = hook.as_mut() {
             hook(&frame);
         }
@@ -69,6 +82,41 @@ pub(super) fn encode_loop(
         }
     }
     shared.encoded.close();
+}
+
+/// The largest JPEG a stage has handled so far, and room for it (and a
+/// quarter more) in each buffer the stage takes from its pool, before the
+/// buffer is filled.
+///
+/// Without it a buffer grows only when a picture larger than any it held
+/// before lands in it, which depends on which buffer each picture happens
+/// to get: a buffer could first meet the largest picture long after the
+/// start and allocate then. With it, every buffer reaches the working size
+/// on its first use after that size is seen (the pools hand their buffers
+/// out in turn), and the headroom absorbs the small variations of a steady
+/// scene; only a new, larger working size allocates again, once per
+/// buffer.
+#[derive(Debug, Default)]
+struct WorkingSize(usize);
+
+impl WorkingSize {
+    /// Whether any JPEG was seen yet.
+    fn is_known(&self) -> bool {
+        self.0 > 0
+    }
+
+    /// Notes a JPEG of `len` bytes.
+    fn saw(&mut self, len: usize) {
+        self.0 = self.0.max(len);
+    }
+
+    /// Gives `buf` room for the working size and its headroom.
+    fn prepare(&self, buf: &mut Vec<u8>) {
+        let want = self.0.saturating_add(self.0 / 4);
+        if buf.capacity() < want {
+            buf.reserve_exact(want - buf.len());
+        }
+    }
 }
 
 /// One frame ready to send: its JPEG and the `Video` fields around it,
