@@ -2,13 +2,14 @@
 # Installs what benches/compare needs beyond the Rust toolchain, skipping what
 # is already there: Debian's GStreamer 1.22 (the pipeline compared against)
 # and a Python virtual environment at benches/compare/.venv with the original
-# programs' libraries (OpenCV, NumPy, protobuf). Not part of CI: only the
+# programs' libraries (OpenCV, NumPy, protobuf), and matplotlib for
+# scripts/link-bench.sh's plots. Not part of CI: only the
 # comparison needs these. Debian/Ubuntu; run as root or with sudo available.
 set -euo pipefail
 cd "$(dirname "$0")"
 
 APT_PACKAGES=(gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good python3-venv)
-PIP_PACKAGES=(opencv-python-headless numpy protobuf)
+PIP_PACKAGES=(opencv-python-headless numpy protobuf matplotlib)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
@@ -28,7 +29,7 @@ if [ ! -x .venv/bin/python ]; then
   echo "compare setup: creating benches/compare/.venv"
   "$python" -m venv .venv
 fi
-if ! .venv/bin/python -c "import cv2, numpy, google.protobuf" 2>/dev/null; then
+if ! .venv/bin/python -c "import cv2, numpy, google.protobuf, matplotlib" 2>/dev/null; then
   echo "compare setup: installing Python packages: ${PIP_PACKAGES[*]}"
   .venv/bin/pip install -q --disable-pip-version-check "${PIP_PACKAGES[@]}"
 fi

@@ -32,6 +32,7 @@ mod catalog_cmd;
 mod cert_cmd;
 mod http_cmd;
 mod nats_cmd;
+mod stats_lines;
 
 /// Stream camera frames over TCP: a sender, a receiver, and a demo of both.
 #[derive(Debug, Parser)]
@@ -151,6 +152,36 @@ fn seconds(s: f64, flag: &str) -> Result<Duration> {
 /// The largest width or height accepted on the command line.
 const MAX_DIMENSION: u32 = 16_384;
 
+/// Whether a sender adapts to its link.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Adapt {
+    /// Adapt quality, size and frame rate to the link.
+    On,
+    /// Send every frame at --quality and --size.
+    Off,
+}
+
+/// A latency: milliseconds, or a number with `ms` or `s`.
+fn parse_latency(s: &str) -> Result<Duration, String> {
+    let t = s.trim();
+    let (number, scale) = if let Some(n) = t.strip_suffix("ms") {
+        (n, 1e-3)
+    } else if let Some(n) = t.strip_suffix('s') {
+        (n, 1.0)
+    } else {
+        (t, 1e-3)
+    };
+    let v: f64 = number
+        .trim()
+        .parse()
+        .map_err(|_| format!("expected a time such as 150ms or 0.2s, got {s:?}"))?;
+    let secs = v * scale;
+    if !(0.01..=60.0).contains(&secs) {
+        return Err(format!("{s:?} is not between 10ms and 60s"));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
 /// Where frames are shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum DisplayMode {
@@ -257,6 +288,29 @@ struct SendArgs {
     #[arg(long, value_name = "PATH")]
     stats_json: Option<PathBuf>,
 
+    /// Write the sender's counters and what its rate control chose, once a
+    /// second, as JSON lines (one object a line) to this file.
+    #[arg(long, value_name = "PATH")]
+    stats_jsonl: Option<PathBuf>,
+
+    /// Adapt to the link: lower the JPEG quality (down to --min-quality),
+    /// then the picture size, then the frame rate, to keep every frame
+    /// within --max-latency, and climb back as the link allows. Never above
+    /// --quality, --size and --fps. "off" sends every frame at --quality
+    /// and --size.
+    #[arg(long, value_enum, default_value_t = Adapt::On)]
+    adapt: Adapt,
+
+    /// The lowest JPEG quality adapting goes down to before it makes
+    /// pictures smaller.
+    #[arg(long, default_value_t = framecast_stream::adapt::DEFAULT_MIN_QUALITY, value_parser = clap::value_parser!(u8).range(1..=100))]
+    min_quality: u8,
+
+    /// The latency budget adapting keeps frames within, from capture to
+    /// arrival: milliseconds, or a number with ms or s (150, 150ms, 0.2s).
+    #[arg(long, default_value = "150ms", value_name = "TIME", value_parser = parse_latency)]
+    max_latency: Duration,
+
     /// For `framecast bench`: write this process's CPU time and heap
     /// allocations, at warm-up and at the end, to this file.
     #[arg(long, hide = true, value_name = "PATH")]
@@ -303,6 +357,13 @@ struct RecvArgs {
     /// Write the totals as JSON to this file on exit.
     #[arg(long, value_name = "PATH")]
     stats_json: Option<PathBuf>,
+
+    /// Write, once a second, what each stream did in that second (frames
+    /// shown, bytes, JPEG quality and size in use, the sender's estimate
+    /// of the link's rate, latency p50/p99/max) as JSON lines (one object a
+    /// line) to this file.
+    #[arg(long, value_name = "PATH")]
+    stats_jsonl: Option<PathBuf>,
 
     /// How many senders are served at once; the next one is refused as
     /// busy (it is told so, and retries later).
@@ -664,6 +725,9 @@ fn build_sender(args: &SendArgs) -> Result<(SenderBuilder, Option<u64>)> {
     let mut builder = builder
         .size(args.size.width, args.size.height)
         .quality(args.quality)
+        .adapt(args.adapt == Adapt::On)
+        .min_quality(args.min_quality.min(args.quality))
+        .max_latency(args.max_latency)
         .name(name)
         .on_event(move |e| log_sender_event(e, sender_hint(e, framing)));
     if let Some(n) = args.count {
@@ -781,10 +845,11 @@ fn send(args: SendArgs, quiet: bool) -> Result<()> {
     if args.preview {
         return send_with_preview(args, json, quiet);
     }
+    let mut lines = stats_lines::StatsLines::open(args.stats_jsonl.as_deref())?;
     let (builder, frames) = build_sender(&args)?;
     let sender = builder.start().map_err(sender_error)?;
     let mut probe = args.bench_report.clone().map(bench_cmd::Probe::new);
-    let run = run_sender(sender, quiet, frames, probe.as_mut(), || false);
+    let run = run_sender(sender, quiet, frames, probe.as_mut(), lines.as_mut(), || false);
     finish_sender(run, json, args.count)
 }
 
@@ -803,6 +868,7 @@ fn run_sender(
     quiet: bool,
     frames: Option<u64>,
     mut probe: Option<&mut bench_cmd::Probe>,
+    mut lines: Option<&mut stats_lines::StatsLines>,
     closed: impl Fn() -> bool,
 ) -> SenderRun {
     let mut printer = StatsPrinter::new(quiet);
@@ -829,6 +895,12 @@ fn run_sender(
         }
         if let Some(p) = probe.as_deref_mut() {
             p.observe(sender.frames_sent());
+        }
+        if let Some(l) = lines.as_deref_mut()
+            && let Err(e) = l.sender(|| sender.stats())
+        {
+            tracing::warn!("{e:#}");
+            lines = None;
         }
         match &bar {
             Some(bar) if last_bar.elapsed() >= Duration::from_millis(100) => {
@@ -947,7 +1019,7 @@ fn send_with_preview(args: SendArgs, json: Option<JsonOut>, quiet: bool) -> Resu
                 };
             })
             .start()?;
-        Ok(run_sender(sender, quiet, frames, None, || {
+        Ok(run_sender(sender, quiet, frames, None, None, || {
             handle.is_closed()
         }))
     })
@@ -1082,6 +1154,7 @@ fn server_tls(args: &RecvArgs) -> Result<Option<Arc<rustls::ServerConfig>>> {
 /// starts so that a bad path fails before any work.
 struct Outputs {
     json: Option<JsonOut>,
+    lines: Option<stats_lines::StatsLines>,
     record: Option<framecast_stream::RecordTarget>,
     probe: Option<bench_cmd::Probe>,
     http: Option<framecast_stream::http::HttpConfig>,
@@ -1101,11 +1174,17 @@ impl Outputs {
         };
         Ok(Self {
             json,
+            lines: None,
             record,
             probe: None,
             http: None,
             nats: None,
         })
+    }
+
+    fn with_lines(mut self, path: Option<&Path>) -> Result<Self> {
+        self.lines = stats_lines::StatsLines::open(path)?;
+        Ok(self)
     }
 
     fn with_nats(mut self, nats: Option<nats_cmd::NatsPlan>) -> Self {
@@ -1169,7 +1248,7 @@ fn run_and_finish(
     announce(&receiver);
     let _http = http_cmd::start(&receiver, outputs.http)?;
     let nats = nats_cmd::start(&receiver, outputs.nats)?;
-    let stats = run_receiver(receiver, quiet, outputs.probe, closed);
+    let stats = run_receiver(receiver, quiet, outputs.probe, outputs.lines, closed);
     let recorded = recording
         .map(framecast_stream::Recording::finish)
         .transpose();
@@ -1216,6 +1295,7 @@ fn recv_http(args: &RecvArgs) -> Result<Option<framecast_stream::http::HttpConfi
 
 fn recv(args: RecvArgs, quiet: bool) -> Result<()> {
     let outputs = Outputs::open(args.stats_json.as_deref(), args.record.as_deref())?
+        .with_lines(args.stats_jsonl.as_deref())?
         .with_probe(args.bench_report.as_deref())
         .with_http(recv_http(&args)?)
         .with_nats(args.nats.plan(args.allow_anonymous)?);
@@ -1235,6 +1315,7 @@ fn recv(args: RecvArgs, quiet: bool) -> Result<()> {
                 framecast_stream::Report(&e)
             );
             let outputs = Outputs::open(args.stats_json.as_deref(), args.record.as_deref())?
+                .with_lines(args.stats_jsonl.as_deref())?
                 .with_http(recv_http(&args)?)
                 .with_nats(args.nats.plan(args.allow_anonymous)?);
             recv_headless(&args, outputs, quiet)
@@ -1299,6 +1380,7 @@ fn run_receiver(
     receiver: Receiver,
     quiet: bool,
     mut probe: Option<bench_cmd::Probe>,
+    mut lines: Option<stats_lines::StatsLines>,
     closed: impl Fn() -> bool,
 ) -> (
     ReceiverStats,
@@ -1313,6 +1395,12 @@ fn run_receiver(
         if let Some(p) = probe.as_mut() {
             p.observe(receiver.frames_received());
         }
+        if let Some(l) = lines.as_mut()
+            && let Err(e) = l.receiver(|| receiver.stats())
+        {
+            tracing::warn!("{e:#}");
+            lines = None;
+        }
         printer.receiver(|| receiver.stats());
         std::thread::sleep(TICK);
     }
@@ -1322,6 +1410,11 @@ fn run_receiver(
         Ok(stats) => (stats, Ok(())),
         Err(e) => (last, Err(e)),
     };
+    if let Some(l) = lines.as_mut()
+        && let Err(e) = l.receiver_end(&stats)
+    {
+        tracing::warn!("{e:#}");
+    }
     if let Some(mut p) = probe {
         p.observe(stats.received);
         p.finish(stats.received, stats.bytes);

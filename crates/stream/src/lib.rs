@@ -12,6 +12,9 @@
 //!   per-stream latest-wins slots. Each stream's newest [`Frame`] stays
 //!   reachable for other consumers ([`StreamHandle::watch`]), and every
 //!   accepted frame can be followed ([`Receiver::subscribe`]).
+//! - [`adapt`]: the sender's rate control, sans I/O: from the receiver's
+//!   feedback, the JPEG quality, picture size and frame rate that keep
+//!   frames within a latency budget on the link there is.
 //! - [`handshake`]: the session handshake, sans I/O; [`limits`]: every
 //!   limit and timeout with its default; [`events`]: what happens to
 //!   connections, for logs and hints.
@@ -67,6 +70,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod adapt;
 mod backoff;
 mod error;
 pub mod events;
@@ -102,7 +106,7 @@ pub use sender::{
     Sender, SenderBuilder,
 };
 pub use stats::{
-    LatencySummary, RECENT_LATENCY_SAMPLES, RateMeter, ReceiverStats, SenderStats, StreamStats,
+    AdaptStats, IntervalMeter, IntervalStats, LatencySummary, RECENT_LATENCY_SAMPLES, RateMeter, ReceiverStats, SenderStats, StreamInterval, StreamStats,
     TimeoutCounts,
 };
 

@@ -74,6 +74,23 @@ pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// (a receiver that stopped reading, or vanished without a reset).
 pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How many bytes a sender lets wait unsent in the kernel before it holds
+/// the next frame back (`TCP_NOTSENT_LOWAT`): a frame starts only when less
+/// than this is waiting, so that a frame the link cannot carry yet is
+/// replaced by a newer one instead of queuing behind the others. About a
+/// quarter of a 400x400 frame at quality 95: small enough that nothing
+/// stale waits, large enough that the next frame's start overlaps the end
+/// of the last.
+pub const DEFAULT_UNSENT_LIMIT: u32 = 16 * 1024;
+
+/// Bytes of feedback a receiver lets wait for a sender that does not read
+/// them; beyond it, arrivals go unreported (never a frame held up).
+pub const FEEDBACK_BACKLOG: usize = 16 * 1024;
+
+/// How often a sender that waits for its socket to take the next frame
+/// looks for the receiver's feedback and for a request to stop.
+pub const SEND_POLL_INTERVAL: Duration = Duration::from_millis(20);
+
 /// TCP keepalive on a sender's connection: probes after this much silence
 /// from the receiver, [`KEEPALIVE_INTERVAL`] apart, [`KEEPALIVE_RETRIES`]
 /// times. With `TCP_USER_TIMEOUT` set to [`DEFAULT_WRITE_TIMEOUT`], a

@@ -468,4 +468,15 @@ impl StreamHandle {
     pub fn stats(&self) -> StreamStats {
         self.0.snapshot()
     }
+
+    /// Asks its sender to keep within `settings` from now on (a viewer that
+    /// wants less, an operator's choice): the ask travels in the session's
+    /// feedback with the next frame, and a sender that adapts treats it as
+    /// its new ceiling. Replaces any earlier ask. Returns whether the
+    /// sender reads feedback at all (a sender that does not, or the legacy
+    /// framing, never learns of it).
+    pub fn ask_sender(&self, settings: framecast_proto::handshake::Settings) -> bool {
+        *lock(&self.0.asked) = (Some(settings), true);
+        self.0.feedback.load(Ordering::Relaxed)
+    }
 }

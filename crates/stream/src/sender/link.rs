@@ -21,6 +21,8 @@ pub(super) struct Link {
     pub(super) backoff: Backoff,
     #[cfg(feature = "tls")]
     pub(super) tls: Option<TlsClient>,
+    /// `TCP_NOTSENT_LOWAT`: see [`SenderBuilder::unsent_limit`].
+    pub(super) unsent_limit: u32,
 }
 
 /// The host part of `HOST:PORT` or `[V6]:PORT`: the name a TLS
@@ -36,7 +38,9 @@ pub(super) fn host_of(to: &str) -> &str {
 
 /// What one attempt at a session came to.
 pub(super) enum Attempt {
-    Session(FrameWriter<Conn>, SocketAddr),
+    /// A session: the writer, the receiver's address, and whether it sends
+    /// feedback.
+    Session(FrameWriter<Conn>, SocketAddr, bool),
     Retry(Duration),
     Fatal(StreamError),
 }
@@ -69,13 +73,13 @@ impl Link {
     pub(super) fn connect(
         &mut self,
         shared: &SenderShared,
-    ) -> Option<(FrameWriter<Conn>, SocketAddr)> {
+    ) -> Option<(FrameWriter<Conn>, SocketAddr, bool)> {
         loop {
             if shared.stopped() {
                 return None;
             }
             match self.attempt(shared) {
-                Attempt::Session(w, peer) => return Some((w, peer)),
+                Attempt::Session(w, peer, feedback) => return Some((w, peer, feedback)),
                 Attempt::Retry(delay) => {
                     if shared.sleep(delay) {
                         return None;
@@ -133,7 +137,7 @@ impl Link {
             }
         };
         let _ = stream.set_nodelay(true);
-        tune(&stream, self.write_timeout);
+        tune(&stream, self.write_timeout, self.unsent_limit);
         let peer = stream
             .peer_addr()
             .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
@@ -162,6 +166,7 @@ impl Link {
         };
         let mut codec = self.codec.clone();
         let mut stream_id = None;
+        let mut feedback = false;
         if codec.prefix() == Prefix::U32Le {
             let status = match session(&mut stream, &self.hello, self.status_timeout) {
                 Ok(status) => status,
@@ -215,16 +220,29 @@ impl Link {
                 codec.set_max_frame_len(usize::try_from(limit).unwrap_or(usize::MAX));
             }
             stream_id = Some(status.stream_id);
+            feedback = self.hello.feedback > 0 && status.feedback == handshake::FEEDBACK_VERSION;
+            if feedback {
+                // Feedback is read between frames, a little at a time:
+                // a read must never hold up the next frame.
+                let _ = stream.tcp().set_read_timeout(Some(FEEDBACK_READ_TIMEOUT));
+            }
         }
         self.event(&SenderEvent::Connected { peer, stream_id });
-        Attempt::Session(FrameWriter::with_codec(stream, codec), peer)
+        Attempt::Session(FrameWriter::with_codec(stream, codec), peer, feedback)
     }
 }
 
+/// How long one read of the receiver's feedback may wait for the rest of a
+/// message (or of a TLS record) that has begun to arrive.
+const FEEDBACK_READ_TIMEOUT: Duration = Duration::from_millis(2);
+
 /// Bounds how long a broken connection can go unnoticed: a write timeout,
 /// TCP keepalive, and (on Linux) `TCP_USER_TIMEOUT` on unacknowledged data.
-/// Best effort: a socket that refuses an option keeps its defaults.
-pub(super) fn tune(stream: &TcpStream, write_timeout: Duration) {
+/// Keeps at most `unsent_limit` bytes unsent in the kernel
+/// (`TCP_NOTSENT_LOWAT`, Linux and macOS): the socket reports itself
+/// writable, and a blocking write goes on, only below it. Best effort: a
+/// socket that refuses an option keeps its defaults.
+pub(super) fn tune(stream: &TcpStream, write_timeout: Duration, unsent_limit: u32) {
     let _ = stream.set_write_timeout(Some(write_timeout));
     let sock = socket2::SockRef::from(stream);
     let keepalive = socket2::TcpKeepalive::new()
@@ -234,6 +252,109 @@ pub(super) fn tune(stream: &TcpStream, write_timeout: Duration) {
     let _ = sock.set_tcp_keepalive(&keepalive);
     #[cfg(any(target_os = "linux", target_os = "android"))]
     let _ = sock.set_tcp_user_timeout(Some(write_timeout));
+    #[cfg(any(target_os = "linux", target_os = "android", target_vendor = "apple"))]
+    let _ = sock.set_tcp_notsent_lowat(unsent_limit);
+    #[cfg(not(any(target_os = "linux", target_os = "android", target_vendor = "apple")))]
+    let _ = unsent_limit;
+}
+
+/// What the socket of a session is ready for.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct Readiness {
+    /// A whole new frame may start: less than the unsent limit is waiting.
+    pub(super) writable: bool,
+    /// The receiver sent something (feedback), or closed.
+    pub(super) readable: bool,
+}
+
+/// Waits up to `timeout` until the socket can take a new frame or (with
+/// `read`) has bytes from the receiver.
+pub(super) fn wait_ready(
+    conn: &Conn,
+    read: bool,
+    timeout: Duration,
+) -> std::io::Result<Readiness> {
+    use rustix::event::{PollFd, PollFlags, Timespec};
+    let mut flags = PollFlags::OUT;
+    if read {
+        flags |= PollFlags::IN;
+    }
+    let tcp = conn.tcp();
+    let mut fds = [PollFd::new(tcp, flags)];
+    let timeout = Timespec {
+        tv_sec: timeout.as_secs() as _,
+        tv_nsec: timeout.subsec_nanos() as _,
+    };
+    match rustix::event::poll(&mut fds, Some(&timeout)) {
+        Ok(_) => {}
+        Err(rustix::io::Errno::INTR) => return Ok(Readiness::default()),
+        Err(e) => return Err(e.into()),
+    }
+    let got = fds[0].revents();
+    let broken = got.intersects(PollFlags::ERR | PollFlags::HUP | PollFlags::NVAL);
+    Ok(Readiness {
+        // A broken socket reads as ready: the write or read that follows
+        // says what broke.
+        writable: got.contains(PollFlags::OUT) || broken,
+        readable: got.contains(PollFlags::IN) || (read && broken),
+    })
+}
+
+/// Why the receiver's feedback stopped.
+#[derive(Debug)]
+pub(super) enum FeedbackEnd {
+    /// The receiver closed the connection.
+    Closed,
+    /// A read failed.
+    Io(std::io::Error),
+    /// What it sent is not feedback.
+    Protocol(handshake::HandshakeError),
+}
+
+/// Reads what the receiver has sent back, without waiting for more than a
+/// moment, and hands each whole feedback message to `on`. `inbox` keeps a
+/// message that has not fully arrived; `message` is reused (decoding into
+/// it allocates nothing once its lists have grown).
+pub(super) fn read_feedback(
+    conn: &mut Conn,
+    inbox: &mut Vec<u8>,
+    message: &mut framecast_proto::handshake::Feedback,
+    mut on: impl FnMut(&framecast_proto::handshake::Feedback),
+) -> Result<(), FeedbackEnd> {
+    use std::io::Read;
+    let mut chunk = [0u8; 2048];
+    loop {
+        match conn.read(&mut chunk) {
+            Ok(0) => return Err(FeedbackEnd::Closed),
+            Ok(n) => {
+                // Bounded: a message is at most the envelope and
+                // MAX_HANDSHAKE_BODY, and whole ones leave at once below.
+                inbox.extend_from_slice(&chunk[..n]);
+                loop {
+                    match handshake::decode_feedback_into(inbox, message) {
+                        Ok(Some(len)) => {
+                            on(message);
+                            inbox.drain(..len);
+                        }
+                        Ok(None) => break,
+                        Err(e) => return Err(FeedbackEnd::Protocol(e)),
+                    }
+                }
+                if n < chunk.len() {
+                    return Ok(());
+                }
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted
+                ) =>
+            {
+                return Ok(());
+            }
+            Err(e) => return Err(FeedbackEnd::Io(e)),
+        }
+    }
 }
 
 /// A sender's connection: plaintext, or TLS over TCP.

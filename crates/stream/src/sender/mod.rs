@@ -58,7 +58,7 @@ mod nats;
 use self::link::Link;
 #[cfg(feature = "tls")]
 use self::link::TlsClient;
-use self::pipeline::{Encoded, Encoder, capture_loop, encode_loop};
+use self::pipeline::{Encoded, Encoder, SharedTarget, capture_loop, encode_loop};
 use self::send::send_loop;
 
 /// The original program's frame size.
@@ -150,6 +150,10 @@ pub struct SenderBuilder {
     /// Publish to NATS instead of connecting to a receiver.
     #[cfg(feature = "nats")]
     nats: Option<crate::nats::NatsUrl>,
+    adapt: bool,
+    min_quality: u8,
+    max_latency: Duration,
+    unsent_limit: u32,
 }
 
 impl std::fmt::Debug for SenderBuilder {
@@ -196,7 +200,53 @@ impl SenderBuilder {
             token: None,
             #[cfg(feature = "nats")]
             nats: None,
+            adapt: true,
+            min_quality: crate::adapt::DEFAULT_MIN_QUALITY,
+            max_latency: crate::adapt::DEFAULT_MAX_LATENCY,
+            unsent_limit: crate::limits::DEFAULT_UNSENT_LIMIT,
         }
+    }
+
+    /// Whether the sender adapts to its link (default: yes). It then asks
+    /// the receiver for feedback in the handshake and, from what arrives
+    /// and when, lowers the JPEG quality (down to
+    /// [`min_quality`](Self::min_quality)), then the picture size, then
+    /// the frame rate, to keep each frame within
+    /// [`max_latency`](Self::max_latency), and climbs back as the link
+    /// allows (see [`adapt`](crate::adapt)). Never above the configured
+    /// quality, size and rate. Off, every frame has the configured quality
+    /// and size, as before.
+    pub fn adapt(mut self, on: bool) -> Self {
+        self.adapt = on;
+        self
+    }
+
+    /// The lowest JPEG quality the rate control goes down to before it makes
+    /// pictures smaller (default
+    /// [`DEFAULT_MIN_QUALITY`](crate::adapt::DEFAULT_MIN_QUALITY); 1..=100,
+    /// [`start`](Self::start) refuses others).
+    pub fn min_quality(mut self, quality: u8) -> Self {
+        self.min_quality = quality;
+        self
+    }
+
+    /// The latency budget the rate control keeps frames within, from
+    /// capture to arrival (default
+    /// [`DEFAULT_MAX_LATENCY`](crate::adapt::DEFAULT_MAX_LATENCY)).
+    pub fn max_latency(mut self, latency: Duration) -> Self {
+        self.max_latency = latency;
+        self
+    }
+
+    /// How many bytes may wait unsent in the kernel before the send stage
+    /// holds the next frame back (`TCP_NOTSENT_LOWAT`; default
+    /// [`DEFAULT_UNSENT_LIMIT`](crate::limits::DEFAULT_UNSENT_LIMIT)). A
+    /// frame starts only once less than this is waiting, so stale frames
+    /// never queue in the socket: a newer frame replaces one that could
+    /// not start.
+    pub fn unsent_limit(mut self, bytes: u32) -> Self {
+        self.unsent_limit = bytes;
+        self
     }
 
     /// Connects with TLS, verifying the receiver's certificate with
@@ -350,6 +400,12 @@ impl SenderBuilder {
             name: self.name.clone(),
             token,
             software: concat!("framecast/", env!("CARGO_PKG_VERSION")).to_owned(),
+            // Only a sender that adapts reads what the receiver says back.
+            feedback: if self.adapt {
+                handshake::FEEDBACK_VERSION
+            } else {
+                0
+            },
         };
         handshake::check_hello(&hello).map_err(|_| StreamError::Config {
             what: "name",
@@ -358,6 +414,15 @@ impl SenderBuilder {
         let bad = |what, reason| Err(StreamError::Config { what, reason });
         if !(1..=100).contains(&self.quality) {
             return bad("quality", "must be between 1 and 100");
+        }
+        if !(1..=100).contains(&self.min_quality) {
+            return bad("min_quality", "must be between 1 and 100");
+        }
+        if self.max_latency < Duration::from_millis(10) {
+            return bad("max_latency", "must be at least 10 ms");
+        }
+        if self.unsent_limit == 0 {
+            return bad("unsent_limit", "must be at least 1 byte");
         }
         if self.queue_depth == 0 {
             return bad("queue_depth", "must be at least 1");
@@ -384,7 +449,10 @@ impl SenderBuilder {
             raw: Latest::new(self.queue_depth, self.queue_depth + POOL_EXTRA),
             encoded: Latest::new(self.queue_depth, self.queue_depth + POOL_EXTRA),
             stale: AtomicU64::new(0),
+            replaced: AtomicU64::new(0),
             live: format.live,
+            realtime: format.live || format.paced_fps.is_some(),
+            target: SharedTarget::default(),
             counters: Mutex::new(SenderStats::default()),
             socket: Mutex::new(None),
             started: Instant::now(),
@@ -422,7 +490,17 @@ impl SenderBuilder {
                 return Err(e);
             }
         }
+        let control = self.adapt.then(|| {
+            let fps = format.paced_fps.map_or(30, |f| f.round().max(1.0) as u32);
+            crate::adapt::Controller::new(
+                crate::adapt::AdaptConfig::new(self.width, self.height, fps)
+                    .with_max_quality(self.quality)
+                    .with_min_quality(self.min_quality)
+                    .with_max_latency(self.max_latency),
+            )
+        });
         let link = Link {
+            unsent_limit: self.unsent_limit,
             to: self.to,
             codec: FrameCodec::with_prefix(self.prefix).max_frame_len(self.max_frame_len),
             size: (self.width, self.height),
@@ -444,7 +522,7 @@ impl SenderBuilder {
         let send_stage: Box<dyn FnOnce() + Send> = {
             let shared = Arc::clone(&shared);
             let count = self.count;
-            Box::new(move || send_loop(&shared, link, count))
+            Box::new(move || send_loop(&shared, link, count, control))
         };
         #[cfg(feature = "nats")]
         let send_stage = nats::send_stage(nats, &shared, self.count).unwrap_or(send_stage);
@@ -544,7 +622,16 @@ struct SenderShared {
     /// Frames captured before a connection broke, dropped after it was made
     /// again rather than sent late.
     stale: AtomicU64,
+    /// Frames that could not start because the link was busy, replaced by a
+    /// newer one at the socket.
+    replaced: AtomicU64,
     live: bool,
+    /// Whether frames are due at a steady rate (a camera, a paced source):
+    /// then a frame the link cannot take yet is replaced by a newer one,
+    /// rather than making the source wait.
+    realtime: bool,
+    /// What the rate control chose, for the encode stage.
+    target: SharedTarget,
     counters: Mutex<SenderStats>,
     /// The open connection, so that stopping can unblock a write.
     socket: Mutex<Option<TcpStream>>,
@@ -582,6 +669,15 @@ impl SenderShared {
         self.stopped()
     }
 
+    /// Frames captured that will never be sent: gone stale, replaced at
+    /// the socket, or left out by the rate control.
+    fn not_sent(&self) -> u64 {
+        self.stale.load(Ordering::SeqCst)
+            + self.replaced.load(Ordering::SeqCst)
+            + self.encoded.dropped()
+            + lock(&self.counters).skipped
+    }
+
     fn fail(&self, e: StreamError) {
         // The caller gets the error from `wait`; logged here only for
         // debugging, so that a program prints it once.
@@ -592,7 +688,19 @@ impl SenderShared {
 
     fn snapshot(&self) -> SenderStats {
         let mut s = lock(&self.counters).clone();
-        s.dropped = self.raw.dropped() + self.encoded.dropped() + self.stale.load(Ordering::SeqCst);
+        s.replaced = self.encoded.dropped() + self.replaced.load(Ordering::SeqCst);
+        s.dropped = self.raw.dropped() + s.replaced + self.stale.load(Ordering::SeqCst);
+        if let Some(t) = self.target.load() {
+            s.adapt = Some(crate::stats::AdaptStats {
+                quality: t.quality,
+                width: t.width,
+                height: t.height,
+                fps: (t.fps * 100.0).round() / 100.0,
+                rate_kbps: t.rate_bps / 1000,
+                link_rate_kbps: t.link_rate_bps / 1000,
+                queue_delay_ms: secs(self.target.queue_delay()) * 1000.0,
+            });
+        }
         let elapsed = self.started.elapsed();
         s.seconds = secs(elapsed);
         s.fps = if s.seconds > 0.0 {
@@ -604,9 +712,11 @@ impl SenderShared {
     }
 
     /// Hands `item` to the next stage: a live source's oldest item is
-    /// dropped when the queue is full; anything else waits for room.
-    fn forward<T>(&self, queue: &Latest<T>, item: T) -> bool {
-        let pushed = if self.live {
+    /// dropped when the queue is full (and, before the send stage, any
+    /// real-time source's: the link decides which frames go); anything
+    /// else waits for room.
+    fn forward<T>(&self, queue: &Latest<T>, item: T, to_send: bool) -> bool {
+        let pushed = if self.live || (to_send && self.realtime) {
             queue.push(item)
         } else {
             queue.push_wait(item)
