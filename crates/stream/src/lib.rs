@@ -106,8 +106,8 @@ pub use sender::{
     Sender, SenderBuilder,
 };
 pub use stats::{
-    AdaptStats, IntervalMeter, IntervalStats, LatencySummary, RECENT_LATENCY_SAMPLES, RateMeter, ReceiverStats, SenderStats, StreamInterval, StreamStats,
-    TimeoutCounts,
+    AdaptStats, IntervalMeter, IntervalStats, LatencySummary, RECENT_LATENCY_SAMPLES, ReceiverStats,
+    SenderStats, StreamInterval, StreamStats, TimeoutCounts,
 };
 
 /// The port the original programs used.

@@ -1,11 +1,11 @@
-//! Counters, latency percentiles and the once-a-second stats line.
+//! Counters and latency percentiles.
 //!
 //! The engines keep one set of counters per stream behind a mutex that each
 //! stage holds for a few instructions per frame; a [`ReceiverStats`] or
-//! [`SenderStats`] snapshot copies them out. [`RateMeter`] turns successive
-//! snapshots into the stats line users see.
+//! [`SenderStats`] snapshot copies them out. Turning snapshots into lines
+//! for people is the application's business (the `framecast` binary's
+//! stats line).
 
-use std::fmt::Write as _;
 use std::time::Duration;
 
 use serde::Serialize;
@@ -550,109 +550,6 @@ pub struct AdaptStats {
     pub queue_delay_ms: f64,
 }
 
-/// One stream's cumulative counters at the previous line: id, frames,
-/// received, bytes.
-type StreamMark = (u32, u64, u64, u64);
-
-/// Turns successive snapshots into the once-a-second stats line.
-#[derive(Debug, Default)]
-pub struct RateMeter {
-    last: Option<(f64, Vec<StreamMark>)>,
-    last_sender: Option<(f64, u64, u64)>,
-}
-
-impl RateMeter {
-    /// A meter with no history.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// One line per connected stream (rates since the previous call): fps
-    /// shown and received, kbit/s, recent latency p50/p99, dropped, corrupt.
-    /// With no stream connected, a single "waiting" line.
-    pub fn receiver_lines(&mut self, s: &ReceiverStats) -> Vec<String> {
-        let prev = self.last.take();
-        let dt = prev
-            .as_ref()
-            .map(|(t, _)| s.seconds - t)
-            .filter(|dt| *dt > 0.0);
-        let mut lines = Vec::new();
-        for st in s.per_stream.iter().filter(|st| st.connected) {
-            let before = prev
-                .as_ref()
-                .and_then(|(_, v)| v.iter().find(|p| p.0 == st.id))
-                .copied();
-            let (shown_fps, recv_fps, kbps) = match (dt, before) {
-                (Some(dt), Some((_, f, r, b))) => (
-                    (st.frames - f) as f64 / dt,
-                    (st.received - r) as f64 / dt,
-                    (st.bytes - b) as f64 * 8.0 / 1000.0 / dt,
-                ),
-                _ if st.seconds > 0.0 => (
-                    st.frames as f64 / st.seconds,
-                    st.received as f64 / st.seconds,
-                    st.bytes as f64 * 8.0 / 1000.0 / st.seconds,
-                ),
-                _ => (0.0, 0.0, 0.0),
-            };
-            let mut line = String::new();
-            let _ = write!(
-                line,
-                "stream {} {}: {:5.1} fps shown, {:5.1} received, {:7.0} kbit/s, ",
-                st.id, st.name, shown_fps, recv_fps, kbps
-            );
-            match st.recent_latency_ms {
-                Some(l) => {
-                    let _ = write!(line, "latency p50 {:.1} ms p99 {:.1} ms, ", l.p50, l.p99);
-                }
-                None => line.push_str("latency n/a, "),
-            }
-            let _ = write!(line, "dropped {}, corrupt {}", st.dropped, st.corrupt);
-            lines.push(line);
-        }
-        if lines.is_empty() {
-            lines.push(format!(
-                "waiting for senders: {} frames shown from {} streams so far",
-                s.frames, s.streams
-            ));
-        }
-        self.last = Some((
-            s.seconds,
-            s.per_stream
-                .iter()
-                .map(|st| (st.id, st.frames, st.received, st.bytes))
-                .collect(),
-        ));
-        lines
-    }
-
-    /// The sender's line: fps and kbit/s sent since the previous call,
-    /// dropped, reconnects, connection state.
-    pub fn sender_line(&mut self, s: &SenderStats) -> String {
-        let (fps, kbps) = match self.last_sender {
-            Some((t, sent, bytes)) if s.seconds > t => (
-                (s.sent - sent) as f64 / (s.seconds - t),
-                (s.bytes - bytes) as f64 * 8.0 / 1000.0 / (s.seconds - t),
-            ),
-            _ if s.seconds > 0.0 => (
-                s.sent as f64 / s.seconds,
-                s.bytes as f64 * 8.0 / 1000.0 / s.seconds,
-            ),
-            _ => (0.0, 0.0),
-        };
-        self.last_sender = Some((s.seconds, s.sent, s.bytes));
-        format!(
-            "sent {} frames: {:5.1} fps, {:7.0} kbit/s, dropped {}, reconnects {}{}",
-            s.sent,
-            fps,
-            kbps,
-            s.dropped,
-            s.reconnects,
-            if s.connected { "" } else { " (connecting)" }
-        )
-    }
-}
-
 /// Seconds as `f64`, rounded to milliseconds for readable JSON.
 pub(crate) fn secs(d: Duration) -> f64 {
     (d.as_secs_f64() * 1000.0).round() / 1000.0
@@ -765,62 +662,5 @@ mod tests {
             assert!(v.get(key).is_some(), "missing {key}");
         }
         assert!(v["latency_ms"].is_null());
-    }
-
-    #[test]
-    fn rate_meter_reports_rates_per_stream() {
-        let mk = |seconds: f64, frames: u64| ReceiverStats {
-            frames,
-            received: frames,
-            dropped: 0,
-            corrupt: 0,
-            clock_skew: 0,
-            bytes: frames * 1000,
-            seconds,
-            connected_seconds: seconds,
-            fps: 0.0,
-            latency_ms: None,
-            streams: 1,
-            active_streams: 1,
-            refused: 0,
-            connections: 1,
-            handshake_failures: 0,
-            unauthenticated: 0,
-            timeouts: TimeoutCounts::default(),
-            per_stream: vec![StreamStats {
-                id: 1,
-                name: "peer".into(),
-                label: "peer".into(),
-                peer: "127.0.0.1:1".into(),
-                connected: true,
-                frames,
-                received: frames,
-                dropped: 0,
-                corrupt: 0,
-                clock_skew: 0,
-                bytes: frames * 1000,
-                seconds,
-                fps: 0.0,
-                latency_ms: None,
-                recent_latency_ms: Some(LatencySummary {
-                    p50: 1.0,
-                    p99: 2.0,
-                    max: 3.0,
-                }),
-                quality: Some(80),
-                width: 400,
-                height: 400,
-                link_rate_kbps: None,
-                feedback: false,
-                latency_histogram: None,
-            }],
-        };
-        let mut m = RateMeter::new();
-        m.receiver_lines(&mk(1.0, 10));
-        let lines = m.receiver_lines(&mk(2.0, 40));
-        assert_eq!(lines.len(), 1);
-        assert!(lines[0].contains(" 30.0 fps shown"), "{}", lines[0]);
-        assert!(lines[0].contains("240 kbit/s"), "{}", lines[0]);
-        assert!(lines[0].contains("p50 1.0 ms p99 2.0 ms"), "{}", lines[0]);
     }
 }

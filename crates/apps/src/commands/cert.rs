@@ -7,9 +7,20 @@ use anyhow::{Context, Result};
 use clap::Args;
 use framecast_tls::{CertError, CertificateSet, SERVER_VALIDITY_DAYS};
 
+use crate::report::HintExt;
+
 /// The names the certificate is for when no `--host` is given.
 const DEFAULT_HOSTS: [&str; 3] = ["localhost", "127.0.0.1", "::1"];
 
+/// `framecast cert --help`'s examples.
+pub(crate) const EXAMPLES: &str = "\
+Examples:
+  framecast cert --out certs                               for this machine (localhost)
+  framecast cert --out certs --host cam-hub.lan --host 192.168.1.20
+  framecast cert --out certs --force                       replace an expired set
+";
+
+/// `framecast cert`'s flags.
 #[derive(Debug, Args)]
 pub(crate) struct CertArgs {
     /// The directory to write ca.pem, server.pem and server-key.pem into
@@ -37,13 +48,17 @@ pub(crate) fn run(args: CertArgs) -> Result<()> {
     let set = CertificateSet::generate(&hosts).context("cannot make the certificates")?;
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("cannot create the directory {}", args.out.display()))?;
-    let files = set.write_to(&args.out, args.force).map_err(|e| match e {
-        CertError::Exists { ref path } => anyhow::anyhow!(
-            "{} exists already; nothing was written (add --force to replace the files)",
-            path.display()
-        ),
-        e => anyhow::Error::new(e).context("cannot write the certificates"),
-    })?;
+    let files = match set.write_to(&args.out, args.force) {
+        Ok(files) => files,
+        Err(CertError::Exists { path }) => {
+            return Err(anyhow::anyhow!(
+                "{} exists already; nothing was written",
+                path.display()
+            ))
+            .hint("add --force to replace the files");
+        }
+        Err(e) => return Err(e).context("cannot write the certificates"),
+    };
 
     let ca = files.ca_cert.display();
     let cert = files.server_cert.display();

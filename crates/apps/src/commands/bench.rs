@@ -18,25 +18,23 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use framecast_codec::{ImageBuf, PixelFormat};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
-use crate::{Size, out};
+use crate::flags::{Quiet, Size};
+use crate::output::out;
+use crate::probe::{ChildReport, WARM_UP};
 
 /// The photographs the built-in sequence pans across (see
 /// crates/codec/testdata/README.md for where they come from).
 const PICTURES: [&[u8]; 2] = [
-    include_bytes!("../../codec/testdata/bunny_640x480.png"),
-    include_bytes!("../../codec/testdata/motorcycle_640x480.png"),
+    include_bytes!("../../../codec/testdata/bunny_640x480.png"),
+    include_bytes!("../../../codec/testdata/motorcycle_640x480.png"),
 ];
 
 /// Frames of the built-in sequence.
 const SEQUENCE_FRAMES: u32 = 32;
 
-/// Frames each side lets pass before measuring (connection set-up,
-/// buffers growing to their working size).
-const WARM_UP: u64 = 30;
-
-/// Measure the whole pipeline.
+/// `framecast bench`'s flags.
 #[derive(Debug, Args)]
 pub(crate) struct BenchArgs {
     /// Frames to send.
@@ -75,84 +73,19 @@ pub(crate) struct BenchArgs {
     /// Print the results as one JSON object instead of a table.
     #[arg(long)]
     json: bool,
+
+    #[command(flatten)]
+    pub(crate) quiet: Quiet,
 }
 
-/// What a child process measured of itself (`--bench-report`).
-#[derive(Debug, Default, Clone, Serialize, Deserialize)]
-pub(crate) struct ChildReport {
-    /// Frames at the end of the warm-up, and CPU time (µs) and allocations
-    /// then.
-    warm_frames: u64,
-    warm_cpu_us: u64,
-    warm_allocations: u64,
-    /// The same at the end.
-    frames: u64,
-    cpu_us: u64,
-    allocations: u64,
-    /// Bytes moved (sent, or received).
-    bytes: u64,
-}
-
-impl ChildReport {
-    fn per_frame(&self) -> Option<(f64, f64)> {
-        let n = self
-            .frames
-            .checked_sub(self.warm_frames)
-            .filter(|&n| n > 0)? as f64;
-        Some((
-            (self.cpu_us - self.warm_cpu_us) as f64 / n,
-            (self.allocations - self.warm_allocations) as f64 / n,
-        ))
-    }
-}
-
-fn cpu_us() -> u64 {
-    let t = rustix::time::clock_gettime(rustix::time::ClockId::ProcessCPUTime);
-    t.tv_sec as u64 * 1_000_000 + t.tv_nsec as u64 / 1000
-}
-
-/// The measuring side of `--bench-report`: fed the frame count as it
-/// grows, it takes the warm-up snapshot once, then the final one.
-#[derive(Debug)]
-pub(crate) struct Probe {
-    path: PathBuf,
-    report: ChildReport,
-    warm: bool,
-}
-
-impl Probe {
-    pub(crate) fn new(path: PathBuf) -> Self {
-        Self {
-            path,
-            report: ChildReport::default(),
-            warm: false,
-        }
-    }
-
-    /// Called as frames go by; cheap (no allocation).
-    pub(crate) fn observe(&mut self, frames: u64) {
-        if !self.warm && frames >= WARM_UP {
-            self.warm = true;
-            self.report.warm_frames = frames;
-            self.report.warm_cpu_us = cpu_us();
-            self.report.warm_allocations = crate::alloc_count::allocations();
-        }
-    }
-
-    /// Takes the final snapshot and writes the report.
-    pub(crate) fn finish(&mut self, frames: u64, bytes: u64) {
-        self.report.frames = frames;
-        self.report.cpu_us = cpu_us();
-        self.report.allocations = crate::alloc_count::allocations();
-        self.report.bytes = bytes;
-        let written = serde_json::to_vec(&self.report)
-            .map_err(std::io::Error::other)
-            .and_then(|text| std::fs::write(&self.path, text));
-        if let Err(e) = written {
-            tracing::error!("cannot write {}: {e}", self.path.display());
-        }
-    }
-}
+/// `framecast bench --help`'s examples.
+pub(crate) const EXAMPLES: &str = "\
+Examples:
+  framecast bench                          600 natural frames, free-running
+  framecast bench --fps 30 --frames 300    paced like a camera
+  framecast bench --json > bench.json      one JSON object, for scripts
+  framecast bench --input cam.rgb --input-size 1280x720 --size 1280x720
+";
 
 /// The results of one run.
 #[derive(Debug, Serialize)]
@@ -238,7 +171,8 @@ fn read_report(path: &Path) -> Result<ChildReport> {
     Ok(serde_json::from_slice(&text)?)
 }
 
-pub(crate) fn run(args: BenchArgs, quiet: bool) -> Result<()> {
+pub(crate) fn run(args: BenchArgs) -> Result<()> {
+    let quiet = args.quiet.quiet;
     if args.frames <= WARM_UP * 2 {
         bail!(
             "--frames must be more than {} (the warm-up is {WARM_UP})",

@@ -16,7 +16,7 @@ use framecast_stream::nats::{
     NatsError, NatsSource, NatsSourceStats, NatsUrl, Publisher, PublisherStats,
 };
 
-use crate::Hint;
+use crate::report::{HintExt, hinted};
 
 /// The scheme that makes an address a NATS URL.
 const SCHEME: &str = "nats://";
@@ -94,12 +94,9 @@ impl NatsRecvArgs {
             .map(|u| with_token(u, self.nats_token_file.as_ref()))
             .transpose()?;
         if let (Some(p), Some(f)) = (&publish, &from) {
-            framecast_stream::nats::check_no_loop(p, f).map_err(|e| {
-                anyhow::Error::new(e).context(Hint(
-                    "give --publish a prefix that --from does not match, e.g. \
-                     nats://HOST:4222/relay",
-                ))
-            })?;
+            framecast_stream::nats::check_no_loop(p, f).hint(
+                "give --publish a prefix that --from does not match, e.g. nats://HOST:4222/relay",
+            )?;
         }
         for (flag, url, what) in [
             (
@@ -163,11 +160,11 @@ fn exposure(flag: &str, url: &NatsUrl, allow_anonymous: bool, what: &str) -> Res
         if !allow_anonymous {
             return Err(anyhow::anyhow!(
                 "{flag} {url}: NATS servers beyond this machine without credentials: {what}"
-            )
-            .context(Hint(
+            ))
+            .hint(
                 "give credentials (nats://USER:PASSWORD@HOST or --nats-token-file FILE), or \
                  accept this with --allow-anonymous",
-            )));
+            );
         }
         tracing::warn!(
             "{flag} {url}: NATS servers without credentials (--allow-anonymous): {what}"
@@ -290,11 +287,10 @@ pub(crate) fn hint(e: &NatsError) -> Option<&'static str> {
 /// A NATS error of `flag`, with what to do about it.
 fn nats_error(e: NatsError, flag: &str) -> anyhow::Error {
     let hint = hint(&e);
-    let e = anyhow::Error::new(e).context(format!("{flag} cannot use NATS"));
-    match hint {
-        Some(h) => e.context(Hint(h)),
-        None => e,
-    }
+    hinted(
+        anyhow::Error::new(e).context(format!("{flag} cannot use NATS")),
+        hint,
+    )
 }
 
 #[cfg(test)]

@@ -5,17 +5,18 @@
 //! `HTTP viewer on http://ADDR:PORT/` on stderr (tests and scripts read the
 //! port from it when they asked for port 0).
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::Args;
+use framecast_net::HostPort;
 use framecast_stream::Receiver;
 use framecast_stream::http::{HttpConfig, HttpError, HttpViewer};
 use framecast_stream::limits::DEFAULT_MAX_VIEWERS;
 use framecast_tls::Token;
 
-use crate::Hint;
+use crate::flags::listen_addr;
+use crate::report::HintExt;
 
 /// The port `--http HOST` listens on when it names none.
 const DEFAULT_HTTP_PORT: u16 = 8080;
@@ -23,15 +24,12 @@ const DEFAULT_HTTP_PORT: u16 = 8080;
 /// The HTTP viewer's flags.
 #[derive(Debug, Clone, Args)]
 pub(crate) struct HttpArgs {
-    /// Serve the streams to browsers and monitoring at HOST:PORT (port
-    /// 8080 if omitted; 0 picks a free one): a page per stream,
-    /// /streams/ID.mjpg, /streams/ID.jpg, /stats.json, /metrics, /healthz.
-    /// With --token-file every request but /healthz needs the token (a
-    /// Bearer header, the login form's cookie, or ?token= in a link); with
-    /// --tls-cert it is HTTPS. Without a token, loopback only unless
-    /// --allow-anonymous.
-    #[arg(long, value_name = "HOST:PORT", value_parser = parse_http)]
-    http: Option<SocketAddr>,
+    /// Serve the streams to browsers and monitoring at this address: PORT
+    /// or :PORT (on loopback), HOST:PORT, or HOST (port 8080); port 0 picks
+    /// a free one. A page per stream, /streams/ID.mjpg, /streams/ID.jpg,
+    /// /stats.json, /metrics, /healthz.
+    #[arg(long, value_name = "ADDRESS", value_parser = listen_addr(DEFAULT_HTTP_PORT))]
+    pub(crate) http: Option<HostPort>,
 
     /// How many MJPEG viewers are served at once; the next one is answered
     /// 503 (too many viewers).
@@ -39,59 +37,59 @@ pub(crate) struct HttpArgs {
     max_viewers: usize,
 }
 
-fn parse_http(s: &str) -> Result<SocketAddr, String> {
-    crate::addr::HostPort::parse(s, DEFAULT_HTTP_PORT, true)?.resolve()
-}
+/// What the viewer is asked for, resolved and checked before anything
+/// starts.
+#[derive(Debug)]
+pub(crate) struct HttpPlan(HttpConfig);
 
 impl HttpArgs {
-    /// Whether `--http` was given.
-    pub(crate) fn wanted(&self) -> bool {
-        self.http.is_some()
-    }
-
     /// The viewer these flags ask for, if any: with `token` it requires
     /// it, with `tls` it speaks HTTPS; `allow_anonymous` lets it serve
     /// beyond loopback without a token.
-    pub(crate) fn config(
+    pub(crate) fn plan(
         &self,
         allow_anonymous: bool,
         token: Option<Token>,
         tls: Option<Arc<rustls::ServerConfig>>,
-    ) -> Option<HttpConfig> {
-        self.http.map(|addr| {
-            let mut config = HttpConfig::new(addr)
-                .max_viewers(self.max_viewers)
-                .allow_anonymous(allow_anonymous);
-            if let Some(token) = token {
-                config = config.token(token);
-            }
-            if let Some(tls) = tls {
-                config = config.tls(tls);
-            }
-            config
-        })
+    ) -> Result<Option<HttpPlan>> {
+        let Some(address) = &self.http else {
+            return Ok(None);
+        };
+        let addr = address
+            .resolve()
+            .with_context(|| format!("--http {address}"))?[0];
+        let mut config = HttpConfig::new(addr)
+            .max_viewers(self.max_viewers)
+            .allow_anonymous(allow_anonymous);
+        if let Some(token) = token {
+            config = config.token(token);
+        }
+        if let Some(tls) = tls {
+            config = config.tls(tls);
+        }
+        Ok(Some(HttpPlan(config)))
     }
 }
 
-/// Starts the viewer `config` describes, if any; it stops with `receiver`
+/// Starts the viewer `plan` describes, if any; it stops with `receiver`
 /// or when dropped.
-pub(crate) fn start(receiver: &Receiver, config: Option<HttpConfig>) -> Result<Option<HttpViewer>> {
-    let Some(config) = config else {
+pub(crate) fn start(receiver: &Receiver, plan: Option<HttpPlan>) -> Result<Option<HttpViewer>> {
+    let Some(HttpPlan(config)) = plan else {
         return Ok(None);
     };
     let viewer = match HttpViewer::start(receiver, config) {
         Ok(viewer) => viewer,
         Err(e @ HttpError::Anonymous { .. }) => {
-            return Err(anyhow::Error::new(e).context(Hint(
+            return Err(e).hint(
                 "require a token with --token-file FILE (or FRAMECAST_TOKEN), ideally with \
                  --tls-cert and --tls-key; serve it on 127.0.0.1; or accept anyone with \
                  --allow-anonymous",
-            )));
+            );
         }
         Err(e) => return Err(e.into()),
     };
     let addr = viewer.local_addr();
-    if !framecast_tls::is_loopback(addr.ip()) {
+    if !framecast_net::is_loopback(addr.ip()) {
         if !viewer.requires_token() {
             tracing::warn!(
                 "serving the HTTP viewer on {addr} without authentication (--allow-anonymous): \
