@@ -104,9 +104,12 @@ const BACKOFF: f64 = 0.85;
 /// start): ×1.25 a second, so 4 → 16 Mbit/s takes about 6 s.
 const FAST_GROWTH: f64 = 1.25;
 
+/// Rate growth per second below the last known capacity, approaching it.
+const APPROACH_GROWTH: f64 = 1.12;
+
 /// Rate growth per second near the last known capacity, as a fraction of
 /// it: additive, as GCC does close to the point where the queue grew.
-const NEAR_GROWTH: f64 = 0.03;
+const NEAR_GROWTH: f64 = 0.04;
 
 /// The margin of rate a step up the ladder needs over what it costs.
 const UP_MARGIN: f64 = 1.12;
@@ -695,16 +698,15 @@ impl Controller {
             return;
         }
         // What the frames planned at this rate take, against what the link
-        // was seen to carry.
+        // was seen to carry: far below it (or nothing known), grow fast;
+        // approaching it, more gently; around it, additively, probing.
         let planned = self.rate * PLAN_SHARE;
-        let near = self
-            .capacity
-            .is_some_and(|c| planned > 0.7 * c && planned < 1.2 * c);
-        self.rate = if near {
-            let c = self.capacity.unwrap_or(self.rate);
-            self.rate + NEAR_GROWTH * c * dt
-        } else {
-            self.rate * FAST_GROWTH.powf(dt)
+        self.rate = match self.capacity {
+            Some(c) if planned > 0.85 * c && planned < 1.2 * c => {
+                self.rate + NEAR_GROWTH * c * dt
+            }
+            Some(c) if planned <= 0.85 * c => self.rate * APPROACH_GROWTH.powf(dt),
+            _ => self.rate * FAST_GROWTH.powf(dt),
         };
         if let (Some(c), Some(d)) = (self.capacity, self.delivered)
             && d > 1.1 * c
@@ -772,7 +774,7 @@ impl Controller {
             // second first, when the rate allows it with the margin; else
             // a higher quality where it is.
             let step = (best.fps < current.fps || best.size < current.size)
-                && fits(self, best.quality, best.size, best.fps, UP_MARGIN);
+                && fits(self, min_q, best.size, best.fps, UP_MARGIN);
             if step {
                 best
             } else {
