@@ -32,12 +32,19 @@ if [ -z "${FRAMECAST:-}" ]; then
   (cd "$root" && cargo build --release -q -p framecast-apps --bin framecast)
   export FRAMECAST="$root/target/release/framecast"
 fi
-# The original programs need OpenCV, NumPy and protobuf, and a plot
-# matplotlib: benches/compare's environment, made on first use.
+# The original programs need OpenCV, NumPy and protobuf: the project's
+# .venv (scripts/setup.sh makes it); a plot needs matplotlib too, added to
+# it on first use (CI does not need it).
 python=python3
 if [[ " $* " == *" --original "* || " $* " == *" --plot "* ]]; then
-  "$root/benches/compare/setup.sh"
-  python="$root/benches/compare/.venv/bin/python"
+  if ! "$root/.venv/bin/python" -c "import cv2, numpy, google.protobuf" 2>/dev/null; then
+    "$root/scripts/setup.sh"
+  fi
+  python="$root/.venv/bin/python"
+  if [[ " $* " == *" --plot "* ]] && ! "$python" -c "import matplotlib" 2>/dev/null; then
+    echo "link-bench: installing matplotlib into .venv for --plot"
+    "$root/.venv/bin/pip" install -q --disable-pip-version-check matplotlib
+  fi
 fi
 # Everything below runs in a network namespace of its own: its loopback is
 # shaped, nothing else on the machine is, and it vanishes with the run.

@@ -425,7 +425,7 @@ def plot(path, rows, schedule, title, original=None):
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        print("link-bench: --plot needs matplotlib (benches/compare/setup.sh installs it)",
+        print("link-bench: --plot needs matplotlib in .venv (link-bench.sh installs it)",
               file=sys.stderr)
         return
     t = [r["t"] for r in rows]

@@ -9,10 +9,10 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use clap::Args;
+use framecast_http::limits::DEFAULT_MAX_VIEWERS;
+use framecast_http::{HttpConfig, HttpError, HttpViewer};
 use framecast_net::HostPort;
 use framecast_stream::Receiver;
-use framecast_stream::http::{HttpConfig, HttpError, HttpViewer};
-use framecast_stream::limits::DEFAULT_MAX_VIEWERS;
 use framecast_tls::Token;
 
 use crate::flags::listen_addr;

@@ -23,12 +23,15 @@ const SUB_BUCKETS: u64 = 32;
 const MAX_EXPONENT: u64 = 40;
 const BUCKETS: usize = (LINEAR_LIMIT + (MAX_EXPONENT - 5) * SUB_BUCKETS) as usize;
 
-/// A fixed-size log-linear histogram of latencies in microseconds.
+/// A fixed-size log-linear histogram of latencies in microseconds: the
+/// whole run's latencies of a receiver's streams
+/// ([`ReceiverHandle::stats_with_latency`](crate::ReceiverHandle::stats_with_latency)),
+/// for percentiles and for a metrics endpoint's histogram.
 ///
 /// Recording never allocates; the value reported for a bucket is its
 /// midpoint, so percentiles are within about 3 % of the truth.
 #[derive(Debug, Clone)]
-pub(crate) struct LatencyHistogram {
+pub struct LatencyHistogram {
     counts: Box<[u64; BUCKETS]>,
     total: u64,
     /// The exact sum of every sample (µs), for Prometheus' `_sum`.
@@ -36,8 +39,15 @@ pub(crate) struct LatencyHistogram {
     max: u64,
 }
 
+impl Default for LatencyHistogram {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl LatencyHistogram {
-    pub(crate) fn new() -> Self {
+    /// An empty histogram (its buckets are allocated once, here).
+    pub fn new() -> Self {
         Self {
             counts: Box::new([0; BUCKETS]),
             total: 0,
@@ -67,7 +77,8 @@ impl LatencyHistogram {
         (SUB_BUCKETS + mantissa) * width + width / 2
     }
 
-    pub(crate) fn record(&mut self, us: u64) {
+    /// Records one latency, in µs; never allocates.
+    pub fn record(&mut self, us: u64) {
         self.counts[Self::bucket(us)] += 1;
         self.total += 1;
         self.sum = self.sum.saturating_add(us);
@@ -75,7 +86,7 @@ impl LatencyHistogram {
     }
 
     /// The value at quantile `q` (0..=1), in µs; `None` when empty.
-    pub(crate) fn quantile(&self, q: f64) -> Option<u64> {
+    pub fn quantile(&self, q: f64) -> Option<u64> {
         if self.total == 0 {
             return None;
         }
@@ -118,7 +129,7 @@ impl LatencyHistogram {
     }
 
     /// Adds every sample of `other` to this one.
-    pub(crate) fn merge(&mut self, other: &Self) {
+    pub fn merge(&mut self, other: &Self) {
         for (a, b) in self.counts.iter_mut().zip(other.counts.iter()) {
             *a += b;
         }
@@ -128,21 +139,18 @@ impl LatencyHistogram {
     }
 
     /// How many samples were recorded.
-    #[cfg_attr(not(feature = "http"), allow(dead_code))] // The metrics endpoint.
-    pub(crate) fn count(&self) -> u64 {
+    pub fn count(&self) -> u64 {
         self.total
     }
 
     /// The sum of every sample, in µs.
-    #[cfg_attr(not(feature = "http"), allow(dead_code))] // The metrics endpoint.
-    pub(crate) fn sum(&self) -> u64 {
+    pub fn sum(&self) -> u64 {
         self.sum
     }
 
     /// The upper bound (µs) and cumulative count of every non-empty bucket,
     /// in increasing order: what a Prometheus histogram needs.
-    #[cfg_attr(not(feature = "http"), allow(dead_code))] // The metrics endpoint.
-    pub(crate) fn cumulative(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
+    pub fn cumulative(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
         let mut seen = 0;
         self.counts.iter().enumerate().filter_map(move |(i, &c)| {
             seen += c;
@@ -161,7 +169,9 @@ impl LatencyHistogram {
         (SUB_BUCKETS + mantissa + 1) * width - 1
     }
 
-    pub(crate) fn summary(&self) -> Option<LatencySummary> {
+    /// The median, 99th percentile and maximum, in milliseconds; `None`
+    /// when empty.
+    pub fn summary(&self) -> Option<LatencySummary> {
         Some(LatencySummary {
             p50: us_to_ms(self.quantile(0.50)?),
             p99: us_to_ms(self.quantile(0.99)?),

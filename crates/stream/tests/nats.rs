@@ -9,8 +9,10 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use framecast_capture::{SourceOptions, SourceSpec, open_source};
-use framecast_stream::nats::{NatsError, NatsSource, NatsUrl, Publisher};
-use framecast_stream::{ReceiverBuilder, Retry, SenderBuilder, StreamError, StreamEvent};
+use framecast_stream::nats::{NatsError, NatsSource, NatsTransport, NatsUrl, Publisher};
+use framecast_stream::{
+    Destination, ReceiverBuilder, Retry, SenderBuilder, StreamError, StreamEvent, TcpDestination,
+};
 use nats_server::{Config, NatsServer};
 
 const TIMEOUT: Duration = Duration::from_secs(60);
@@ -25,6 +27,11 @@ fn pattern(fps: u32) -> Box<dyn framecast_capture::FrameSource> {
         &SourceOptions::new(160, 120).with_fps(fps),
     )
     .unwrap()
+}
+
+/// A sender's destination: publishing to `url`.
+fn nats_to(url: NatsUrl) -> Destination {
+    Destination::transport(NatsTransport::new(url))
 }
 
 fn url(s: &str) -> NatsUrl {
@@ -223,7 +230,7 @@ fn a_frozen_server_costs_frames_for_nats_only() {
     let camera_side = receiver().start().unwrap();
     let publisher = Publisher::start(&camera_side, &url(&server.url())).unwrap();
     let sender = SenderBuilder::new(
-        camera_side.local_addr().to_string(),
+        TcpDestination::new(camera_side.local_addr().to_string()).retry(Retry::Forever),
         open_source(
             &SourceSpec::Pattern,
             &SourceOptions::new(640, 480).with_fps(0),
@@ -232,7 +239,6 @@ fn a_frozen_server_costs_frames_for_nats_only() {
     )
     .size(640, 480)
     .quality(100)
-    .retry(Retry::Forever)
     .start()
     .unwrap();
     wait_for("frames published", || publisher.stats().published > 5);
@@ -276,11 +282,14 @@ fn a_sender_refuses_frames_over_the_servers_max_payload_naming_both_sizes() {
     let Some(server) = NatsServer::start("max_payload", &config) else {
         return;
     };
-    let sender = SenderBuilder::nats(url(&format!("{}/cams.big", server.url())), pattern(0))
-        .size(128, 128)
-        .quality(95)
-        .start()
-        .unwrap();
+    let sender = SenderBuilder::new(
+        nats_to(url(&format!("{}/cams.big", server.url()))),
+        pattern(0),
+    )
+    .size(128, 128)
+    .quality(95)
+    .start()
+    .unwrap();
     let err = sender.wait().unwrap_err();
     match &err {
         StreamError::Nats(NatsError::PayloadTooLarge { len, max_payload }) => {
@@ -323,7 +332,7 @@ fn a_sender_publishes_to_framecast_and_its_name_by_default() {
     };
     let viewer = receiver().start().unwrap();
     let _source = NatsSource::start(&viewer, &url(&server.url())).unwrap();
-    let sender = SenderBuilder::nats(url(&server.url()), pattern(30))
+    let sender = SenderBuilder::new(nats_to(url(&server.url())), pattern(30))
         .size(64, 64)
         .name("yard 2")
         .count(10)
@@ -337,7 +346,7 @@ fn a_sender_publishes_to_framecast_and_its_name_by_default() {
     assert_eq!((stats.frames + stats.dropped, stats.corrupt), (10, 0));
 
     // A sender with neither a subject nor a name cannot choose a subject.
-    let e = SenderBuilder::nats(url(&server.url()), pattern(30))
+    let e = SenderBuilder::new(nats_to(url(&server.url())), pattern(30))
         .start()
         .unwrap_err();
     assert!(matches!(e, StreamError::Config { what: "name", .. }), "{e}");
@@ -459,7 +468,7 @@ fn cluster_failover(test: &str, bound: Duration, fault: fn(&mut NatsServer)) {
     let mut events: Vec<_> = viewers.iter().map(|(v, _)| v.subscribe()).collect();
 
     // Publisher 1: a sender publishing directly, to framecast.direct.
-    let direct = SenderBuilder::nats(url(&list), pattern(30))
+    let direct = SenderBuilder::new(nats_to(url(&list)), pattern(30))
         .size(64, 64)
         .name("direct")
         .start()
@@ -468,12 +477,14 @@ fn cluster_failover(test: &str, bound: Duration, fault: fn(&mut NatsServer)) {
     // framecast.relayed.
     let camera_side = receiver().start().unwrap();
     let publisher = Publisher::start(&camera_side, &url(&list)).unwrap();
-    let camera = SenderBuilder::new(camera_side.local_addr().to_string(), pattern(30))
-        .size(64, 64)
-        .name("relayed")
-        .retry(Retry::Forever)
-        .start()
-        .unwrap();
+    let camera = SenderBuilder::new(
+        TcpDestination::new(camera_side.local_addr().to_string()).retry(Retry::Forever),
+        pattern(30),
+    )
+    .size(64, 64)
+    .name("relayed")
+    .start()
+    .unwrap();
     wait_for("both publishers on node A", || nodes[0].num_clients() == 2);
     assert_eq!(nodes[1].num_clients() + nodes[2].num_clients(), 2);
 
@@ -544,7 +555,7 @@ fn a_viewer_fails_over_when_its_node_dies() {
     let list = format!("nats://{},{}", nodes[1].addr(), nodes[2].addr());
     let source = NatsSource::start(&viewer, &url(&list)).unwrap();
     let mut events = viewer.subscribe();
-    let sender = SenderBuilder::nats(url(&nodes[0].url()), pattern(30))
+    let sender = SenderBuilder::new(nats_to(url(&nodes[0].url())), pattern(30))
         .size(64, 64)
         .name("door")
         .start()

@@ -3,8 +3,8 @@
 //! Natural 640x480 frames (a window panning across the two photographs
 //! built into the binary, 32 frames, looping; or a raw file given with
 //! `--input`) go through a real `framecast send` (resize to 400x400, JPEG
-//! q95, framing, loopback TCP) into a real `framecast recv --display none`
-//! (decode, scale to 800x600, discard), each in its own process, so that
+//! q95, framing, loopback TCP) into a real `framecast recv --display
+//! offscreen` (decode, scale to 800x600 as a window would, discard), each in its own process, so that
 //! each side's CPU time is its whole process's. Each child measures its own
 //! CPU time (the process CPU clock) and heap allocations at the end of a
 //! warm-up and at the end, so the per-frame figures are the steady state's,
@@ -208,7 +208,7 @@ pub(crate) fn run(args: BenchArgs) -> Result<()> {
         "--listen",
         "127.0.0.1:0",
         "--display",
-        "none",
+        "offscreen",
         "--count",
         &frames,
         "-q",

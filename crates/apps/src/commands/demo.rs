@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use anyhow::Result;
 use clap::Args;
 use framecast_capture::{SourceOptions, SourceSpec};
-use framecast_stream::{Receiver, ReceiverBuilder, Sender, SenderBuilder};
+use framecast_stream::{Receiver, ReceiverBuilder, Sender, SenderBuilder, TcpDestination};
 
 use crate::flags::Quiet;
 use crate::receiver::{self, Outputs};
@@ -102,7 +102,7 @@ pub(crate) fn run(args: DemoArgs) -> Result<()> {
 fn run_headless(outputs: Outputs, quiet: bool, expired: impl Fn() -> bool) -> Result<()> {
     let receiver = receiver::start(
         ReceiverBuilder::new(LOOPBACK)
-            .sinks(|_| Ok(Box::new(framecast_display::NullSink::new(800, 600)?))),
+            .sinks(|_| Ok(Box::new(framecast_display::NullSink::decode_only()))),
     )?;
     let sender = start_sender(&receiver)?;
     let done = receiver::run_and_finish(receiver, outputs, quiet, expired);
@@ -117,9 +117,12 @@ fn start_sender(receiver: &Receiver) -> Result<Sender> {
         &SourceSpec::Pattern,
         &SourceOptions::new(640, 480).with_fps(30),
     )?;
-    SenderBuilder::new(receiver.local_addr().to_string(), source)
-        .name("demo")
-        .retry(framecast_stream::Retry::Forever)
-        .start()
-        .map_err(sender::error)
+    SenderBuilder::new(
+        TcpDestination::new(receiver.local_addr().to_string())
+            .retry(framecast_stream::Retry::Forever),
+        source,
+    )
+    .name("demo")
+    .start()
+    .map_err(sender::error)
 }

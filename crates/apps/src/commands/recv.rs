@@ -37,8 +37,13 @@ enum DisplayMode {
     Auto,
     /// A window (needs a display).
     Window,
-    /// No window: every frame is still decoded and scaled, then discarded.
+    /// No window: every frame is still decoded (so it is checked whole and
+    /// timed), then discarded; it is not scaled, since nothing shows it.
     None,
+    /// No window, but every frame is decoded and scaled to --size off
+    /// screen, exactly as a window would, then discarded: a window's CPU
+    /// cost without a screen, for benchmarks.
+    Offscreen,
 }
 
 /// `framecast recv`'s flags.
@@ -73,8 +78,10 @@ pub(crate) struct RecvArgs {
     #[arg(long, value_name = "ADDRESS", value_parser = listen_addr(framecast_stream::DEFAULT_PORT))]
     listen: Option<HostPort>,
 
-    /// auto (a window when there is a display, else none), window, or none
-    /// to decode and scale without showing.
+    /// auto (a window when there is a display, else none), window, none
+    /// (decode each frame to check and time it, without showing or scaling
+    /// it), or offscreen (decode and scale to --size as a window would,
+    /// without showing: for benchmarks).
     #[arg(long, value_enum, default_value_t = DisplayMode::Auto)]
     display: DisplayMode,
 
@@ -177,7 +184,7 @@ pub(crate) fn run(args: RecvArgs) -> Result<()> {
     let outputs = outputs(&args)?;
     let quiet = args.quiet.quiet;
     let windowed = match args.display {
-        DisplayMode::None => false,
+        DisplayMode::None | DisplayMode::Offscreen => false,
         DisplayMode::Window => true,
         DisplayMode::Auto => cfg!(feature = "window") && display_available(),
     };
@@ -227,11 +234,17 @@ fn outputs(args: &RecvArgs) -> Result<Outputs> {
 }
 
 fn run_headless(args: &RecvArgs, outputs: Outputs, quiet: bool) -> Result<()> {
-    let (w, h) = (args.size.width, args.size.height);
-    framecast_display::NullSink::new(w, h)?;
-    let receiver = receiver::start(
-        builder(args)?.sinks(move |_| Ok(Box::new(framecast_display::NullSink::new(w, h)?))),
-    )?;
+    let builder = builder(args)?;
+    let builder = if args.display == DisplayMode::Offscreen {
+        let (w, h) = (args.size.width, args.size.height);
+        framecast_display::NullSink::new(w, h)?;
+        builder.sinks(move |_| Ok(Box::new(framecast_display::NullSink::new(w, h)?)))
+    } else {
+        // Nothing shows the picture: decoding checks and times each frame,
+        // and the scale would be work for nobody.
+        builder.sinks(|_| Ok(Box::new(framecast_display::NullSink::decode_only())))
+    };
+    let receiver = receiver::start(builder)?;
     receiver::run_and_finish(receiver, outputs, quiet, || false)
 }
 

@@ -8,8 +8,8 @@ use anyhow::Result;
 use clap::{Args, ValueEnum};
 use framecast_capture::{CaptureError, SourceOptions, SourceSpec};
 use framecast_net::HostPort;
-use framecast_stream::SenderBuilder;
 use framecast_stream::events::log_sender_event;
+use framecast_stream::{SenderBuilder, TcpDestination};
 use framecast_wire::Prefix;
 
 use crate::flags::auth::ClientAuthArgs;
@@ -294,7 +294,7 @@ fn build(args: &SendArgs) -> Result<(SenderBuilder, Option<u64>)> {
         .name
         .clone()
         .unwrap_or_else(|| default_stream_name(&args.source));
-    let builder = match &args.to {
+    let destination: framecast_stream::Destination = match &args.to {
         Destination::Nats(url) => {
             if args.framing != Prefix::U32Le
                 || args.tls
@@ -308,19 +308,28 @@ fn build(args: &SendArgs) -> Result<(SenderBuilder, Option<u64>)> {
                 .hint("NATS credentials go in the URL or --nats-token-file");
             }
             let url = nats::sender_url(url, args.nats_token_file.as_ref())?;
-            SenderBuilder::nats(url, source)
+            framecast_stream::Destination::transport(framecast_stream::nats::NatsTransport::new(
+                url,
+            ))
         }
         Destination::Receiver(to) => {
             if args.nats_token_file.is_some() {
                 anyhow::bail!("--nats-token-file is for --to nats://…");
             }
-            SenderBuilder::new(to.to_string(), source)
+            let mut tcp = TcpDestination::new(to.to_string())
                 .framing(args.framing)
                 .connect_timeout(seconds("--connect-timeout", args.connect_timeout)?)
-                .retry(args.retry)
+                .retry(args.retry);
+            if let Some(token) = args.auth.token()? {
+                tcp = tcp.token(token);
+            }
+            if args.tls || args.auth.tls_ca.is_some() {
+                tcp = tcp.tls(args.auth.tls(&[])?);
+            }
+            tcp.into()
         }
     };
-    let mut builder = builder
+    let mut builder = SenderBuilder::new(destination, source)
         .size(args.size.width, args.size.height)
         .quality(args.quality)
         .adapt(args.adapt == Adapt::On)
@@ -330,15 +339,6 @@ fn build(args: &SendArgs) -> Result<(SenderBuilder, Option<u64>)> {
         .on_event(move |e| log_sender_event(e, sender::event_hint(e, framing)));
     if let Some(n) = args.count {
         builder = builder.count(n);
-    }
-    if matches!(args.to, Destination::Nats(_)) {
-        return Ok((builder, frames));
-    }
-    if let Some(token) = args.auth.token()? {
-        builder = builder.token(token);
-    }
-    if args.tls || args.auth.tls_ca.is_some() {
-        builder = builder.tls(args.auth.tls(&[])?);
     }
     Ok((builder, frames))
 }

@@ -21,8 +21,8 @@
 //!   (wildcards allowed): each subject is a stream, registered, checked and
 //!   counted exactly as a TCP sender's, ended after the receiver's idle
 //!   timeout.
-//! - [`SenderBuilder::nats`](crate::SenderBuilder::nats) makes a sender
-//!   publish its encoded messages instead of connecting to a receiver.
+//! - [`NatsTransport`] makes a sender publish its encoded messages instead
+//!   of connecting to a receiver.
 //!
 //! Live frames use core NATS: at most once, no acknowledgement, the newest
 //! frame wins. Clients fail over along the server list given in the
@@ -55,6 +55,7 @@
 
 mod client;
 mod publish;
+mod send;
 mod subscribe;
 mod url;
 
@@ -63,6 +64,7 @@ use std::time::Duration;
 
 pub(crate) use self::client::{Link, Role};
 pub use self::publish::{Publisher, PublisherStats};
+pub use self::send::NatsTransport;
 pub use self::subscribe::{MAX_REFUSED_SUBJECTS, NatsSource, NatsSourceStats, stream_name};
 pub use self::url::{
     DEFAULT_NATS_PORT, MAX_SUBJECT_LEN, MAX_TOKEN_LEN, NatsUrl, check_subject, subject_token,

@@ -26,9 +26,8 @@ use tokio::time::timeout;
 
 use super::client::NATS_LOG_EVERY;
 use super::{DEFAULT_PREFIX, Link, NatsError, NatsUrl, Role, check_subject, run_on, subject_token};
+use crate::ReceiverHandle;
 use crate::frame::{Frame, StreamEvent, StreamId};
-use crate::receiver::Receiver;
-use crate::receiver::source::SourceHandle;
 use crate::util::lock;
 
 /// What a [`Publisher`] has done so far.
@@ -89,7 +88,7 @@ struct State {
     closed: AtomicBool,
 }
 
-/// Publishes every frame a [`Receiver`] accepts to NATS, to
+/// Publishes every frame a receiver accepts to NATS, to
 /// `PREFIX.<stream name>` (see [`subject_token`]), the `Video` message byte
 /// for byte as it arrived.
 ///
@@ -118,10 +117,13 @@ impl Publisher {
     /// [`NatsError::Subject`] for a prefix with wildcards,
     /// [`NatsError::Connect`] when no server of the list can be connected
     /// to, [`NatsError::Stopped`] when the receiver has stopped.
-    pub fn start(receiver: &Receiver, url: &NatsUrl) -> Result<Self, NatsError> {
+    pub fn start(receiver: &impl AsRef<ReceiverHandle>, url: &NatsUrl) -> Result<Self, NatsError> {
         let prefix = url.subject().unwrap_or(DEFAULT_PREFIX).to_owned();
         check_subject(&prefix, false)?;
-        let handle = receiver.source_handle();
+        let handle = receiver.as_ref();
+        if handle.is_stopping() {
+            return Err(NatsError::Stopped);
+        }
         let runtime = handle.runtime().ok_or(NatsError::Stopped)?;
         let to = url.clone();
         let link = run_on(
@@ -129,7 +131,7 @@ impl Publisher {
             async move { Link::connect(&to, Role::Publisher).await },
         )
         .ok_or(NatsError::Stopped)??;
-        let max_frame_len = handle.limits().max_frame_len;
+        let max_frame_len = handle.ingest().limits().max_frame_len;
         if link.max_payload() < max_frame_len {
             // Said once at start-up, at info: with stock settings (a 1 MiB
             // server limit, an 8 MiB frame limit) it is always so, and
@@ -141,7 +143,7 @@ impl Publisher {
                 link.max_payload()
             );
         }
-        let events = receiver.subscribe();
+        let events = handle.subscribe();
         let state = Arc::new(State {
             prefix,
             link,
@@ -187,11 +189,11 @@ impl Publisher {
 /// receiver stops; then what is left is published and flushed.
 async fn run(
     state: Arc<State>,
-    handle: SourceHandle,
+    handle: ReceiverHandle,
     mut events: broadcast::Receiver<StreamEvent>,
 ) {
     let intake = async {
-        let mut stopping = std::pin::pin!(handle.stopping());
+        let mut stopping = std::pin::pin!(handle.stopped());
         loop {
             tokio::select! {
                 biased;

@@ -23,9 +23,12 @@ use tokio::time::MissedTickBehavior;
 use super::{
     DEFAULT_SUBSCRIPTION, Link, NatsError, NatsUrl, Role, check_subject, run_on, subject_matches,
 };
+use framecast_proto::handshake::StatusCode;
+
+use crate::ReceiverHandle;
+use crate::events::{EndCause, TimeoutKind};
 use crate::handshake::MAX_NAME_LEN;
-use crate::receiver::Receiver;
-use crate::receiver::source::{Fed, SourceHandle, SourceStream};
+use crate::ingest::{Fed, Ingest, IngestStream, OpenError};
 
 /// Subjects remembered as refused (the receiver was full) at once; beyond,
 /// the oldest memories are forgotten and those subjects are tried again at
@@ -96,7 +99,7 @@ struct State {
     closed: AtomicBool,
 }
 
-/// Makes a [`Receiver`] take streams from a NATS subscription: each subject
+/// Makes a receiver take streams from a NATS subscription: each subject
 /// seen is a stream, named by [`stream_name`], exactly as a TCP sender's
 /// (registered under the receiver's `max_clients`, every message checked
 /// with [`check_frame`](crate::check_frame), counted in the stats, shown,
@@ -121,10 +124,13 @@ impl NatsSource {
     /// [`NatsError::Connect`] when no server of the list can be connected
     /// to, [`NatsError::Subscribe`] when the subscription is refused,
     /// [`NatsError::Stopped`] when the receiver has stopped.
-    pub fn start(receiver: &Receiver, url: &NatsUrl) -> Result<Self, NatsError> {
+    pub fn start(receiver: &impl AsRef<ReceiverHandle>, url: &NatsUrl) -> Result<Self, NatsError> {
         let subscription = url.subject().unwrap_or(DEFAULT_SUBSCRIPTION).to_owned();
         check_subject(&subscription, true)?;
-        let handle = receiver.source_handle();
+        let handle = receiver.as_ref();
+        if handle.is_stopping() {
+            return Err(NatsError::Stopped);
+        }
         let runtime = handle.runtime().ok_or(NatsError::Stopped)?;
         let (to, subject) = (url.clone(), subscription.clone());
         let (link, subscriber) = run_on(runtime, async move {
@@ -187,7 +193,7 @@ impl NatsSource {
 }
 
 struct Entry {
-    stream: SourceStream,
+    stream: IngestStream,
     last: Instant,
 }
 
@@ -197,13 +203,14 @@ fn sweep_every(idle_timeout: Duration) -> Duration {
     (idle_timeout / 4).clamp(Duration::from_millis(10), Duration::from_secs(1))
 }
 
-async fn run(state: Arc<State>, handle: SourceHandle, mut subscriber: async_nats::Subscriber) {
-    let limits = handle.limits();
+async fn run(state: Arc<State>, handle: ReceiverHandle, mut subscriber: async_nats::Subscriber) {
+    let ingest = handle.ingest();
+    let limits = ingest.limits();
     let mut streams: HashMap<String, Entry> = HashMap::new();
     let mut refused: HashMap<String, Instant> = HashMap::new();
     let mut sweep = tokio::time::interval(sweep_every(limits.idle_timeout));
     sweep.set_missed_tick_behavior(MissedTickBehavior::Delay);
-    let mut stopping = std::pin::pin!(handle.stopping());
+    let mut stopping = std::pin::pin!(handle.stopped());
     loop {
         let message = tokio::select! {
             biased;
@@ -217,7 +224,10 @@ async fn run(state: Arc<State>, handle: SourceHandle, mut subscriber: async_nats
                 let silent = streams
                     .extract_if(|_, e| now.duration_since(e.last) >= limits.idle_timeout);
                 for (_, entry) in silent {
-                    entry.stream.end_idle(limits.idle_timeout);
+                    entry.stream.end(EndCause::Timeout {
+                        kind: TimeoutKind::Idle,
+                        after: limits.idle_timeout,
+                    });
                 }
                 continue;
             }
@@ -233,7 +243,7 @@ async fn run(state: Arc<State>, handle: SourceHandle, mut subscriber: async_nats
                 continue;
             }
             let name = stream_name(&state.subscription, subject);
-            let Some(stream) = handle.open(&name, state.link.peer()) else {
+            let Some(stream) = open(&ingest, &name, state.link.peer()) else {
                 state.refused.fetch_add(1, Ordering::Relaxed);
                 if refused.len() >= MAX_REFUSED_SUBJECTS {
                     refused.clear();
@@ -269,6 +279,23 @@ async fn run(state: Arc<State>, handle: SourceHandle, mut subscriber: async_nats
     // dropping the subscriber unsubscribes.
     drop(streams);
     let _ = subscriber.unsubscribe().await;
+}
+
+/// Opens the stream of a subject, unless the receiver is full (the
+/// refusal reported) or stopping.
+fn open(ingest: &Ingest, name: &str, peer: std::net::SocketAddr) -> Option<IngestStream> {
+    match ingest.open(Some(name), peer) {
+        Ok(stream) => Some(stream),
+        Err(OpenError::Busy { max_clients }) => {
+            ingest.refuse(
+                peer,
+                StatusCode::Busy,
+                &format!("busy: already serving {max_clients} streams; \"{name}\" is left out"),
+            );
+            None
+        }
+        Err(_) => None,
+    }
 }
 
 #[cfg(test)]

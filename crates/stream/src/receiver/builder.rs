@@ -287,7 +287,7 @@ impl ReceiverBuilder {
             registry: Registry::new(config.max_clients, config.max_ended_streams),
             pool: Pool::new(config.workers, config.max_clients),
             cancel: CancellationToken::new(),
-            sources: tokio_util::task::TaskTracker::new(),
+            tasks: tokio_util::task::TaskTracker::new(),
             counters: Counters::default(),
             frames_tx: Mutex::new(Some(frames_tx)),
             hook: self.hook,
@@ -316,7 +316,11 @@ impl ReceiverBuilder {
         runtime.spawn(conn::serve(Arc::clone(&shared), listener));
         tracing::debug!(%local_addr, "listening");
         Ok(Receiver {
-            local_addr,
+            handle: ReceiverHandle::new(
+                Arc::clone(&shared),
+                Some(runtime.handle().clone()),
+                local_addr,
+            ),
             shared,
             runtime: Some(runtime),
             workers,

@@ -1,6 +1,10 @@
-//! The HTTP viewer (feature `http`): watch a receiver's streams in a browser
+//! The HTTP viewer of a framecast receiver: watch its streams in a browser
 //! and let monitoring read its counters, without re-encoding anything.
 //!
+//! An adapter built only on the receiver's public seams
+//! ([`framecast_stream::ReceiverHandle`]: streams, their
+//! latest-frame watches, stats with the latency histogram, the receiver's
+//! runtime and lifetime), as any other adapter would be.
 //! [`HttpViewer::start`] serves, on the receiver's own tokio runtime:
 //!
 //! | request | answer |
@@ -9,11 +13,11 @@
 //! | `GET /streams/{id}` | a page showing stream `id` live, with its fps, latency and drops |
 //! | `GET /streams/{id}.mjpg` | `multipart/x-mixed-replace` MJPEG: the received JPEGs exactly as they arrived |
 //! | `GET /streams/{id}.jpg` | the stream's newest frame (a snapshot) |
-//! | `GET /stats.json` | a JSON list of the streams: `id`, `name` and their stats ([`StreamStats`](crate::StreamStats)) plus `viewers` |
+//! | `GET /stats.json` | a JSON list of the streams: `id`, `name` and their stats ([`StreamStats`](framecast_stream::StreamStats)) plus `viewers` |
 //! | `GET /metrics` | Prometheus text: frames received, shown, dropped, corrupt, bytes, latency histogram, connections, refusals, viewers |
 //! | `GET /healthz` | `200 ok` while the receiver runs, `503` once it is stopping |
 //!
-//! `id` is the stream's number ([`StreamHandle::id`](crate::StreamHandle::id)).
+//! `id` is the stream's number ([`StreamHandle::id`](framecast_stream::StreamHandle::id)).
 //! An unknown stream is a `404`.
 //!
 //! # Many viewers, none slowing another
@@ -58,7 +62,7 @@
 //! use std::net::TcpStream;
 //!
 //! use framecast_stream::ReceiverBuilder;
-//! use framecast_stream::http::{HttpConfig, HttpViewer};
+//! use framecast_http::{HttpConfig, HttpViewer};
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let receiver = ReceiverBuilder::new("127.0.0.1:0".parse()?).start()?;
@@ -79,6 +83,7 @@
 
 mod auth;
 mod conn;
+pub mod limits;
 mod metrics;
 mod mjpeg;
 mod pages;
@@ -91,14 +96,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use framecast_stream::events::LogLimiter;
+use framecast_stream::{ReceiverHandle, StreamId};
 use framecast_tls::{Exposure, Token};
 use serde::Serialize;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
-use crate::frame::StreamId;
 use crate::limits::*;
-use crate::receiver::{Receiver, Shared, lock};
 
 /// The boundary between the parts of an MJPEG response. Long enough that a
 /// JPEG never contains it by chance (clients that scan for it rather than
@@ -361,7 +366,7 @@ struct Counters {
 
 /// What every task of one viewer shares.
 struct State {
-    receiver: Arc<Shared>,
+    receiver: ReceiverHandle,
     config: HttpConfig,
     /// One permit per MJPEG viewer.
     viewers: Arc<Semaphore>,
@@ -377,6 +382,8 @@ struct State {
     /// Cancelled when the viewer stops (or the receiver does): the accept
     /// loop ends, MJPEG bodies end and connections close.
     cancel: CancellationToken,
+    /// This viewer's log lines, rate-limited per kind.
+    log: LogLimiter,
 }
 
 impl std::fmt::Debug for State {
@@ -410,6 +417,18 @@ impl State {
     fn viewers_of(&self, id: StreamId) -> u64 {
         lock(&self.per_stream).get(&id).copied().unwrap_or(0)
     }
+
+    /// Logs a line of kind `kind` (see `conn`'s `LOG_` constants),
+    /// rate-limited per kind.
+    fn log(&self, kind: usize, level: tracing::Level, text: std::fmt::Arguments<'_>) {
+        self.log.log(kind, level, text, None);
+    }
+}
+
+/// Locks `m`, carrying on if a panicking task poisoned it: every guarded
+/// value stays consistent between statements.
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// A running HTTP viewer. It stops when [`stop`](Self::stop) is called,
@@ -431,15 +450,18 @@ impl HttpViewer {
     /// token nor [`HttpConfig::allow_anonymous`], [`HttpError::Bind`] when the
     /// address cannot be listened on, [`HttpError::Stopped`] when the
     /// receiver has stopped.
-    pub fn start(receiver: &Receiver, config: HttpConfig) -> Result<Self, HttpError> {
+    pub fn start(
+        receiver: &impl AsRef<ReceiverHandle>,
+        config: HttpConfig,
+    ) -> Result<Self, HttpError> {
+        let receiver = receiver.as_ref();
         config.check()?;
         let addr = config.listen;
         if Exposure::check(&[addr], config.token.is_some(), config.allow_anonymous).is_err() {
             return Err(HttpError::Anonymous { addr });
         }
-        let shared = Arc::clone(receiver.shared());
-        let runtime = receiver.runtime().ok_or(HttpError::Stopped)?;
-        if shared.cancel.is_cancelled() {
+        let runtime = receiver.runtime().ok_or(HttpError::Stopped)?.clone();
+        if receiver.is_stopping() {
             return Err(HttpError::Stopped);
         }
         let bind = |source| HttpError::Bind { addr, source };
@@ -460,11 +482,21 @@ impl HttpViewer {
             .token
             .clone()
             .map(|token| auth::Auth::new(token, tls.is_some()));
+        // The viewer stops when asked to or when the receiver does.
+        let cancel = CancellationToken::new();
+        let (stopped, token) = (receiver.stopped(), cancel.clone());
+        runtime.spawn(async move {
+            tokio::select! {
+                () = stopped => token.cancel(),
+                () = token.cancelled() => {}
+            }
+        });
         let state = Arc::new(State {
             auth,
             tls,
-            cancel: shared.cancel.child_token(),
-            receiver: shared,
+            cancel,
+            receiver: receiver.clone(),
+            log: LogLimiter::new(),
             viewers: Arc::new(Semaphore::new(config.max_viewers)),
             connections: Arc::new(Semaphore::new(config.connections())),
             per_stream: Mutex::new(HashMap::new()),

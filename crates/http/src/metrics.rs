@@ -10,6 +10,7 @@
 //! [`LATENCY_BUCKETS_SECONDS`] and written with the exporter's formatting
 //! functions.
 
+use framecast_stream::LatencyHistogram;
 use indexmap::IndexMap;
 use metrics::{counter, describe_counter, describe_gauge, gauge};
 use metrics_exporter_prometheus::formatting::{
@@ -18,7 +19,6 @@ use metrics_exporter_prometheus::formatting::{
 use metrics_exporter_prometheus::{LabelSet, PrometheusBuilder};
 
 use super::State;
-use crate::stats::LatencyHistogram;
 
 /// The upper bounds (seconds) of the `framecast_latency_seconds` buckets.
 pub(crate) const LATENCY_BUCKETS_SECONDS: [f64; 14] = [
@@ -29,7 +29,7 @@ const LATENCY: &str = "framecast_latency_seconds";
 
 /// The metrics page.
 pub(super) fn render(state: &State) -> String {
-    let (stats, latency) = state.receiver.snapshot_with_latency();
+    let (stats, latency) = state.receiver.stats_with_latency();
     let http = state.stats();
     let recorder = PrometheusBuilder::new().build_recorder();
     metrics::with_local_recorder(&recorder, || {

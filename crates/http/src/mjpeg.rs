@@ -22,14 +22,13 @@ use std::task::{Context, Poll, ready};
 use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
+use framecast_stream::{Frame, StreamId};
 use tokio::sync::{OwnedSemaphorePermit, watch};
 use tokio_stream::Stream;
 use tokio_stream::wrappers::WatchStream;
 use tokio_util::sync::WaitForCancellationFutureOwned;
 
-use super::{State, millis_since};
-use crate::frame::{Frame, StreamId};
-use crate::receiver::lock;
+use super::{State, lock, millis_since};
 
 /// The boundary, as a literal (for `concat!`).
 macro_rules! boundary {

@@ -6,8 +6,6 @@
 //! copied), and its small header is written into a per-viewer buffer that
 //! is reused once hyper has sent the previous one.
 
-#![cfg(feature = "http")]
-
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
@@ -16,7 +14,7 @@ use framecast_capture::Pattern;
 use framecast_capture::{SourceOptions, SourceSpec, open_source};
 use framecast_codec::{ImageBuf, PixelFormat, SenderConfig, SenderPipeline};
 use framecast_display::Recorder;
-use framecast_stream::http::{HttpConfig, HttpViewer};
+use framecast_http::{HttpConfig, HttpViewer};
 use framecast_stream::{ReceiverBuilder, SenderBuilder};
 use framecast_test_support::alloc::{CountingAllocator, allocations};
 

@@ -42,7 +42,6 @@ use tower_service::Service as _;
 
 use super::State;
 use super::mjpeg::PartClock;
-use crate::events::log_http;
 use crate::limits::HTTP_CONNECTION_BUFFER;
 
 /// Kinds of log line, each rate-limited on its own.
@@ -73,7 +72,7 @@ pub(super) async fn serve(state: Arc<State>, listener: TcpListener, app: Router)
             Err(error) => {
                 // Out of file descriptors and the like: keep serving the
                 // viewers we have, and try again a little later.
-                log_http(
+                state.log(
                     LOG_ACCEPT,
                     tracing::Level::WARN,
                     format_args!("HTTP viewer cannot accept a connection: {error}"),
@@ -92,7 +91,7 @@ pub(super) async fn serve(state: Arc<State>, listener: TcpListener, app: Router)
                 .counters
                 .connections_refused
                 .fetch_add(1, Ordering::Relaxed);
-            log_http(
+            state.log(
                 LOG_REFUSED,
                 tracing::Level::INFO,
                 format_args!(
@@ -118,7 +117,7 @@ pub(super) async fn serve(state: Arc<State>, listener: TcpListener, app: Router)
 
 /// Bounds what the kernel queues for this client: at most
 /// `unsent` bytes the network has not taken yet.
-fn tune(sock: &TcpStream, unsent: usize, peer: SocketAddr) {
+fn tune(state: &State, sock: &TcpStream, unsent: usize, peer: SocketAddr) {
     // Each part goes out as soon as it is written.
     let nodelay = sock.set_nodelay(true);
     let sock = socket2::SockRef::from(sock);
@@ -127,7 +126,7 @@ fn tune(sock: &TcpStream, unsent: usize, peer: SocketAddr) {
     #[cfg(not(any(target_os = "linux", target_os = "android")))]
     let bounded = sock.set_send_buffer_size(unsent);
     if let Err(e) = nodelay.and(bounded) {
-        log_http(
+        state.log(
             LOG_SOCKET,
             tracing::Level::DEBUG,
             format_args!("cannot tune the HTTP connection from {peer}: {e}"),
@@ -144,7 +143,7 @@ async fn connection(
     app: Router,
     _permit: OwnedSemaphorePermit,
 ) {
-    tune(&sock, state.config.viewer_unsent_bytes, peer);
+    tune(&state, &sock, state.config.viewer_unsent_bytes, peer);
     let Some(acceptor) = state.tls.clone() else {
         return serve_http(state, sock, peer, app).await;
     };
@@ -163,7 +162,7 @@ async fn connection(
         Err(_) => format!("no TLS handshake within {limit:?}"),
     };
     state.counters.tls_failures.fetch_add(1, Ordering::Relaxed);
-    log_http(
+    state.log(
         LOG_TLS,
         tracing::Level::INFO,
         format_args!("HTTPS connection from {peer} closed: {why}"),
@@ -211,7 +210,7 @@ where
             }
             () = overdue.as_mut() => {
                 state.counters.part_timeouts.fetch_add(1, Ordering::Relaxed);
-                log_http(
+                state.log(
                     LOG_TIMEOUT,
                     tracing::Level::INFO,
                     format_args!(
@@ -229,7 +228,7 @@ where
             .counters
             .header_timeouts
             .fetch_add(1, Ordering::Relaxed);
-        log_http(
+        state.log(
             LOG_TIMEOUT,
             tracing::Level::DEBUG,
             format_args!(
@@ -242,7 +241,7 @@ where
             .counters
             .write_timeouts
             .fetch_add(1, Ordering::Relaxed);
-        log_http(
+        state.log(
             LOG_TIMEOUT,
             tracing::Level::INFO,
             format_args!(

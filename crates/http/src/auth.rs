@@ -33,7 +33,6 @@ use subtle::ConstantTimeEq as _;
 
 use super::conn::LOG_AUTH;
 use super::{State, pages};
-use crate::events::log_http;
 use crate::limits::HTTP_MAX_LOGIN_FORM;
 
 /// The cookie a browser keeps after logging in.
@@ -221,7 +220,7 @@ pub(super) async fn require(
         }
         Err(denied) => {
             state.counters.auth_failures.fetch_add(1, Ordering::Relaxed);
-            log_http(
+            state.log(
                 LOG_AUTH,
                 tracing::Level::INFO,
                 format_args!(
@@ -297,7 +296,7 @@ pub(super) async fn login_submit(
         }
         _ => {
             state.counters.auth_failures.fetch_add(1, Ordering::Relaxed);
-            log_http(
+            state.log(
                 LOG_AUTH,
                 tracing::Level::INFO,
                 format_args!("HTTP login refused: the access token is not valid"),

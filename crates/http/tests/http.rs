@@ -3,15 +3,13 @@
 //! clients that misbehave (stop reading, trickle, stay silent, send huge
 //! heads, open too many connections).
 
-#![cfg(feature = "http")]
-
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use framecast_capture::{SourceOptions, SourceSpec, open_source};
-use framecast_stream::http::{HttpConfig, HttpError, HttpStats, HttpViewer};
+use framecast_http::{HttpConfig, HttpError, HttpStats, HttpViewer};
 use framecast_stream::{Receiver, ReceiverBuilder, Sender, SenderBuilder};
 
 const TIMEOUT: Duration = Duration::from_secs(60);

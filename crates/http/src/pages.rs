@@ -8,7 +8,7 @@
 
 use std::fmt::Write as _;
 
-use crate::receiver::StreamHandle;
+use framecast_stream::StreamHandle;
 
 /// How often the pages refresh their stats, in milliseconds.
 const REFRESH_MS: u32 = 1000;

@@ -9,15 +9,12 @@ use axum::extract::{Path, State as Extract};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use framecast_stream::{StreamHandle, StreamId, StreamStats};
 use serde::Serialize;
 
 use super::conn::LOG_VIEWER;
 use super::mjpeg::{MjpegBody, PartClock, Viewer};
 use super::{MJPEG_BOUNDARY, State, auth, metrics, pages};
-use crate::events::log_http;
-use crate::frame::StreamId;
-use crate::receiver::StreamHandle;
-use crate::stats::StreamStats;
 
 /// How long a client refused for lack of room is asked to wait.
 const RETRY_AFTER_SECONDS: &str = "5";
@@ -101,7 +98,7 @@ fn no_stream(id: StreamId) -> Response {
 fn live(state: &State) -> Vec<StreamHandle> {
     let mut streams: Vec<_> = state
         .receiver
-        .stream_handles()
+        .streams()
         .into_iter()
         .filter(StreamHandle::is_connected)
         .collect();
@@ -110,10 +107,7 @@ fn live(state: &State) -> Vec<StreamHandle> {
 }
 
 fn live_stream(state: &State, id: StreamId) -> Option<StreamHandle> {
-    state
-        .receiver
-        .stream_handle(id)
-        .filter(StreamHandle::is_connected)
+    state.receiver.stream(id).filter(StreamHandle::is_connected)
 }
 
 async fn index(Extract(state): Extract<Arc<State>>) -> Response {
@@ -169,7 +163,7 @@ fn mjpeg(state: Arc<State>, id: StreamId, clock: Option<Arc<PartClock>>) -> Resp
             .viewers_refused
             .fetch_add(1, Ordering::Relaxed);
         let max = state.config.max_viewers;
-        log_http(
+        state.log(
             LOG_VIEWER,
             tracing::Level::INFO,
             format_args!("MJPEG viewer of stream {id} refused: {max} viewers are connected"),
@@ -252,7 +246,7 @@ struct StreamEntry<'a> {
 }
 
 async fn stats_json(Extract(state): Extract<Arc<State>>) -> Response {
-    let stats = state.receiver.snapshot_with_latency().0;
+    let stats = state.receiver.stats();
     let entries: Vec<_> = stats
         .per_stream
         .iter()
@@ -288,7 +282,7 @@ async fn metrics(Extract(state): Extract<Arc<State>>) -> Response {
 }
 
 async fn healthz(Extract(state): Extract<Arc<State>>) -> Response {
-    if state.receiver.cancel.is_cancelled() {
+    if state.receiver.is_stopping() {
         text(StatusCode::SERVICE_UNAVAILABLE, "stopping\n".to_owned())
     } else {
         text(StatusCode::OK, "ok\n".to_owned())
