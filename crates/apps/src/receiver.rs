@@ -13,8 +13,8 @@ use framecast_stream::{Receiver, ReceiverBuilder, ReceiverStats, StreamError};
 
 use crate::output::{JsonOut, StatsPrinter, out};
 use crate::probe::Probe;
-use crate::stats_lines::StatsLines;
 use crate::report::hinted;
+use crate::stats_lines::StatsLines;
 use crate::{INTERRUPTED, TICK, http, nats};
 
 /// What a receiver writes besides the screen, checked when the command

@@ -13,8 +13,8 @@ use framecast_wire::Prefix;
 
 use crate::output::{JsonOut, StatsPrinter, out};
 use crate::probe::Probe;
-use crate::stats_lines::StatsLines;
 use crate::report::hinted;
+use crate::stats_lines::StatsLines;
 use crate::{INTERRUPTED, TICK};
 
 /// How often the progress bar of a file source is redrawn.

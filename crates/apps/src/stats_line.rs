@@ -156,7 +156,11 @@ impl RateMeter {
                 a.quality, a.width, a.height, a.fps
             );
             if a.link_rate_kbps > 0 {
-                let _ = write!(line, ", link ~{:.1} Mbit/s", a.link_rate_kbps as f64 / 1000.0);
+                let _ = write!(
+                    line,
+                    ", link ~{:.1} Mbit/s",
+                    a.link_rate_kbps as f64 / 1000.0
+                );
             }
         }
         if !s.connected {
@@ -199,7 +203,11 @@ mod tests {
         assert!(lines[0].contains(" 30.0 fps shown"), "{}", lines[0]);
         assert!(lines[0].contains("240 kbit/s"), "{}", lines[0]);
         assert!(lines[0].contains("p50 1.0 ms p99 2.0 ms"), "{}", lines[0]);
-        assert!(lines[0].contains("q 80 400x400, link ~9.2 Mbit/s"), "{}", lines[0]);
+        assert!(
+            lines[0].contains("q 80 400x400, link ~9.2 Mbit/s"),
+            "{}",
+            lines[0]
+        );
         // A first line: rates over the stream's whole connected time.
         let lines = RateMeter::default().lines(2.0, &[sample(40)], (40, 1));
         assert!(lines[0].contains(" 20.0 fps shown"), "{}", lines[0]);

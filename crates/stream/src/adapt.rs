@@ -93,6 +93,10 @@ const QUEUE_CLEAR: Duration = Duration::from_millis(8);
 /// hiccup on a busy machine, is not).
 const OVERUSE_TIME: Duration = Duration::from_millis(100);
 
+/// How many recent frames' queuing delays the controller looks at: a queue
+/// persists over them, a scheduling hiccup does not.
+const QUEUE_SAMPLES: usize = 3;
+
 /// After a cut, how long at least before the rate may rise again.
 const HOLD_AFTER_CUT: Duration = Duration::from_millis(300);
 
@@ -109,7 +113,7 @@ const APPROACH_GROWTH: f64 = 1.12;
 
 /// Rate growth per second near the last known capacity, as a fraction of
 /// it: additive, as GCC does close to the point where the queue grew.
-const NEAR_GROWTH: f64 = 0.04;
+const NEAR_GROWTH: f64 = 0.03;
 
 /// The margin of rate a step up the ladder needs over what it costs.
 const UP_MARGIN: f64 = 1.12;
@@ -266,8 +270,8 @@ impl WindowedMin {
 /// natural pictures at qualities 5, 10, ..., 100 (libjpeg's tables, 4:2:0;
 /// measured on the natural test frames at 400x400, see docs/adaptive.md).
 const SIZE_CURVE: [f64; 20] = [
-    0.0736, 0.1096, 0.1406, 0.1676, 0.1922, 0.2145, 0.2362, 0.2535, 0.2732, 0.2905, 0.3084,
-    0.3303, 0.3572, 0.3904, 0.4282, 0.4882, 0.5692, 0.7087, 1.0, 1.919,
+    0.0736, 0.1096, 0.1406, 0.1676, 0.1922, 0.2145, 0.2362, 0.2535, 0.2732, 0.2905, 0.3084, 0.3303,
+    0.3572, 0.3904, 0.4282, 0.4882, 0.5692, 0.7087, 1.0, 1.919,
 ];
 
 /// How a frame's bytes grow with its area: as area^0.8 (measured at
@@ -316,10 +320,17 @@ pub struct Controller {
     rate_at_us: u64,
     /// No rise before this time (after a cut).
     hold_until_us: u64,
+    /// Since when the link has kept up: no cut, no queue showing.
+    clear_since_us: u64,
     /// Since when the queuing delay has been over its threshold.
     over_since_us: Option<u64>,
     /// The newest queuing delay measured, µs.
     queue_us: u64,
+    /// The last few queuing delays, newest at `queue_next - 1`: their
+    /// smallest is the queue that persists (a scheduling hiccup on a busy
+    /// machine delays one frame's read, not several in a row).
+    queue_recent: [u64; QUEUE_SAMPLES],
+    queue_next: usize,
     /// Sequence numbers below this were sent before the last cut: their
     /// queuing delay says nothing new.
     cut_sequence: u64,
@@ -353,8 +364,11 @@ impl Controller {
             rate: 0.0,
             rate_at_us: 0,
             hold_until_us: 0,
+            clear_since_us: 0,
             over_since_us: None,
             queue_us: 0,
+            queue_recent: [0; QUEUE_SAMPLES],
+            queue_next: 0,
             cut_sequence: 0,
             capacity: None,
             delivered: None,
@@ -449,6 +463,8 @@ impl Controller {
             self.base.push(now, owd);
             let base = self.base.min(now).unwrap_or(owd);
             self.queue_us = (owd - base).max(0) as u64;
+            self.queue_recent[self.queue_next % QUEUE_SAMPLES] = self.queue_us;
+            self.queue_next += 1;
             if sequence < self.cut_sequence {
                 // Sent before the last cut: already acted on.
                 continue;
@@ -506,8 +522,16 @@ impl Controller {
                 q = q.min(a.max_quality.min(100) as u8).max(1);
             }
             if a.max_width > 0 || a.max_height > 0 {
-                let w = if a.max_width > 0 { a.max_width } else { u32::MAX };
-                let h = if a.max_height > 0 { a.max_height } else { u32::MAX };
+                let w = if a.max_width > 0 {
+                    a.max_width
+                } else {
+                    u32::MAX
+                };
+                let h = if a.max_height > 0 {
+                    a.max_height
+                } else {
+                    u32::MAX
+                };
                 while size + 1 < SIZE_STEPS.len() {
                     let (sw, sh) = self.size_of(size);
                     if sw <= w && sh <= h {
@@ -575,7 +599,11 @@ impl Controller {
         let since = newest.saturating_sub(window);
         let mut bytes = 0;
         let mut oldest = newest;
-        for a in self.arrivals.iter().filter(|a| a.bytes > 0 && a.last_us > since) {
+        for a in self
+            .arrivals
+            .iter()
+            .filter(|a| a.bytes > 0 && a.last_us > since)
+        {
             bytes += a.bytes;
             oldest = oldest.min(a.last_us);
         }
@@ -599,7 +627,11 @@ impl Controller {
         let since = self.now_us.saturating_sub(1_000_000);
         let mut bytes = 0;
         let mut oldest = self.now_us;
-        for r in self.sent.iter().filter(|r| r.valid && r.started_us >= since) {
+        for r in self
+            .sent
+            .iter()
+            .filter(|r| r.valid && r.started_us >= since)
+        {
             bytes += r.bytes;
             oldest = oldest.min(r.started_us);
         }
@@ -614,15 +646,21 @@ impl Controller {
         (budget / 6).clamp(15_000, 100_000)
     }
 
+    /// The queuing delay that persisted over the last few frames.
+    fn standing_queue_us(&self) -> u64 {
+        let n = self.queue_next.min(QUEUE_SAMPLES);
+        self.queue_recent[..n].iter().copied().min().unwrap_or(0)
+    }
+
     /// Whether the queuing delay now says the sender outruns the link.
     fn judge_queue(&mut self, now: u64) -> bool {
         let limit = self.queue_limit_us();
-        if self.queue_us <= limit {
+        if self.standing_queue_us() <= limit {
             self.over_since_us = None;
             return false;
         }
-        // Far over the budget: at once.
-        if self.queue_us > (self.config.max_latency.as_micros() as u64) / 2 {
+        // Far over the budget, frame after frame: at once.
+        if self.standing_queue_us() > (self.config.max_latency.as_micros() as u64) / 2 {
             return true;
         }
         let since = *self.over_since_us.get_or_insert(now);
@@ -645,7 +683,13 @@ impl Controller {
             Some(c) if (delivered - c).abs() < c * 0.5 => c + 0.5 * (delivered - c),
             _ => delivered,
         });
-        let rate = (delivered * share).min(self.rate);
+        // The frames sent take less (or more) than the rate planned them
+        // for, as the size model errs: aim what is sent, not the plan.
+        let model = match self.sent_rate() {
+            Some(sent) if self.rate.is_finite() && sent > 0.0 => (self.rate / sent).clamp(0.8, 1.5),
+            _ => 1.0,
+        };
+        let rate = (delivered * share * model).min(self.rate);
         self.set_cut(now, rate);
     }
 
@@ -659,6 +703,7 @@ impl Controller {
         self.rate = rate.max(self.floor_rate());
         self.rate_at_us = now;
         self.hold_until_us = now + HOLD_AFTER_CUT.as_micros() as u64;
+        self.clear_since_us = now;
         self.over_since_us = None;
         // Frames sent from now on are the ones that show whether the cut
         // was enough.
@@ -674,7 +719,9 @@ impl Controller {
     /// The least the ladder can go down to.
     fn floor_rate(&self) -> f64 {
         let last = SIZE_STEPS.len() - 1;
-        self.frame_bytes(self.config.min_quality, last) * 8.0 * self.fps_of(FPS_STEPS.len() - 1)
+        self.frame_bytes(self.config.min_quality, last)
+            * 8.0
+            * self.fps_of(FPS_STEPS.len() - 1)
             * 0.5
     }
 
@@ -686,33 +733,42 @@ impl Controller {
         if now < self.hold_until_us || dt <= 0.0 {
             return;
         }
-        if self.queue_us > QUEUE_CLEAR.as_micros() as u64 {
+        let standing = self.standing_queue_us();
+        if standing > QUEUE_CLEAR.as_micros() as u64 {
             // The queue has not drained yet: hold.
             return;
         }
         if !self.rate.is_finite() {
             return;
         }
-        if self.queue_us > QUEUE_CLEAR.as_micros() as u64 / 2 {
+        if standing > QUEUE_CLEAR.as_micros() as u64 / 2 {
             // A queue begins to show: this is about what the link carries.
+            self.clear_since_us = now;
             return;
         }
-        // What the frames planned at this rate take, against what the link
-        // was seen to carry: far below it (or nothing known), grow fast;
-        // approaching it, more gently; around it, additively, probing.
-        let planned = self.rate * PLAN_SHARE;
+        // What the frames sent take (the model of frame sizes is never
+        // exact: what was written is), against what the link was seen to
+        // carry: far below it (or nothing known), grow fast; approaching
+        // it, more gently; around it, additively, probing.
+        let planned = self.sent_rate().unwrap_or(self.rate * PLAN_SHARE);
+        // Near the last capacity, the additive step grows the longer the
+        // link has kept up (no cut, no queue): a link that recovered is
+        // found within seconds, a steady one is probed gently.
+        let clear_s = now.saturating_sub(self.clear_since_us) as f64 / 1e6;
+        let boost = (1.0 + (clear_s - 3.0).max(0.0) / 2.0).min(5.0);
         self.rate = match self.capacity {
-            Some(c) if planned > 0.85 * c && planned < 1.2 * c => {
-                self.rate + NEAR_GROWTH * c * dt
+            Some(c) if planned > 0.9 * c && planned <= 1.2 * c => {
+                self.rate + NEAR_GROWTH * boost * c * dt
             }
-            Some(c) if planned <= 0.85 * c => self.rate * APPROACH_GROWTH.powf(dt),
+            Some(c) if planned <= 0.9 * c => self.rate * APPROACH_GROWTH.powf(dt),
             _ => self.rate * FAST_GROWTH.powf(dt),
         };
-        if let (Some(c), Some(d)) = (self.capacity, self.delivered)
-            && d > 1.1 * c
+        if let Some(c) = self.capacity
+            && (planned > 1.2 * c || self.delivered.is_some_and(|d| d > 1.1 * c))
         {
-            // The link carries more than it did at the last cut: that
-            // capacity is out of date.
+            // Past the last capacity with no queue: the link carries more
+            // than it did at the last cut, and that capacity is out of
+            // date.
             self.capacity = None;
         }
         if self.rate > 2.0 * self.ceiling_rate() {
@@ -729,7 +785,9 @@ impl Controller {
         let (max_q, min_size, _) = self.ceilings();
         let min_q = self.config.min_quality.min(max_q);
         let budget_s = self.config.max_latency.as_secs_f64();
-        let link = self.capacity.or(self.delivered);
+        // What the link carries, as last seen while it was the bottleneck
+        // (what it delivers otherwise is only what was sent).
+        let link = self.capacity;
         let fits = |c: &Self, q: u8, size: usize, fps: usize, margin: f64| -> bool {
             let bytes = c.frame_bytes(q, size) * margin;
             let rate_ok = bytes * 8.0 * c.fps_of(fps) <= c.rate * PLAN_SHARE;
@@ -765,7 +823,11 @@ impl Controller {
             && current.quality >= min_q
             && fits(self, current.quality, current.size, current.fps, 1.0);
         let better = (best.fps, best.size, std::cmp::Reverse(best.quality))
-            < (current.fps, current.size, std::cmp::Reverse(current.quality));
+            < (
+                current.fps,
+                current.size,
+                std::cmp::Reverse(current.quality),
+            );
         self.rung = if !current_ok {
             // Down (or a new ceiling): at once.
             best
@@ -779,8 +841,7 @@ impl Controller {
                 best
             } else {
                 let mut q = max_q;
-                while q > current.quality && !fits(self, q, current.size, current.fps, UP_MARGIN)
-                {
+                while q > current.quality && !fits(self, q, current.size, current.fps, UP_MARGIN) {
                     q -= 1;
                 }
                 Rung {

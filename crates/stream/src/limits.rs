@@ -83,6 +83,11 @@ pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 /// of the last.
 pub const DEFAULT_UNSENT_LIMIT: u32 = 16 * 1024;
 
+/// The oldest a real-time source's frame (a camera, a paced source) may be
+/// when a sender's first session opens: older ones waited for a receiver
+/// that was not there yet, and are dropped as stale rather than shown late.
+pub const FIRST_FRAME_MAX_AGE: Duration = Duration::from_millis(50);
+
 /// Bytes of feedback a receiver lets wait for a sender that does not read
 /// them; beyond it, arrivals go unreported (never a frame held up).
 pub const FEEDBACK_BACKLOG: usize = 16 * 1024;

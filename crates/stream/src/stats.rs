@@ -390,7 +390,10 @@ impl IntervalMeter {
             let frames = d(st.frames, |m| m.frames);
             let received = d(st.received, |m| m.received);
             let bytes = d(st.bytes, |m| m.bytes);
-            let latency = match (&st.latency_histogram, before.and_then(|m| m.latency.as_ref())) {
+            let latency = match (
+                &st.latency_histogram,
+                before.and_then(|m| m.latency.as_ref()),
+            ) {
                 (Some(now), Some(then)) => now.since(then).summary(),
                 (Some(now), None) => now.summary(),
                 _ => None,

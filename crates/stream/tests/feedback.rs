@@ -64,10 +64,8 @@ fn handshake(s: &mut TcpStream, hello: &Hello) -> Status {
 
 /// A frame of the test pattern as the wire carries it.
 fn frame(sequence: u64) -> Vec<u8> {
-    let mut pipeline = framecast_codec::SenderPipeline::new(framecast_codec::SenderConfig::new(
-        64, 48,
-    ))
-    .unwrap();
+    let mut pipeline =
+        framecast_codec::SenderPipeline::new(framecast_codec::SenderConfig::new(64, 48)).unwrap();
     let img = framecast_codec::ImageBuf::new(64, 48, framecast_codec::PixelFormat::Rgb8);
     let mut jpeg = Vec::new();
     pipeline.encode(img.as_image(), &mut jpeg).unwrap();
@@ -124,7 +122,8 @@ fn a_sender_that_does_not_ask_gets_nothing_after_the_status() {
     }
     wait_until("30 frames", || receiver.stats().received >= 30);
     // Nothing comes back.
-    s.set_read_timeout(Some(Duration::from_millis(500))).unwrap();
+    s.set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
     let mut byte = [0u8; 1];
     match s.read(&mut byte) {
         Err(e) => assert!(
@@ -170,10 +169,15 @@ fn a_new_sender_asks_a_new_receiver_and_reads_its_feedback() {
     let seqs: Vec<_> = arrivals.iter().map(|a| a.sequence).collect();
     assert_eq!(seqs, [Some(0), Some(1), Some(2), Some(3), Some(4)]);
     for a in &arrivals {
-        assert_eq!(a.bytes as usize, frame(0).len() - 4);
+        let sequence = a.sequence.unwrap_or_default();
+        assert_eq!(a.bytes as usize, frame(sequence).len() - 4);
         assert!(a.first_byte_us <= a.last_byte_us, "{a:?}");
     }
-    assert!(arrivals.windows(2).all(|w| w[0].last_byte_us <= w[1].last_byte_us));
+    assert!(
+        arrivals
+            .windows(2)
+            .all(|w| w[0].last_byte_us <= w[1].last_byte_us)
+    );
 
     // An ask reaches the sender with the next frame's feedback.
     let stream = receiver.streams().into_iter().next().unwrap();
@@ -252,7 +256,11 @@ fn a_new_sender_works_with_a_receiver_of_the_old_handshake() {
         .unwrap();
     let stats = sender.wait().unwrap();
     let (hello, frames) = old.join().unwrap();
-    assert_eq!(hello.feedback, handshake::FEEDBACK_VERSION, "the sender asked");
+    assert_eq!(
+        hello.feedback,
+        handshake::FEEDBACK_VERSION,
+        "the sender asked"
+    );
     assert_eq!(stats.sent, 40);
     assert_eq!(frames, 40);
     assert!(!stats.feedback, "{stats:?}");

@@ -16,8 +16,8 @@ use crate::flags::auth::ClientAuthArgs;
 use crate::flags::{Quiet, Size, connect_addr, seconds};
 use crate::output::JsonOut;
 use crate::probe::Probe;
-use crate::stats_lines::StatsLines;
 use crate::report::{HintExt, hinted};
+use crate::stats_lines::StatsLines;
 use crate::{nats, sender};
 
 /// `framecast send --help`'s examples.

@@ -126,7 +126,8 @@ impl Sim {
             let target = self.c.target();
             // The encode stage skips frames beyond the target rate.
             if (now as f64) + 1.0 >= self.next_keep_us {
-                self.next_keep_us = (self.next_keep_us + 1e6 / target.fps).max(now as f64 - 1e6 / target.fps);
+                self.next_keep_us =
+                    (self.next_keep_us + 1e6 / target.fps).max(now as f64 - 1e6 / target.fps);
                 let n = self.frames.len();
                 let bytes = true_bytes(target.quality, target.width, target.height, n as u64);
                 self.frames.push(FrameRecord {
@@ -276,25 +277,37 @@ fn an_unshaped_link_keeps_the_ceiling() {
 #[test]
 fn ten_megabits_fifty_ms_queue() {
     let (fps, p99, q) = steady(10.0, 0.05);
-    assert!(p99 <= 150.0 && fps >= 28.0, "{fps} fps, p99 {p99} ms, q {q}");
+    assert!(
+        p99 <= 150.0 && fps >= 28.0,
+        "{fps} fps, p99 {p99} ms, q {q}"
+    );
 }
 
 #[test]
 fn four_megabits() {
     let (fps, p99, q) = steady(4.0, 0.05);
-    assert!(p99 <= 200.0 && fps >= 27.0, "{fps} fps, p99 {p99} ms, q {q}");
+    assert!(
+        p99 <= 200.0 && fps >= 27.0,
+        "{fps} fps, p99 {p99} ms, q {q}"
+    );
 }
 
 #[test]
 fn two_megabits() {
     let (fps, p99, q) = steady(2.0, 0.05);
-    assert!(p99 <= 250.0 && fps >= 25.0, "{fps} fps, p99 {p99} ms, q {q}");
+    assert!(
+        p99 <= 250.0 && fps >= 25.0,
+        "{fps} fps, p99 {p99} ms, q {q}"
+    );
 }
 
 #[test]
 fn a_bloated_one_second_queue() {
     let (fps, p99, q) = steady(10.0, 1.0);
-    assert!(p99 <= 300.0 && fps >= 25.0, "{fps} fps, p99 {p99} ms, q {q}");
+    assert!(
+        p99 <= 300.0 && fps >= 25.0,
+        "{fps} fps, p99 {p99} ms, q {q}"
+    );
 }
 
 #[test]
@@ -304,10 +317,16 @@ fn steps_down_and_back() {
     let (_, _, q_before) = sim.window(15.0, 20.0);
     // Within a second of the drop, latency is bounded again.
     let (_, p99_after_drop, _) = sim.window(21.0, 30.0);
-    assert!(p99_after_drop < 300.0, "p99 {p99_after_drop} ms after the drop");
+    assert!(
+        p99_after_drop < 300.0,
+        "p99 {p99_after_drop} ms after the drop"
+    );
     // Within ten seconds of the recovery, quality is back.
     let (_, _, q_back) = sim.window(39.0, 41.0);
-    assert!(q_back >= q_before - 5.0, "quality {q_before} before, {q_back} after");
+    assert!(
+        q_back >= q_before - 5.0,
+        "quality {q_before} before, {q_back} after"
+    );
 }
 
 #[test]
@@ -320,7 +339,10 @@ fn it_does_not_oscillate_on_a_steady_link() {
         .collect();
     let changes = qs.windows(2).filter(|w| w[0] != w[1]).count();
     let (lo, hi) = (qs.iter().min(), qs.iter().max());
-    assert!(changes < 60, "{changes} quality changes in 20 s ({lo:?}..{hi:?})");
+    assert!(
+        changes < 60,
+        "{changes} quality changes in 20 s ({lo:?}..{hi:?})"
+    );
 }
 
 #[test]
@@ -363,8 +385,14 @@ fn the_curve_is_monotonic() {
 #[test]
 #[ignore]
 fn trace() {
-    let rate: f64 = std::env::var("SIM_RATE").ok().and_then(|v| v.parse().ok()).unwrap_or(6e6);
-    let queue: f64 = std::env::var("SIM_QUEUE").ok().and_then(|v| v.parse().ok()).unwrap_or(0.05);
+    let rate: f64 = std::env::var("SIM_RATE")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(6e6);
+    let queue: f64 = std::env::var("SIM_QUEUE")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.05);
     let mut sim = if std::env::var("SIM_STEPS").is_ok() {
         Sim::new(&[(0.0, 20e6), (20.0, 4e6), (30.0, 20e6)], queue)
     } else {

@@ -35,8 +35,8 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::Shared;
-use super::state::StreamState;
 use super::ingest::{Fed, Ingest, IngestStream, OpenError};
+use super::state::StreamState;
 use crate::events::{EndCause, ReceiverEvent, TimeoutKind};
 use crate::frame::BufferRing;
 use crate::handshake::{
@@ -492,7 +492,6 @@ impl FeedbackOut {
         }
     }
 }
-
 
 /// Why a connection did not produce a hello.
 enum HelloFailure {

@@ -435,7 +435,8 @@ impl Link {
             Ok(ready) => {
                 if ready.readable {
                     let (inbox, message) = (&mut self.inbox, &mut self.message);
-                    if let Err(end) = read_feedback(w.get_mut(), inbox, message, |fb| cx.feedback(fb))
+                    if let Err(end) =
+                        read_feedback(w.get_mut(), inbox, message, |fb| cx.feedback(fb))
                     {
                         failure = broken(end.into_io());
                     }
@@ -617,9 +618,7 @@ impl Link {
             if feedback {
                 // Feedback is read between frames, a little at a time: a
                 // read must never hold up the next frame.
-                let _ = stream
-                    .tcp()
-                    .set_read_timeout(Some(FEEDBACK_READ_TIMEOUT));
+                let _ = stream.tcp().set_read_timeout(Some(FEEDBACK_READ_TIMEOUT));
             }
         }
         cx.event(&SenderEvent::Connected { peer, stream_id });
@@ -664,11 +663,7 @@ pub(super) struct Readiness {
 
 /// Waits up to `timeout` until the socket can take a new frame or (with
 /// `read`) has bytes from the receiver.
-pub(super) fn wait_ready(
-    conn: &Conn,
-    read: bool,
-    timeout: Duration,
-) -> std::io::Result<Readiness> {
+pub(super) fn wait_ready(conn: &Conn, read: bool, timeout: Duration) -> std::io::Result<Readiness> {
     use rustix::event::{PollFd, PollFlags, Timespec};
     let mut flags = PollFlags::OUT;
     if read {

@@ -326,6 +326,7 @@ impl SenderBuilder {
             live: format.live,
             realtime: format.live || format.paced_fps.is_some(),
             target: SharedTarget::default(),
+            lost: AtomicBool::new(false),
             counters: Mutex::new(SenderStats::default()),
             interrupt: Mutex::new(None),
             started: Instant::now(),
@@ -354,12 +355,14 @@ impl SenderBuilder {
         };
         threads.push(("capture", capture?));
         let encoder = Encoder::new(self.width, self.height, self.quality)?;
+        // A camera's rate, when its mode does not say, is taken as 30.
+        let full_fps = format.paced_fps.or_else(|| format.live.then_some(30.0));
         let encode = {
             let shared = Arc::clone(&shared);
             let hook = self.on_frame;
             spawn(
                 "encode",
-                Box::new(move || encode_loop(&shared, encoder, hook)),
+                Box::new(move || encode_loop(&shared, encoder, hook, full_fps)),
             )
         };
         match encode {
@@ -490,6 +493,9 @@ struct SenderShared {
     realtime: bool,
     /// What the rate control chose, for the encode stage.
     target: SharedTarget,
+    /// Set when the transport lost its session outside `send`: frames from
+    /// before the next session are stale.
+    lost: AtomicBool,
     counters: Mutex<SenderStats>,
     /// What unblocks the transport's blocking call (a write) when the
     /// sender stops.

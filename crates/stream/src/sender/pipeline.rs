@@ -38,10 +38,14 @@ pub(super) fn capture_loop(
     shared.raw.close();
 }
 
+/// `full_fps`: the source's own frame rate, when it has a steady one (a
+/// paced source, a camera): the rate control may ask for fewer; a source
+/// that goes as fast as it can is never thinned.
 pub(super) fn encode_loop(
     shared: &SenderShared,
     mut encoder: Encoder,
     mut hook: Option<FrameHook>,
+    full_fps: Option<f64>,
 ) {
     let mut thinning = Thinning::default();
     while let Some(frame) = shared.raw.pop() {
@@ -51,7 +55,8 @@ pub(super) fn encode_loop(
         if let Some(target) = shared.target.load() {
             // The rate control asked for fewer frames per second: leave
             // out the ones between.
-            if !thinning.keep(frame.capture_time_us, target.fps) {
+            let thin = full_fps.is_some_and(|full| target.fps < full * 0.99);
+            if thin && !thinning.keep(frame.capture_time_us, target.fps) {
                 lock(&shared.counters).skipped += 1;
                 shared.raw.recycle(frame);
                 continue;
@@ -104,7 +109,9 @@ impl Thinning {
         match self.next_us {
             Some(next) if captured_us + slack < next => false,
             _ => {
-                let next = self.next_us.map_or(captured_us, |n| n.max(captured_us - period.min(captured_us)));
+                let next = self.next_us.map_or(captured_us, |n| {
+                    n.max(captured_us - period.min(captured_us))
+                });
                 self.next_us = Some(next + period);
                 true
             }

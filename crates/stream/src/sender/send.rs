@@ -17,6 +17,7 @@
 use super::transport::{OutgoingFrame, Ready, SendContext, Sent, Transport};
 use super::*;
 use crate::adapt::Controller;
+use crate::limits::FIRST_FRAME_MAX_AGE;
 
 pub(super) fn send_loop(
     shared: &SenderShared,
@@ -32,6 +33,8 @@ pub(super) fn send_loop(
     // that the receiver's first frame is a fresh one: at the first
     // connection (a sender started before its receiver) as after a loss.
     let mut fresh_after: Option<u64> = None;
+    // Whether a session was lost since the last one opened.
+    let mut lost = false;
     // A frame first, without taking it: a source that has ended opens no
     // session, and the transport is made ready before a frame is chosen.
     while shared.encoded.wait_item() {
@@ -53,8 +56,22 @@ pub(super) fn send_loop(
         }
         let opened = lock(&shared.counters).sessions;
         if opened != sessions {
+            // Frames from before the session opened are stale after a
+            // loss, and at the first session of a real-time source (a
+            // sender started before its receiver); a file sent as fast as
+            // it goes loses nothing at the start.
+            let lost_waiting = shared.lost.swap(false, Ordering::SeqCst);
+            if lost || lost_waiting {
+                fresh_after = Some(now_us());
+            } else if sessions == 0 && shared.realtime {
+                // A frame captured just before the first session opened
+                // (connecting takes a moment) is still fresh; one that
+                // waited for a receiver that was not there is not.
+                let slack = FIRST_FRAME_MAX_AGE.as_micros() as u64;
+                fresh_after = Some(now_us().saturating_sub(slack));
+            }
+            lost = false;
             sessions = opened;
-            fresh_after = Some(now_us());
         }
         let Some(mut msg) = shared.encoded.pop() else {
             break;
@@ -109,6 +126,7 @@ pub(super) fn send_loop(
                 // The frame in hand and everything queued behind it is
                 // from before the break: none of it goes out late.
                 fresh_after = Some(now_us());
+                lost = true;
                 shared.stale.fetch_add(1, Ordering::SeqCst);
             }
             // Dropped, and any outcome added later: not sent.

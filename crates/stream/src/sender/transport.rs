@@ -35,6 +35,7 @@
 //! rate) reach the sender: a transport that reads them (between frames, in
 //! `ready`) hands them on through the context.
 
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use framecast_proto::handshake::Feedback;
@@ -376,6 +377,7 @@ impl<'a> SendContext<'a> {
     /// another on the next [`ready`](Transport::ready).
     pub fn session_lost(&self) {
         lock(&self.shared.counters).connected = false;
+        self.shared.lost.store(true, Ordering::SeqCst);
     }
 
     /// Counts a session the other end refused
