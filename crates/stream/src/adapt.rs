@@ -484,17 +484,17 @@ impl Controller {
     pub fn poll(&mut self, now: Duration) -> Target {
         let now = now.as_micros() as u64;
         self.advance(now);
-        if self.socket_drops > self.socket_drops_seen {
+        // Without feedback, frames that could not start are the sign of
+        // outrunning the link. With it, the queuing delay says more,
+        // sooner; and a frame replaced while the send stage was starved of
+        // CPU (a busy machine) says nothing about the link.
+        if self.socket_drops > self.socket_drops_seen && !self.feedback_seen {
             self.socket_drops_seen = self.socket_drops;
-            // Without feedback, frames that could not start are the sign;
-            // with it, the queuing delay says more, sooner: a replaced
-            // frame then only stops the rise.
-            if !self.feedback_seen && now >= self.hold_until_us {
+            if now >= self.hold_until_us {
                 self.cut_without_feedback(now);
-            } else {
-                self.hold_until_us = self.hold_until_us.max(now + 100_000);
             }
         } else {
+            self.socket_drops_seen = self.socket_drops;
             self.grow(now);
         }
         self.replan();
@@ -786,8 +786,11 @@ impl Controller {
         let min_q = self.config.min_quality.min(max_q);
         let budget_s = self.config.max_latency.as_secs_f64();
         // What the link carries, as last seen while it was the bottleneck
-        // (what it delivers otherwise is only what was sent).
-        let link = self.capacity;
+        // (what it delivers otherwise is only what was sent), while that is
+        // recent: after seconds with no queue the link may carry more, and
+        // an old figure must not cap the frames that would show it.
+        let recent = self.now_us.saturating_sub(self.clear_since_us) < 5_000_000;
+        let link = self.capacity.filter(|_| recent);
         let fits = |c: &Self, q: u8, size: usize, fps: usize, margin: f64| -> bool {
             let bytes = c.frame_bytes(q, size) * margin;
             let rate_ok = bytes * 8.0 * c.fps_of(fps) <= c.rate * PLAN_SHARE;
