@@ -4,17 +4,15 @@
 //! beyond loopback without credentials.
 //!
 //! The URL is `nats://[USER:PASSWORD@]HOST[:PORT][,HOST[:PORT]…][/SUBJECT]`
-//! (see `framecast_stream::nats::NatsUrl`); a password or token is never
+//! (see `framecast_nats::NatsUrl`); a password or token is never
 //! printed.
 
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::Args;
+use framecast_nats::{NatsError, NatsSource, NatsSourceStats, NatsUrl, Publisher, PublisherStats};
 use framecast_stream::Receiver;
-use framecast_stream::nats::{
-    NatsError, NatsSource, NatsSourceStats, NatsUrl, Publisher, PublisherStats,
-};
 
 use crate::report::{HintExt, hinted};
 
@@ -94,7 +92,7 @@ impl NatsRecvArgs {
             .map(|u| with_token(u, self.nats_token_file.as_ref()))
             .transpose()?;
         if let (Some(p), Some(f)) = (&publish, &from) {
-            framecast_stream::nats::check_no_loop(p, f).hint(
+            framecast_nats::check_no_loop(p, f).hint(
                 "give --publish a prefix that --from does not match, e.g. nats://HOST:4222/relay",
             )?;
         }

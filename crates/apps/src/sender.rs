@@ -15,7 +15,7 @@ use crate::output::{JsonOut, StatsPrinter, out};
 use crate::probe::Probe;
 use crate::report::hinted;
 use crate::stats_lines::StatsLines;
-use crate::{INTERRUPTED, TICK};
+use crate::{INTERRUPTED, TICK, notify};
 
 /// How often the progress bar of a file source is redrawn.
 const BAR_EVERY: Duration = Duration::from_millis(100);
@@ -55,6 +55,7 @@ pub(crate) fn run(
         });
     let mut interrupted = false;
     let mut last_bar = Instant::now();
+    notify::ready("sending");
     while !sender.is_finished() {
         if INTERRUPTED.load(Ordering::SeqCst) || closed() {
             interrupted = INTERRUPTED.load(Ordering::SeqCst);
@@ -82,6 +83,7 @@ pub(crate) fn run(
         }
         std::thread::sleep(TICK);
     }
+    notify::stopping();
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
@@ -146,7 +148,9 @@ pub(crate) fn error(e: StreamError) -> anyhow::Error {
             Some("is a receiver running there? --retry forever keeps trying")
         }
         StreamError::PictureTooLarge { .. } => Some("send smaller pictures with --size"),
-        StreamError::Nats(e) => crate::nats::hint(e),
+        StreamError::Transport(e) => e
+            .downcast_ref::<framecast_nats::NatsError>()
+            .and_then(crate::nats::hint),
         _ => None,
     };
     hinted(e, hint)

@@ -18,18 +18,14 @@
 //! - The receiver's seams, for adapters: [`ReceiverHandle`] (stats, streams,
 //!   frames, lifetime, runtime) and its [`ingest`] port, through which any
 //!   transport feeds frames exactly as the TCP connections do. The HTTP
-//!   viewer (`framecast-http`) is built on them alone.
+//!   viewer (`framecast-http`) and frames over NATS (`framecast-nats`) are
+//!   built on them alone.
 //! - [`adapt`]: the sender's rate control, sans I/O: from the receiver's
 //!   feedback, the JPEG quality, picture size and frame rate that keep
 //!   frames within a latency budget on the link there is.
 //! - [`handshake`]: the session handshake, sans I/O; [`limits`]: every
 //!   limit and timeout with its default; [`events`]: what happens to
 //!   connections, for logs and hints.
-//! - `nats` (feature `nats`): frames over NATS, `nats::Publisher` (a
-//!   receiver publishes every frame it accepts), `nats::NatsSource` (a
-//!   receiver takes its streams from a subscription, each subject a
-//!   stream) and `nats::NatsTransport` (a sender publishes directly), with
-//!   server lists for failover and credentials never shown.
 //!
 //! Both engines hand back a [`StopHandle`] and a stats snapshot
 //! ([`SenderStats`], [`ReceiverStats`]).
@@ -80,8 +76,6 @@ pub mod events;
 mod frame;
 pub mod handshake;
 pub mod limits;
-#[cfg(feature = "nats")]
-pub mod nats;
 mod queue;
 mod receiver;
 mod recording;

@@ -480,4 +480,11 @@ impl StreamHandle {
         *lock(&self.0.asked) = (Some(settings), true);
         self.0.feedback.load(Ordering::Relaxed)
     }
+
+    /// Its capture-to-shown latency over the whole session (every frame
+    /// that carried a trusted capture time): a copy, for a per-stream
+    /// histogram (the HTTP viewer's `/metrics`).
+    pub fn latency(&self) -> LatencyHistogram {
+        lock(&self.0.latency).whole.clone()
+    }
 }

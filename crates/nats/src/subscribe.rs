@@ -17,18 +17,17 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use framecast_proto::handshake::StatusCode;
+use framecast_stream::ReceiverHandle;
+use framecast_stream::events::{EndCause, TimeoutKind};
+use framecast_stream::handshake::MAX_NAME_LEN;
+use framecast_stream::ingest::{Fed, Ingest, IngestStream, OpenError};
 use futures_util::StreamExt;
 use tokio::time::MissedTickBehavior;
 
 use super::{
     DEFAULT_SUBSCRIPTION, Link, NatsError, NatsUrl, Role, check_subject, run_on, subject_matches,
 };
-use framecast_proto::handshake::StatusCode;
-
-use crate::ReceiverHandle;
-use crate::events::{EndCause, TimeoutKind};
-use crate::handshake::MAX_NAME_LEN;
-use crate::ingest::{Fed, Ingest, IngestStream, OpenError};
 
 /// Subjects remembered as refused (the receiver was full) at once; beyond,
 /// the oldest memories are forgotten and those subjects are tried again at
@@ -42,7 +41,7 @@ pub const MAX_REFUSED_SUBJECTS: usize = 1024;
 /// wildcards names its stream by the whole subject.
 ///
 /// ```
-/// use framecast_stream::nats::stream_name;
+/// use framecast_nats::stream_name;
 ///
 /// assert_eq!(stream_name("framecast.>", "framecast.studio_pattern"), "studio_pattern");
 /// assert_eq!(stream_name("site1.*.cam", "site1.door.cam"), "door.cam");
@@ -102,7 +101,7 @@ struct State {
 /// Makes a receiver take streams from a NATS subscription: each subject
 /// seen is a stream, named by [`stream_name`], exactly as a TCP sender's
 /// (registered under the receiver's `max_clients`, every message checked
-/// with [`check_frame`](crate::check_frame), counted in the stats, shown,
+/// with [`check_frame`](framecast_stream::check_frame), counted in the stats, shown,
 /// recorded), and ended when no message came for the receiver's idle
 /// timeout. The receiver's TCP listener runs on beside it.
 ///
@@ -117,12 +116,15 @@ pub struct NatsSource {
 
 impl NatsSource {
     /// Connects to `url`'s servers and subscribes to its subject (wildcards
-    /// allowed; [`DEFAULT_SUBSCRIPTION`] when it names none).
+    /// allowed; [`DEFAULT_SUBSCRIPTION`] when it names none). When no server
+    /// answers yet, it starts all the same and keeps trying in the
+    /// background (the log says so once): the streams come once a server
+    /// is up, as they come back after a server was lost.
     ///
     /// # Errors
     ///
-    /// [`NatsError::Connect`] when no server of the list can be connected
-    /// to, [`NatsError::Subscribe`] when the subscription is refused,
+    /// [`NatsError::Connect`] when a server refuses the credentials,
+    /// [`NatsError::Subscribe`] when the subscription is refused,
     /// [`NatsError::Stopped`] when the receiver has stopped.
     pub fn start(receiver: &impl AsRef<ReceiverHandle>, url: &NatsUrl) -> Result<Self, NatsError> {
         let subscription = url.subject().unwrap_or(DEFAULT_SUBSCRIPTION).to_owned();
@@ -134,7 +136,9 @@ impl NatsSource {
         let runtime = handle.runtime().ok_or(NatsError::Stopped)?;
         let (to, subject) = (url.clone(), subscription.clone());
         let (link, subscriber) = run_on(runtime, async move {
-            let link = Link::connect(&to, Role::Source).await?;
+            // NATS not up yet is no reason not to start: the receiver runs,
+            // and takes the streams once a server answers.
+            let link = Link::connect_or_keep_trying(&to, Role::Source).await?;
             let subscribe_error =
                 |source: Box<dyn std::error::Error + Send + Sync>| NatsError::Subscribe {
                     subject: subject.clone(),
@@ -146,11 +150,14 @@ impl NatsSource {
                 .await
                 .map_err(|e| subscribe_error(Box::new(e)))?;
             // The server has the subscription once this returns: frames
-            // published from now on reach this receiver.
-            link.client
-                .flush()
-                .await
-                .map_err(|e| subscribe_error(Box::new(e)))?;
+            // published from now on reach this receiver. Not connected yet,
+            // the client sends the subscription when it connects.
+            if link.is_connected() {
+                link.client
+                    .flush()
+                    .await
+                    .map_err(|e| subscribe_error(Box::new(e)))?;
+            }
             Ok::<_, NatsError>((link, subscriber))
         })
         .ok_or(NatsError::Stopped)??;
@@ -265,13 +272,14 @@ async fn run(state: Arc<State>, handle: ReceiverHandle, mut subscriber: async_na
         };
         entry.last = Instant::now();
         match entry.stream.feed(message.payload) {
-            Fed::Accepted => {}
             Fed::Corrupt(e) => tracing::debug!(
                 stream = entry.stream.id(),
                 "corrupt frame from NATS subject {} dropped: {e}",
                 message.subject
             ),
             Fed::CountReached => break,
+            // Accepted, and any outcome added later: on to the next.
+            _ => {}
         }
     }
     state.closed.store(true, Ordering::Relaxed);

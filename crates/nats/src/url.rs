@@ -64,7 +64,7 @@ impl fmt::Display for Server {
 ///   may hold depends on the use (wildcards only for subscribing).
 ///
 /// ```
-/// use framecast_stream::nats::NatsUrl;
+/// use framecast_nats::NatsUrl;
 ///
 /// let url: NatsUrl = "nats://cam:s3cret@10.0.0.1,10.0.0.2:4223/site1.>".parse()?;
 /// assert_eq!(url.servers(), ["10.0.0.1:4222", "10.0.0.2:4223"]);
@@ -72,7 +72,7 @@ impl fmt::Display for Server {
 /// // The password never shows.
 /// assert_eq!(url.to_string(), "nats://cam@10.0.0.1:4222,10.0.0.2:4223/site1.>");
 /// assert!(!format!("{url:?}").contains("s3cret"));
-/// # Ok::<(), framecast_stream::nats::NatsError>(())
+/// # Ok::<(), framecast_nats::NatsError>(())
 /// ```
 #[derive(Clone, PartialEq, Eq)]
 pub struct NatsUrl {
@@ -298,11 +298,11 @@ impl NatsUrl {
     /// address or `localhost`.
     ///
     /// ```
-    /// use framecast_stream::nats::NatsUrl;
+    /// use framecast_nats::NatsUrl;
     ///
     /// assert!("nats://127.0.0.1,localhost:4223,[::1]".parse::<NatsUrl>()?.is_loopback());
     /// assert!(!"nats://127.0.0.1,10.0.0.2".parse::<NatsUrl>()?.is_loopback());
-    /// # Ok::<(), framecast_stream::nats::NatsError>(())
+    /// # Ok::<(), framecast_nats::NatsError>(())
     /// ```
     pub fn is_loopback(&self) -> bool {
         self.servers.iter().all(|s| {
@@ -389,7 +389,7 @@ fn check_token(token: &str) -> Result<(), &'static str> {
 /// last one; without, neither may appear at all.
 ///
 /// ```
-/// use framecast_stream::nats::check_subject;
+/// use framecast_nats::check_subject;
 ///
 /// assert!(check_subject("framecast.>", true).is_ok());
 /// assert!(check_subject("framecast.>", false).is_err());
@@ -477,7 +477,7 @@ pub(crate) fn subject_matches(pattern: &str, subject: &str) -> bool {
 /// `framecast.studio_pattern`.
 ///
 /// ```
-/// use framecast_stream::nats::subject_token;
+/// use framecast_nats::subject_token;
 ///
 /// assert_eq!(subject_token("studio pattern"), "studio_pattern");
 /// assert_eq!(subject_token("10.0.0.5 #3"), "10_0_0_5__3");

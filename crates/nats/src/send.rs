@@ -18,14 +18,17 @@
 use std::time::Duration;
 
 use async_nats::Subject;
+use framecast_stream::transport::{OutgoingFrame, Ready, SendContext, Sent, StreamInfo, Transport};
+use framecast_stream::{BufferRing, StreamError};
 use tokio::time::timeout;
 
-use crate::BufferRing;
-use crate::error::StreamError;
-use crate::nats::{
-    DEFAULT_PREFIX, Link, NatsError, NatsUrl, Role, check_subject, run_on, subject_token,
-};
-use crate::transport::{OutgoingFrame, Ready, SendContext, Sent, StreamInfo, Transport};
+use crate::{DEFAULT_PREFIX, Link, NatsError, NatsUrl, Role, check_subject, run_on, subject_token};
+
+/// A NATS failure as the sender's error: [`StreamError::Transport`], the
+/// [`NatsError`] within (`downcast_ref` finds it).
+fn nats_error(e: NatsError) -> StreamError {
+    StreamError::Transport(Box::new(e))
+}
 
 /// Publish buffers kept for reuse. A buffer comes back once the client has
 /// written it to the socket; normally one or two are out at a time.
@@ -34,7 +37,7 @@ const SEND_BUFFERS: usize = 4;
 /// A sender's transport that publishes each encoded `Video` message to
 /// NATS: to the URL's subject, or, when it names none, to
 /// `framecast.<`[`subject_token`]`(name)>` (so give the sender a
-/// [`name`](crate::SenderBuilder::name)).
+/// [`name`](framecast_stream::SenderBuilder::name)).
 ///
 /// Core NATS: at most once, no session handshake, the newest frame wins.
 /// The client connects when the sender starts (which fails when no server
@@ -44,7 +47,7 @@ const SEND_BUFFERS: usize = 4;
 ///
 /// ```no_run
 /// use framecast_capture::{SourceOptions, SourceSpec, open_source};
-/// use framecast_stream::nats::NatsTransport;
+/// use framecast_nats::NatsTransport;
 /// use framecast_stream::{Destination, SenderBuilder};
 ///
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -105,7 +108,7 @@ impl Transport for NatsTransport {
             }
             None => format!("{DEFAULT_PREFIX}.{}", subject_token(&stream.name)),
         };
-        check_subject(&subject, false).map_err(StreamError::Nats)?;
+        check_subject(&subject, false).map_err(nats_error)?;
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .thread_name("framecast-nats")
@@ -120,7 +123,7 @@ impl Transport for NatsTransport {
             Link::connect(&to, Role::Sender).await
         })
         .ok_or(StreamError::Panicked("nats"))?
-        .map_err(StreamError::Nats)?;
+        .map_err(nats_error)?;
         tracing::info!("publishing frames to NATS subject {subject}");
         self.client = Some(Connected {
             runtime,
@@ -164,10 +167,7 @@ impl Transport for NatsTransport {
         let len = prost::Message::encoded_len(&message);
         let max_payload = link.client.max_payload();
         if len > max_payload {
-            return Err(StreamError::Nats(NatsError::PayloadTooLarge {
-                len,
-                max_payload,
-            }));
+            return Err(nats_error(NatsError::PayloadTooLarge { len, max_payload }));
         }
         if !link.is_connected() {
             return Ok(Sent::Lost);

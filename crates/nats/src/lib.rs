@@ -1,6 +1,10 @@
-//! Frames over NATS (feature `nats`): live frames through a NATS server or
-//! cluster, so that any number of machines can watch a camera without
-//! connecting to it.
+//! Frames over NATS: live frames through a NATS server or cluster, so that
+//! any number of machines can watch a camera without connecting to it.
+//!
+//! An adapter built only on the engines' public seams: the receiver's
+//! [`ReceiverHandle`](framecast_stream::ReceiverHandle) and ingest port
+//! ([`framecast_stream::ingest`]), and the sender's
+//! [`Transport`](framecast_stream::transport::Transport).
 //!
 //! ```text
 //!  framecast send ──TCP──▶ framecast recv ──▶ Publisher ──┐ PREFIX.<name>
@@ -11,7 +15,7 @@
 //!        (NatsSource: each subject a stream, as a TCP sender)   at most once)
 //! ```
 //!
-//! - [`Publisher`] follows a running [`Receiver`](crate::Receiver) and
+//! - [`Publisher`] follows a running [`Receiver`](framecast_stream::Receiver) and
 //!   publishes every frame it accepts, its `Video` message byte for byte,
 //!   to `PREFIX.<stream name>` ([`subject_token`] makes the name one
 //!   subject token). It never slows the receiver: each stream has a
@@ -37,8 +41,8 @@
 //! first publishes (needs a `nats-server` on port 4222):
 //!
 //! ```no_run
+//! use framecast_nats::{NatsSource, NatsUrl, Publisher};
 //! use framecast_stream::ReceiverBuilder;
-//! use framecast_stream::nats::{NatsSource, NatsUrl, Publisher};
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let camera_side = ReceiverBuilder::new("127.0.0.1:5252".parse()?).start()?;
@@ -118,7 +122,7 @@ pub const NATS_FAILOVER_BOUND: Duration = Duration::from_secs(3);
 /// never answers), and then connects to a live one after a reconnection
 /// delay: about 8.1 s at most with one hung server. That is within the
 /// receiver's default idle timeout (10 s,
-/// [`DEFAULT_IDLE_TIMEOUT`](crate::limits::DEFAULT_IDLE_TIMEOUT)), so
+/// [`DEFAULT_IDLE_TIMEOUT`](framecast_stream::limits::DEFAULT_IDLE_TIMEOUT)), so
 /// viewers keep their streams. The tests assert it with a frozen cluster
 /// node.
 pub const NATS_STALL_BOUND: Duration = Duration::from_secs(10);
@@ -150,13 +154,13 @@ pub const NATS_PUBLISH_TIMEOUT: Duration = Duration::from_secs(1);
 ///
 /// ```
 /// use std::time::Duration;
-/// use framecast_stream::nats::{NatsLimits, NatsUrl};
+/// use framecast_nats::{NatsLimits, NatsUrl};
 ///
 /// let mut limits = NatsLimits::default();
 /// limits.ping_interval = Duration::from_secs(1); // notice a hung server sooner
 /// let url = "nats://127.0.0.1".parse::<NatsUrl>()?.with_limits(limits);
 /// assert_eq!(url.limits().ping_interval, Duration::from_secs(1));
-/// # Ok::<(), framecast_stream::nats::NatsError>(())
+/// # Ok::<(), framecast_nats::NatsError>(())
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -330,12 +334,12 @@ impl NatsError {
 /// compared: two lists may name one cluster.
 ///
 /// ```
-/// use framecast_stream::nats::{NatsUrl, check_no_loop};
+/// use framecast_nats::{NatsUrl, check_no_loop};
 ///
 /// let from: NatsUrl = "nats://127.0.0.1/site1.>".parse()?;
 /// assert!(check_no_loop(&"nats://127.0.0.1".parse()?, &from).is_ok());
 /// assert!(check_no_loop(&"nats://127.0.0.1/site1".parse()?, &from).is_err());
-/// # Ok::<(), framecast_stream::nats::NatsError>(())
+/// # Ok::<(), framecast_nats::NatsError>(())
 /// ```
 ///
 /// # Errors
@@ -351,6 +355,12 @@ pub fn check_no_loop(publish: &NatsUrl, from: &NatsUrl) -> Result<(), NatsError>
         });
     }
     Ok(())
+}
+
+/// Locks `m`, carrying on if a panicking task poisoned it: every guarded
+/// value stays consistent between statements.
+pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Runs `task` on `runtime` and waits for its result on this thread (which
