@@ -97,6 +97,10 @@ const OVERUSE_TIME: Duration = Duration::from_millis(100);
 /// persists over them, a scheduling hiccup does not.
 const QUEUE_SAMPLES: usize = 3;
 
+/// Without feedback: frames replaced at the socket within a second that
+/// make a cut.
+const REPLACED_TO_CUT: u64 = 4;
+
 /// After a cut, how long at least before the rate may rise again.
 const HOLD_AFTER_CUT: Duration = Duration::from_millis(300);
 
@@ -342,6 +346,9 @@ pub struct Controller {
     /// Frames the send stage replaced because the link could not take them.
     socket_drops: u64,
     socket_drops_seen: u64,
+    /// Replaced frames counted since `drops_since_us` (without feedback).
+    drops_counted: u64,
+    drops_since_us: u64,
     rung: Rung,
     feedback_seen: bool,
 }
@@ -374,6 +381,8 @@ impl Controller {
             delivered: None,
             socket_drops: 0,
             socket_drops_seen: 0,
+            drops_counted: 0,
+            drops_since_us: 0,
             rung: Rung {
                 quality: config.max_quality,
                 size: 0,
@@ -489,8 +498,17 @@ impl Controller {
         // sooner; and a frame replaced while the send stage was starved of
         // CPU (a busy machine) says nothing about the link.
         if self.socket_drops > self.socket_drops_seen && !self.feedback_seen {
+            // Several in a second, not one: a send stage starved of CPU
+            // for a moment replaces a frame too.
+            if now.saturating_sub(self.drops_since_us) > 1_000_000 {
+                self.drops_since_us = now;
+                self.drops_counted = self.socket_drops_seen;
+            }
             self.socket_drops_seen = self.socket_drops;
-            if now >= self.hold_until_us {
+            if self.socket_drops - self.drops_counted >= REPLACED_TO_CUT
+                && now >= self.hold_until_us
+            {
+                self.drops_counted = self.socket_drops;
                 self.cut_without_feedback(now);
             }
         } else {

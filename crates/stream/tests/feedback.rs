@@ -249,7 +249,7 @@ fn a_new_sender_works_with_a_receiver_of_the_old_handshake() {
         }
         (hello, frames)
     });
-    let sender = SenderBuilder::new(addr.to_string(), pattern(100))
+    let sender = SenderBuilder::new(addr.to_string(), pattern(30))
         .size(160, 120)
         .count(40)
         .start()
