@@ -522,3 +522,42 @@ fn the_unit_files_pass_systemd_analyze_verify() {
         "systemd-analyze verify warned:\n{stderr}"
     );
 }
+
+#[test]
+fn serve_takes_other_senders_on_its_stream_port() {
+    let (mut serve, addr) = start_recv_raw(
+        "serve",
+        &[
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--http",
+            "127.0.0.1:0",
+            "--size",
+            "160x120",
+            "--name",
+            "desk",
+        ],
+    );
+    let http = http_addr(&mut serve);
+    let to = addr.to_string();
+    let mut send = Proc::framecast(
+        "send",
+        &[
+            "send", "--to", &to, "--name", "door", "--size", "160x120", "--count", "30", "--quiet",
+        ],
+    );
+    send.wait_ok(TIMEOUT);
+    let list = wait_streams(http, "both streams", |l| {
+        live(l, "desk") && stream(l, "door").and_then(|s| s["received"].as_u64()) == Some(30)
+    });
+    // The served stream is in memory; the other came over TCP.
+    assert_eq!(stream(&list, "desk").unwrap()["peer"], "0.0.0.0:0");
+    let door_peer = stream(&list, "door").unwrap()["peer"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(door_peer.starts_with("127.0.0.1:"), "{door_peer}");
+    signal(&serve, "TERM");
+    serve.wait_ok(TIMEOUT);
+}

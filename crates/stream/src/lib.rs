@@ -67,6 +67,8 @@
 //! # }
 //! ```
 
+// docs.rs labels each feature-gated item with its feature.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 
 pub mod adapt;
@@ -91,9 +93,9 @@ pub use frame::{BufferRing, Frame, FrameError, StreamEvent, StreamId, check_fram
 /// The access token of [`ReceiverBuilder::token`], [`TcpDestination::token`]
 /// and the HTTP viewer (feature `tls`).
 #[cfg(feature = "tls")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
 pub use framecast_tls::Token;
 pub use limits::DEFAULT_MAX_CLIENTS;
-pub use queue::{Closed, Latest};
 pub use receiver::ingest;
 pub use receiver::{
     Receiver, ReceiverBuilder, ReceiverHandle, SUBSCRIBER_BACKLOG, SinkFactory, StreamHandle,
@@ -108,6 +110,14 @@ pub use stats::{
     AdaptStats, IntervalMeter, IntervalStats, LatencyHistogram, LatencySummary,
     RECENT_LATENCY_SAMPLES, ReceiverStats, SenderStats, StreamInterval, StreamStats, TimeoutCounts,
 };
+
+/// Internals the crate's own benches measure (feature `testing`): not a
+/// supported API, and free to change.
+#[cfg(feature = "testing")]
+#[doc(hidden)]
+pub mod testing {
+    pub use crate::queue::{Closed, Latest};
+}
 
 /// The port the original programs used.
 pub const DEFAULT_PORT: u16 = 5252;

@@ -22,12 +22,12 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::thread::{self, JoinHandle};
 
-use framecast_display::{EncodedFrame, FrameSink, MatroskaRecorder, Recorder};
+use framecast_display::{DisplayError, EncodedFrame, FrameSink, MatroskaRecorder, Recorder};
 use tokio::sync::broadcast::{self, error::RecvError};
 
-use crate::error::{Report, StreamError};
+use crate::error::Report;
 use crate::frame::{StreamEvent, StreamId};
-use crate::receiver::Receiver;
+use crate::receiver::ReceiverHandle;
 
 /// The file format of a recording.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,7 +41,7 @@ pub enum RecordFormat {
     Matroska,
 }
 
-/// Why a recording cannot start.
+/// Why a recording cannot start, or did not finish.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum RecordError {
@@ -64,6 +64,12 @@ pub enum RecordError {
         /// What is wrong.
         reason: String,
     },
+    /// The recording's thread could not be started.
+    #[error("cannot start the recording thread")]
+    Spawn(#[source] io::Error),
+    /// The recording's thread panicked (a bug).
+    #[error("the recording thread panicked")]
+    Panicked,
 }
 
 /// Where a recording's files go: a path, or a template.
@@ -76,15 +82,15 @@ pub enum RecordError {
 /// file.
 ///
 /// ```
-/// use framecast_stream::{RecordFormat, RecordTarget};
+/// use framecast_stream::{RecordFormat, RecordTarget, StreamId};
 ///
 /// let t = RecordTarget::new("rec/{name}-{id}.mkv")?;
 /// assert_eq!(t.format(), RecordFormat::Matroska);
-/// assert_eq!(t.path(3, "front door", false).to_str(), Some("rec/front_door-3.mkv"));
+/// assert_eq!(t.path(StreamId::new(3), "front door", false).to_str(), Some("rec/front_door-3.mkv"));
 ///
 /// let plain = RecordTarget::new("capture.mjpeg")?;
-/// assert_eq!(plain.path(1, "a", true).to_str(), Some("capture.mjpeg"));
-/// assert_eq!(plain.path(2, "b", false).to_str(), Some("capture-2.mjpeg"));
+/// assert_eq!(plain.path(StreamId::new(1), "a", true).to_str(), Some("capture.mjpeg"));
+/// assert_eq!(plain.path(StreamId::new(2), "b", false).to_str(), Some("capture-2.mjpeg"));
 /// # Ok::<(), framecast_stream::RecordError>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -174,7 +180,7 @@ impl RecordTarget {
     ///
     /// [`RecordError::Exists`] or [`RecordError::Directory`].
     pub fn check(&self) -> Result<(), RecordError> {
-        let first = self.path(1, "stream", true);
+        let first = self.path(StreamId::new(1), "stream", true);
         if !self.placeholders && first.exists() {
             return Err(RecordError::Exists(first));
         }
@@ -242,18 +248,19 @@ impl Recording {
     ///
     /// # Errors
     ///
-    /// [`StreamError::Record`] when the target cannot be written;
-    /// [`StreamError::Spawn`] when the thread cannot be started.
-    pub fn start(receiver: &Receiver, target: RecordTarget) -> Result<Self, StreamError> {
-        target.check().map_err(StreamError::Record)?;
-        let rx = receiver.subscribe();
+    /// [`RecordError::Exists`] or [`RecordError::Directory`] when the
+    /// target cannot be written; [`RecordError::Spawn`] when the thread
+    /// cannot be started.
+    pub fn start(
+        receiver: &impl AsRef<ReceiverHandle>,
+        target: RecordTarget,
+    ) -> Result<Self, RecordError> {
+        target.check()?;
+        let rx = receiver.as_ref().subscribe();
         let thread = thread::Builder::new()
             .name("framecast-record".into())
             .spawn(move || record(rx, &target))
-            .map_err(|source| StreamError::Spawn {
-                what: "record",
-                source,
-            })?;
+            .map_err(RecordError::Spawn)?;
         Ok(Self {
             thread: Some(thread),
         })
@@ -264,11 +271,11 @@ impl Recording {
     ///
     /// # Errors
     ///
-    /// [`StreamError::Panicked`] if the recording thread panicked.
-    pub fn finish(mut self) -> Result<RecordingStats, StreamError> {
+    /// [`RecordError::Panicked`] if the recording thread panicked.
+    pub fn finish(mut self) -> Result<RecordingStats, RecordError> {
         match self.thread.take().map(JoinHandle::join) {
             Some(Ok(stats)) => Ok(stats),
-            Some(Err(_)) => Err(StreamError::Panicked("record")),
+            Some(Err(_)) => Err(RecordError::Panicked),
             None => Ok(RecordingStats::default()),
         }
     }
@@ -301,7 +308,7 @@ impl Active {
     }
 }
 
-fn open(target: &RecordTarget, path: &Path) -> Result<Box<dyn FrameSink>, StreamError> {
+fn open(target: &RecordTarget, path: &Path) -> Result<Box<dyn FrameSink>, DisplayError> {
     Ok(match target.format() {
         RecordFormat::Matroska => Box::new(MatroskaRecorder::create(path)?),
         RecordFormat::Mjpeg => Box::new(Recorder::create(path)?),
@@ -351,7 +358,7 @@ fn record(mut rx: broadcast::Receiver<StreamEvent>, target: &RecordTarget) -> Re
         let Some(active) = slot else {
             continue;
         };
-        let encoded = EncodedFrame::new(id, frame.name(), &frame.jpeg()[..])
+        let encoded = EncodedFrame::new(id.get(), frame.name(), &frame.jpeg()[..])
             .with_sequence(frame.sequence())
             .with_capture_time_us(frame.capture_time_us())
             .with_source_size(frame.source_size());
@@ -391,18 +398,26 @@ mod tests {
     fn templates_name_one_file_per_stream() {
         let t = RecordTarget::new("out/{id}.mjpeg").unwrap();
         assert_eq!(t.format(), RecordFormat::Mjpeg);
-        assert_eq!(t.path(7, "x", true), PathBuf::from("out/7.mjpeg"));
         assert_eq!(
-            RecordTarget::new("cam").unwrap().path(4, "x", false),
+            t.path(StreamId::new(7), "x", true),
+            PathBuf::from("out/7.mjpeg")
+        );
+        assert_eq!(
+            RecordTarget::new("cam")
+                .unwrap()
+                .path(StreamId::new(4), "x", false),
             PathBuf::from("cam-4")
         );
         let n = RecordTarget::new("{name}.MKV").unwrap();
         assert_eq!(n.format(), RecordFormat::Matroska);
         assert_eq!(
-            n.path(1, "../../etc/x y", true),
+            n.path(StreamId::new(1), "../../etc/x y", true),
             PathBuf::from("_.._etc_x_y.MKV")
         );
-        assert_eq!(n.path(1, "...", true), PathBuf::from("stream.MKV"));
+        assert_eq!(
+            n.path(StreamId::new(1), "...", true),
+            PathBuf::from("stream.MKV")
+        );
     }
 
     #[test]

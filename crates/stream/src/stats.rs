@@ -10,6 +10,8 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::frame::StreamId;
+
 /// How many recent latency samples each stream keeps for the live p50/p99.
 pub const RECENT_LATENCY_SAMPLES: usize = 128;
 
@@ -240,13 +242,12 @@ pub struct LatencySummary {
 #[derive(Debug, Clone, Serialize)]
 #[non_exhaustive]
 pub struct StreamStats {
-    /// The stream's number, from 1, in the order sessions were accepted;
+    /// The stream's number, from 1, in the order streams were opened;
     /// never reused while the receiver runs.
-    pub id: u32,
+    pub id: StreamId,
     /// The stream's name: the one its sender gave, else the peer address.
+    /// (The JSON key `label`, which repeated it, is gone: read `name`.)
     pub name: String,
-    /// The same as `name` (kept for scripts written before names existed).
-    pub label: String,
     /// The sender's address.
     pub peer: String,
     /// Whether the session is still open.
@@ -385,7 +386,7 @@ impl IntervalMeter {
         let mut per_stream = Vec::new();
         let mut marks = Vec::with_capacity(s.per_stream.len());
         for st in &s.per_stream {
-            let before = prev.iter().find(|m| m.id == st.id);
+            let before = prev.iter().find(|m| m.id == u32::from(st.id));
             let d = |now: u64, f: fn(&IntervalMark) -> u64| now - before.map_or(0, f).min(now);
             let frames = d(st.frames, |m| m.frames);
             let received = d(st.received, |m| m.received);
@@ -399,7 +400,7 @@ impl IntervalMeter {
                 _ => None,
             };
             marks.push(IntervalMark {
-                id: st.id,
+                id: st.id.into(),
                 frames: st.frames,
                 received: st.received,
                 dropped: st.dropped,
@@ -412,7 +413,7 @@ impl IntervalMeter {
             }
             let per = |n: f64| if interval > 0.0 { n / interval } else { 0.0 };
             per_stream.push(StreamInterval {
-                id: st.id,
+                id: st.id.into(),
                 name: st.name.clone(),
                 frames,
                 received,

@@ -10,7 +10,6 @@ use anyhow::Result;
 use clap::{Args, ValueEnum};
 use framecast_capture::{CaptureError, FrameSource, SourceOptions, SourceSpec};
 use framecast_net::HostPort;
-use framecast_stream::events::log_sender_event;
 use framecast_stream::{SenderBuilder, TcpDestination};
 use framecast_wire::Prefix;
 
@@ -310,7 +309,7 @@ impl DestinationArgs {
         };
         let builder = source
             .apply(SenderBuilder::new(destination, frames))
-            .on_event(move |e| log_sender_event(e, sender::event_hint(e, framing)));
+            .on_event(move |e| sender::event_hint(e, framing));
         Ok(builder)
     }
 }

@@ -92,6 +92,7 @@ impl TcpDestination {
     /// `config` (see `framecast_tls::ClientTls`) against the host name in
     /// the address (feature `tls`).
     #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
     pub fn tls(mut self, config: Arc<rustls::ClientConfig>) -> Self {
         self.tls = Some(TlsClient { config });
         self
@@ -100,6 +101,7 @@ impl TcpDestination {
     /// Sends `token` in the session handshake, for a receiver that
     /// requires one (feature `tls`).
     #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
     pub fn token(mut self, token: framecast_tls::Token) -> Self {
         self.token = Some(token);
         self
@@ -629,7 +631,10 @@ impl Link {
                 let _ = stream.tcp().set_read_timeout(Some(FEEDBACK_READ_TIMEOUT));
             }
         }
-        cx.event(&SenderEvent::Connected { peer, stream_id });
+        cx.event(&SenderEvent::Connected {
+            peer,
+            stream_id: stream_id.map(StreamId::new),
+        });
         Attempt::Session(FrameWriter::with_codec(stream, codec), peer, feedback)
     }
 }

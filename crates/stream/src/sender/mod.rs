@@ -37,7 +37,8 @@ use crate::backoff::{Backoff, DEFAULT_INITIAL_BACKOFF, DEFAULT_MAX_BACKOFF};
 #[cfg(feature = "tls")]
 use crate::error::TlsFailureKind;
 use crate::error::{Report, SessionError, StreamError};
-use crate::events::{SenderEvent, SenderHook};
+use crate::events::{LogLimiter, SenderEvent, SenderHook};
+use crate::frame::StreamId;
 use crate::handshake::{self, Decoded};
 use crate::limits::{
     DEFAULT_STATUS_TIMEOUT, DEFAULT_WRITE_TIMEOUT, KEEPALIVE_INTERVAL, KEEPALIVE_RETRIES,
@@ -217,11 +218,13 @@ impl SenderBuilder {
         self
     }
 
-    /// Sees every connection event (connected, refused, failed). With a
-    /// hook the sender logs events at debug level only; call
-    /// [`log_sender_event`](crate::events::log_sender_event) from the hook
-    /// to log them.
-    pub fn on_event(mut self, hook: impl Fn(&SenderEvent<'_>) + Send + Sync + 'static) -> Self {
+    /// Sees every connection event (connected, refused, failed) before the
+    /// sender logs it, and returns what the user can do about it in the
+    /// program's own terms (a hint, added to the log line), if anything.
+    pub fn on_event(
+        mut self,
+        hook: impl Fn(&SenderEvent<'_>) -> Option<&'static str> + Send + Sync + 'static,
+    ) -> Self {
         self.hook = Some(Box::new(hook));
         self
     }
@@ -329,6 +332,7 @@ impl SenderBuilder {
             lost: AtomicBool::new(false),
             counters: Mutex::new(SenderStats::default()),
             interrupt: Mutex::new(None),
+            log: LogLimiter::new(),
             started: Instant::now(),
             error: Mutex::new(None),
         });
@@ -500,6 +504,8 @@ struct SenderShared {
     /// What unblocks the transport's blocking call (a write) when the
     /// sender stops.
     interrupt: Mutex<Option<Interrupt>>,
+    /// This sender's event lines, rate-limited per kind.
+    log: LogLimiter,
     started: Instant,
     error: Mutex<Option<StreamError>>,
 }

@@ -79,7 +79,7 @@ pub(super) fn send_loop(
         if shared.realtime {
             // The newest frame goes: the ones that waited while the link
             // was busy are replaced.
-            while let Ok(Some(newer)) = shared.encoded.pop_timeout(Duration::ZERO) {
+            while let Some(newer) = shared.encoded.try_pop() {
                 shared.encoded.recycle(std::mem::replace(&mut msg, newer));
                 shared.replaced.fetch_add(1, Ordering::SeqCst);
                 if let Some(c) = cx.adapt() {
