@@ -20,7 +20,9 @@ use framecast_proto::video::Video;
 use prost::Message;
 
 /// Small, fast pattern frames, as in the other end-to-end tests.
-const PATTERN_ARGS: &[&str] = &["--input-size", "160x120", "--size", "128x128"];
+/// (Square, so the pictures are sent at exactly 128x128 with their shape
+/// kept.)
+const PATTERN_ARGS: &[&str] = &["--input-size", "160x160", "--size", "128x128"];
 
 /// A sender of the pattern at 30 fps named `good`, for `seconds`.
 fn good_sender(addr: SocketAddr, seconds: u64, extra: &[&str]) -> Proc {

@@ -55,7 +55,7 @@ pub use framecast_image::{
     probe_jpeg,
 };
 pub use pipeline::{
-    DEFAULT_SEND_HEIGHT, DEFAULT_SEND_WIDTH, DecodedInfo, ReceiverConfig, ReceiverPipeline,
-    SenderConfig, SenderPipeline, Transcode,
+    DEFAULT_SEND_HEIGHT, DEFAULT_SEND_WIDTH, DecodedInfo, Fit, ReceiverConfig, ReceiverPipeline,
+    SenderConfig, SenderPipeline, Transcode, fit_within,
 };
 pub use resize::{AreaResizer, Resizer};

@@ -72,7 +72,6 @@
 #![forbid(unsafe_code)]
 
 pub mod adapt;
-mod backoff;
 mod error;
 pub mod events;
 mod frame;
@@ -87,7 +86,6 @@ mod util;
 
 use std::sync::Arc;
 
-pub use backoff::{Backoff, DEFAULT_INITIAL_BACKOFF, DEFAULT_MAX_BACKOFF};
 pub use error::{Refused, Report, SessionError, StreamError, TlsFailureKind};
 pub use frame::{BufferRing, Frame, FrameError, StreamEvent, StreamId, check_frame};
 /// The access token of [`ReceiverBuilder::token`], [`TcpDestination::token`]
@@ -95,7 +93,7 @@ pub use frame::{BufferRing, Frame, FrameError, StreamEvent, StreamId, check_fram
 #[cfg(feature = "tls")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
 pub use framecast_tls::Token;
-pub use limits::DEFAULT_MAX_CLIENTS;
+pub use limits::{DEFAULT_INITIAL_BACKOFF, DEFAULT_MAX_BACKOFF, DEFAULT_MAX_CLIENTS};
 pub use receiver::ingest;
 pub use receiver::{
     Receiver, ReceiverBuilder, ReceiverHandle, SUBSCRIBER_BACKLOG, SinkFactory, StreamHandle,

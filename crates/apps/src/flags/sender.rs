@@ -9,6 +9,7 @@ use std::time::Duration;
 use anyhow::Result;
 use clap::{Args, ValueEnum};
 use framecast_capture::{CaptureError, FrameSource, SourceOptions, SourceSpec};
+use framecast_codec::Fit;
 use framecast_net::HostPort;
 use framecast_stream::{SenderBuilder, TcpDestination};
 use framecast_wire::Prefix;
@@ -31,9 +32,15 @@ pub(crate) struct SourceArgs {
     #[arg(long, value_name = "WxH")]
     pub(crate) input_size: Option<Size>,
 
-    /// The size frames are scaled to before encoding.
+    /// The box frames are scaled to fit before encoding, keeping their
+    /// shape: a 4:3 source at 400x400 is sent 400x300.
     #[arg(long, default_value = "400x400", value_name = "WxH")]
     pub(crate) size: Size,
+
+    /// Scale frames to exactly --size, whatever their shape, as the
+    /// original programs did (a 4:3 source at 400x400 is sent 400x400).
+    #[arg(long)]
+    pub(crate) stretch: bool,
 
     /// JPEG quality, 1 to 100.
     #[arg(long, default_value_t = framecast_stream::DEFAULT_QUALITY, value_parser = clap::value_parser!(u8).range(1..=100))]
@@ -138,10 +145,16 @@ impl SourceArgs {
             .unwrap_or_else(|| default_stream_name(&self.source))
     }
 
-    /// Sets the picture size, quality and name on `builder`.
+    /// Sets the picture size and fit, quality and name on `builder`.
     pub(crate) fn apply(&self, builder: SenderBuilder) -> SenderBuilder {
+        let fit = if self.stretch {
+            Fit::Stretch
+        } else {
+            Fit::Contain
+        };
         builder
             .size(self.size.width, self.size.height)
+            .fit(fit)
             .quality(self.quality)
             .adapt(self.adapt == Adapt::On)
             .min_quality(self.min_quality.min(self.quality))

@@ -26,6 +26,7 @@ use std::sync::{Arc, Mutex};
 use std::task::Poll;
 use std::time::Duration;
 
+use framecast_net::Acceptor;
 use framecast_proto::handshake::{Arrival, Feedback, Hello, Status, StatusCode};
 use framecast_wire::{AsyncFrameReader, FrameCodec, Prefix};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -51,29 +52,16 @@ use crate::util::lock;
 pub(crate) async fn serve(shared: Arc<Shared>, listener: TcpListener) {
     let tracker = TaskTracker::new();
     let pending = Arc::new(PendingHandshakes::new(shared.config.max_pending_handshakes));
-    let mut retry = Duration::from_millis(5);
+    let mut acceptor = Acceptor::new(listener);
     loop {
-        let accepted = tokio::select! {
+        let (sock, peer) = tokio::select! {
             biased;
             () = shared.cancel.cancelled() => break,
-            accepted = listener.accept() => accepted,
-        };
-        let (sock, peer) = match accepted {
-            Ok(conn) => {
-                retry = Duration::from_millis(5);
-                conn
-            }
-            Err(error) => {
-                // Out of file descriptors and the like: keep serving the
-                // streams we have, and try again a little later.
-                shared.event(&ReceiverEvent::AcceptFailed { error: &error });
-                tokio::select! {
-                    () = shared.cancel.cancelled() => break,
-                    () = sleep(retry) => {}
-                }
-                retry = (retry * 2).min(Duration::from_secs(1));
-                continue;
-            }
+            // Out of file descriptors and the like: reported, and the
+            // streams we have are served on while the acceptor waits.
+            accepted = acceptor.accept(|error| {
+                shared.event(&ReceiverEvent::AcceptFailed { error });
+            }) => accepted,
         };
         shared.counters.connections.fetch_add(1, Ordering::Relaxed);
         // Streams, connections waiting for their handshake (the oldest of
@@ -97,7 +85,7 @@ pub(crate) async fn serve(shared: Arc<Shared>, listener: TcpListener) {
             drop(guard);
         });
     }
-    drop(listener);
+    drop(acceptor);
     tracker.close();
     tracker.wait().await;
     // Adapters' tasks (other transports, publishers) end on the same

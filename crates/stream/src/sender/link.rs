@@ -178,11 +178,8 @@ impl TcpDestination {
     pub(super) fn into_link(self) -> Link {
         Link {
             codec: FrameCodec::with_prefix(self.prefix).max_frame_len(self.max_frame_len),
-            backoff: Backoff::new(
-                self.initial_backoff,
-                self.max_backoff,
-                self.seed.unwrap_or_else(rand::random),
-            ),
+            backoff: Backoff::new(self.initial_backoff, self.max_backoff)
+                .jitter(self.seed.unwrap_or_else(rand::random)),
             hello: Hello::default(),
             size: (0, 0),
             failures: 0,

@@ -195,10 +195,8 @@ impl Encoded {
 /// Turns frames into JPEGs to send: the codec's pipeline decides whether a
 /// source's JPEG passes through or the picture is (re-)encoded.
 pub(super) struct Encoder {
-    pub(super) width: u32,
-    pub(super) height: u32,
     pub(super) pipeline: SenderPipeline,
-    /// The configured quality and size: the ceiling the rate control works
+    /// The configured quality and box: the ceiling the rate control works
     /// under.
     ceiling: (u8, u32, u32),
     /// The estimate of the link's rate sent with each frame.
@@ -206,33 +204,32 @@ pub(super) struct Encoder {
 }
 
 impl Encoder {
-    pub(super) fn new(width: u32, height: u32, quality: u8) -> Result<Self, StreamError> {
-        let config = SenderConfig::new(width, height).with_quality(quality);
+    pub(super) fn new(config: SenderConfig) -> Result<Self, StreamError> {
         Ok(Self {
-            width,
-            height,
             pipeline: SenderPipeline::new(config)?,
-            ceiling: (quality, width, height),
+            ceiling: (config.quality, config.width, config.height),
             link_rate_bps: 0,
         })
     }
 
     /// Applies what the rate control chose: quality (allocates nothing),
-    /// size (the resize buffer is reallocated once when it grows), and
-    /// whether a source's own JPEG may still pass through unchanged (only
-    /// at the ceiling: below it, it is re-encoded to fit the link).
+    /// the box pictures are fitted in (the resize buffer is reallocated
+    /// once when it grows), and whether a source's own JPEG may still pass
+    /// through unchanged (only at the ceiling: below it, it is re-encoded
+    /// to fit the link).
     pub(super) fn apply(&mut self, t: &crate::adapt::Target) -> Result<(), StreamError> {
         let (q, w, h) = self.ceiling;
         let quality = t.quality.clamp(1, q);
         let (width, height) = (t.width.clamp(1, w), t.height.clamp(1, h));
-        if self.pipeline.config().quality != quality {
+        let config = self.pipeline.config();
+        if config.quality != quality {
             self.pipeline.set_quality(quality)?;
         }
-        if (self.width, self.height) != (width, height) {
+        if (config.width, config.height) != (width, height) {
             self.pipeline.set_size(width, height)?;
-            self.width = width;
-            self.height = height;
         }
+        // Only at the ceiling's quality and box may a source's JPEG of the
+        // size sent go unchanged.
         self.pipeline
             .set_passthrough(quality == q && (width, height) == (w, h));
         self.link_rate_bps = t.link_rate_bps;
@@ -243,11 +240,16 @@ impl Encoder {
     /// whether the source's own JPEG was forwarded unchanged.
     pub(super) fn encode(&mut self, frame: &Frame, msg: &mut Encoded) -> Result<bool, StreamError> {
         let done = self.pipeline.jpeg_for(frame.picture(), &mut msg.jpeg)?;
+        // The size the JPEG was made at (or already had, passed through).
+        let (width, height) = self
+            .pipeline
+            .config()
+            .size_for(frame.width(), frame.height());
         msg.meta = Video {
             sequence: frame.sequence,
             capture_time_us: Some(frame.capture_time_us),
-            width: self.width,
-            height: self.height,
+            width,
+            height,
             format: PayloadFormat::Jpeg as i32,
             // The picture's shape as captured, so the receiver can show it
             // undistorted whatever size it was sent at.
