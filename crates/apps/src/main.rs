@@ -325,7 +325,8 @@ struct RecvArgs {
     #[arg(long, default_value = "3840x2160", value_name = "WxH|PIXELS")]
     max_pixels: Pixels,
 
-    /// Decode workers (default: one per core).
+    /// Decode workers (default: one per core), and as many more at a lower
+    /// priority for streams whose frames take over 10 ms to decode.
     #[arg(long, value_name = "N")]
     workers: Option<usize>,
 

@@ -8,8 +8,8 @@
 //!   reconnecting with backoff when the receiver goes away or is busy.
 //! - [`ReceiverBuilder`] → [`Receiver`]: network I/O on one tokio runtime
 //!   (accept, a task per connection, every timeout), decoding on a fixed
-//!   pool of worker threads that take streams round-robin, joined by
-//!   per-stream latest-wins slots. Each stream's newest [`Frame`] stays
+//!   pool of worker threads that share their time out by what each
+//!   stream's frames cost, joined by per-stream latest-wins slots. Each stream's newest [`Frame`] stays
 //!   reachable for other consumers ([`StreamHandle::watch`]), and every
 //!   accepted frame can be followed ([`Receiver::subscribe`]).
 //! - [`handshake`]: the session handshake, sans I/O; [`limits`]: every

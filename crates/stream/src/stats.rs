@@ -235,6 +235,10 @@ pub struct StreamStats {
     pub seconds: f64,
     /// Frames shown per second of connected time.
     pub fps: f64,
+    /// CPU time a worker spent on each frame of this stream it took
+    /// (decoding, scaling, showing), in milliseconds, on average: what the
+    /// stream costs the receiver. The workers share their time out by it.
+    pub cost_ms: f64,
     /// Capture-to-shown latency over the whole stream; `None` when no frame
     /// carried a usable capture time.
     pub latency_ms: Option<LatencySummary>,
@@ -586,6 +590,7 @@ mod tests {
                 bytes: frames * 1000,
                 seconds,
                 fps: 0.0,
+                cost_ms: 1.5,
                 latency_ms: None,
                 recent_latency_ms: Some(LatencySummary {
                     p50: 1.0,

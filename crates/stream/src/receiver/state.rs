@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
+use super::pool::Cost;
 use crate::frame::{Frame, StreamId};
 use crate::stats::{LatencyHistogram, RecentLatency, StreamStats, secs};
 
@@ -53,6 +54,8 @@ pub(crate) struct StreamState {
     pub(crate) sched: AtomicU8,
     /// Set once the workers were told the stream ended.
     pub(crate) end_reported: AtomicBool,
+    /// What its frames cost the workers (the pool's fairness).
+    pub(crate) cost: Cost,
     /// The newest accepted frame, for consumers other than the workers
     /// (viewers, snapshots).
     pub(crate) latest: watch::Sender<Option<Frame>>,
@@ -80,6 +83,7 @@ impl StreamState {
             pending: Mutex::new(None),
             sched: AtomicU8::new(IDLE),
             end_reported: AtomicBool::new(false),
+            cost: Cost::default(),
             latest: watch::Sender::new(None),
         }
     }
@@ -124,6 +128,7 @@ impl StreamState {
             bytes: self.bytes.load(Ordering::SeqCst),
             seconds,
             fps: rate(frames, seconds),
+            cost_ms: self.cost.mean_ms(),
             latency_ms,
             recent_latency_ms,
         }
