@@ -292,13 +292,23 @@ struct RecvArgs {
     count: Option<u64>,
 
     /// Record every frame as it arrives (before the display drops any),
-    /// unchanged, one file per stream: PATH for the first stream and
-    /// PATH with -ID before the extension for later ones, or a template
-    /// with {id} and {name}. A .mkv file keeps each frame's capture time
-    /// (it plays at the captured pace); anything else is raw MJPEG. An
-    /// existing file is never replaced: the receiver refuses to start.
+    /// unchanged, a file per session of each stream. PATH may hold {name},
+    /// {id}, {session} (1, then 2 when that sender reconnects...),
+    /// {segment}, {date} and {time} (UTC), e.g. rec/{name}-{date}-{time}.mkv.
+    /// A file is never replaced: when the name is taken (an earlier run,
+    /// a reconnect, another stream whose name makes the same file name),
+    /// -2, -3... go before the extension, and the log says so. A .mkv file
+    /// keeps each frame's capture time (it plays at the captured pace);
+    /// anything else is raw MJPEG. A stream that cannot be recorded is
+    /// logged, the others go on, and the exit status is 1.
     #[arg(long, value_name = "PATH")]
     record: Option<String>,
+
+    /// With --record: start a new file of each session after this long
+    /// (30s, 10m, 1h) or this size (500MB, 1GiB); the next file gets the
+    /// next {segment}, or -2, -3... when the name is the same.
+    #[arg(long, value_name = "TIME|SIZE", requires = "record")]
+    record_segment: Option<framecast_stream::Segment>,
 
     /// Write the totals as JSON to this file on exit.
     #[arg(long, value_name = "PATH")]
@@ -1090,11 +1100,18 @@ struct Outputs {
 }
 
 impl Outputs {
-    fn open(json: Option<&Path>, record: Option<&str>) -> Result<Self> {
+    fn open(
+        json: Option<&Path>,
+        record: Option<&str>,
+        segment: Option<framecast_stream::Segment>,
+    ) -> Result<Self> {
         let json = JsonOut::open(json)?;
         let record = match record {
             Some(template) => {
-                let target = framecast_stream::RecordTarget::new(template)?;
+                let mut target = framecast_stream::RecordTarget::new(template)?;
+                if let Some(segment) = segment {
+                    target = target.with_segment(segment);
+                }
                 target.check().context("--record")?;
                 Some(target)
             }
@@ -1196,6 +1213,13 @@ fn run_and_finish(
                 String::new()
             },
         ))?;
+        if r.failed > 0 {
+            anyhow::bail!(
+                "{} stream{} could not be recorded in full (the log says which and why)",
+                r.failed,
+                if r.failed == 1 { "" } else { "s" }
+            );
+        }
     }
     let _ = stats;
     Ok(())
@@ -1216,10 +1240,14 @@ fn recv_http(args: &RecvArgs) -> Result<Option<framecast_stream::http::HttpConfi
 }
 
 fn recv(args: RecvArgs, quiet: bool) -> Result<()> {
-    let outputs = Outputs::open(args.stats_json.as_deref(), args.record.as_deref())?
-        .with_probe(args.bench_report.as_deref())
-        .with_http(recv_http(&args)?)
-        .with_nats(args.nats.plan(args.allow_anonymous)?);
+    let outputs = Outputs::open(
+        args.stats_json.as_deref(),
+        args.record.as_deref(),
+        args.record_segment,
+    )?
+    .with_probe(args.bench_report.as_deref())
+    .with_http(recv_http(&args)?)
+    .with_nats(args.nats.plan(args.allow_anonymous)?);
     let windowed = match args.display {
         DisplayMode::None => false,
         DisplayMode::Window => true,
@@ -1235,9 +1263,13 @@ fn recv(args: RecvArgs, quiet: bool) -> Result<()> {
                 "no window ({}); running headless",
                 framecast_stream::Report(&e)
             );
-            let outputs = Outputs::open(args.stats_json.as_deref(), args.record.as_deref())?
-                .with_http(recv_http(&args)?)
-                .with_nats(args.nats.plan(args.allow_anonymous)?);
+            let outputs = Outputs::open(
+                args.stats_json.as_deref(),
+                args.record.as_deref(),
+                args.record_segment,
+            )?
+            .with_http(recv_http(&args)?)
+            .with_nats(args.nats.plan(args.allow_anonymous)?);
             recv_headless(&args, outputs, quiet)
         }
         Err(e) => {
@@ -1381,7 +1413,7 @@ fn finish_receiver(
 }
 
 fn demo(args: DemoArgs, quiet: bool) -> Result<()> {
-    let outputs = Outputs::open(args.stats_json.as_deref(), None)?
+    let outputs = Outputs::open(args.stats_json.as_deref(), None, None)?
         .with_http(args.http.config(false, None, None));
     let deadline = (args.seconds > 0).then(|| Instant::now() + Duration::from_secs(args.seconds));
     let expired = move || deadline.is_some_and(|d| Instant::now() >= d);
@@ -1409,7 +1441,7 @@ fn demo(args: DemoArgs, quiet: bool) -> Result<()> {
                     "no window ({}); running headless",
                     framecast_stream::Report(&e)
                 );
-                let outputs = Outputs::open(args.stats_json.as_deref(), None)?
+                let outputs = Outputs::open(args.stats_json.as_deref(), None, None)?
                     .with_http(args.http.config(false, None, None));
                 return demo_headless(outputs, quiet, expired);
             }

@@ -96,7 +96,10 @@ pub use framecast_tls::Token;
 pub use limits::DEFAULT_MAX_CLIENTS;
 pub use queue::{Closed, Latest};
 pub use receiver::{Receiver, ReceiverBuilder, SUBSCRIBER_BACKLOG, SinkFactory, StreamHandle};
-pub use recording::{RecordError, RecordFormat, RecordTarget, Recording, RecordingStats};
+pub use recording::{
+    FileFields, MAX_NAME_SUFFIX, MAX_SESSION_NAMES, RecordError, RecordFormat, RecordTarget,
+    Recording, RecordingStats, Segment,
+};
 pub use sender::{
     DEFAULT_CONNECT_TIMEOUT, DEFAULT_QUALITY, DEFAULT_QUEUE_DEPTH, DEFAULT_SIZE, FrameHook, Retry,
     Sender, SenderBuilder,
