@@ -2,7 +2,9 @@
 # The downstream promise: a crate outside the workspace that depends on
 # framecast-wire and framecast-capture alone (examples/downstream) builds,
 # runs, and pulls in no JPEG encoder or decoder, no resizer, no tonic and no
-# protobuf compiler. Run by .ci/run after scripts/test.sh.
+# protobuf compiler; and the engines (framecast-stream, with or without its
+# features) pull in none of their adapters' stacks: no HTTP server, no
+# metrics exporter, no NATS client. Run by .ci/run after scripts/test.sh.
 #
 # The example keeps its own Cargo.lock (a subset of the workspace's); after a
 # dependency of wire or capture changes, refresh it with
@@ -13,6 +15,21 @@ root=$PWD
 # One target directory for everything (its artefacts do not clash).
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/target}"
 export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
+
+echo "== framecast-stream: dependency tree (the adapters' stacks stay in their crates)"
+# framecast-http and framecast-nats bring these; an engine user must not get
+# them.
+adapters='^(axum|axum-core|hyper|hyper-util|tower|async-nats|metrics|metrics-exporter-prometheus|tonic) '
+for features in "" "--all-features"; do
+  tree=$(cargo tree --locked -p framecast-stream -e normal --prefix none $features)
+  if bad=$(grep -E "$adapters" <<<"$tree" | sort -u) && [ -n "$bad" ]; then
+    echo "framecast-stream ${features:-(default features)}: the dependency tree holds an adapter's stack:"
+    echo "$bad"
+    exit 1
+  fi
+  echo "framecast-stream ${features:-(default features)}: $(wc -l <<<"$tree") lines, no HTTP server, metrics exporter or NATS client"
+done
+
 cd examples/downstream
 
 echo "== downstream: dependency tree"

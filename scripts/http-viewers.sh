@@ -4,7 +4,7 @@
 #   scripts/http-viewers.sh ours VIEWERS FPS SECONDS [http_load options]
 #       framecast recv --display none --http, one sender of the test pattern
 #       (640x480 scaled to 400x400, JPEG q95, about 50 KB a frame) at FPS, and
-#       the load generator (crates/stream/examples/http_load.rs) with VIEWERS
+#       the load generator (crates/http/examples/http_load.rs) with VIEWERS
 #       MJPEG viewers; prints each viewer's share of the frames, the
 #       receiver's RSS and CPU, and the load average.
 #   scripts/http-viewers.sh ffmpeg N FPS SECONDS
@@ -24,7 +24,7 @@ secs=${4:?seconds}
 shift 4
 
 cargo build -q --release -p framecast-apps
-cargo build -q --release -p framecast-stream --features http --example http_load
+cargo build -q --release -p framecast-http --example http_load
 bin=target/release
 # A viewer is a connection: make room for a thousand and more.
 ulimit -n 8192

@@ -24,13 +24,25 @@ Method, the same for every tool:
   a shared machine hit all of them alike; the table shows medians over
   rounds, and the load average at start and end.
 
+Rows beyond the three: `--also 'LABEL|BINARY|SEND ARGS|RECV ARGS'` adds a
+framecast run with other arguments or another binary (an empty BINARY is
+--framecast's), e.g. the headless receiver (`--display none`: decoded to
+check and time each frame, not scaled, since nothing shows it) or the
+build before a change, measured in the same rounds. Ratios are to the
+first row, framecast as given.
+
+`--smoke` is CI's run: one round of a few hundred frames, every row; it
+checks only that every pipeline ran and delivered frames, never a figure.
+
 usage: compare.py [--rounds N] [--frames N] [--warmup N] [--paced N]
-                  [--paced-warmup N] [--framecast PATH] [--json OUT]
+                  [--paced-warmup N] [--framecast PATH] [--also ROW]...
+                  [--no-headless] [--smoke] [--json OUT]
 """
 
 import argparse
 import json
 import os
+import shlex
 import socket
 import statistics
 import subprocess
@@ -213,25 +225,27 @@ class GStreamer:
 
 
 class Framecast:
-    """framecast's own sender and receiver, through its command line."""
+    """framecast's own sender and receiver, through its command line. The
+    receiver decodes and scales each frame to 800x600 off screen, as a
+    window would, unless `recv_args` chooses another display."""
 
-    name = "framecast"
-
-    def __init__(self, work, raw, binary):
+    def __init__(self, work, raw, binary, name="framecast", send_args=(), recv_args=()):
         self.work, self.raw, self.binary = work, raw, binary
+        self.name = name
+        self.send_args, self.recv_args = list(send_args), list(recv_args)
 
     def run(self, count, fps):
-        # Kept in one place: when `framecast bench --json` exists, this is
-        # the function to switch over to it.
         port = free_port()
         stats = os.path.join(self.work, "fc_stats.json")
         if os.path.exists(stats):
             os.remove(stats)
+        display = [] if "--display" in self.recv_args else [
+            "--display", "offscreen", "--size", "800x600"]
         wall, s_cpu, r_cpu = run_pair(
-            [self.binary, "recv", "--listen", f"127.0.0.1:{port}", "--display", "none",
-             "--count", str(count), "--stats-json", stats],
+            [self.binary, "recv", "--listen", f"127.0.0.1:{port}", *display,
+             "--count", str(count), "--stats-json", stats, *self.recv_args],
             [self.binary, "send", "--to", f"127.0.0.1:{port}", "--source", f"raw:{self.raw}", "--loop",
-             "--input-size", "640x480", "--fps", str(fps), "--count", str(count)],
+             "--input-size", "640x480", "--fps", str(fps), "--count", str(count), *self.send_args],
             port,
         )
         with open(stats) as f:
@@ -239,6 +253,15 @@ class Framecast:
         lat = s.get("latency_ms")
         return {"wall": wall, "frames": s["frames"], "sender_cpu": s_cpu, "receiver_cpu": r_cpu,
                 "latency_ms": lat}
+
+
+def also_row(spec, work, raw, binary):
+    """A framecast row from `LABEL|BINARY|SEND ARGS|RECV ARGS`."""
+    parts = spec.split("|")
+    if len(parts) != 4 or not parts[0]:
+        raise SystemExit(f"--also wants 'LABEL|BINARY|SEND ARGS|RECV ARGS', got {spec!r}")
+    label, other, send, recv = parts
+    return Framecast(work, raw, other or binary, label, shlex.split(send), shlex.split(recv))
 
 
 def latency_summary(result):
@@ -255,12 +278,20 @@ def measure(tool, args):
     free_0 = tool.run(args.warmup, 0)
     paced_n = tool.run(args.paced, FPS)
     paced_0 = tool.run(args.paced_warmup, FPS)
+    runs = {"free": free_n, "free warm-up": free_0, "paced": paced_n, "paced warm-up": paced_0}
+    empty = [what for what, r in runs.items() if not r["frames"]]
+    if empty:
+        raise RuntimeError(f"{tool.name}: no frames arrived in the {', '.join(empty)} run(s)")
     frames = free_n["frames"] - free_0["frames"]
     dt = free_n["wall"] - free_0["wall"]
     paced_frames = paced_n["frames"] - paced_0["frames"]
+    if paced_frames <= 0:
+        raise RuntimeError(f"{tool.name}: the paced runs delivered {paced_n['frames']} and "
+                           f"{paced_0['frames']} frames")
     out = {
         "fps": frames / dt if dt > 0 else None,
         "dropped_free": args.frames - free_n["frames"],
+        "paced_delivered": paced_n["frames"],
         "sender_cpu_us": (paced_n["sender_cpu"] - paced_0["sender_cpu"]) / paced_frames * 1e6,
         "receiver_cpu_us": (paced_n["receiver_cpu"] - paced_0["receiver_cpu"]) / paced_frames * 1e6,
         "latency_ms": latency_summary(paced_n),
@@ -279,19 +310,35 @@ def fmt(v, spec):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--rounds", type=int, default=3)
-    p.add_argument("--frames", type=int, default=1500, help="free-running frames")
-    p.add_argument("--warmup", type=int, default=150, help="free-running start-up run")
-    p.add_argument("--paced", type=int, default=600, help="frames paced at 30 fps")
-    p.add_argument("--paced-warmup", type=int, default=90)
+    p.add_argument("--rounds", type=int)
+    p.add_argument("--frames", type=int, help="free-running frames (1,500; smoke 300)")
+    p.add_argument("--warmup", type=int, help="free-running start-up run (150; smoke 60)")
+    p.add_argument("--paced", type=int, help="frames paced at 30 fps (600; smoke 90)")
+    p.add_argument("--paced-warmup", type=int, help="(90; smoke 30)")
     p.add_argument("--framecast", default=os.path.join(ROOT, "target", "release", "framecast"))
+    p.add_argument("--also", action="append", default=[], metavar="ROW",
+                   help="another framecast row: 'LABEL|BINARY|SEND ARGS|RECV ARGS'")
+    p.add_argument("--no-headless", action="store_true",
+                   help="leave out the headless framecast row (recv --display none)")
+    p.add_argument("--smoke", action="store_true",
+                   help="CI: one short round, checks only that every pipeline delivers frames")
     p.add_argument("--json", help="also write the results here")
     args = p.parse_args()
+    defaults = ((1, 300, 60, 90, 30) if args.smoke else (3, 1500, 150, 600, 90))
+    for key, value in zip(("rounds", "frames", "warmup", "paced", "paced_warmup"), defaults):
+        if getattr(args, key) is None:
+            setattr(args, key, value)
 
     load_start = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="framecast-compare-") as work:
         raw = make_frames(work)
-        tools = [Framecast(work, raw, args.framecast), GStreamer(work, raw), Original(work, raw)]
+        tools = [Framecast(work, raw, args.framecast)]
+        if not args.no_headless:
+            tools.append(Framecast(work, raw, args.framecast,
+                                   "framecast, headless (recv --display none: no scale)",
+                                   recv_args=["--display", "none"]))
+        tools += [also_row(spec, work, raw, args.framecast) for spec in args.also]
+        tools += [GStreamer(work, raw), Original(work, raw)]
         rounds = {t.name: [] for t in tools}
         for r in range(args.rounds):
             for tool in tools:
@@ -317,7 +364,7 @@ def main():
             "latency_p99_ms": median([l[1] for l in lat]) if lat else None,
             "rounds": rs,
         }
-    fc = summary[Framecast.name]
+    fc = summary[tools[0].name]
     print()
     print(f"{args.rounds} rounds; load average at start {load_start[0]:.2f}, "
           f"at end {load_end[0]:.2f}; {os.cpu_count()} CPUs")
@@ -327,6 +374,7 @@ def main():
     print("| --- | ---: | ---: | --- | ---: | ---: | --- |")
     for tool in tools:
         s = summary[tool.name]
+        # Both ratios read "how many times framecast's figure is it".
         ratio = fc["fps"] / s["fps"] if s["fps"] and fc["fps"] else None
         cpu_ratio = (s["sender_cpu_us"] / fc["sender_cpu_us"],
                      s["receiver_cpu_us"] / fc["receiver_cpu_us"])
@@ -339,6 +387,9 @@ def main():
         with open(args.json, "w") as f:
             json.dump({"load_start": load_start, "load_end": load_end, "args": vars(args),
                        "results": summary}, f, indent=2)
+    if args.smoke:
+        print(f"\ncompare smoke: all {len(tools)} pipelines ran and delivered frames "
+              "(no figure is checked)")
 
 
 if __name__ == "__main__":

@@ -136,3 +136,159 @@ fn a_closed_stdout_is_not_an_error() {
     let status = child.wait().unwrap();
     assert!(status.success(), "{status}");
 }
+
+#[test]
+fn a_window_that_cannot_open_keeps_the_bench_report() {
+    // DISPLAY names an X server that is not there: `recv` (display auto)
+    // tries a window, cannot open one, and runs headless instead; it must
+    // still measure itself for `--bench-report`, as `framecast bench`
+    // relies on.
+    let dir = tempdir();
+    let (report_path, report) = path_str(dir.path(), "report.json");
+    let mut cmd = Command::new(BIN);
+    cmd.args([
+        "recv",
+        "--listen",
+        "127.0.0.1:0",
+        "--count",
+        "40",
+        "-q",
+        "--bench-report",
+        &report,
+    ])
+    .env("DISPLAY", ":4242")
+    .env_remove("WAYLAND_DISPLAY");
+    let mut recv = Proc::spawn("recv", cmd);
+    let line = recv.wait_for_stderr("listening on ", TIMEOUT);
+    let addr = line
+        .rsplit("listening on ")
+        .next()
+        .unwrap()
+        .trim()
+        .to_owned();
+    let mut send = Proc::framecast(
+        "send",
+        &["send", "--to", &addr, "--count", "40", "--fps", "0", "-q"],
+    );
+    send.wait_ok(TIMEOUT);
+    recv.wait_ok(TIMEOUT);
+    if cfg!(feature = "window") {
+        assert!(
+            recv.stderr().contains("running headless"),
+            "{}",
+            recv.stderr()
+        );
+    }
+    let report = read_json(&report_path);
+    assert_eq!(report["frames"], 40, "{report}");
+    assert!(report["warm_frames"].as_u64().unwrap() >= 30, "{report}");
+    assert!(report["cpu_us"].as_u64().unwrap() > 0, "{report}");
+}
+
+/// `framecast ARGS --help`'s text.
+fn help(args: &[&str]) -> String {
+    let out = Command::new(BIN).args(args).arg("--help").output().unwrap();
+    assert!(out.status.success(), "{args:?}");
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn help_says_what_each_command_is_with_examples_and_only_its_flags() {
+    let top = help(&[]);
+    let first = top.lines().next().unwrap();
+    assert!(first.starts_with("Stream camera frames"), "{first}");
+    assert!(!top.contains("clap"), "{top}");
+    for command in [
+        &["send"][..],
+        &["recv"],
+        &["demo"],
+        &["devices"],
+        &["bench"],
+        &["cert"],
+        &["catalog"],
+        &["catalog", "serve"],
+        &["catalog", "add"],
+        &["catalog", "get"],
+        &["catalog", "del"],
+    ] {
+        let text = help(command);
+        let examples = text
+            .split_once("\nExamples:\n")
+            .unwrap_or_else(|| panic!("{command:?} has no examples:\n{text}"))
+            .1;
+        // Every example runs the program it documents.
+        assert!(
+            examples
+                .lines()
+                .filter(|l| !l.trim().is_empty() && !l.starts_with("      "))
+                .all(|l| l.trim_start().starts_with("framecast ")
+                    || l.trim_start().starts_with("id=$(framecast ")),
+            "{command:?}:\n{examples}"
+        );
+    }
+    // -q is for the commands with a stats line only.
+    for command in [&["send"][..], &["recv"], &["demo"], &["bench"]] {
+        assert!(help(command).contains("-q, --quiet"), "{command:?}");
+    }
+    for command in [
+        &["cert"][..],
+        &["devices"],
+        &["catalog", "serve"],
+        &["catalog", "get"],
+    ] {
+        assert!(!help(command).contains("--quiet"), "{command:?}");
+    }
+    let out = Command::new(BIN)
+        .args(["-q", "cert", "--out", "x"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("-q is for send, recv, demo and bench"));
+    // demo's help names only flags demo takes.
+    let demo = help(&["demo"]);
+    for other in [
+        "--token-file",
+        "--tls-cert",
+        "--allow-anonymous",
+        "--listen",
+    ] {
+        assert!(
+            !demo.contains(other),
+            "demo --help mentions {other}:\n{demo}"
+        );
+    }
+    // Sizes in human units, and taken in them.
+    let recv = help(&["recv"]);
+    assert!(recv.contains("[default: \"8 MiB\"]"), "{recv}");
+    assert!(help(&["catalog", "serve"]).contains("[default: \"64 KiB\"]"));
+    // The viewer has authentication: the help says how, not that it has none.
+    assert!(!recv.contains("has no authentication"), "{recv}");
+    assert!(recv.contains("It protects --http too"), "{recv}");
+}
+
+#[test]
+fn sizes_are_taken_in_human_units() {
+    // A frame larger than the limit is refused: 1MiB lets the 400x400
+    // pattern through, 1KiB does not.
+    for (limit, passes) in [("1MiB", true), ("1KiB", false)] {
+        let (mut recv, addr) = start_recv(&["--max-frame-len", limit, "--count", "3"]);
+        let to = addr.to_string();
+        let mut send = Proc::framecast(
+            "send",
+            &[
+                "send", "--to", &to, "--count", "3", "--fps", "0", "--retry", "0",
+            ],
+        );
+        let sent = send.wait(TIMEOUT);
+        assert_eq!(sent.success(), passes, "{limit}: {}", send.stderr());
+        if passes {
+            recv.wait_ok(TIMEOUT);
+        }
+    }
+    let out = Command::new(BIN)
+        .args(["recv", "--max-frame-len", "8 parsecs"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("KiB, MiB"));
+}

@@ -4,7 +4,7 @@
 //! `max_payload`, credentials, and protected mode.
 
 mod common;
-#[path = "../../stream/tests/nats_server/mod.rs"]
+#[path = "../../nats/tests/nats_server/mod.rs"]
 mod nats_server;
 
 use std::time::Duration;

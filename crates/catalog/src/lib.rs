@@ -9,6 +9,10 @@
 //!   reflection (v1 and v1alpha), a request-size cap and deadlines, optional
 //!   TLS and bearer-token authentication ([`Access`]), and connection limits
 //!   ([`ServerConfig`]); [`serve`] is the same in plaintext with no token.
+//! - `client::CatalogClient` (feature `client`): a client with TLS, a
+//!   bearer token, a deadline on every call, and typed errors
+//!   (`client::ClientError`) told apart by gRPC code and error source, not
+//!   by message text.
 //!
 //! ```
 //! use framecast_catalog::{MemoryStore, ProductInfoService, ServerConfig, serve};
@@ -44,6 +48,8 @@
 #![forbid(unsafe_code)]
 
 mod auth;
+#[cfg(feature = "client")]
+pub mod client;
 mod conn;
 mod deadline;
 mod error;

@@ -316,6 +316,40 @@ impl ReceiverPipeline {
         self.config
     }
 
+    /// Decodes `jpeg` without scaling it, into the pipeline's own picture
+    /// (RGBA at the JPEG's size; see [`ReceiverPipeline::decoded`]): all a
+    /// receiver needs when nothing shows the picture but each frame must
+    /// still be checked whole and timed. Costs the decode alone; the scale
+    /// [`decode_into`](Self::decode_into) adds is left out.
+    ///
+    /// ```
+    /// use framecast_codec::*;
+    ///
+    /// let mut sender = SenderPipeline::new(SenderConfig::new(40, 30))?;
+    /// let mut jpeg = Vec::new();
+    /// sender.encode(ImageBuf::new(40, 30, PixelFormat::Rgb8).as_image(), &mut jpeg)?;
+    ///
+    /// let mut receiver = ReceiverPipeline::new(ReceiverConfig::default());
+    /// let info = receiver.decode(&jpeg)?;
+    /// assert_eq!((info.width, info.height), (40, 30));
+    /// assert_eq!(receiver.decoded().format(), PixelFormat::Rgba8);
+    /// # Ok::<(), CodecError>(())
+    /// ```
+    pub fn decode(&mut self, jpeg: &[u8]) -> Result<DecodedInfo, CodecError> {
+        let info = self.decoder.decode(jpeg, &mut self.decoded)?;
+        Ok(DecodedInfo {
+            width: info.width,
+            height: info.height,
+            jpeg: info,
+        })
+    }
+
+    /// The picture the last decode made, before any scale (RGBA, the JPEG's
+    /// own size); after a failed decode its contents are unspecified.
+    pub fn decoded(&self) -> ImageRef<'_> {
+        self.decoded.as_image()
+    }
+
     /// Decodes `jpeg` and writes it scaled to `out`'s size, in `out`'s pixel
     /// format. Returns the JPEG's own size. On error `out` is left as it was
     /// or partly written, never with foreign data.

@@ -2,8 +2,9 @@
 //!
 //! - [`FrameSink`]: the trait every sink implements; it is given an
 //!   [`EncodedFrame`] (the JPEG as it came off the wire, plus metadata).
-//! - Headless sinks, always built: [`NullSink`] (decode and scale, then
-//!   discard: benchmarks and headless servers), [`Recorder`] (the JPEGs
+//! - Headless sinks, always built: [`NullSink`] (decode, then discard:
+//!   headless servers; or decode and scale as a window would: benchmarks),
+//!   [`Recorder`] (the JPEGs
 //!   appended unchanged to a Motion-JPEG file), [`SnapshotSink`] (the latest
 //!   frame saved as PNG on request), [`MatroskaRecorder`] (the JPEGs with
 //!   their capture times in a Matroska file that plays at the captured

@@ -1,4 +1,5 @@
-//! [`NullSink`]: the whole receiving job, then nothing.
+//! [`NullSink`]: the receiving job without a screen: decode (and, standing
+//! in for a window, scale), then nothing.
 
 use framecast_codec::{
     DecodedInfo, ImageBuf, ImageRef, PixelFormat, ReceiverConfig, ReceiverPipeline,
@@ -36,13 +37,22 @@ pub(crate) fn check_size(
         })
 }
 
-/// A sink that decodes every frame and scales it to a fixed size in the
-/// window's pixel layout ([`PixelFormat::Xrgb32`]), exactly as the window
-/// would, then discards it. Headless servers and benchmarks use it: the CPU
-/// cost is the real receiver's, minus the screen.
+/// A sink that decodes every frame, then discards it: what a receiver with
+/// no screen runs, so that every frame is still checked whole (a corrupt
+/// one is refused and counted) and timed.
 ///
-/// Its output buffer is reused, so after the first frame it allocates
-/// nothing per frame.
+/// Two modes:
+///
+/// - [`NullSink::decode_only`]: the decode alone. Nothing shows the
+///   picture, so it is not scaled: the cheapest check a headless receiver
+///   can make.
+/// - [`NullSink::new`]: decode, then scale to a fixed size in the window's
+///   pixel layout ([`PixelFormat::Xrgb32`]), exactly as the window would:
+///   the CPU cost is the real receiver's, minus the screen (benchmarks
+///   stand it in for a window).
+///
+/// Its buffers are reused, so after the first frame it allocates nothing
+/// per frame.
 ///
 /// ```
 /// use framecast_display::{FrameSink, NullSink};
@@ -52,12 +62,14 @@ pub(crate) fn check_size(
 /// let frame = framecast_display::EncodedFrame::new(0, "test", b"not a jpeg").with_sequence(1);
 /// assert!(sink.show(&frame).is_err());
 /// assert_eq!((sink.frames(), sink.errors()), (0, 1));
+/// assert!(sink.scales() && !NullSink::decode_only().scales());
 /// # Ok::<(), framecast_display::DisplayError>(())
 /// ```
 #[derive(Debug)]
 pub struct NullSink {
     pipeline: ReceiverPipeline,
-    out: ImageBuf,
+    /// The scaled picture; `None` decodes only.
+    out: Option<ImageBuf>,
     frames: u64,
     errors: u64,
     last: Option<DecodedInfo>,
@@ -80,14 +92,38 @@ impl NullSink {
         check_size(width, height, &config)?;
         Ok(Self {
             pipeline: ReceiverPipeline::new(config),
-            out: ImageBuf::new(width, height, PixelFormat::Xrgb32),
+            out: Some(ImageBuf::new(width, height, PixelFormat::Xrgb32)),
             frames: 0,
             errors: 0,
             last: None,
         })
     }
 
-    /// Frames decoded and scaled so far.
+    /// A sink that decodes every frame and does not scale it, with the
+    /// default decoder limits.
+    pub fn decode_only() -> Self {
+        Self::decode_only_with_config(ReceiverConfig::default())
+    }
+
+    /// A sink that decodes every frame with `config` and does not scale
+    /// it.
+    pub fn decode_only_with_config(config: ReceiverConfig) -> Self {
+        Self {
+            pipeline: ReceiverPipeline::new(config),
+            out: None,
+            frames: 0,
+            errors: 0,
+            last: None,
+        }
+    }
+
+    /// Whether it scales each frame ([`NullSink::new`]) or only decodes it
+    /// ([`NullSink::decode_only`]).
+    pub fn scales(&self) -> bool {
+        self.out.is_some()
+    }
+
+    /// Frames decoded (and scaled) so far.
     pub fn frames(&self) -> u64 {
         self.frames
     }
@@ -102,18 +138,28 @@ impl NullSink {
         self.last
     }
 
-    /// The last scaled picture (black before the first frame).
+    /// The last picture: scaled ([`PixelFormat::Xrgb32`] at the configured
+    /// size, black before the first frame), or decoding only, as decoded
+    /// ([`PixelFormat::Rgba8`] at the frame's own size, empty before the
+    /// first frame).
     pub fn picture(&self) -> ImageRef<'_> {
-        self.out.as_image()
+        match &self.out {
+            Some(out) => out.as_image(),
+            None => self.pipeline.decoded(),
+        }
     }
 }
 
 impl Default for NullSink {
-    /// An 800x600 null sink.
+    /// An 800x600 null sink (decoding and scaling).
     fn default() -> Self {
         Self {
             pipeline: ReceiverPipeline::new(ReceiverConfig::default()),
-            out: ImageBuf::new(DEFAULT_WIDTH, DEFAULT_HEIGHT, PixelFormat::Xrgb32),
+            out: Some(ImageBuf::new(
+                DEFAULT_WIDTH,
+                DEFAULT_HEIGHT,
+                PixelFormat::Xrgb32,
+            )),
             frames: 0,
             errors: 0,
             last: None,
@@ -123,10 +169,11 @@ impl Default for NullSink {
 
 impl FrameSink for NullSink {
     fn show(&mut self, frame: &EncodedFrame<'_>) -> Result<(), DisplayError> {
-        match self
-            .pipeline
-            .decode_into(frame.jpeg, self.out.as_image_mut())
-        {
+        let decoded = match self.out.as_mut() {
+            Some(out) => self.pipeline.decode_into(frame.jpeg, out.as_image_mut()),
+            None => self.pipeline.decode(frame.jpeg),
+        };
+        match decoded {
             Ok(info) => {
                 self.frames += 1;
                 self.last = Some(info);
@@ -186,6 +233,36 @@ mod tests {
                 "({x}, {y}): got {got:?}, want {want:?}"
             );
         }
+    }
+
+    #[test]
+    fn decode_only_decodes_at_the_pictures_own_size() {
+        let mut sink = NullSink::decode_only();
+        assert!(!sink.scales());
+        sink.show(&frame(QUADRANTS)).unwrap();
+        assert_eq!(sink.frames(), 1);
+        let pic = sink.picture();
+        assert_eq!(
+            (pic.width(), pic.height(), pic.format()),
+            (400, 400, PixelFormat::Rgba8)
+        );
+        let at = |x: usize, y: usize| &pic.data()[y * pic.stride() + x * 4..][..3];
+        for (x, y, want) in [
+            (100, 100, [255, 0, 0]),
+            (300, 100, [0, 255, 0]),
+            (100, 300, [0, 0, 255]),
+            (300, 300, [255, 255, 0]),
+        ] {
+            let got = at(x, y);
+            assert!(
+                got.iter().zip(want).all(|(g, w)| g.abs_diff(w) <= 40),
+                "({x}, {y}): got {got:?}, want {want:?}"
+            );
+        }
+        // A corrupt frame is still refused: decoding only checks it whole.
+        let cut = &QUADRANTS[..QUADRANTS.len() / 2];
+        assert!(sink.show(&frame(cut)).is_err());
+        assert_eq!((sink.frames(), sink.errors()), (1, 1));
     }
 
     #[test]

@@ -97,10 +97,10 @@ pub enum StreamError {
     /// A recording cannot be made.
     #[error("cannot record")]
     Record(#[source] crate::recording::RecordError),
-    /// Frames over NATS cannot go (see [`NatsError`](crate::nats::NatsError)).
-    #[cfg(feature = "nats")]
+    /// A sender's transport other than TCP cannot go on (its own error,
+    /// found with `downcast_ref`: a NATS sender's is `framecast_nats::NatsError`).
     #[error(transparent)]
-    Nats(crate::nats::NatsError),
+    Transport(Box<dyn std::error::Error + Send + Sync>),
     /// A stage of the engine panicked (a bug).
     #[error("the {0} thread panicked")]
     Panicked(&'static str),

@@ -358,26 +358,58 @@ impl fmt::Display for SenderEvent<'_> {
     }
 }
 
-/// Per-kind log rate limiting: windows of one second.
-struct Limiter {
-    slots: Mutex<[(Option<Instant>, u32, u64); 8]>,
+/// How many kinds of line a [`LogLimiter`] tells apart; kinds beyond share
+/// the budget of `kind % LOG_KINDS`.
+pub const LOG_KINDS: usize = 8;
+
+/// Rate-limits log lines per kind: at most [`LOG_BURST`] lines of one kind
+/// a second; the lines left out are counted and said with the next one let
+/// through. Adapters (an HTTP viewer, a publisher) own one each, so that a
+/// flood on one cannot silence another's lines.
+///
+/// ```
+/// use framecast_stream::events::{LOG_BURST, LogLimiter};
+///
+/// let limiter = LogLimiter::new();
+/// for _ in 0..LOG_BURST {
+///     assert_eq!(limiter.admit(0), Some(0));
+/// }
+/// assert_eq!(limiter.admit(0), None); // over the burst: counted
+/// assert_eq!(limiter.admit(1), Some(0)); // another kind has its own budget
+/// limiter.log(1, tracing::Level::INFO, format_args!("a line"), None);
+/// ```
+pub struct LogLimiter {
+    slots: Mutex<[(Option<Instant>, u32, u64); LOG_KINDS]>,
 }
 
-impl Limiter {
-    const fn new() -> Self {
+impl std::fmt::Debug for LogLimiter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("LogLimiter")
+    }
+}
+
+impl Default for LogLimiter {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl LogLimiter {
+    /// A limiter that has let nothing through yet.
+    pub const fn new() -> Self {
         Self {
-            slots: Mutex::new([(None, 0, 0); 8]),
+            slots: Mutex::new([(None, 0, 0); LOG_KINDS]),
         }
     }
 
-    /// Whether a line of `kind` may be written now, and how many were left
-    /// out before it.
-    fn admit(&self, kind: usize) -> Option<u64> {
+    /// Whether a line of `kind` may be written now, and if so how many of
+    /// its kind were left out before it.
+    pub fn admit(&self, kind: usize) -> Option<u64> {
         let mut slots = self
             .slots
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let (start, written, suppressed) = &mut slots[kind % 8];
+        let (start, written, suppressed) = &mut slots[kind % LOG_KINDS];
         let now = Instant::now();
         if start.is_none_or(|s| now.duration_since(s) >= Duration::from_secs(1)) {
             *start = Some(now);
@@ -391,21 +423,25 @@ impl Limiter {
             None
         }
     }
-}
 
-static RECEIVER_LIMITER: Limiter = Limiter::new();
-static SENDER_LIMITER: Limiter = Limiter::new();
-#[cfg(feature = "http")]
-static HTTP_LIMITER: Limiter = Limiter::new();
-
-/// Logs a line of the HTTP viewer, rate-limited per `kind` (0..8) like the
-/// engines' events.
-#[cfg(feature = "http")]
-pub(crate) fn log_http(kind: usize, level: tracing::Level, text: fmt::Arguments<'_>) {
-    if let Some(left_out) = HTTP_LIMITER.admit(kind) {
-        emit(level, text, None, left_out);
+    /// Writes `text` at `level`, followed by `hint` when given and by how
+    /// many similar lines were left out, if a line of `kind` is admitted
+    /// now.
+    pub fn log(
+        &self,
+        kind: usize,
+        level: tracing::Level,
+        text: fmt::Arguments<'_>,
+        hint: Option<&str>,
+    ) {
+        if let Some(left_out) = self.admit(kind) {
+            emit(level, text, hint, left_out);
+        }
     }
 }
+
+static RECEIVER_LIMITER: LogLimiter = LogLimiter::new();
+static SENDER_LIMITER: LogLimiter = LogLimiter::new();
 
 fn emit(level: tracing::Level, text: fmt::Arguments<'_>, hint: Option<&str>, left_out: u64) {
     let hint = hint.unwrap_or("");
@@ -426,17 +462,13 @@ fn emit(level: tracing::Level, text: fmt::Arguments<'_>, hint: Option<&str>, lef
 /// Logs a receiver event at its [`level`](ReceiverEvent::level), with
 /// `hint` appended when given, rate-limited per kind of event.
 pub fn log_receiver_event(event: &ReceiverEvent<'_>, hint: Option<&str>) {
-    if let Some(left_out) = RECEIVER_LIMITER.admit(event.kind()) {
-        emit(event.level(), format_args!("{event}"), hint, left_out);
-    }
+    RECEIVER_LIMITER.log(event.kind(), event.level(), format_args!("{event}"), hint);
 }
 
 /// Logs a sender event at its [`level`](SenderEvent::level), with `hint`
 /// appended when given, rate-limited per kind of event.
 pub fn log_sender_event(event: &SenderEvent<'_>, hint: Option<&str>) {
-    if let Some(left_out) = SENDER_LIMITER.admit(event.kind()) {
-        emit(event.level(), format_args!("{event}"), hint, left_out);
-    }
+    SENDER_LIMITER.log(event.kind(), event.level(), format_args!("{event}"), hint);
 }
 
 /// A hook that sees every receiver event.
@@ -451,7 +483,7 @@ mod tests {
 
     #[test]
     fn the_limiter_lets_a_burst_through_then_counts() {
-        let l = Limiter::new();
+        let l = LogLimiter::new();
         for _ in 0..LOG_BURST {
             assert_eq!(l.admit(1), Some(0));
         }

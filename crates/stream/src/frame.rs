@@ -207,22 +207,39 @@ pub fn check_frame(
     })
 }
 
-/// A small ring of receive buffers for one connection.
+/// A small ring of buffers that shared [`Bytes`] are made from and come
+/// back to: what keeps a transport's receive (or send) path free of
+/// allocations while its frames are shared.
 ///
-/// Each frame is read into a buffer from here, frozen into [`Bytes`] and
-/// handed on; the ring keeps a handle and takes the buffer back once every
-/// consumer has dropped the frame. In the steady state no frame allocates.
-/// When consumers hold on to every buffer (a slow viewer, say), a new one
-/// is made and the oldest handle is let go: it is freed when its last
-/// holder drops it, so memory stays bounded by what consumers hold.
+/// Each frame is read into a buffer from here ([`take`](Self::take)),
+/// frozen into [`Bytes`] and handed on ([`track`](Self::track) keeps a
+/// handle); the ring takes the buffer back once every consumer has dropped
+/// the frame. In the steady state no frame allocates. When consumers hold
+/// on to every buffer (a slow viewer, say), a new one is made and the
+/// oldest handle is let go: it is freed when its last holder drops it, so
+/// memory stays bounded by what consumers hold.
+///
+/// ```
+/// use framecast_stream::BufferRing;
+///
+/// let mut ring = BufferRing::new(2);
+/// let mut buf = ring.take();
+/// buf.extend_from_slice(b"a frame");
+/// let frame = buf.freeze();
+/// ring.track(frame.clone());
+/// let ptr = frame.as_ptr();
+/// drop(frame); // every holder let go: the memory comes back
+/// assert_eq!(ring.take().as_ptr(), ptr);
+/// ```
 #[derive(Debug)]
-pub(crate) struct BufferRing {
+pub struct BufferRing {
     held: Vec<Bytes>,
     size: usize,
 }
 
 impl BufferRing {
-    pub(crate) fn new(size: usize) -> Self {
+    /// A ring that keeps up to `size` buffers (at least 1) for reuse.
+    pub fn new(size: usize) -> Self {
         Self {
             held: Vec::with_capacity(size.max(1)),
             size: size.max(1),
@@ -230,7 +247,7 @@ impl BufferRing {
     }
 
     /// A buffer no one else holds, emptied: a recycled one if any.
-    pub(crate) fn take(&mut self) -> BytesMut {
+    pub fn take(&mut self) -> BytesMut {
         if let Some(i) = self.held.iter().position(Bytes::is_unique) {
             let bytes = self.held.swap_remove(i);
             if let Ok(mut buf) = bytes.try_into_mut() {
@@ -247,7 +264,7 @@ impl BufferRing {
     }
 
     /// Keeps a handle on a frame's buffer, to take it back later.
-    pub(crate) fn track(&mut self, bytes: Bytes) {
+    pub fn track(&mut self, bytes: Bytes) {
         if self.held.len() == self.size {
             // Every buffer is still in use somewhere: forget the oldest.
             self.held.remove(0);

@@ -1,29 +1,28 @@
 //! The framecast streaming engines: a sender and a receiver that other
-//! programs can embed without the command-line tool.
+//! programs can embed without the command-line tool, and the seams that
+//! adapters are built on.
 //!
 //! - [`SenderBuilder`] → [`Sender`]: frames from any
 //!   [`FrameSource`](framecast_capture::FrameSource) are scaled,
 //!   JPEG-encoded (or forwarded unchanged when the source already delivers
-//!   JPEG at the wanted size) and sent over TCP after a session handshake,
-//!   reconnecting with backoff when the receiver goes away or is busy.
+//!   JPEG at the wanted size) and handed to a [`Destination`]: a receiver
+//!   over TCP ([`TcpDestination`]: session handshake, TLS, reconnecting with
+//!   backoff when the receiver goes away or is busy), or any other
+//!   [`transport::Transport`].
 //! - [`ReceiverBuilder`] → [`Receiver`]: network I/O on one tokio runtime
 //!   (accept, a task per connection, every timeout), decoding on a fixed
 //!   pool of worker threads that share their time out by what each
 //!   stream's frames cost, joined by per-stream latest-wins slots. Each stream's newest [`Frame`] stays
 //!   reachable for other consumers ([`StreamHandle::watch`]), and every
 //!   accepted frame can be followed ([`Receiver::subscribe`]).
+//! - The receiver's seams, for adapters: [`ReceiverHandle`] (stats, streams,
+//!   frames, lifetime, runtime) and its [`ingest`] port, through which any
+//!   transport feeds frames exactly as the TCP connections do. The HTTP
+//!   viewer (`framecast-http`) and frames over NATS (`framecast-nats`) are
+//!   built on them alone.
 //! - [`handshake`]: the session handshake, sans I/O; [`limits`]: every
 //!   limit and timeout with its default; [`events`]: what happens to
 //!   connections, for logs and hints.
-//! - `http` (feature `http`): the HTTP viewer, `http::HttpViewer`, served
-//!   on the receiver's runtime: a page per stream, MJPEG and snapshots of
-//!   the received JPEGs (never re-encoded), `/stats.json` and Prometheus
-//!   `/metrics`.
-//! - `nats` (feature `nats`): frames over NATS, `nats::Publisher` (a
-//!   receiver publishes every frame it accepts), `nats::NatsSource` (a
-//!   receiver takes its streams from a subscription, each subject a
-//!   stream) and `SenderBuilder::nats` (a sender publishes directly), with
-//!   server lists for failover and credentials never shown.
 //!
 //! Both engines hand back a [`StopHandle`] and a stats snapshot
 //! ([`SenderStats`], [`ReceiverStats`]).
@@ -72,11 +71,7 @@ mod error;
 pub mod events;
 mod frame;
 pub mod handshake;
-#[cfg(feature = "http")]
-pub mod http;
 pub mod limits;
-#[cfg(feature = "nats")]
-pub mod nats;
 mod queue;
 mod receiver;
 mod recording;
@@ -88,25 +83,29 @@ use std::sync::Arc;
 
 pub use backoff::{Backoff, DEFAULT_INITIAL_BACKOFF, DEFAULT_MAX_BACKOFF};
 pub use error::{Refused, Report, SessionError, StreamError, TlsFailureKind};
-pub use frame::{Frame, FrameError, StreamEvent, StreamId, check_frame};
-/// The access token of [`ReceiverBuilder::token`], [`SenderBuilder::token`]
+pub use frame::{BufferRing, Frame, FrameError, StreamEvent, StreamId, check_frame};
+/// The access token of [`ReceiverBuilder::token`], [`TcpDestination::token`]
 /// and the HTTP viewer (feature `tls`).
 #[cfg(feature = "tls")]
 pub use framecast_tls::Token;
 pub use limits::DEFAULT_MAX_CLIENTS;
 pub use queue::{Closed, Latest};
-pub use receiver::{Receiver, ReceiverBuilder, SUBSCRIBER_BACKLOG, SinkFactory, StreamHandle};
+pub use receiver::ingest;
+pub use receiver::{
+    Receiver, ReceiverBuilder, ReceiverHandle, SUBSCRIBER_BACKLOG, SinkFactory, StreamHandle,
+};
 pub use recording::{
     FileFields, MAX_NAME_SUFFIX, MAX_SESSION_NAMES, RecordError, RecordFormat, RecordTarget,
     Recording, RecordingStats, Segment,
 };
+pub use sender::transport;
 pub use sender::{
-    DEFAULT_CONNECT_TIMEOUT, DEFAULT_QUALITY, DEFAULT_QUEUE_DEPTH, DEFAULT_SIZE, FrameHook, Retry,
-    Sender, SenderBuilder,
+    DEFAULT_CONNECT_TIMEOUT, DEFAULT_QUALITY, DEFAULT_QUEUE_DEPTH, DEFAULT_SIZE, Destination,
+    FrameHook, Retry, Sender, SenderBuilder, TcpDestination,
 };
 pub use stats::{
-    LatencySummary, RECENT_LATENCY_SAMPLES, RateMeter, ReceiverStats, SenderStats, StreamStats,
-    TimeoutCounts,
+    LatencyHistogram, LatencySummary, RECENT_LATENCY_SAMPLES, ReceiverStats, SenderStats,
+    StreamStats, TimeoutCounts,
 };
 
 /// The port the original programs used.

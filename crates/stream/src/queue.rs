@@ -128,6 +128,24 @@ impl<T> Latest<T> {
         }
     }
 
+    /// Waits until an item is queued, without taking it: `true` then,
+    /// `false` once the queue is closed and empty.
+    pub fn wait_item(&self) -> bool {
+        let mut s = self.lock();
+        loop {
+            if !s.queue.is_empty() {
+                return true;
+            }
+            if s.closed {
+                return false;
+            }
+            s = self
+                .not_empty
+                .wait(s)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+
     /// Like [`Latest::pop`] but gives up after `timeout`: `Ok(None)` on
     /// timeout, `Err(())` once the queue is closed and empty.
     #[allow(clippy::result_unit_err)]

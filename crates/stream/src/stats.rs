@@ -1,11 +1,11 @@
-//! Counters, latency percentiles and the once-a-second stats line.
+//! Counters and latency percentiles.
 //!
 //! The engines keep one set of counters per stream behind a mutex that each
 //! stage holds for a few instructions per frame; a [`ReceiverStats`] or
-//! [`SenderStats`] snapshot copies them out. [`RateMeter`] turns successive
-//! snapshots into the stats line users see.
+//! [`SenderStats`] snapshot copies them out. Turning snapshots into lines
+//! for people is the application's business (the `framecast` binary's
+//! stats line).
 
-use std::fmt::Write as _;
 use std::time::Duration;
 
 use serde::Serialize;
@@ -23,12 +23,15 @@ const SUB_BUCKETS: u64 = 32;
 const MAX_EXPONENT: u64 = 40;
 const BUCKETS: usize = (LINEAR_LIMIT + (MAX_EXPONENT - 5) * SUB_BUCKETS) as usize;
 
-/// A fixed-size log-linear histogram of latencies in microseconds.
+/// A fixed-size log-linear histogram of latencies in microseconds: the
+/// whole run's latencies of a receiver's streams
+/// ([`ReceiverHandle::stats_with_latency`](crate::ReceiverHandle::stats_with_latency)),
+/// for percentiles and for a metrics endpoint's histogram.
 ///
 /// Recording never allocates; the value reported for a bucket is its
 /// midpoint, so percentiles are within about 3 % of the truth.
 #[derive(Debug, Clone)]
-pub(crate) struct LatencyHistogram {
+pub struct LatencyHistogram {
     counts: Box<[u64; BUCKETS]>,
     total: u64,
     /// The exact sum of every sample (µs), for Prometheus' `_sum`.
@@ -36,8 +39,15 @@ pub(crate) struct LatencyHistogram {
     max: u64,
 }
 
+impl Default for LatencyHistogram {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl LatencyHistogram {
-    pub(crate) fn new() -> Self {
+    /// An empty histogram (its buckets are allocated once, here).
+    pub fn new() -> Self {
         Self {
             counts: Box::new([0; BUCKETS]),
             total: 0,
@@ -67,7 +77,8 @@ impl LatencyHistogram {
         (SUB_BUCKETS + mantissa) * width + width / 2
     }
 
-    pub(crate) fn record(&mut self, us: u64) {
+    /// Records one latency, in µs; never allocates.
+    pub fn record(&mut self, us: u64) {
         self.counts[Self::bucket(us)] += 1;
         self.total += 1;
         self.sum = self.sum.saturating_add(us);
@@ -75,7 +86,7 @@ impl LatencyHistogram {
     }
 
     /// The value at quantile `q` (0..=1), in µs; `None` when empty.
-    pub(crate) fn quantile(&self, q: f64) -> Option<u64> {
+    pub fn quantile(&self, q: f64) -> Option<u64> {
         if self.total == 0 {
             return None;
         }
@@ -95,7 +106,7 @@ impl LatencyHistogram {
     }
 
     /// Adds every sample of `other` to this one.
-    pub(crate) fn merge(&mut self, other: &Self) {
+    pub fn merge(&mut self, other: &Self) {
         for (a, b) in self.counts.iter_mut().zip(other.counts.iter()) {
             *a += b;
         }
@@ -105,21 +116,18 @@ impl LatencyHistogram {
     }
 
     /// How many samples were recorded.
-    #[cfg_attr(not(feature = "http"), allow(dead_code))] // The metrics endpoint.
-    pub(crate) fn count(&self) -> u64 {
+    pub fn count(&self) -> u64 {
         self.total
     }
 
     /// The sum of every sample, in µs.
-    #[cfg_attr(not(feature = "http"), allow(dead_code))] // The metrics endpoint.
-    pub(crate) fn sum(&self) -> u64 {
+    pub fn sum(&self) -> u64 {
         self.sum
     }
 
     /// The upper bound (µs) and cumulative count of every non-empty bucket,
     /// in increasing order: what a Prometheus histogram needs.
-    #[cfg_attr(not(feature = "http"), allow(dead_code))] // The metrics endpoint.
-    pub(crate) fn cumulative(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
+    pub fn cumulative(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
         let mut seen = 0;
         self.counts.iter().enumerate().filter_map(move |(i, &c)| {
             seen += c;
@@ -138,7 +146,9 @@ impl LatencyHistogram {
         (SUB_BUCKETS + mantissa + 1) * width - 1
     }
 
-    pub(crate) fn summary(&self) -> Option<LatencySummary> {
+    /// The median, 99th percentile and maximum, in milliseconds; `None`
+    /// when empty.
+    pub fn summary(&self) -> Option<LatencySummary> {
         Some(LatencySummary {
             p50: us_to_ms(self.quantile(0.50)?),
             p99: us_to_ms(self.quantile(0.99)?),
@@ -339,109 +349,6 @@ pub struct SenderStats {
     pub fps: f64,
 }
 
-/// One stream's cumulative counters at the previous line: id, frames,
-/// received, bytes.
-type StreamMark = (u32, u64, u64, u64);
-
-/// Turns successive snapshots into the once-a-second stats line.
-#[derive(Debug, Default)]
-pub struct RateMeter {
-    last: Option<(f64, Vec<StreamMark>)>,
-    last_sender: Option<(f64, u64, u64)>,
-}
-
-impl RateMeter {
-    /// A meter with no history.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// One line per connected stream (rates since the previous call): fps
-    /// shown and received, kbit/s, recent latency p50/p99, dropped, corrupt.
-    /// With no stream connected, a single "waiting" line.
-    pub fn receiver_lines(&mut self, s: &ReceiverStats) -> Vec<String> {
-        let prev = self.last.take();
-        let dt = prev
-            .as_ref()
-            .map(|(t, _)| s.seconds - t)
-            .filter(|dt| *dt > 0.0);
-        let mut lines = Vec::new();
-        for st in s.per_stream.iter().filter(|st| st.connected) {
-            let before = prev
-                .as_ref()
-                .and_then(|(_, v)| v.iter().find(|p| p.0 == st.id))
-                .copied();
-            let (shown_fps, recv_fps, kbps) = match (dt, before) {
-                (Some(dt), Some((_, f, r, b))) => (
-                    (st.frames - f) as f64 / dt,
-                    (st.received - r) as f64 / dt,
-                    (st.bytes - b) as f64 * 8.0 / 1000.0 / dt,
-                ),
-                _ if st.seconds > 0.0 => (
-                    st.frames as f64 / st.seconds,
-                    st.received as f64 / st.seconds,
-                    st.bytes as f64 * 8.0 / 1000.0 / st.seconds,
-                ),
-                _ => (0.0, 0.0, 0.0),
-            };
-            let mut line = String::new();
-            let _ = write!(
-                line,
-                "stream {} {}: {:5.1} fps shown, {:5.1} received, {:7.0} kbit/s, ",
-                st.id, st.name, shown_fps, recv_fps, kbps
-            );
-            match st.recent_latency_ms {
-                Some(l) => {
-                    let _ = write!(line, "latency p50 {:.1} ms p99 {:.1} ms, ", l.p50, l.p99);
-                }
-                None => line.push_str("latency n/a, "),
-            }
-            let _ = write!(line, "dropped {}, corrupt {}", st.dropped, st.corrupt);
-            lines.push(line);
-        }
-        if lines.is_empty() {
-            lines.push(format!(
-                "waiting for senders: {} frames shown from {} streams so far",
-                s.frames, s.streams
-            ));
-        }
-        self.last = Some((
-            s.seconds,
-            s.per_stream
-                .iter()
-                .map(|st| (st.id, st.frames, st.received, st.bytes))
-                .collect(),
-        ));
-        lines
-    }
-
-    /// The sender's line: fps and kbit/s sent since the previous call,
-    /// dropped, reconnects, connection state.
-    pub fn sender_line(&mut self, s: &SenderStats) -> String {
-        let (fps, kbps) = match self.last_sender {
-            Some((t, sent, bytes)) if s.seconds > t => (
-                (s.sent - sent) as f64 / (s.seconds - t),
-                (s.bytes - bytes) as f64 * 8.0 / 1000.0 / (s.seconds - t),
-            ),
-            _ if s.seconds > 0.0 => (
-                s.sent as f64 / s.seconds,
-                s.bytes as f64 * 8.0 / 1000.0 / s.seconds,
-            ),
-            _ => (0.0, 0.0),
-        };
-        self.last_sender = Some((s.seconds, s.sent, s.bytes));
-        format!(
-            "sent {} frames: {:5.1} fps, {:7.0} kbit/s, dropped {}, reconnects {}{}",
-            s.sent,
-            fps,
-            kbps,
-            s.dropped,
-            s.reconnects,
-            if s.connected { "" } else { " (connecting)" }
-        )
-    }
-}
-
 /// Seconds as `f64`, rounded to milliseconds for readable JSON.
 pub(crate) fn secs(d: Duration) -> f64 {
     (d.as_secs_f64() * 1000.0).round() / 1000.0
@@ -554,57 +461,5 @@ mod tests {
             assert!(v.get(key).is_some(), "missing {key}");
         }
         assert!(v["latency_ms"].is_null());
-    }
-
-    #[test]
-    fn rate_meter_reports_rates_per_stream() {
-        let mk = |seconds: f64, frames: u64| ReceiverStats {
-            frames,
-            received: frames,
-            dropped: 0,
-            corrupt: 0,
-            clock_skew: 0,
-            bytes: frames * 1000,
-            seconds,
-            connected_seconds: seconds,
-            fps: 0.0,
-            latency_ms: None,
-            streams: 1,
-            active_streams: 1,
-            refused: 0,
-            connections: 1,
-            handshake_failures: 0,
-            unauthenticated: 0,
-            timeouts: TimeoutCounts::default(),
-            per_stream: vec![StreamStats {
-                id: 1,
-                name: "peer".into(),
-                label: "peer".into(),
-                peer: "127.0.0.1:1".into(),
-                connected: true,
-                frames,
-                received: frames,
-                dropped: 0,
-                corrupt: 0,
-                clock_skew: 0,
-                bytes: frames * 1000,
-                seconds,
-                fps: 0.0,
-                cost_ms: 1.5,
-                latency_ms: None,
-                recent_latency_ms: Some(LatencySummary {
-                    p50: 1.0,
-                    p99: 2.0,
-                    max: 3.0,
-                }),
-            }],
-        };
-        let mut m = RateMeter::new();
-        m.receiver_lines(&mk(1.0, 10));
-        let lines = m.receiver_lines(&mk(2.0, 40));
-        assert_eq!(lines.len(), 1);
-        assert!(lines[0].contains(" 30.0 fps shown"), "{}", lines[0]);
-        assert!(lines[0].contains("240 kbit/s"), "{}", lines[0]);
-        assert!(lines[0].contains("p50 1.0 ms p99 2.0 ms"), "{}", lines[0]);
     }
 }

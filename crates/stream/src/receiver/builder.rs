@@ -311,7 +311,7 @@ impl ReceiverBuilder {
                 config.slow_frame,
             ),
             cancel: CancellationToken::new(),
-            sources: tokio_util::task::TaskTracker::new(),
+            tasks: tokio_util::task::TaskTracker::new(),
             counters: Counters::default(),
             frames_tx: Mutex::new(Some(frames_tx)),
             hook: self.hook,
@@ -340,7 +340,11 @@ impl ReceiverBuilder {
         runtime.spawn(conn::serve(Arc::clone(&shared), listener));
         tracing::debug!(%local_addr, "listening");
         Ok(Receiver {
-            local_addr,
+            handle: ReceiverHandle::new(
+                Arc::clone(&shared),
+                Some(runtime.handle().clone()),
+                local_addr,
+            ),
             shared,
             runtime: Some(runtime),
             workers,

@@ -35,14 +35,15 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::Shared;
-use super::state::{StreamState, lock};
+use super::ingest::{Fed, Ingest, IngestStream, OpenError};
 use crate::events::{EndCause, ReceiverEvent, TimeoutKind};
-use crate::frame::{BufferRing, check_frame};
+use crate::frame::BufferRing;
 use crate::handshake::{
     self, Decoded, ENVELOPE_LEN, GUESS_LEN, HELLO_MAGIC, HandshakeError, MAX_HANDSHAKE_BODY,
     PeerGuess,
 };
 use crate::limits::{REFUSAL_LINGER, REFUSAL_LINGER_BYTES};
+use crate::util::lock;
 
 /// Accepts connections until the receiver stops, then waits for every
 /// connection task and closes the worker pool.
@@ -80,12 +81,11 @@ pub(crate) async fn serve(shared: Arc<Shared>, listener: TcpListener) {
         let open = shared.counters.open.fetch_add(1, Ordering::SeqCst) + 1;
         if open > cap {
             shared.counters.open.fetch_sub(1, Ordering::SeqCst);
-            shared.counters.refused.fetch_add(1, Ordering::Relaxed);
-            shared.event(&ReceiverEvent::Refused {
+            shared.refuse(
                 peer,
-                code: StatusCode::Busy,
-                reason: "too many connections open: closed at once",
-            });
+                StatusCode::Busy,
+                "too many connections open: closed at once",
+            );
             drop(sock);
             continue;
         }
@@ -99,9 +99,10 @@ pub(crate) async fn serve(shared: Arc<Shared>, listener: TcpListener) {
     drop(listener);
     tracker.close();
     tracker.wait().await;
-    // Streams from other sources (NATS) end on the same cancellation.
-    shared.sources.close();
-    shared.sources.wait().await;
+    // Adapters' tasks (other transports, publishers) end on the same
+    // cancellation; the workers wait for the frames they fed.
+    shared.tasks.close();
+    shared.tasks.wait().await;
     shared.pool.close();
 }
 
@@ -165,16 +166,15 @@ async fn connection(
         // The legacy framing has no handshake: the stream opens with its
         // first frame.
         if shared.registry.connected_count() >= shared.config.max_clients {
-            shared.counters.refused.fetch_add(1, Ordering::Relaxed);
-            shared.event(&ReceiverEvent::Refused {
+            shared.refuse(
                 peer,
-                code: StatusCode::Busy,
-                reason: &format!(
+                StatusCode::Busy,
+                &format!(
                     "busy: already serving {} senders (the legacy framing cannot say why, so \
                      the connection is just closed)",
                     shared.config.max_clients
                 ),
-            });
+            );
             return;
         }
         frames(shared, AsyncFrameReader::new(sock, codec), peer, None).await;
@@ -329,27 +329,25 @@ async fn session<S: AsyncRead + AsyncWrite + Unpin>(
     } else {
         None
     };
-    let state = match refusal {
+    let ingest = Ingest::new(Arc::clone(shared));
+    let opened = match refusal {
         Some(r) => Err(r),
-        None => shared
-            .registry
-            .register(Some(&hello.name), peer)
-            .map_err(|busy| {
-                (
-                    StatusCode::Busy,
-                    format!("busy: already serving {} senders", busy.max_clients),
-                )
-            }),
+        None => ingest.open(Some(&hello.name), peer).map_err(|e| match e {
+            OpenError::Busy { max_clients } => (
+                StatusCode::Busy,
+                format!("busy: already serving {max_clients} senders"),
+            ),
+            // Stopping, and anything the port says later.
+            _ => (
+                StatusCode::ShuttingDown,
+                "the receiver is stopping".to_owned(),
+            ),
+        }),
     };
-    let state = match state {
-        Ok(state) => state,
+    let stream = match opened {
+        Ok(stream) => stream,
         Err((code, reason)) => {
-            shared.counters.refused.fetch_add(1, Ordering::Relaxed);
-            shared.event(&ReceiverEvent::Refused {
-                peer,
-                code,
-                reason: &reason,
-            });
+            ingest.refuse(peer, code, &reason);
             let status = Status {
                 code: code as i32,
                 reason,
@@ -368,7 +366,7 @@ async fn session<S: AsyncRead + AsyncWrite + Unpin>(
         reason: String::new(),
         max_frame_len: shared.config.max_frame_len as u64,
         max_pixels: shared.config.max_pixels,
-        stream_id: state.id,
+        stream_id: stream.id(),
         retry_after_ms: 0,
     };
     let mut out = Vec::with_capacity(64);
@@ -379,20 +377,14 @@ async fn session<S: AsyncRead + AsyncWrite + Unpin>(
     })
     .await;
     if !matches!(written, Ok(Ok(()))) {
-        shared.registry.disconnect(&state);
-        shared.end_stream(&state, &EndCause::Closed);
+        stream.end(EndCause::Closed);
         return;
     }
-    shared.event(&ReceiverEvent::StreamStarted {
-        id: state.id,
-        name: &state.name,
-        peer,
-    });
     frames(
         shared,
         AsyncFrameReader::new(sock, codec),
         peer,
-        Some(state),
+        Some(stream),
     )
     .await;
 }
@@ -511,13 +503,12 @@ fn report_failure(shared: &Shared, peer: SocketAddr, failure: &HelloFailure) {
             });
         }
         HelloFailure::Evicted => {
-            shared.counters.refused.fetch_add(1, Ordering::Relaxed);
-            shared.event(&ReceiverEvent::Refused {
+            shared.refuse(
                 peer,
-                code: StatusCode::Busy,
-                reason: "closed to make room: too many connections were waiting for their \
-                         handshake, and this one had waited longest",
-            });
+                StatusCode::Busy,
+                "closed to make room: too many connections were waiting for their handshake, \
+                 and this one had waited longest",
+            );
         }
         HelloFailure::Handshake(error) => {
             shared
@@ -566,7 +557,7 @@ async fn send_and_close<S: AsyncRead + AsyncWrite + Unpin>(
 
 /// What ended a connection's frame loop.
 enum Event {
-    Frame(usize),
+    Frame,
     Eof,
     Failed(framecast_wire::WireError),
     Timeout(TimeoutKind),
@@ -574,13 +565,13 @@ enum Event {
 }
 
 /// Reads frames until the connection ends, a timeout passes or the
-/// receiver stops. `state` is `None` for the legacy framing until the first
-/// frame arrives.
+/// receiver stops, and feeds them to the stream through the ingest port.
+/// `stream` is `None` for the legacy framing until the first frame arrives.
 async fn frames<S: AsyncRead + AsyncWrite + Unpin>(
     shared: &Arc<Shared>,
     mut reader: AsyncFrameReader<S>,
     peer: SocketAddr,
-    mut state: Option<Arc<StreamState>>,
+    mut stream: Option<IngestStream>,
 ) {
     let config = &shared.config;
     let mut ring = BufferRing::new(config.frame_buffers);
@@ -596,7 +587,7 @@ async fn frames<S: AsyncRead + AsyncWrite + Unpin>(
                 return Poll::Ready(Event::Stop);
             }
             match reader.poll_read_frame(cx, &mut buf) {
-                Poll::Ready(Ok(Some(len))) => return Poll::Ready(Event::Frame(len)),
+                Poll::Ready(Ok(Some(_))) => return Poll::Ready(Event::Frame),
                 Poll::Ready(Ok(None)) => return Poll::Ready(Event::Eof),
                 Poll::Ready(Err(e)) => return Poll::Ready(Event::Failed(e)),
                 Poll::Pending => {}
@@ -620,34 +611,26 @@ async fn frames<S: AsyncRead + AsyncWrite + Unpin>(
         })
         .await;
         match event {
-            Event::Frame(len) => {
+            Event::Frame => {
                 frame_started = false;
                 deadline
                     .as_mut()
                     .reset(Instant::now() + config.idle_timeout);
-                let stream = match &state {
-                    Some(s) => Arc::clone(s),
-                    None => match open_legacy_stream(shared, peer) {
-                        Some(s) => {
-                            state = Some(Arc::clone(&s));
-                            s
-                        }
+                if stream.is_none() {
+                    match open_legacy_stream(shared, peer) {
+                        Some(s) => stream = Some(s),
                         None => return,
-                    },
-                };
-                let payload = std::mem::replace(&mut buf, ring.take()).freeze();
-                ring.track(payload.clone());
-                stream.received.fetch_add(1, Ordering::Relaxed);
-                stream.bytes.fetch_add(len as u64, Ordering::Relaxed);
-                match check_frame(stream.id, &stream.name, payload, config.max_pixels) {
-                    Ok(frame) => shared.deliver(&stream, frame),
-                    Err(e) => {
-                        stream.corrupt.fetch_add(1, Ordering::Relaxed);
-                        tracing::debug!(stream = stream.id, %peer, "corrupt frame dropped: {e}");
                     }
                 }
-                if shared.count_received() {
-                    break EndCause::Stopping;
+                let Some(stream) = &stream else { return };
+                let payload = std::mem::replace(&mut buf, ring.take()).freeze();
+                ring.track(payload.clone());
+                match stream.feed(payload) {
+                    Fed::Corrupt(e) => {
+                        tracing::debug!(stream = stream.id(), %peer, "corrupt frame dropped: {e}");
+                    }
+                    Fed::CountReached => break EndCause::Stopping,
+                    _ => {}
                 }
             }
             Event::Eof => break EndCause::Closed,
@@ -657,18 +640,19 @@ async fn frames<S: AsyncRead + AsyncWrite + Unpin>(
                     TimeoutKind::Trickle => config.trickle_timeout,
                     _ => config.idle_timeout,
                 };
-                match kind {
-                    TimeoutKind::Trickle => &shared.counters.timeout_trickle,
-                    _ => &shared.counters.timeout_idle,
-                }
-                .fetch_add(1, Ordering::Relaxed);
-                if state.is_none() {
+                if stream.is_none() {
+                    // No stream yet to count it: counted here.
+                    match kind {
+                        TimeoutKind::Trickle => &shared.counters.timeout_trickle,
+                        _ => &shared.counters.timeout_idle,
+                    }
+                    .fetch_add(1, Ordering::Relaxed);
                     shared.event(&ReceiverEvent::TimedOut { peer, kind, after });
                 }
                 break EndCause::Timeout { kind, after };
             }
             Event::Failed(e) => {
-                if state.is_none() && reader_sent_hello(&reader) {
+                if stream.is_none() && reader_sent_hello(&reader) {
                     shared
                         .counters
                         .handshake_failures
@@ -691,9 +675,8 @@ async fn frames<S: AsyncRead + AsyncWrite + Unpin>(
     // Free the buffers now: the connection is over.
     drop(ring);
     drop(buf);
-    if let Some(state) = state {
-        shared.registry.disconnect(&state);
-        shared.end_stream(&state, &cause);
+    if let Some(stream) = stream {
+        stream.end(cause);
     }
 }
 
@@ -702,25 +685,21 @@ fn reader_sent_hello<S>(reader: &AsyncFrameReader<S>) -> bool {
     reader.header_bytes().starts_with(&HELLO_MAGIC)
 }
 
-fn open_legacy_stream(shared: &Arc<Shared>, peer: SocketAddr) -> Option<Arc<StreamState>> {
-    match shared.registry.register(None, peer) {
-        Ok(state) => {
-            shared.event(&ReceiverEvent::StreamStarted {
-                id: state.id,
-                name: &state.name,
+/// The stream of a legacy-framed connection, opened by its first frame
+/// (that framing has no hello, so no name).
+fn open_legacy_stream(shared: &Arc<Shared>, peer: SocketAddr) -> Option<IngestStream> {
+    let ingest = Ingest::new(Arc::clone(shared));
+    match ingest.open(None, peer) {
+        Ok(stream) => Some(stream),
+        Err(OpenError::Busy { max_clients }) => {
+            ingest.refuse(
                 peer,
-            });
-            Some(state)
-        }
-        Err(busy) => {
-            shared.counters.refused.fetch_add(1, Ordering::Relaxed);
-            shared.event(&ReceiverEvent::Refused {
-                peer,
-                code: StatusCode::Busy,
-                reason: &format!("busy: already serving {} senders", busy.max_clients),
-            });
+                StatusCode::Busy,
+                &format!("busy: already serving {max_clients} senders"),
+            );
             None
         }
+        Err(_) => None,
     }
 }
 

@@ -21,15 +21,17 @@
 //! `ARCHITECTURE.md` and `docs/reliability.md`.
 //!
 //! This module holds the engine's shared state and the running
-//! [`Receiver`]; `builder` its settings, `conn` the connection tasks,
-//! `pool` the ready queue, fair by cost, `worker` the worker threads, `state` each
-//! stream's state and the registry.
+//! [`Receiver`]; `builder` its settings, `handle` the [`ReceiverHandle`]
+//! adapters use, `ingest` the port every transport feeds frames through,
+//! `conn` the TCP connection tasks (one such transport), `pool` the ready
+//! queue, fair by cost, `worker` the worker threads, `state` each stream's state
+//! and the registry.
 
 mod builder;
 mod conn;
+mod handle;
+pub mod ingest;
 mod pool;
-#[cfg(feature = "nats")]
-pub(crate) mod source;
 mod state;
 mod worker;
 
@@ -41,11 +43,13 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use framecast_display::{DisplayError, EncodedFrame, FrameSink, Verdict};
+use framecast_proto::handshake::StatusCode;
 use framecast_wire::Prefix;
 use tokio::sync::{broadcast, watch};
 use tokio_util::sync::CancellationToken;
 
 pub use self::builder::ReceiverBuilder;
+pub use self::handle::ReceiverHandle;
 use self::pool::{Pool, Work};
 pub(crate) use self::state::lock;
 use self::state::{Registry, StreamState, rate};
@@ -138,13 +142,13 @@ pub(crate) struct Shared {
     /// Cancelled when the receiver stops: the accept loop and every
     /// connection end; the pool is closed once they all have.
     pub(crate) cancel: CancellationToken,
-    /// Tasks beside the connections that open or follow streams (NATS
-    /// subscriptions and publishers): the pool is closed only once they
-    /// have ended too.
-    pub(crate) sources: tokio_util::task::TaskTracker,
+    /// Adapters' tasks that feed or follow streams
+    /// ([`ReceiverHandle::spawn`]): the pool is closed only once they have
+    /// ended too.
+    pub(crate) tasks: tokio_util::task::TaskTracker,
     pub(crate) counters: Counters,
     /// Taken (closing every subscription) once the receiver has stopped.
-    frames_tx: Mutex<Option<broadcast::Sender<StreamEvent>>>,
+    pub(crate) frames_tx: Mutex<Option<broadcast::Sender<StreamEvent>>>,
     hook: Option<ReceiverHook>,
     started: Instant,
     error: Mutex<Option<StreamError>>,
@@ -186,6 +190,12 @@ impl Shared {
         }
     }
 
+    /// Counts and reports a refused peer.
+    pub(crate) fn refuse(&self, peer: SocketAddr, code: StatusCode, reason: &str) {
+        self.counters.refused.fetch_add(1, Ordering::Relaxed);
+        self.event(&ReceiverEvent::Refused { peer, code, reason });
+    }
+
     /// Hands an accepted frame to its consumers: the latest-frame watch,
     /// the subscribers, and the workers' slot (latest wins).
     pub(crate) fn deliver(&self, stream: &Arc<StreamState>, frame: Frame) {
@@ -212,16 +222,6 @@ impl Shared {
             return true;
         }
         false
-    }
-
-    /// The streams not yet retired (see [`Receiver::streams`]).
-    pub(crate) fn stream_handles(&self) -> Vec<StreamHandle> {
-        self.registry.live().into_iter().map(StreamHandle).collect()
-    }
-
-    /// A stream not yet retired, by number.
-    pub(crate) fn stream_handle(&self, id: StreamId) -> Option<StreamHandle> {
-        self.registry.get(id).map(StreamHandle)
     }
 
     /// A stream's session is over: report it, and let a worker show what
@@ -254,7 +254,7 @@ impl Shared {
     }
 
     /// The stats, and the latency histogram over every stream they were
-    /// computed from (one consistent read), for the metrics endpoint.
+    /// computed from (one consistent read), for a metrics endpoint.
     pub(crate) fn snapshot_with_latency(&self) -> (ReceiverStats, LatencyHistogram) {
         let snap = self.registry.snapshot();
         let seconds = secs(self.started.elapsed());
@@ -293,7 +293,7 @@ impl Shared {
 /// See the [crate docs](crate) for an example.
 #[derive(Debug)]
 pub struct Receiver {
-    local_addr: SocketAddr,
+    handle: ReceiverHandle,
     shared: Arc<Shared>,
     runtime: Option<tokio::runtime::Runtime>,
     workers: Vec<JoinHandle<()>>,
@@ -302,61 +302,55 @@ pub struct Receiver {
 impl Receiver {
     /// The address it listens on (with the real port when asked for port 0).
     pub fn local_addr(&self) -> SocketAddr {
-        self.local_addr
+        self.handle.local_addr()
+    }
+
+    /// The handle adapters use (an HTTP viewer, a publisher, another
+    /// transport): cheap to clone, and usable from any thread or task.
+    pub fn handle(&self) -> ReceiverHandle {
+        self.handle.clone()
     }
 
     /// The counters now.
     pub fn stats(&self) -> ReceiverStats {
-        self.shared.snapshot()
+        self.handle.stats()
     }
 
     /// Frames received so far over all streams (shown, dropped or
     /// corrupt): one atomic load, for callers that poll often (the whole
     /// [`stats`](Self::stats) snapshot allocates).
     pub fn frames_received(&self) -> u64 {
-        self.shared.counters.received.load(Ordering::Relaxed)
+        self.handle.frames_received()
     }
 
-    /// The streams connected now.
+    /// The streams connected now (see [`ReceiverHandle::streams`]).
     pub fn streams(&self) -> Vec<StreamHandle> {
-        self.shared.stream_handles()
+        self.handle.streams()
     }
 
     /// A connected stream, by number.
     pub fn stream(&self, id: StreamId) -> Option<StreamHandle> {
-        self.shared.stream_handle(id)
+        self.handle.stream(id)
     }
 
     /// Changes whenever a stream starts or ends (a counter): for pages that
     /// list the streams.
     pub fn stream_changes(&self) -> watch::Receiver<u64> {
-        self.shared.registry.changes()
+        self.handle.stream_changes()
     }
 
-    /// Every frame accepted from now on, from every stream, before the
-    /// workers' drop policy, and the end of every stream: for recorders and
-    /// publishers. A subscriber more than [`SUBSCRIBER_BACKLOG`] events
-    /// behind misses the oldest and is told how many (`RecvError::Lagged`).
-    /// The subscription ends (`RecvError::Closed`) once the receiver has
-    /// stopped.
+    /// Every frame accepted from now on (see
+    /// [`ReceiverHandle::subscribe`]). A subscriber more than
+    /// [`SUBSCRIBER_BACKLOG`] events behind misses the oldest and is told
+    /// how many.
     pub fn subscribe(&self) -> broadcast::Receiver<StreamEvent> {
-        match lock(&self.shared.frames_tx).as_ref() {
-            Some(tx) => tx.subscribe(),
-            // Stopped: a subscription that is already over.
-            None => broadcast::channel(1).1,
-        }
+        self.handle.subscribe()
     }
 
-    /// What the network tasks and workers share (for the HTTP viewer).
-    #[cfg_attr(not(feature = "http"), allow(dead_code))]
-    pub(crate) fn shared(&self) -> &Arc<Shared> {
-        &self.shared
-    }
-
-    /// The network runtime, to run tasks beside the receiver's own (an
-    /// HTTP server, a publisher).
+    /// The network runtime, to run tasks beside the receiver's own (see
+    /// [`ReceiverHandle::spawn`] for tasks tied to its lifetime).
     pub fn runtime(&self) -> Option<tokio::runtime::Handle> {
-        self.runtime.as_ref().map(|r| r.handle().clone())
+        self.handle.runtime().cloned()
     }
 
     /// Asks it to stop; returns at once (see [`Receiver::wait`]). Frames
@@ -374,7 +368,7 @@ impl Receiver {
     /// Whether it has stopped or is stopping (asked to, `count` reached, a
     /// window closed, or a sink failed).
     pub fn is_finished(&self) -> bool {
-        self.shared.cancel.is_cancelled()
+        self.handle.is_stopping()
     }
 
     /// Waits until it has stopped and every worker has finished (sinks
@@ -419,6 +413,13 @@ impl Receiver {
             return Err(StreamError::Panicked(what));
         }
         Ok(self.shared.snapshot())
+    }
+}
+
+/// Adapters take `&impl AsRef<ReceiverHandle>`: a receiver or its handle.
+impl AsRef<ReceiverHandle> for Receiver {
+    fn as_ref(&self) -> &ReceiverHandle {
+        &self.handle
     }
 }
 

@@ -1,26 +1,208 @@
-//! Reaching the receiver: connecting with a timeout and socket options, TLS
-//! (feature `tls`), the session handshake, and telling a refusal from a
-//! network fault, with backoff between attempts.
+//! The TCP transport: [`TcpDestination`] (every setting only TCP has) and
+//! the link that implements [`Transport`] with it: connecting with a
+//! timeout and socket options, TLS (feature `tls`), the session handshake,
+//! telling a refusal from a network fault, backoff between attempts, and
+//! framing each message onto the connection.
 
+use super::transport::{Interrupt, OutgoingFrame, Ready, SendContext, Sent, StreamInfo, Transport};
 use super::*;
 
-/// Where and how to connect, and the session handshake.
-pub(super) struct Link {
-    pub(super) to: String,
-    pub(super) codec: FrameCodec,
-    /// The size of the frames this sender makes.
-    pub(super) size: (u32, u32),
-    pub(super) hello: Hello,
-    pub(super) hook: Option<SenderHook>,
-    pub(super) status_timeout: Duration,
-    pub(super) connect_timeout: Duration,
-    pub(super) write_timeout: Duration,
-    pub(super) retry: Retry,
-    /// Failed attempts since the last session that carried frames.
-    pub(super) failures: u32,
-    pub(super) backoff: Backoff,
+/// A framecast receiver over TCP, and every setting only TCP has: the
+/// framing, TLS and the access token (feature `tls`), when to give up, the
+/// reconnect delays and the timeouts. Give it to
+/// [`SenderBuilder::new`](crate::SenderBuilder::new).
+///
+/// ```
+/// use std::time::Duration;
+///
+/// use framecast_stream::{Retry, TcpDestination};
+/// use framecast_wire::Prefix;
+///
+/// let to = TcpDestination::new("127.0.0.1:5252")
+///     .framing(Prefix::LegacyI64Le)
+///     .connect_timeout(Duration::from_secs(2))
+///     .retry(Retry::Forever);
+/// assert_eq!(to.address(), "127.0.0.1:5252");
+/// ```
+#[derive(Clone)]
+pub struct TcpDestination {
+    to: String,
+    prefix: Prefix,
+    max_frame_len: usize,
+    initial_backoff: Duration,
+    max_backoff: Duration,
+    connect_timeout: Duration,
+    status_timeout: Duration,
+    write_timeout: Duration,
+    retry: Retry,
+    seed: Option<u64>,
     #[cfg(feature = "tls")]
-    pub(super) tls: Option<TlsClient>,
+    tls: Option<TlsClient>,
+    #[cfg(feature = "tls")]
+    token: Option<framecast_tls::Token>,
+}
+
+impl std::fmt::Debug for TcpDestination {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut d = f.debug_struct("TcpDestination");
+        d.field("to", &self.to)
+            .field("prefix", &self.prefix)
+            .field("retry", &self.retry);
+        #[cfg(feature = "tls")]
+        d.field("tls", &self.tls.is_some())
+            .field("token", &self.token.is_some());
+        d.finish_non_exhaustive()
+    }
+}
+
+impl TcpDestination {
+    /// The receiver at `to` (`HOST:PORT`, resolved at every connection
+    /// attempt), with the framecast framing and every default.
+    pub fn new(to: impl Into<String>) -> Self {
+        Self {
+            to: to.into(),
+            prefix: Prefix::U32Le,
+            max_frame_len: framecast_wire::DEFAULT_MAX_FRAME_LEN,
+            initial_backoff: DEFAULT_INITIAL_BACKOFF,
+            max_backoff: DEFAULT_MAX_BACKOFF,
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            status_timeout: DEFAULT_STATUS_TIMEOUT,
+            write_timeout: DEFAULT_WRITE_TIMEOUT,
+            retry: Retry::default(),
+            seed: None,
+            #[cfg(feature = "tls")]
+            tls: None,
+            #[cfg(feature = "tls")]
+            token: None,
+        }
+    }
+
+    /// The address, as given.
+    pub fn address(&self) -> &str {
+        &self.to
+    }
+
+    /// Connects with TLS, verifying the receiver's certificate with
+    /// `config` (see `framecast_tls::ClientTls`) against the host name in
+    /// the address (feature `tls`).
+    #[cfg(feature = "tls")]
+    pub fn tls(mut self, config: Arc<rustls::ClientConfig>) -> Self {
+        self.tls = Some(TlsClient { config });
+        self
+    }
+
+    /// Sends `token` in the session handshake, for a receiver that
+    /// requires one (feature `tls`).
+    #[cfg(feature = "tls")]
+    pub fn token(mut self, token: framecast_tls::Token) -> Self {
+        self.token = Some(token);
+        self
+    }
+
+    /// The length prefix ([`Prefix::LegacyI64Le`] for the original server;
+    /// that framing has no session handshake, so no TLS and no token).
+    pub fn framing(mut self, prefix: Prefix) -> Self {
+        self.prefix = prefix;
+        self
+    }
+
+    /// The largest message sent; a larger one is an error.
+    pub fn max_frame_len(mut self, len: usize) -> Self {
+        self.max_frame_len = len;
+        self
+    }
+
+    /// When to give up: after this many failed attempts in a row (default
+    /// [`Retry::default`]), or never.
+    pub fn retry(mut self, retry: Retry) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// Reconnect delays: the first, and the cap (default 100 ms and 5 s).
+    pub fn backoff(mut self, initial: Duration, max: Duration) -> Self {
+        self.initial_backoff = initial;
+        self.max_backoff = max;
+        self
+    }
+
+    /// How long one connection attempt may take (default
+    /// [`DEFAULT_CONNECT_TIMEOUT`]).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// How long to wait for the receiver's answer to the hello (default
+    /// [`DEFAULT_STATUS_TIMEOUT`]).
+    pub fn status_timeout(mut self, timeout: Duration) -> Self {
+        self.status_timeout = timeout;
+        self
+    }
+
+    /// How long one write may block before the connection is given up and
+    /// made again (default [`DEFAULT_WRITE_TIMEOUT`]); also the bound on
+    /// unacknowledged data (`TCP_USER_TIMEOUT`).
+    pub fn write_timeout(mut self, timeout: Duration) -> Self {
+        self.write_timeout = timeout;
+        self
+    }
+
+    /// Seeds the reconnect jitter (random by default), for reproducible
+    /// tests.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = Some(seed);
+        self
+    }
+
+    /// The transport these settings describe.
+    pub(super) fn into_link(self) -> Link {
+        Link {
+            codec: FrameCodec::with_prefix(self.prefix).max_frame_len(self.max_frame_len),
+            backoff: Backoff::new(
+                self.initial_backoff,
+                self.max_backoff,
+                self.seed.unwrap_or_else(rand::random),
+            ),
+            hello: Hello::default(),
+            size: (0, 0),
+            failures: 0,
+            session: None,
+            to: self.to,
+            status_timeout: self.status_timeout,
+            connect_timeout: self.connect_timeout,
+            write_timeout: self.write_timeout,
+            retry: self.retry,
+            #[cfg(feature = "tls")]
+            tls: self.tls,
+            #[cfg(feature = "tls")]
+            token: self.token,
+        }
+    }
+}
+
+/// The TCP transport: where and how to connect, the session handshake, and
+/// the open session.
+pub(super) struct Link {
+    to: String,
+    codec: FrameCodec,
+    /// The size of the frames this sender makes.
+    size: (u32, u32),
+    hello: Hello,
+    status_timeout: Duration,
+    connect_timeout: Duration,
+    write_timeout: Duration,
+    retry: Retry,
+    /// Failed attempts since the last session that carried frames.
+    failures: u32,
+    backoff: Backoff,
+    /// The open session: its writer, the receiver's address, and the
+    /// frames it carried.
+    session: Option<(FrameWriter<Conn>, SocketAddr, u64)>,
+    #[cfg(feature = "tls")]
+    tls: Option<TlsClient>,
+    #[cfg(feature = "tls")]
+    token: Option<framecast_tls::Token>,
 }
 
 /// The host part of `HOST:PORT` or `[V6]:PORT`: the name a TLS
@@ -35,24 +217,154 @@ pub(super) fn host_of(to: &str) -> &str {
 }
 
 /// What one attempt at a session came to.
-pub(super) enum Attempt {
+enum Attempt {
     Session(FrameWriter<Conn>, SocketAddr),
     Retry(Duration),
     Fatal(StreamError),
 }
 
-impl Link {
-    pub(super) fn event(&self, event: &SenderEvent<'_>) {
-        match &self.hook {
-            Some(hook) => {
-                tracing::debug!("{event}");
-                hook(event);
+impl Transport for Link {
+    fn start(&mut self, stream: &StreamInfo) -> Result<(), StreamError> {
+        #[cfg(feature = "tls")]
+        let token = self
+            .token
+            .as_ref()
+            .map(|t| t.expose_secret().as_bytes().to_vec())
+            .unwrap_or_default();
+        #[cfg(not(feature = "tls"))]
+        let token = Vec::new();
+        let legacy = self.codec.prefix() != Prefix::U32Le;
+        if legacy && !token.is_empty() {
+            return Err(StreamError::Config {
+                what: "framing",
+                reason: "the legacy framing cannot carry a token (it has no handshake)",
+            });
+        }
+        #[cfg(feature = "tls")]
+        if legacy && self.tls.is_some() {
+            return Err(StreamError::Config {
+                what: "framing",
+                reason: "the legacy framing cannot carry TLS (the original programs cannot)",
+            });
+        }
+        for (what, t) in [
+            ("connect_timeout", self.connect_timeout),
+            ("status_timeout", self.status_timeout),
+            ("write_timeout", self.write_timeout),
+        ] {
+            if t.is_zero() {
+                return Err(StreamError::Config {
+                    what,
+                    reason: "must be longer than zero",
+                });
             }
-            None => log_sender_event(event, None),
+        }
+        self.hello = Hello {
+            name: stream.name.clone(),
+            token,
+            software: concat!("framecast/", env!("CARGO_PKG_VERSION")).to_owned(),
+        };
+        handshake::check_hello(&self.hello).map_err(|_| StreamError::Config {
+            what: "token",
+            reason: "must be at most 1024 bytes",
+        })?;
+        self.size = (stream.width, stream.height);
+        Ok(())
+    }
+
+    fn ready(&mut self, cx: &mut SendContext<'_>) -> Result<Ready, StreamError> {
+        if self.session.is_some() {
+            return Ok(Ready::Ready);
+        }
+        loop {
+            if cx.is_stopped() {
+                return Ok(Ready::Stopped);
+            }
+            match self.attempt(cx) {
+                Attempt::Session(w, peer) => {
+                    self.session = Some((w, peer, 0));
+                    cx.session_opened();
+                    return Ok(Ready::Ready);
+                }
+                Attempt::Retry(delay) => {
+                    if cx.sleep(delay) {
+                        return Ok(Ready::Stopped);
+                    }
+                }
+                Attempt::Fatal(e) => return Err(e),
+            }
         }
     }
 
-    pub(super) fn try_connect(&self) -> std::io::Result<TcpStream> {
+    fn send(
+        &mut self,
+        frame: &OutgoingFrame<'_>,
+        cx: &mut SendContext<'_>,
+    ) -> Result<Sent, StreamError> {
+        let Some((w, peer, carried)) = self.session.as_mut() else {
+            return Ok(Sent::Lost);
+        };
+        match w.write_message(&frame.message()) {
+            Ok(()) => {
+                if *carried == 0 {
+                    // A session that carried a frame: the receiver is
+                    // really there, so later failures start over.
+                    self.backoff.reset();
+                    self.failures = 0;
+                }
+                *carried += 1;
+                Ok(Sent::Sent)
+            }
+            Err(e) if e.is_io() => {
+                let peer = *peer;
+                let refusal = if cx.is_stopped() || self.codec.prefix() == Prefix::U32Le {
+                    None
+                } else {
+                    refusal_on_legacy(w.get_ref())
+                };
+                self.session = None;
+                cx.set_interrupt(None);
+                if cx.is_stopped() {
+                    return Ok(Sent::Lost);
+                }
+                match refusal {
+                    Some(status) => {
+                        cx.refused();
+                        let retry_in = self.failed(Duration::ZERO);
+                        cx.event(&SenderEvent::Refused {
+                            peer,
+                            code: status.code(),
+                            reason: &status.reason,
+                            retry_in,
+                        });
+                        let Some(delay) = retry_in else {
+                            return Err(self.give_up(crate::error::Refused {
+                                code: status.code(),
+                                reason: status.reason,
+                            }));
+                        };
+                        cx.sleep(delay);
+                    }
+                    None => cx.event(&SenderEvent::Disconnected { peer, error: &e }),
+                }
+                Ok(Sent::Lost)
+            }
+            Err(e) => Err(StreamError::Wire(e)),
+        }
+    }
+
+    fn finish(&mut self, cx: &mut SendContext<'_>) {
+        cx.set_interrupt(None);
+        if let Some((mut w, _, _)) = self.session.take() {
+            let _ = w.flush();
+            // A clean end of stream at a frame boundary.
+            w.get_mut().finish();
+        }
+    }
+}
+
+impl Link {
+    fn try_connect(&self) -> std::io::Result<TcpStream> {
         let mut last = None;
         for addr in self.to.to_socket_addrs()? {
             match TcpStream::connect_timeout(&addr, self.connect_timeout) {
@@ -65,32 +377,8 @@ impl Link {
         }))
     }
 
-    /// Connects, retrying with backoff; `None` once stopped.
-    pub(super) fn connect(
-        &mut self,
-        shared: &SenderShared,
-    ) -> Option<(FrameWriter<Conn>, SocketAddr)> {
-        loop {
-            if shared.stopped() {
-                return None;
-            }
-            match self.attempt(shared) {
-                Attempt::Session(w, peer) => return Some((w, peer)),
-                Attempt::Retry(delay) => {
-                    if shared.sleep(delay) {
-                        return None;
-                    }
-                }
-                Attempt::Fatal(e) => {
-                    shared.fail(e);
-                    return None;
-                }
-            }
-        }
-    }
-
     /// The connection as this sender uses it: TLS when configured.
-    pub(super) fn secure(&self, tcp: TcpStream) -> Result<Conn, SessionError> {
+    fn secure(&self, tcp: TcpStream) -> Result<Conn, SessionError> {
         #[cfg(feature = "tls")]
         if let Some(tls) = &self.tls {
             let host = host_of(&self.to);
@@ -100,7 +388,7 @@ impl Link {
     }
 
     /// One more failed attempt: when to try again, or `None` to give up.
-    pub(super) fn failed(&mut self, floor: Duration) -> Option<Duration> {
+    fn failed(&mut self, floor: Duration) -> Option<Duration> {
         self.failures = self.failures.saturating_add(1);
         match self.retry {
             Retry::Attempts(n) if self.failures > n => None,
@@ -108,27 +396,49 @@ impl Link {
         }
     }
 
-    pub(super) fn give_up(&self, last: impl std::error::Error + Send + Sync + 'static) -> Attempt {
-        Attempt::Fatal(StreamError::GaveUp {
+    fn give_up(&self, last: impl std::error::Error + Send + Sync + 'static) -> StreamError {
+        StreamError::GaveUp {
             to: self.to.clone(),
             attempts: self.failures,
             last: Box::new(last),
-        })
+        }
     }
 
-    pub(super) fn attempt(&mut self, shared: &SenderShared) -> Attempt {
+    /// After a failed step of an attempt: when to try again, or give up.
+    fn retry_or_give_up(
+        &mut self,
+        error: SessionError,
+        peer: SocketAddr,
+        cx: &SendContext<'_>,
+    ) -> Attempt {
+        if cx.is_stopped() {
+            return Attempt::Retry(Duration::ZERO);
+        }
+        let retry_in = self.failed(Duration::ZERO);
+        cx.event(&SenderEvent::HandshakeFailed {
+            peer,
+            error: &error,
+            retry_in,
+        });
+        match retry_in {
+            Some(delay) => Attempt::Retry(delay),
+            None => Attempt::Fatal(self.give_up(error)),
+        }
+    }
+
+    fn attempt(&mut self, cx: &SendContext<'_>) -> Attempt {
         let stream = match self.try_connect() {
             Ok(stream) => stream,
             Err(error) => {
                 let retry_in = self.failed(Duration::ZERO);
-                self.event(&SenderEvent::ConnectFailed {
+                cx.event(&SenderEvent::ConnectFailed {
                     to: &self.to,
                     error: &error,
                     retry_in,
                 });
                 return match retry_in {
                     Some(delay) => Attempt::Retry(delay),
-                    None => self.give_up(error),
+                    None => Attempt::Fatal(self.give_up(error)),
                 };
             }
         };
@@ -137,55 +447,31 @@ impl Link {
         let peer = stream
             .peer_addr()
             .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
-        *lock(&shared.socket) = stream.try_clone().ok();
+        cx.set_interrupt(stream.try_clone().ok().map(|s| -> Interrupt {
+            Box::new(move || {
+                let _ = s.shutdown(Shutdown::Both);
+            })
+        }));
         // A stop that came while connecting must still unblock this socket.
-        if shared.stopped() {
+        if cx.is_stopped() {
             return Attempt::Retry(Duration::ZERO);
         }
         let mut stream = match self.secure(stream) {
             Ok(conn) => conn,
-            Err(error) => {
-                if shared.stopped() {
-                    return Attempt::Retry(Duration::ZERO);
-                }
-                let retry_in = self.failed(Duration::ZERO);
-                self.event(&SenderEvent::HandshakeFailed {
-                    peer,
-                    error: &error,
-                    retry_in,
-                });
-                return match retry_in {
-                    Some(delay) => Attempt::Retry(delay),
-                    None => self.give_up(error),
-                };
-            }
+            Err(error) => return self.retry_or_give_up(error, peer, cx),
         };
         let mut codec = self.codec.clone();
         let mut stream_id = None;
         if codec.prefix() == Prefix::U32Le {
             let status = match session(&mut stream, &self.hello, self.status_timeout) {
                 Ok(status) => status,
-                Err(error) => {
-                    if shared.stopped() {
-                        return Attempt::Retry(Duration::ZERO);
-                    }
-                    let retry_in = self.failed(Duration::ZERO);
-                    self.event(&SenderEvent::HandshakeFailed {
-                        peer,
-                        error: &error,
-                        retry_in,
-                    });
-                    return match retry_in {
-                        Some(delay) => Attempt::Retry(delay),
-                        None => self.give_up(error),
-                    };
-                }
+                Err(error) => return self.retry_or_give_up(error, peer, cx),
             };
             if status.code() != StatusCode::Accepted {
-                lock(&shared.counters).refused += 1;
+                cx.refused();
                 let floor = Duration::from_millis(u64::from(status.retry_after_ms));
                 let retry_in = self.failed(floor);
-                self.event(&SenderEvent::Refused {
+                cx.event(&SenderEvent::Refused {
                     peer,
                     code: status.code(),
                     reason: &status.reason,
@@ -193,10 +479,10 @@ impl Link {
                 });
                 return match retry_in {
                     Some(delay) => Attempt::Retry(delay),
-                    None => self.give_up(crate::error::Refused {
+                    None => Attempt::Fatal(self.give_up(crate::error::Refused {
                         code: status.code(),
                         reason: status.reason,
-                    }),
+                    })),
                 };
             }
             let (w, h) = self.size;
@@ -216,7 +502,7 @@ impl Link {
             }
             stream_id = Some(status.stream_id);
         }
-        self.event(&SenderEvent::Connected { peer, stream_id });
+        cx.event(&SenderEvent::Connected { peer, stream_id });
         Attempt::Session(FrameWriter::with_codec(stream, codec), peer)
     }
 }
@@ -402,7 +688,7 @@ pub(super) fn session(
 /// After a write failed on a legacy-framed connection: whether the
 /// receiver had sent a status, which only a framecast receiver expecting
 /// the session handshake does.
-pub(super) fn refusal_on_legacy(stream: &Conn) -> Option<Status> {
+fn refusal_on_legacy(stream: &Conn) -> Option<Status> {
     use std::io::Read;
     let stream = stream.tcp();
     let _ = stream.set_read_timeout(Some(Duration::from_millis(100)));

@@ -1,10 +1,10 @@
-//! The sending engine: capture → encode → connect/reconnect → send.
+//! The sending engine: capture → encode → send, over a transport.
 //!
 //! ```text
-//!  capture thread ──▶ [raw frames] ──▶ encode thread ──▶ [messages] ──▶ send thread ──▶ TCP
-//!   source.next_frame   latest wins     resize + JPEG     latest wins    reconnects with
-//!   into a recycled     (live source)   or pass-through   (live source)  backoff + jitter
-//!   Frame               or waits        into a recycled   or waits
+//!  capture thread ──▶ [raw frames] ──▶ encode thread ──▶ [messages] ──▶ send thread ──▶ transport
+//!   source.next_frame   latest wins     resize + JPEG     latest wins    (TCP: reconnects
+//!   into a recycled     (live source)   or pass-through   (live source)  with backoff +
+//!   Frame               or waits        into a recycled   or waits       jitter)
 //!                       (file, pattern) message buffer
 //! ```
 //!
@@ -15,6 +15,10 @@
 //! the receiver always gets a recent picture; a source that is not live (a
 //! file, the test pattern) is never dropped from: the full queue makes the
 //! capture thread wait (backpressure).
+//!
+//! `transport` is the seam every transport implements, `link` the TCP one
+//! ([`TcpDestination`]), `send` the stage that drives it, `pipeline` the
+//! capture and encode stages.
 
 use std::io::ErrorKind;
 use std::net::{Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
@@ -28,13 +32,12 @@ use framecast_codec::{SenderConfig, SenderPipeline, Transcode};
 use framecast_proto::handshake::{Hello, Status, StatusCode};
 use framecast_proto::video::{PayloadFormat, Video, VideoRef};
 use framecast_wire::{FrameCodec, FrameWriter, Prefix};
-use prost::Message;
 
 use crate::backoff::{Backoff, DEFAULT_INITIAL_BACKOFF, DEFAULT_MAX_BACKOFF};
 #[cfg(feature = "tls")]
 use crate::error::TlsFailureKind;
 use crate::error::{Report, SessionError, StreamError};
-use crate::events::{SenderEvent, SenderHook, log_sender_event};
+use crate::events::{SenderEvent, SenderHook};
 use crate::handshake::{self, Decoded};
 use crate::limits::{
     DEFAULT_STATUS_TIMEOUT, DEFAULT_WRITE_TIMEOUT, KEEPALIVE_INTERVAL, KEEPALIVE_RETRIES,
@@ -48,18 +51,13 @@ use crate::{Stop, StopHandle};
 mod link;
 mod pipeline;
 mod send;
+pub mod transport;
 
-// The NATS send stage lives with the NATS code but is a child of this
-// module, so that it drives the same queues and counters as `send_loop`.
-#[cfg(feature = "nats")]
-#[path = "../nats/send.rs"]
-mod nats;
-
-use self::link::Link;
-#[cfg(feature = "tls")]
-use self::link::TlsClient;
+pub use self::link::TcpDestination;
 use self::pipeline::{Encoded, Encoder, capture_loop, encode_loop};
 use self::send::send_loop;
+pub use self::transport::Destination;
+use self::transport::{Interrupt, StreamInfo, Transport};
 
 /// The original program's frame size.
 pub const DEFAULT_SIZE: (u32, u32) = (400, 400);
@@ -123,134 +121,68 @@ const POOL_EXTRA: usize = 3;
 pub type FrameHook = Box<dyn FnMut(&Frame) + Send>;
 
 /// Configures and starts a [`Sender`].
+///
+/// Where the frames go is a [`Destination`]: a receiver over TCP
+/// ([`TcpDestination`], which holds every setting only TCP has; a
+/// `HOST:PORT` string converts into one) or any other
+/// [`Transport`](transport::Transport).
 pub struct SenderBuilder {
-    to: String,
+    destination: Destination,
     source: Box<dyn FrameSource>,
     width: u32,
     height: u32,
     quality: u8,
-    prefix: Prefix,
-    max_frame_len: usize,
     count: Option<u64>,
     queue_depth: usize,
-    initial_backoff: Duration,
-    max_backoff: Duration,
-    connect_timeout: Duration,
-    status_timeout: Duration,
-    write_timeout: Duration,
-    retry: Retry,
-    seed: Option<u64>,
     on_frame: Option<FrameHook>,
     name: String,
     hook: Option<SenderHook>,
-    #[cfg(feature = "tls")]
-    tls: Option<TlsClient>,
-    #[cfg(feature = "tls")]
-    token: Option<framecast_tls::Token>,
-    /// Publish to NATS instead of connecting to a receiver.
-    #[cfg(feature = "nats")]
-    nats: Option<crate::nats::NatsUrl>,
 }
 
 impl std::fmt::Debug for SenderBuilder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SenderBuilder")
-            .field("to", &self.to)
+            .field("destination", &self.destination)
             .field("source", &self.source.format())
             .field("size", &(self.width, self.height))
             .field("quality", &self.quality)
-            .field("prefix", &self.prefix)
             .field("count", &self.count)
             .finish_non_exhaustive()
     }
 }
 
 impl SenderBuilder {
-    /// A sender of `source`'s frames to `to` (`HOST:PORT`, resolved at every
-    /// connection attempt), at the original program's 400x400 and quality
-    /// 95, with the framecast framing.
-    pub fn new(to: impl Into<String>, source: Box<dyn FrameSource>) -> Self {
+    /// A sender of `source`'s frames to `to` (a [`TcpDestination`], a
+    /// `HOST:PORT` string for one with every default, or any other
+    /// [`Destination`]), at the original program's 400x400 and quality 95.
+    pub fn new(to: impl Into<Destination>, source: Box<dyn FrameSource>) -> Self {
         Self {
-            to: to.into(),
+            destination: to.into(),
             source,
             width: DEFAULT_SIZE.0,
             height: DEFAULT_SIZE.1,
             quality: DEFAULT_QUALITY,
-            prefix: Prefix::U32Le,
-            max_frame_len: framecast_wire::DEFAULT_MAX_FRAME_LEN,
             count: None,
             queue_depth: DEFAULT_QUEUE_DEPTH,
-            initial_backoff: DEFAULT_INITIAL_BACKOFF,
-            max_backoff: DEFAULT_MAX_BACKOFF,
-            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
-            status_timeout: DEFAULT_STATUS_TIMEOUT,
-            write_timeout: DEFAULT_WRITE_TIMEOUT,
-            retry: Retry::default(),
-            seed: None,
             on_frame: None,
             name: String::new(),
             hook: None,
-            #[cfg(feature = "tls")]
-            tls: None,
-            #[cfg(feature = "tls")]
-            token: None,
-            #[cfg(feature = "nats")]
-            nats: None,
         }
     }
 
-    /// Connects with TLS, verifying the receiver's certificate with
-    /// `config` (see `framecast_tls::ClientTls`) against the host name in
-    /// the address (feature `tls`).
-    #[cfg(feature = "tls")]
-    pub fn tls(mut self, config: Arc<rustls::ClientConfig>) -> Self {
-        self.tls = Some(TlsClient { config });
-        self
-    }
-
-    /// Sends `token` in the session handshake, for a receiver that
-    /// requires one (feature `tls`).
-    #[cfg(feature = "tls")]
-    pub fn token(mut self, token: framecast_tls::Token) -> Self {
-        self.token = Some(token);
-        self
-    }
-
-    /// The stream's name, sent in the session handshake: the receiver
-    /// shows and counts the stream under it (default: none, and the
-    /// receiver uses this sender's address). At most
-    /// [`MAX_NAME_LEN`](crate::handshake::MAX_NAME_LEN) bytes, no control
-    /// characters; [`start`](Self::start) checks.
+    /// The stream's name: the receiver shows and counts the stream under
+    /// it (default: none, and a TCP receiver uses this sender's address).
+    /// At most [`MAX_NAME_LEN`](crate::handshake::MAX_NAME_LEN) bytes, no
+    /// control characters; [`start`](Self::start) checks.
     pub fn name(mut self, name: impl Into<String>) -> Self {
         self.name = name.into();
         self
     }
 
-    /// When to give up: after this many failed attempts in a row (default
-    /// [`Retry::default`]), or never.
-    pub fn retry(mut self, retry: Retry) -> Self {
-        self.retry = retry;
-        self
-    }
-
-    /// How long one write may block before the connection is given up and
-    /// made again (default [`DEFAULT_WRITE_TIMEOUT`]); also the bound on
-    /// unacknowledged data (`TCP_USER_TIMEOUT`).
-    pub fn write_timeout(mut self, timeout: Duration) -> Self {
-        self.write_timeout = timeout;
-        self
-    }
-
-    /// How long to wait for the receiver's answer to the hello (default
-    /// [`DEFAULT_STATUS_TIMEOUT`]).
-    pub fn status_timeout(mut self, timeout: Duration) -> Self {
-        self.status_timeout = timeout;
-        self
-    }
-
     /// Sees every connection event (connected, refused, failed). With a
     /// hook the sender logs events at debug level only; call
-    /// [`log_sender_event`] from the hook to log them.
+    /// [`log_sender_event`](crate::events::log_sender_event) from the hook
+    /// to log them.
     pub fn on_event(mut self, hook: impl Fn(&SenderEvent<'_>) + Send + Sync + 'static) -> Self {
         self.hook = Some(Box::new(hook));
         self
@@ -269,18 +201,6 @@ impl SenderBuilder {
         self
     }
 
-    /// The length prefix ([`Prefix::LegacyI64Le`] for the original server).
-    pub fn framing(mut self, prefix: Prefix) -> Self {
-        self.prefix = prefix;
-        self
-    }
-
-    /// The largest message sent; a larger one is an error.
-    pub fn max_frame_len(mut self, len: usize) -> Self {
-        self.max_frame_len = len;
-        self
-    }
-
     /// Stops after `n` frames were sent.
     pub fn count(mut self, n: u64) -> Self {
         self.count = Some(n);
@@ -295,26 +215,6 @@ impl SenderBuilder {
         self
     }
 
-    /// Reconnect delays: the first, and the cap (default 100 ms and 5 s).
-    pub fn backoff(mut self, initial: Duration, max: Duration) -> Self {
-        self.initial_backoff = initial;
-        self.max_backoff = max;
-        self
-    }
-
-    /// How long one connection attempt may take.
-    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.connect_timeout = timeout;
-        self
-    }
-
-    /// Seeds the reconnect jitter (random by default), for reproducible
-    /// tests.
-    pub fn seed(mut self, seed: u64) -> Self {
-        self.seed = Some(seed);
-        self
-    }
-
     /// Calls `hook` with every frame the encoder takes, on the encode thread
     /// (for a local preview). It should return quickly.
     pub fn on_frame(mut self, hook: impl FnMut(&Frame) + Send + 'static) -> Self {
@@ -322,36 +222,22 @@ impl SenderBuilder {
         self
     }
 
-    /// Starts the threads. Connecting happens in the background: a
-    /// receiver that is not there yet is retried with backoff.
+    /// Checks the settings, starts the transport
+    /// ([`Transport::start`](transport::Transport::start)) and the threads.
+    /// Connecting happens in the background: a TCP receiver that is not
+    /// there yet is retried with backoff.
+    ///
+    /// # Errors
+    ///
+    /// [`StreamError::Config`] for a setting that cannot work, the
+    /// transport's own error when it cannot start,
+    /// [`StreamError::Spawn`] when a thread cannot be started.
     pub fn start(self) -> Result<Sender, StreamError> {
-        #[cfg(feature = "tls")]
-        let token = self
-            .token
-            .as_ref()
-            .map(|t| t.expose_secret().as_bytes().to_vec())
-            .unwrap_or_default();
-        #[cfg(not(feature = "tls"))]
-        let token = Vec::new();
-        if self.prefix != Prefix::U32Le && !token.is_empty() {
-            return Err(StreamError::Config {
-                what: "framing",
-                reason: "the legacy framing cannot carry a token (it has no handshake)",
-            });
-        }
-        #[cfg(feature = "tls")]
-        if self.prefix != Prefix::U32Le && self.tls.is_some() {
-            return Err(StreamError::Config {
-                what: "framing",
-                reason: "the legacy framing cannot carry TLS (the original programs cannot)",
-            });
-        }
-        let hello = Hello {
+        let named = Hello {
             name: self.name.clone(),
-            token,
-            software: concat!("framecast/", env!("CARGO_PKG_VERSION")).to_owned(),
+            ..Hello::default()
         };
-        handshake::check_hello(&hello).map_err(|_| StreamError::Config {
+        handshake::check_hello(&named).map_err(|_| StreamError::Config {
             what: "name",
             reason: "must be at most 64 bytes of UTF-8 without control characters",
         })?;
@@ -365,17 +251,15 @@ impl SenderBuilder {
         if self.width == 0 || self.height == 0 {
             return bad("size", "width and height must be at least 1");
         }
-        for (what, t) in [
-            ("connect_timeout", self.connect_timeout),
-            ("status_timeout", self.status_timeout),
-            ("write_timeout", self.write_timeout),
-        ] {
-            if t.is_zero() {
-                return bad(what, "must be longer than zero");
-            }
-        }
-        #[cfg(feature = "nats")]
-        let nats = nats::connect(&self)?;
+        let mut transport: Box<dyn Transport> = match self.destination {
+            Destination::Tcp(tcp) => Box::new(tcp.into_link()),
+            Destination::Transport(t) => t,
+        };
+        transport.start(&StreamInfo {
+            name: self.name,
+            width: self.width,
+            height: self.height,
+        })?;
         let format = self.source.format();
         let shared = Arc::new(SenderShared {
             stop: AtomicBool::new(false),
@@ -386,15 +270,21 @@ impl SenderBuilder {
             stale: AtomicU64::new(0),
             live: format.live,
             counters: Mutex::new(SenderStats::default()),
-            socket: Mutex::new(None),
+            interrupt: Mutex::new(None),
             started: Instant::now(),
             error: Mutex::new(None),
         });
         let mut threads = Vec::with_capacity(3);
         let spawn = |what: &'static str, f: Box<dyn FnOnce() + Send>| {
+            let shared = Arc::clone(&shared);
             thread::Builder::new()
                 .name(format!("framecast-{what}"))
-                .spawn(f)
+                .spawn(move || {
+                    // A stage that panics stops the others, which may be
+                    // waiting for it: the sender can then be joined.
+                    let _guard = StopOnPanic(shared);
+                    f();
+                })
                 .map_err(|source| StreamError::Spawn { what, source })
         };
         let capture = {
@@ -422,32 +312,11 @@ impl SenderBuilder {
                 return Err(e);
             }
         }
-        let link = Link {
-            to: self.to,
-            codec: FrameCodec::with_prefix(self.prefix).max_frame_len(self.max_frame_len),
-            size: (self.width, self.height),
-            hello,
-            hook: self.hook,
-            status_timeout: self.status_timeout,
-            connect_timeout: self.connect_timeout,
-            write_timeout: self.write_timeout,
-            retry: self.retry,
-            failures: 0,
-            #[cfg(feature = "tls")]
-            tls: self.tls,
-            backoff: Backoff::new(
-                self.initial_backoff,
-                self.max_backoff,
-                self.seed.unwrap_or_else(rand::random),
-            ),
-        };
         let send_stage: Box<dyn FnOnce() + Send> = {
             let shared = Arc::clone(&shared);
-            let count = self.count;
-            Box::new(move || send_loop(&shared, link, count))
+            let (count, hook) = (self.count, self.hook);
+            Box::new(move || send_loop(&shared, transport, hook.as_ref(), count))
         };
-        #[cfg(feature = "nats")]
-        let send_stage = nats::send_stage(nats, &shared, self.count).unwrap_or(send_stage);
         let send = spawn("send", send_stage);
         match send {
             Ok(t) => threads.push(("send", t)),
@@ -457,6 +326,17 @@ impl SenderBuilder {
             }
         }
         Ok(Sender { shared, threads })
+    }
+}
+
+/// Stops the sender when the stage thread holding it panics.
+struct StopOnPanic(Arc<SenderShared>);
+
+impl Drop for StopOnPanic {
+    fn drop(&mut self) {
+        if thread::panicking() {
+            self.0.stop();
+        }
     }
 }
 
@@ -534,7 +414,6 @@ impl Drop for Sender {
     }
 }
 
-#[derive(Debug)]
 struct SenderShared {
     stop: AtomicBool,
     stop_lock: Mutex<()>,
@@ -546,10 +425,20 @@ struct SenderShared {
     stale: AtomicU64,
     live: bool,
     counters: Mutex<SenderStats>,
-    /// The open connection, so that stopping can unblock a write.
-    socket: Mutex<Option<TcpStream>>,
+    /// What unblocks the transport's blocking call (a write) when the
+    /// sender stops.
+    interrupt: Mutex<Option<Interrupt>>,
     started: Instant,
     error: Mutex<Option<StreamError>>,
+}
+
+impl std::fmt::Debug for SenderShared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SenderShared")
+            .field("stopped", &self.stopped())
+            .field("live", &self.live)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Stop for SenderShared {
@@ -561,8 +450,8 @@ impl Stop for SenderShared {
         self.stop_cv.notify_all();
         self.raw.close();
         self.encoded.close();
-        if let Some(s) = lock(&self.socket).as_ref() {
-            let _ = s.shutdown(Shutdown::Both);
+        if let Some(interrupt) = lock(&self.interrupt).as_ref() {
+            interrupt();
         }
     }
 }
@@ -612,5 +501,117 @@ impl SenderShared {
             queue.push_wait(item)
         };
         pushed.is_ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::mpsc;
+
+    use framecast_capture::{SourceOptions, SourceSpec, open_source};
+
+    use super::transport::{OutgoingFrame, Ready, SendContext, Sent};
+    use super::*;
+
+    /// Takes every frame, and panics at the `panic_at`th if asked to.
+    struct Accept {
+        taken: u64,
+        panic_at: Option<u64>,
+    }
+
+    impl Transport for Accept {
+        fn ready(&mut self, cx: &mut SendContext<'_>) -> Result<Ready, StreamError> {
+            if cx.is_stopped() {
+                return Ok(Ready::Stopped);
+            }
+            if self.taken == 0 {
+                cx.session_opened();
+            }
+            Ok(Ready::Ready)
+        }
+
+        fn send(
+            &mut self,
+            _frame: &OutgoingFrame<'_>,
+            _cx: &mut SendContext<'_>,
+        ) -> Result<Sent, StreamError> {
+            self.taken += 1;
+            assert!(self.panic_at != Some(self.taken), "a transport bug");
+            Ok(Sent::Sent)
+        }
+    }
+
+    /// The test pattern as fast as it goes: not live, so a full queue makes
+    /// the capture stage wait for the next stage.
+    fn pattern() -> Box<dyn FrameSource> {
+        open_source(
+            &SourceSpec::Pattern,
+            &SourceOptions::new(64, 48).with_fps(0),
+        )
+        .unwrap()
+    }
+
+    /// Waits for the sender on another thread, so that a hang fails the
+    /// test instead of stalling it.
+    fn wait(sender: Sender) -> Result<SenderStats, StreamError> {
+        let (tx, rx) = mpsc::channel();
+        thread::spawn(move || {
+            let _ = tx.send(sender.wait());
+        });
+        rx.recv_timeout(Duration::from_secs(30))
+            .expect("the sender could not be joined: a stage waits for the one that panicked")
+    }
+
+    #[test]
+    fn a_stage_that_panics_stops_the_sender_instead_of_hanging_it() {
+        // The encode stage panics (in the preview hook) while the capture
+        // stage waits for room in front of it.
+        let mut frames = 0;
+        let sender = SenderBuilder::new(
+            Destination::transport(Accept {
+                taken: 0,
+                panic_at: None,
+            }),
+            pattern(),
+        )
+        .size(64, 48)
+        .on_frame(move |_| {
+            frames += 1;
+            assert!(frames < 3, "a preview bug");
+        })
+        .start()
+        .unwrap();
+        assert!(matches!(wait(sender), Err(StreamError::Panicked("encode"))));
+
+        // The send stage panics (in its transport) while the others wait
+        // for it.
+        let sender = SenderBuilder::new(
+            Destination::transport(Accept {
+                taken: 0,
+                panic_at: Some(3),
+            }),
+            pattern(),
+        )
+        .size(64, 48)
+        .start()
+        .unwrap();
+        assert!(matches!(wait(sender), Err(StreamError::Panicked("send"))));
+    }
+
+    #[test]
+    fn a_transport_gets_every_frame_of_a_source_that_is_not_live() {
+        let sender = SenderBuilder::new(
+            Destination::transport(Accept {
+                taken: 0,
+                panic_at: None,
+            }),
+            pattern(),
+        )
+        .size(64, 48)
+        .count(20)
+        .start()
+        .unwrap();
+        let stats = wait(sender).unwrap();
+        assert_eq!((stats.sent, stats.dropped, stats.sessions), (20, 0, 1));
     }
 }

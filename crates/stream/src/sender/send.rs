@@ -1,123 +1,90 @@
-//! The send stage: frames each message onto the connection, reconnects
-//! when it breaks (dropping what went stale meanwhile), and counts what was
-//! sent.
+//! The send stage: hands each message to the sender's transport when the
+//! transport is ready for it, drops what went stale while a session was
+//! lost, and counts what was sent. Connecting, retrying and writing are the
+//! transport's (see [`transport`](super::transport)).
 
-use super::link::{Attempt, Conn, refusal_on_legacy};
+use super::transport::{OutgoingFrame, Ready, SendContext, Sent, Transport};
 use super::*;
 
-pub(super) fn send_loop(shared: &SenderShared, mut link: Link, count: Option<u64>) {
-    let mut writer: Option<(FrameWriter<Conn>, SocketAddr, u64)> = None;
-    let mut connections: u64 = 0;
+pub(super) fn send_loop(
+    shared: &SenderShared,
+    mut transport: Box<dyn Transport>,
+    hook: Option<&SenderHook>,
+    count: Option<u64>,
+) {
+    let mut cx = SendContext::new(shared, hook);
     let mut sent: u64 = 0;
-    // After a connection broke: frames captured before this time are stale
+    let mut sessions: u64 = 0;
+    // After a session was lost: frames captured before this time are stale
     // and dropped, so that the receiver's first frame is a fresh one.
     let mut fresh_after: Option<u64> = None;
-    'frames: while let Some(msg) = shared.encoded.pop() {
-        loop {
-            if shared.stopped() {
-                break 'frames;
-            }
-            if fresh_after.is_some_and(|t| msg.capture_time_us() < t) {
-                shared.stale.fetch_add(1, Ordering::SeqCst);
-                shared.encoded.recycle(msg);
-                continue 'frames;
-            }
-            let (w, peer, carried) = match writer.as_mut() {
-                Some(w) => w,
-                None => match link.connect(shared) {
-                    Some((w, peer)) => {
-                        connections += 1;
-                        {
-                            let mut c = lock(&shared.counters);
-                            c.connected = true;
-                            c.sessions = connections;
-                            c.reconnects = connections - 1;
-                        }
-                        writer = Some((w, peer, 0));
-                        if fresh_after.is_some() {
-                            // Everything captured while disconnected goes too.
-                            fresh_after = Some(now_us());
-                        }
-                        continue;
-                    }
-                    None => break 'frames,
-                },
-            };
-            match w.write_message(&msg.message()) {
-                Ok(()) => {
-                    if *carried == 0 {
-                        // A session that carried a frame: the receiver is
-                        // really there, so later failures start over.
-                        link.backoff.reset();
-                        link.failures = 0;
-                    }
-                    *carried += 1;
-                    break;
-                }
-                Err(e) if e.is_io() => {
-                    if !shared.stopped() {
-                        let peer = *peer;
-                        let refusal = (link.codec.prefix() != Prefix::U32Le)
-                            .then(|| refusal_on_legacy(w.get_ref()))
-                            .flatten();
-                        match refusal {
-                            Some(status) => {
-                                lock(&shared.counters).refused += 1;
-                                let floor = Duration::ZERO;
-                                let retry_in = link.failed(floor);
-                                link.event(&SenderEvent::Refused {
-                                    peer,
-                                    code: status.code(),
-                                    reason: &status.reason,
-                                    retry_in,
-                                });
-                                let Some(delay) = retry_in else {
-                                    let e = link.give_up(crate::error::Refused {
-                                        code: status.code(),
-                                        reason: status.reason,
-                                    });
-                                    if let Attempt::Fatal(e) = e {
-                                        shared.fail(e);
-                                    }
-                                    break 'frames;
-                                };
-                                if shared.sleep(delay) {
-                                    break 'frames;
-                                }
-                            }
-                            None => link.event(&SenderEvent::Disconnected { peer, error: &e }),
-                        }
-                    }
-                    writer = None;
-                    lock(&shared.counters).connected = false;
-                    // The frame in hand and everything queued behind it is
-                    // from before the break: none of it goes out late.
-                    fresh_after = Some(now_us());
-                }
-                Err(e) => {
-                    shared.fail(StreamError::Wire(e));
-                    break 'frames;
-                }
-            }
-        }
-        sent += 1;
-        {
-            let mut c = lock(&shared.counters);
-            c.sent = sent;
-            c.bytes += msg.message().encoded_len() as u64;
-        }
-        shared.encoded.recycle(msg);
-        if count.is_some_and(|n| sent >= n) {
-            tracing::info!(frames = sent, "frame count reached");
+    // A frame first, without taking it: a source that has ended opens no
+    // session, and the transport is made ready before a frame is chosen.
+    while shared.encoded.wait_item() {
+        if shared.stopped() {
             break;
         }
+        match transport.ready(&mut cx) {
+            Ok(Ready::Ready) => {}
+            Ok(Ready::Stopped) => break,
+            // Not yet (and any answer added later): ask again.
+            Ok(_) => continue,
+            Err(e) => {
+                shared.fail(e);
+                break;
+            }
+        }
+        let opened = lock(&shared.counters).sessions;
+        if opened != sessions {
+            sessions = opened;
+            if fresh_after.is_some() {
+                // Everything captured while disconnected goes too.
+                fresh_after = Some(now_us());
+            }
+        }
+        let Some(msg) = shared.encoded.pop() else {
+            break;
+        };
+        if fresh_after.is_some_and(|t| msg.capture_time_us() < t) {
+            shared.stale.fetch_add(1, Ordering::SeqCst);
+            shared.encoded.recycle(msg);
+            continue;
+        }
+        let frame = OutgoingFrame::new(&msg);
+        let outcome = transport.send(&frame, &mut cx);
+        let len = frame.encoded_len() as u64;
+        shared.encoded.recycle(msg);
+        match outcome {
+            Ok(Sent::Sent) => {
+                sent += 1;
+                {
+                    let mut c = lock(&shared.counters);
+                    c.sent = sent;
+                    c.bytes += len;
+                }
+                if count.is_some_and(|n| sent >= n) {
+                    tracing::info!(frames = sent, "frame count reached");
+                    break;
+                }
+            }
+            Ok(Sent::Lost) => {
+                lock(&shared.counters).connected = false;
+                // The frame in hand and everything queued behind it is
+                // from before the break: none of it goes out late.
+                fresh_after = Some(now_us());
+                shared.stale.fetch_add(1, Ordering::SeqCst);
+            }
+            // Dropped, and any outcome added later: not sent.
+            Ok(_) => {
+                shared.stale.fetch_add(1, Ordering::SeqCst);
+            }
+            Err(e) => {
+                shared.fail(e);
+                break;
+            }
+        }
     }
-    *lock(&shared.socket) = None;
-    if let Some((mut w, _, _)) = writer {
-        let _ = w.flush();
-        // A clean end of stream at a frame boundary.
-        w.get_mut().finish();
-    }
+    transport.finish(&mut cx);
     lock(&shared.counters).connected = false;
     // Upstream stages may be waiting for room that will never come.
     shared.stop();

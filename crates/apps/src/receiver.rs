@@ -1,0 +1,269 @@
+//! Running a receiver from the command line (`recv`, `demo`): what it
+//! writes besides the screen, the loop with the stats line, and the
+//! summary; and what to do about what it reports, in this program's flags.
+
+use std::io;
+use std::path::Path;
+use std::sync::atomic::Ordering;
+
+use anyhow::{Context, Result};
+use framecast_stream::events::ReceiverEvent;
+use framecast_stream::handshake::PeerGuess;
+use framecast_stream::{Receiver, ReceiverBuilder, ReceiverStats, StreamError};
+
+use crate::output::{JsonOut, StatsPrinter, out};
+use crate::probe::Probe;
+use crate::report::hinted;
+use crate::{INTERRUPTED, TICK, http, nats};
+
+/// What a receiver writes besides the screen, checked when the command
+/// starts so that a bad path fails before any work.
+pub(crate) struct Outputs {
+    json: Option<JsonOut>,
+    record: Option<framecast_stream::RecordTarget>,
+    probe: Option<Probe>,
+    http: Option<http::HttpPlan>,
+    nats: Option<nats::NatsPlan>,
+}
+
+impl Outputs {
+    /// `--stats-json`, `--record` and `--record-segment`, opened and
+    /// checked.
+    pub(crate) fn open(
+        json: Option<&Path>,
+        record: Option<&str>,
+        segment: Option<framecast_stream::Segment>,
+    ) -> Result<Self> {
+        let json = JsonOut::open(json)?;
+        let record = match record {
+            Some(template) => {
+                let mut target = framecast_stream::RecordTarget::new(template)?;
+                if let Some(segment) = segment {
+                    target = target.with_segment(segment);
+                }
+                target.check().context("--record")?;
+                Some(target)
+            }
+            None => None,
+        };
+        Ok(Self {
+            json,
+            record,
+            probe: None,
+            http: None,
+            nats: None,
+        })
+    }
+
+    pub(crate) fn with_nats(mut self, nats: Option<nats::NatsPlan>) -> Self {
+        self.nats = nats;
+        self
+    }
+
+    pub(crate) fn with_http(mut self, http: Option<http::HttpPlan>) -> Self {
+        self.http = http;
+        self
+    }
+
+    /// `--bench-report`.
+    pub(crate) fn with_probe(mut self, report: Option<&Path>) -> Self {
+        self.probe = report.map(|p| Probe::new(p.to_owned()));
+        self
+    }
+}
+
+/// Starts the receiver `builder` describes, with what to do when its
+/// address is taken.
+pub(crate) fn start(builder: ReceiverBuilder) -> Result<Receiver> {
+    builder.start().map_err(|e| {
+        let hint = match &e {
+            StreamError::Bind { source, .. } => match source.kind() {
+                io::ErrorKind::AddrInUse => Some(
+                    "another program listens there: choose another port with --listen, or \
+                     port 0 for a free one",
+                ),
+                io::ErrorKind::PermissionDenied => {
+                    Some("ports below 1024 need privileges: choose a port above 1023")
+                }
+                io::ErrorKind::AddrNotAvailable => {
+                    Some("that address is not one of this machine's: check --listen")
+                }
+                _ => None,
+            },
+            _ => None,
+        };
+        hinted(e, hint)
+    })
+}
+
+/// Runs a started receiver (and its recording, viewer and NATS links) to
+/// the end, then writes the JSON and the summary.
+pub(crate) fn run_and_finish(
+    receiver: Receiver,
+    outputs: Outputs,
+    quiet: bool,
+    closed: impl Fn() -> bool,
+) -> Result<()> {
+    // Subscribe the recording first: a sender that connects at once must
+    // not have its first frames shown but not recorded.
+    let recording = match outputs.record {
+        Some(target) => Some(framecast_stream::Recording::start(&receiver, target)?),
+        None => None,
+    };
+    // Tests and scripts read the port from here when they asked for port 0.
+    eprintln!("listening on {}", receiver.local_addr());
+    let _http = http::start(&receiver, outputs.http)?;
+    let nats = nats::start(&receiver, outputs.nats)?;
+    let run = run_receiver(receiver, quiet, outputs.probe, closed);
+    let recorded = recording
+        .map(framecast_stream::Recording::finish)
+        .transpose();
+    finish(run, outputs.json, &nats)?;
+    if let Some(r) = recorded? {
+        let files: Vec<String> = r.files.iter().map(|p| p.display().to_string()).collect();
+        out(format_args!(
+            "recorded {} frames to {}{}{}\n",
+            r.frames,
+            if files.is_empty() {
+                "no file".to_owned()
+            } else {
+                files.join(", ")
+            },
+            if r.lost > 0 {
+                format!("; {} lost (the disk fell behind)", r.lost)
+            } else {
+                String::new()
+            },
+            if r.failed > 0 {
+                format!("; {} streams not recorded in full (see the log)", r.failed)
+            } else {
+                String::new()
+            },
+        ))?;
+        if r.failed > 0 {
+            anyhow::bail!(
+                "{} stream{} could not be recorded in full (the log says which and why)",
+                r.failed,
+                if r.failed == 1 { "" } else { "s" }
+            );
+        }
+    }
+    Ok(())
+}
+
+/// How a receiver's run ended: its final counters (or the last seen, when
+/// it failed), and its error.
+type Run = (ReceiverStats, std::result::Result<(), StreamError>);
+
+/// Runs `receiver` until it finishes, a signal, or `closed()`.
+fn run_receiver(
+    receiver: Receiver,
+    quiet: bool,
+    mut probe: Option<Probe>,
+    closed: impl Fn() -> bool,
+) -> Run {
+    let mut printer = StatsPrinter::new(quiet);
+    while !receiver.is_finished() {
+        if INTERRUPTED.load(Ordering::SeqCst) || closed() {
+            receiver.stop();
+            break;
+        }
+        if let Some(p) = probe.as_mut() {
+            p.observe(receiver.frames_received());
+        }
+        printer.receiver(|| receiver.stats());
+        std::thread::sleep(TICK);
+    }
+    printer.finish();
+    let last = receiver.stats();
+    let (stats, result) = match receiver.wait() {
+        Ok(stats) => (stats, Ok(())),
+        Err(e) => (last, Err(e)),
+    };
+    if let Some(mut p) = probe {
+        p.observe(stats.received);
+        p.finish(stats.received, stats.bytes);
+    }
+    (stats, result)
+}
+
+/// Writes the JSON and prints the summary; the run's error, if any, comes
+/// after both (so a failed run still leaves its numbers).
+fn finish((stats, result): Run, json: Option<JsonOut>, nats: &nats::NatsRunning) -> Result<()> {
+    if let Some(json) = json {
+        /// The receiver's totals, and what went over NATS when it did.
+        #[derive(serde::Serialize)]
+        struct Totals<'a> {
+            #[serde(flatten)]
+            stats: &'a ReceiverStats,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            nats: Option<nats::NatsStats>,
+        }
+        json.write(&Totals {
+            stats: &stats,
+            nats: nats.stats(),
+        })?;
+    }
+    let latency = match stats.latency_ms {
+        Some(l) => format!(
+            "latency p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+            l.p50, l.p99, l.max
+        ),
+        None => "no latency (frames carried no usable capture time)".to_owned(),
+    };
+    out(format_args!(
+        "shown {} of {} frames received from {} streams in {:.1} s connected: {:.1} fps, \
+         {} bytes, dropped {}, corrupt {}, {latency}\n",
+        stats.frames,
+        stats.received,
+        stats.streams,
+        stats.connected_seconds,
+        stats.fps,
+        stats.bytes,
+        stats.dropped,
+        stats.corrupt,
+    ))?;
+    if let Some(line) = nats.summary() {
+        out(format_args!("{line}\n"))?;
+    }
+    Ok(result?)
+}
+
+/// What the user can do about a receiver event, in this program's flags.
+pub(crate) fn event_hint(event: &ReceiverEvent<'_>) -> Option<&'static str> {
+    use framecast_proto::handshake::StatusCode;
+    match event {
+        ReceiverEvent::HandshakeFailed { error, .. } => match error.peer_guess() {
+            Some(PeerGuess::LegacyFraming) => Some(
+                "to receive from the original client.py or `framecast send --framing legacy`, \
+                 start the receiver with --framing legacy",
+            ),
+            Some(PeerGuess::NoHandshake) => Some(
+                "upgrade the sender, or receive it with --framing legacy if it uses that framing",
+            ),
+            _ => None,
+        },
+        ReceiverEvent::HelloOnLegacyFraming { .. } => Some(
+            "the sender uses the default framing: start the receiver without --framing legacy, \
+             or the sender with --framing legacy",
+        ),
+        ReceiverEvent::Refused { code, .. } if *code == StatusCode::Busy => {
+            Some("raise --max-clients to serve more senders at once")
+        }
+        ReceiverEvent::Refused { code, .. } if *code == StatusCode::Unauthenticated => {
+            Some("the sender needs this receiver's token (--token-file)")
+        }
+        ReceiverEvent::PlaintextOnTls { .. } => {
+            Some("the sender needs --tls (and --tls-ca with the CA of this receiver's certificate)")
+        }
+        ReceiverEvent::TlsOnPlaintext { .. } => {
+            Some("start this receiver with --tls-cert and --tls-key, or send without --tls")
+        }
+        _ => None,
+    }
+}
+
+/// A window's failure to open, with the way to run without one.
+pub(crate) fn no_window(e: framecast_display::DisplayError) -> anyhow::Error {
+    hinted(e, Some("use --display none to run without a window"))
+}

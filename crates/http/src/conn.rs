@@ -1,0 +1,268 @@
+//! The viewer's network side: the accept loop and one task per HTTP
+//! connection, on the receiver's runtime.
+//!
+//! ```text
+//! accept ──▶ max_connections open? ──yes──▶ close at once (connections_refused)
+//!    │ no
+//!    ▼
+//! socket: TCP_NODELAY, unsent bytes bounded (viewer_unsent_bytes),
+//!         writes fail after write_timeout without progress
+//!    ▼
+//! HTTPS only: the TLS handshake within tls_handshake_timeout, or closed
+//!    (tls_failures)
+//!    ▼
+//! hyper HTTP/1: request head within header_timeout (also the keep-alive
+//!    idle time), at most max_request_head bytes and max_headers headers,
+//!    at most HTTP_CONNECTION_BUFFER bytes buffered, writes vectored (frames
+//!    are never copied into hyper's buffer)
+//!    ▼
+//! the routes (axum); an MJPEG part slower than part_timeout closes the
+//! connection
+//! ```
+
+use std::error::Error as _;
+use std::io;
+use std::net::SocketAddr;
+use std::pin::pin;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use axum::Router;
+use hyper::Request;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::OwnedSemaphorePermit;
+use tokio::time::sleep;
+use tokio_io_timeout::TimeoutStream;
+use tokio_util::task::TaskTracker;
+use tower_service::Service as _;
+
+use super::State;
+use super::mjpeg::PartClock;
+use crate::limits::HTTP_CONNECTION_BUFFER;
+
+/// Kinds of log line, each rate-limited on its own.
+const LOG_ACCEPT: usize = 0;
+const LOG_REFUSED: usize = 1;
+const LOG_TIMEOUT: usize = 2;
+const LOG_SOCKET: usize = 3;
+pub(super) const LOG_VIEWER: usize = 4;
+pub(super) const LOG_AUTH: usize = 5;
+const LOG_TLS: usize = 6;
+
+/// Accepts connections until the viewer stops, then waits for every
+/// connection task to end.
+pub(super) async fn serve(state: Arc<State>, listener: TcpListener, app: Router) {
+    let tracker = TaskTracker::new();
+    let mut retry = Duration::from_millis(5);
+    loop {
+        let accepted = tokio::select! {
+            biased;
+            () = state.cancel.cancelled() => break,
+            accepted = listener.accept() => accepted,
+        };
+        let (sock, peer) = match accepted {
+            Ok(conn) => {
+                retry = Duration::from_millis(5);
+                conn
+            }
+            Err(error) => {
+                // Out of file descriptors and the like: keep serving the
+                // viewers we have, and try again a little later.
+                state.log(
+                    LOG_ACCEPT,
+                    tracing::Level::WARN,
+                    format_args!("HTTP viewer cannot accept a connection: {error}"),
+                );
+                tokio::select! {
+                    () = state.cancel.cancelled() => break,
+                    () = sleep(retry) => {}
+                }
+                retry = (retry * 2).min(Duration::from_secs(1));
+                continue;
+            }
+        };
+        state.counters.connections.fetch_add(1, Ordering::Relaxed);
+        let Ok(permit) = Arc::clone(&state.connections).try_acquire_owned() else {
+            state
+                .counters
+                .connections_refused
+                .fetch_add(1, Ordering::Relaxed);
+            state.log(
+                LOG_REFUSED,
+                tracing::Level::INFO,
+                format_args!(
+                    "HTTP connection from {peer} closed: {} connections are open, the most \
+                     allowed",
+                    state.config.connections()
+                ),
+            );
+            drop(sock);
+            continue;
+        };
+        tracker.spawn(connection(
+            Arc::clone(&state),
+            sock,
+            peer,
+            app.clone(),
+            permit,
+        ));
+    }
+    tracker.close();
+    tracker.wait().await;
+}
+
+/// Bounds what the kernel queues for this client: at most
+/// `unsent` bytes the network has not taken yet.
+fn tune(state: &State, sock: &TcpStream, unsent: usize, peer: SocketAddr) {
+    // Each part goes out as soon as it is written.
+    let nodelay = sock.set_nodelay(true);
+    let sock = socket2::SockRef::from(sock);
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    let bounded = sock.set_tcp_notsent_lowat(u32::try_from(unsent).unwrap_or(u32::MAX));
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    let bounded = sock.set_send_buffer_size(unsent);
+    if let Err(e) = nodelay.and(bounded) {
+        state.log(
+            LOG_SOCKET,
+            tracing::Level::DEBUG,
+            format_args!("cannot tune the HTTP connection from {peer}: {e}"),
+        );
+    }
+}
+
+/// Serves one connection (after its TLS handshake, for HTTPS) until it
+/// closes, times out or the viewer stops.
+async fn connection(
+    state: Arc<State>,
+    sock: TcpStream,
+    peer: SocketAddr,
+    app: Router,
+    _permit: OwnedSemaphorePermit,
+) {
+    tune(&state, &sock, state.config.viewer_unsent_bytes, peer);
+    let Some(acceptor) = state.tls.clone() else {
+        return serve_http(state, sock, peer, app).await;
+    };
+    let limit = state.config.tls_handshake_timeout;
+    let accepted = tokio::select! {
+        biased;
+        () = state.cancel.cancelled() => return,
+        accepted = tokio::time::timeout(limit, acceptor.accept(sock)) => accepted,
+    };
+    let why = match accepted {
+        Ok(Ok(tls)) => return serve_http(state, tls, peer, app).await,
+        Ok(Err(e)) => match framecast_tls::HandshakeFailure::of(&e) {
+            Some(failure) => failure.to_string(),
+            None => e.to_string(),
+        },
+        Err(_) => format!("no TLS handshake within {limit:?}"),
+    };
+    state.counters.tls_failures.fetch_add(1, Ordering::Relaxed);
+    state.log(
+        LOG_TLS,
+        tracing::Level::INFO,
+        format_args!("HTTPS connection from {peer} closed: {why}"),
+    );
+}
+
+/// Serves HTTP on one connection's byte stream.
+async fn serve_http<S>(state: Arc<State>, sock: S, peer: SocketAddr, app: Router)
+where
+    S: AsyncRead + AsyncWrite + Send + 'static,
+{
+    let config = &state.config;
+    let mut io = TimeoutStream::new(sock);
+    io.set_write_timeout(Some(config.write_timeout));
+    let io = TokioIo::new(Box::pin(io));
+
+    // The MJPEG handler finds the connection's part clock among the
+    // request's extensions.
+    let clock = Arc::new(PartClock::new());
+    let service = {
+        let clock = Arc::clone(&clock);
+        hyper::service::service_fn(move |mut request: Request<Incoming>| {
+            request.extensions_mut().insert(Arc::clone(&clock));
+            app.clone().call(request)
+        })
+    };
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(config.header_timeout)
+        .max_header_size(config.max_request_head)
+        .max_headers(config.max_headers)
+        .max_buf_size(HTTP_CONNECTION_BUFFER.max(config.max_request_head))
+        .writev(true);
+    let mut conn = pin!(http.serve_connection(io, service));
+    let mut overdue = pin!(clock.overdue(config.part_timeout));
+    let mut stopping = false;
+    let result = loop {
+        tokio::select! {
+            result = conn.as_mut() => break result,
+            () = state.cancel.cancelled(), if !stopping => {
+                // MJPEG bodies end on the same signal; other responses
+                // finish, then the connection closes.
+                conn.as_mut().graceful_shutdown();
+                stopping = true;
+            }
+            () = overdue.as_mut() => {
+                state.counters.part_timeouts.fetch_add(1, Ordering::Relaxed);
+                state.log(
+                    LOG_TIMEOUT,
+                    tracing::Level::INFO,
+                    format_args!(
+                        "HTTP viewer {peer} closed: one frame took over {:?} to send",
+                        config.part_timeout
+                    ),
+                );
+                return;
+            }
+        }
+    };
+    let Err(e) = result else { return };
+    if e.is_timeout() {
+        state
+            .counters
+            .header_timeouts
+            .fetch_add(1, Ordering::Relaxed);
+        state.log(
+            LOG_TIMEOUT,
+            tracing::Level::DEBUG,
+            format_args!(
+                "HTTP connection from {peer} closed: no request within {:?}",
+                config.header_timeout
+            ),
+        );
+    } else if write_timed_out(&e) {
+        state
+            .counters
+            .write_timeouts
+            .fetch_add(1, Ordering::Relaxed);
+        state.log(
+            LOG_TIMEOUT,
+            tracing::Level::INFO,
+            format_args!(
+                "HTTP connection from {peer} closed: it stopped reading for {:?}",
+                config.write_timeout
+            ),
+        );
+    } else {
+        // Clients closing mid-response, bad requests (answered by hyper).
+        tracing::debug!("HTTP connection from {peer} ended: {e}");
+    }
+}
+
+/// Whether `e` is a write that made no progress within the write timeout.
+fn write_timed_out(e: &hyper::Error) -> bool {
+    let mut source = e.source();
+    while let Some(s) = source {
+        if let Some(io) = s.downcast_ref::<io::Error>() {
+            return io.kind() == io::ErrorKind::TimedOut;
+        }
+        source = s.source();
+    }
+    false
+}

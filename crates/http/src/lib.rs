@@ -1,0 +1,576 @@
+//! The HTTP viewer of a framecast receiver: watch its streams in a browser
+//! and let monitoring read its counters, without re-encoding anything.
+//!
+//! An adapter built only on the receiver's public seams
+//! ([`framecast_stream::ReceiverHandle`]: streams, their
+//! latest-frame watches, stats with the latency histogram, the receiver's
+//! runtime and lifetime), as any other adapter would be.
+//! [`HttpViewer::start`] serves, on the receiver's own tokio runtime:
+//!
+//! | request | answer |
+//! | --- | --- |
+//! | `GET /` | a page listing the live streams by name, updated as senders come and go |
+//! | `GET /streams/{id}` | a page showing stream `id` live, with its fps, latency and drops |
+//! | `GET /streams/{id}.mjpg` | `multipart/x-mixed-replace` MJPEG: the received JPEGs exactly as they arrived |
+//! | `GET /streams/{id}.jpg` | the stream's newest frame (a snapshot) |
+//! | `GET /stats.json` | a JSON list of the streams: `id`, `name` and their stats ([`StreamStats`](framecast_stream::StreamStats)) plus `viewers` |
+//! | `GET /metrics` | Prometheus text: frames received, shown, dropped, corrupt, bytes, latency histogram, connections, refusals, viewers |
+//! | `GET /healthz` | `200 ok` while the receiver runs, `503` once it is stopping |
+//!
+//! `id` is the stream's number ([`StreamHandle::id`](framecast_stream::StreamHandle::id)).
+//! An unknown stream is a `404`.
+//!
+//! # Many viewers, none slowing another
+//!
+//! ```text
+//!  connection task (one per HTTP connection, hyper HTTP/1)
+//!    socket: writes time out after write_timeout without progress,
+//!            at most viewer_unsent_bytes not yet sent (TCP_NOTSENT_LOWAT)
+//!    MJPEG body ── waits on the stream's latest-frame watch ──▶ newest frame
+//!                  part = [small header] [the JPEG's Bytes, shared] [boundary]
+//! ```
+//!
+//! Each viewer waits on its stream's latest-frame watch and, whenever its
+//! connection can take another part, is given the newest frame: a slow
+//! viewer skips frames, nothing queues per viewer, and nobody else waits
+//! for it. The JPEG is the receiver's own buffer, shared by every viewer
+//! (a reference count, not a copy); each part adds a header of about 60
+//! bytes written into a per-viewer buffer that is reused once the previous
+//! header has been sent. A viewer that stops reading is closed after
+//! `write_timeout`, one that reads a part slower than `part_timeout` after
+//! that, so none holds memory or a place for long. Viewers are capped
+//! (`max_viewers`): the next one gets a `503` saying so.
+//!
+//! # Who may watch
+//!
+//! With an access token ([`HttpConfig::token`]) every request but
+//! `/healthz`, the login form and the static assets must carry it: as an
+//! `Authorization: Bearer` header (scripts, Prometheus' `authorization`
+//! setting), as the session cookie a browser gets from the login form
+//! (`/login`), or as `?token=` in a link (the browser is then given the
+//! cookie, and a page is reloaded without the token in its address).
+//! Anything else is a `401`: the login form for a browser, a line of text
+//! for a program. With [`HttpConfig::tls`] the viewer speaks HTTPS only.
+//!
+//! Without a token the viewer serves loopback addresses only, unless
+//! anonymous access is allowed explicitly ([`HttpConfig::allow_anonymous`]).
+//!
+//! # Example
+//!
+//! ```
+//! use std::io::{Read, Write};
+//! use std::net::TcpStream;
+//!
+//! use framecast_stream::ReceiverBuilder;
+//! use framecast_http::{HttpConfig, HttpViewer};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let receiver = ReceiverBuilder::new("127.0.0.1:0".parse()?).start()?;
+//! let viewer = HttpViewer::start(&receiver, HttpConfig::new("127.0.0.1:0".parse()?))?;
+//!
+//! // Any HTTP client will do; browse http://{addr}/ to watch the streams.
+//! let mut client = TcpStream::connect(viewer.local_addr())?;
+//! client.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")?;
+//! let mut answer = String::new();
+//! client.read_to_string(&mut answer)?;
+//! assert!(answer.starts_with("HTTP/1.1 200 OK"), "{answer}");
+//!
+//! viewer.stop();
+//! receiver.shutdown()?;
+//! # Ok(())
+//! # }
+//! ```
+
+mod auth;
+mod conn;
+pub mod limits;
+mod metrics;
+mod mjpeg;
+mod pages;
+mod routes;
+
+use std::collections::HashMap;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use framecast_stream::events::LogLimiter;
+use framecast_stream::{ReceiverHandle, StreamId};
+use framecast_tls::{Exposure, Token};
+use serde::Serialize;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+
+use crate::limits::*;
+
+/// The boundary between the parts of an MJPEG response. Long enough that a
+/// JPEG never contains it by chance (clients that scan for it rather than
+/// reading each part's `Content-Length` are safe).
+pub const MJPEG_BOUNDARY: &str = mjpeg::boundary!();
+
+pub use auth::{LOGIN_PATH, SESSION_COOKIE, TOKEN_PARAMETER};
+
+/// Why the HTTP viewer could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum HttpError {
+    /// A setting cannot work.
+    #[error("invalid HTTP viewer setting {what}: {reason}")]
+    Config {
+        /// Which setting.
+        what: &'static str,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// The address is not a loopback address, no access token was given
+    /// and anonymous access was not allowed.
+    #[error(
+        "refusing to serve the HTTP viewer on {addr} without authentication: any host that \
+         can reach it could watch every stream"
+    )]
+    Anonymous {
+        /// The address asked for.
+        addr: SocketAddr,
+    },
+    /// The address cannot be listened on.
+    #[error("cannot serve the HTTP viewer on {addr}")]
+    Bind {
+        /// The address asked for.
+        addr: SocketAddr,
+        /// Why.
+        source: io::Error,
+    },
+    /// The receiver has already stopped.
+    #[error("the receiver has stopped")]
+    Stopped,
+}
+
+/// Configures an [`HttpViewer`]: where it listens and its limits. Every
+/// limit has a documented default in [`crate::limits`].
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    listen: SocketAddr,
+    allow_anonymous: bool,
+    token: Option<Token>,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    tls_handshake_timeout: Duration,
+    max_viewers: usize,
+    max_connections: Option<usize>,
+    header_timeout: Duration,
+    max_request_head: usize,
+    max_headers: usize,
+    write_timeout: Duration,
+    part_timeout: Duration,
+    viewer_unsent_bytes: usize,
+    snapshot_wait: Duration,
+}
+
+impl HttpConfig {
+    /// A viewer on `listen` (port 0 picks a free port; see
+    /// [`HttpViewer::local_addr`]) with every default limit. Only a
+    /// loopback address is accepted unless
+    /// [`allow_anonymous`](Self::allow_anonymous) is set.
+    pub fn new(listen: SocketAddr) -> Self {
+        Self {
+            listen,
+            allow_anonymous: false,
+            token: None,
+            tls: None,
+            tls_handshake_timeout: DEFAULT_HTTP_TLS_HANDSHAKE_TIMEOUT,
+            max_viewers: DEFAULT_MAX_VIEWERS,
+            max_connections: None,
+            header_timeout: DEFAULT_HTTP_HEADER_TIMEOUT,
+            max_request_head: DEFAULT_HTTP_MAX_REQUEST_HEAD,
+            max_headers: DEFAULT_HTTP_MAX_HEADERS,
+            write_timeout: DEFAULT_HTTP_WRITE_TIMEOUT,
+            part_timeout: DEFAULT_VIEWER_PART_TIMEOUT,
+            viewer_unsent_bytes: DEFAULT_VIEWER_UNSENT_BYTES,
+            snapshot_wait: DEFAULT_SNAPSHOT_WAIT,
+        }
+    }
+
+    /// Serves a non-loopback address without an access token: anyone who
+    /// can reach it can watch every stream.
+    pub fn allow_anonymous(mut self, allow: bool) -> Self {
+        self.allow_anonymous = allow;
+        self
+    }
+
+    /// Requires this access token on every request but `/healthz`, the
+    /// login form and the static assets (see the [module docs](self)).
+    pub fn token(mut self, token: Token) -> Self {
+        self.token = Some(token);
+        self
+    }
+
+    /// Serves HTTPS only, with this rustls configuration (its ALPN list
+    /// is set to `http/1.1`). The session cookie is then marked `Secure`.
+    pub fn tls(mut self, config: Arc<rustls::ServerConfig>) -> Self {
+        self.tls = Some(config);
+        self
+    }
+
+    /// How long a client has to complete the TLS handshake (default
+    /// [`DEFAULT_HTTP_TLS_HANDSHAKE_TIMEOUT`]).
+    pub fn tls_handshake_timeout(mut self, t: Duration) -> Self {
+        self.tls_handshake_timeout = t;
+        self
+    }
+
+    /// MJPEG viewers served at once (default [`DEFAULT_MAX_VIEWERS`]); the
+    /// next one is answered `503`.
+    pub fn max_viewers(mut self, n: usize) -> Self {
+        self.max_viewers = n;
+        self
+    }
+
+    /// HTTP connections open at once (default: `max_viewers` +
+    /// [`DEFAULT_HTTP_SPARE_CONNECTIONS`]); one more is closed at once.
+    pub fn max_connections(mut self, n: usize) -> Self {
+        self.max_connections = Some(n);
+        self
+    }
+
+    /// How long a connection has to send a request head, from when it
+    /// opens or its previous response ended (default
+    /// [`DEFAULT_HTTP_HEADER_TIMEOUT`]).
+    pub fn header_timeout(mut self, t: Duration) -> Self {
+        self.header_timeout = t;
+        self
+    }
+
+    /// The largest request head in bytes (default
+    /// [`DEFAULT_HTTP_MAX_REQUEST_HEAD`]) and the most headers (default
+    /// [`DEFAULT_HTTP_MAX_HEADERS`]); more is answered `431`.
+    pub fn max_request_head(mut self, bytes: usize, headers: usize) -> Self {
+        self.max_request_head = bytes;
+        self.max_headers = headers;
+        self
+    }
+
+    /// How long a write may make no progress before the connection is
+    /// closed (default [`DEFAULT_HTTP_WRITE_TIMEOUT`]).
+    pub fn write_timeout(mut self, t: Duration) -> Self {
+        self.write_timeout = t;
+        self
+    }
+
+    /// How long one MJPEG part may take to be written (default
+    /// [`DEFAULT_VIEWER_PART_TIMEOUT`]).
+    pub fn part_timeout(mut self, t: Duration) -> Self {
+        self.part_timeout = t;
+        self
+    }
+
+    /// Bytes a connection's socket may hold that the network has not taken
+    /// yet (default [`DEFAULT_VIEWER_UNSENT_BYTES`]).
+    pub fn viewer_unsent_bytes(mut self, bytes: usize) -> Self {
+        self.viewer_unsent_bytes = bytes;
+        self
+    }
+
+    /// How long a snapshot waits for a new stream's first frame (default
+    /// [`DEFAULT_SNAPSHOT_WAIT`]).
+    pub fn snapshot_wait(mut self, t: Duration) -> Self {
+        self.snapshot_wait = t;
+        self
+    }
+
+    fn connections(&self) -> usize {
+        self.max_connections.unwrap_or(
+            self.max_viewers
+                .saturating_add(DEFAULT_HTTP_SPARE_CONNECTIONS),
+        )
+    }
+
+    fn check(&self) -> Result<(), HttpError> {
+        let bad =
+            |what: &'static str, reason: &'static str| Err(HttpError::Config { what, reason });
+        if self.max_viewers == 0 {
+            return bad("max_viewers", "must be at least 1");
+        }
+        // tokio's semaphore holds at most this many permits.
+        if self.max_viewers > Semaphore::MAX_PERMITS || self.connections() > Semaphore::MAX_PERMITS
+        {
+            return bad("max_viewers", "is too large");
+        }
+        if self.connections() < self.max_viewers {
+            return bad("max_connections", "must be at least max_viewers");
+        }
+        if self.max_request_head < 1024 {
+            return bad("max_request_head", "must be at least 1024 bytes");
+        }
+        if self.max_headers == 0 {
+            return bad("max_headers", "must be at least 1");
+        }
+        if self.viewer_unsent_bytes == 0 || u32::try_from(self.viewer_unsent_bytes).is_err() {
+            return bad("viewer_unsent_bytes", "must be between 1 and 4294967295");
+        }
+        for (what, t) in [
+            ("header_timeout", self.header_timeout),
+            ("tls_handshake_timeout", self.tls_handshake_timeout),
+            ("write_timeout", self.write_timeout),
+            ("part_timeout", self.part_timeout),
+        ] {
+            if t.is_zero() {
+                return bad(what, "must be longer than zero");
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The HTTP viewer's counters, as a snapshot.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct HttpStats {
+    /// MJPEG viewers connected now.
+    pub viewers: u64,
+    /// MJPEG viewers refused because `max_viewers` were connected.
+    pub viewers_refused: u64,
+    /// MJPEG parts (frames) sent, over all viewers.
+    pub parts: u64,
+    /// HTTP connections accepted since the start.
+    pub connections: u64,
+    /// HTTP connections open now.
+    pub open_connections: u64,
+    /// HTTP connections closed at once because `max_connections` were open.
+    pub connections_refused: u64,
+    /// Connections closed because no request head came in time.
+    pub header_timeouts: u64,
+    /// Connections closed because a write made no progress in time.
+    pub write_timeouts: u64,
+    /// Viewers closed because a part took longer than `part_timeout`.
+    pub part_timeouts: u64,
+    /// Requests and logins refused for a missing or wrong access token.
+    pub auth_failures: u64,
+    /// Connections closed because their TLS handshake failed or took
+    /// longer than `tls_handshake_timeout`.
+    pub tls_failures: u64,
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    viewers_refused: AtomicU64,
+    parts: AtomicU64,
+    connections: AtomicU64,
+    connections_refused: AtomicU64,
+    header_timeouts: AtomicU64,
+    write_timeouts: AtomicU64,
+    part_timeouts: AtomicU64,
+    auth_failures: AtomicU64,
+    tls_failures: AtomicU64,
+}
+
+/// What every task of one viewer shares.
+struct State {
+    receiver: ReceiverHandle,
+    config: HttpConfig,
+    /// One permit per MJPEG viewer.
+    viewers: Arc<Semaphore>,
+    /// One permit per open connection.
+    connections: Arc<Semaphore>,
+    /// Viewers per stream (only streams with viewers are listed).
+    per_stream: Mutex<HashMap<StreamId, u64>>,
+    counters: Counters,
+    /// The access check, when a token is required.
+    auth: Option<auth::Auth>,
+    /// The HTTPS acceptor, when the viewer speaks TLS.
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    /// Cancelled when the viewer stops (or the receiver does): the accept
+    /// loop ends, MJPEG bodies end and connections close.
+    cancel: CancellationToken,
+    /// This viewer's log lines, rate-limited per kind.
+    log: LogLimiter,
+}
+
+impl std::fmt::Debug for State {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("State")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl State {
+    fn stats(&self) -> HttpStats {
+        let c = &self.counters;
+        let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        let in_use = |s: &Semaphore, max: usize| max.saturating_sub(s.available_permits()) as u64;
+        HttpStats {
+            viewers: in_use(&self.viewers, self.config.max_viewers),
+            viewers_refused: load(&c.viewers_refused),
+            parts: load(&c.parts),
+            connections: load(&c.connections),
+            open_connections: in_use(&self.connections, self.config.connections()),
+            connections_refused: load(&c.connections_refused),
+            header_timeouts: load(&c.header_timeouts),
+            write_timeouts: load(&c.write_timeouts),
+            part_timeouts: load(&c.part_timeouts),
+            auth_failures: load(&c.auth_failures),
+            tls_failures: load(&c.tls_failures),
+        }
+    }
+
+    fn viewers_of(&self, id: StreamId) -> u64 {
+        lock(&self.per_stream).get(&id).copied().unwrap_or(0)
+    }
+
+    /// Logs a line of kind `kind` (see `conn`'s `LOG_` constants),
+    /// rate-limited per kind.
+    fn log(&self, kind: usize, level: tracing::Level, text: std::fmt::Arguments<'_>) {
+        self.log.log(kind, level, text, None);
+    }
+}
+
+/// Locks `m`, carrying on if a panicking task poisoned it: every guarded
+/// value stays consistent between statements.
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// A running HTTP viewer. It stops when [`stop`](Self::stop) is called,
+/// when it is dropped, or when its receiver stops.
+#[derive(Debug)]
+pub struct HttpViewer {
+    local_addr: SocketAddr,
+    state: Arc<State>,
+}
+
+impl HttpViewer {
+    /// Listens on the configured address and serves the viewer on
+    /// `receiver`'s runtime.
+    ///
+    /// # Errors
+    ///
+    /// [`HttpError::Config`] for a setting that cannot work,
+    /// [`HttpError::Anonymous`] for a non-loopback address with neither a
+    /// token nor [`HttpConfig::allow_anonymous`], [`HttpError::Bind`] when the
+    /// address cannot be listened on, [`HttpError::Stopped`] when the
+    /// receiver has stopped.
+    pub fn start(
+        receiver: &impl AsRef<ReceiverHandle>,
+        config: HttpConfig,
+    ) -> Result<Self, HttpError> {
+        let receiver = receiver.as_ref();
+        config.check()?;
+        let addr = config.listen;
+        if Exposure::check(&[addr], config.token.is_some(), config.allow_anonymous).is_err() {
+            return Err(HttpError::Anonymous { addr });
+        }
+        let runtime = receiver.runtime().ok_or(HttpError::Stopped)?.clone();
+        if receiver.is_stopping() {
+            return Err(HttpError::Stopped);
+        }
+        let bind = |source| HttpError::Bind { addr, source };
+        let std_listener = std::net::TcpListener::bind(addr).map_err(bind)?;
+        std_listener.set_nonblocking(true).map_err(bind)?;
+        let local_addr = std_listener.local_addr().map_err(bind)?;
+        let listener = {
+            // Registering with the reactor needs the runtime's context.
+            let _entered = runtime.enter();
+            tokio::net::TcpListener::from_std(std_listener).map_err(bind)?
+        };
+        let tls = config.tls.as_ref().map(|c| {
+            let mut c = rustls::ServerConfig::clone(c);
+            c.alpn_protocols = vec![b"http/1.1".to_vec()];
+            tokio_rustls::TlsAcceptor::from(Arc::new(c))
+        });
+        let auth = config
+            .token
+            .clone()
+            .map(|token| auth::Auth::new(token, tls.is_some()));
+        // The viewer stops when asked to or when the receiver does.
+        let cancel = CancellationToken::new();
+        let (stopped, token) = (receiver.stopped(), cancel.clone());
+        runtime.spawn(async move {
+            tokio::select! {
+                () = stopped => token.cancel(),
+                () = token.cancelled() => {}
+            }
+        });
+        let state = Arc::new(State {
+            auth,
+            tls,
+            cancel,
+            receiver: receiver.clone(),
+            log: LogLimiter::new(),
+            viewers: Arc::new(Semaphore::new(config.max_viewers)),
+            connections: Arc::new(Semaphore::new(config.connections())),
+            per_stream: Mutex::new(HashMap::new()),
+            counters: Counters::default(),
+            config,
+        });
+        let app = routes::app(Arc::clone(&state));
+        runtime.spawn(conn::serve(Arc::clone(&state), listener, app));
+        tracing::debug!(%local_addr, "HTTP viewer listening");
+        Ok(Self { local_addr, state })
+    }
+
+    /// The address it listens on (with the real port when asked for port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Whether it speaks HTTPS.
+    pub fn is_tls(&self) -> bool {
+        self.state.tls.is_some()
+    }
+
+    /// Whether it requires an access token.
+    pub fn requires_token(&self) -> bool {
+        self.state.auth.is_some()
+    }
+
+    /// Its counters now.
+    pub fn stats(&self) -> HttpStats {
+        self.state.stats()
+    }
+
+    /// Stops accepting connections and closes the open ones (MJPEG
+    /// responses end); returns at once.
+    pub fn stop(&self) {
+        self.state.cancel.cancel();
+    }
+}
+
+impl Drop for HttpViewer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// A monotonic clock in milliseconds since `epoch`, for values kept in
+/// atomics.
+fn millis_since(epoch: Instant) -> u64 {
+    u64::try_from(epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_that_cannot_work_are_refused() {
+        let base = || HttpConfig::new("127.0.0.1:0".parse().unwrap());
+        assert!(base().check().is_ok());
+        let what = |c: HttpConfig| match c.check() {
+            Err(HttpError::Config { what, .. }) => what,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(what(base().max_viewers(0)), "max_viewers");
+        assert_eq!(
+            what(base().max_viewers(10).max_connections(5)),
+            "max_connections"
+        );
+        assert_eq!(what(base().max_request_head(100, 10)), "max_request_head");
+        assert_eq!(what(base().write_timeout(Duration::ZERO)), "write_timeout");
+        assert_eq!(what(base().viewer_unsent_bytes(0)), "viewer_unsent_bytes");
+        assert_eq!(
+            base().max_viewers(10).connections(),
+            10 + DEFAULT_HTTP_SPARE_CONNECTIONS
+        );
+    }
+}

@@ -1,0 +1,64 @@
+//! Every limit of the HTTP viewer, with its default: each is set on
+//! [`HttpConfig`](crate::HttpConfig) and listed with what happens when it is
+//! hit in `docs/reliability.md`.
+
+use std::time::Duration;
+
+/// MJPEG viewers served at once, over all streams. The next one is answered
+/// `503 Service Unavailable` with a body saying so and a `Retry-After`.
+pub const DEFAULT_MAX_VIEWERS: usize = 100;
+
+/// HTTP connections open at once beyond [`DEFAULT_MAX_VIEWERS`] (pages,
+/// snapshots, stats, metrics scrapers, idle keep-alive connections). One
+/// over `max_viewers + this` is closed as soon as it is accepted.
+pub const DEFAULT_HTTP_SPARE_CONNECTIONS: usize = 64;
+
+/// How long an HTTP connection has to send a complete request head: from
+/// when it opens, and again from the end of each response (so this is also
+/// how long an idle keep-alive connection stays open).
+pub const DEFAULT_HTTP_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The largest request head (request line and headers) read, in bytes; a
+/// larger one is answered `431 Request Header Fields Too Large` and the
+/// connection closed.
+pub const DEFAULT_HTTP_MAX_REQUEST_HEAD: usize = 8 * 1024;
+
+/// The most request headers read; more are answered `431`.
+pub const DEFAULT_HTTP_MAX_HEADERS: usize = 64;
+
+/// How long a write to an HTTP client may make no progress (the client
+/// stopped reading) before its connection is closed.
+pub const DEFAULT_HTTP_WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long one MJPEG part (one frame) may take to be written to a viewer,
+/// from its first byte to its last. A viewer that reads so slowly (a
+/// trickle that keeps every single write alive) is closed after this: no
+/// viewer holds an old frame, a place and a connection for longer.
+pub const DEFAULT_VIEWER_PART_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Bytes the HTTP layer buffers per connection before waiting for the
+/// socket (the request head being read, or response bytes queued to write;
+/// frames are queued by reference, never copied). While a viewer's queue
+/// holds this much, the viewer is not offered a newer frame.
+pub const HTTP_CONNECTION_BUFFER: usize = 16 * 1024;
+
+/// Bytes a viewer's socket may hold that the network has not taken yet
+/// (`TCP_NOTSENT_LOWAT` on Linux; the socket's send buffer elsewhere).
+/// Above it, writes wait: a viewer on a slow link gets the newest frame
+/// when its link can take one, instead of a queue of old frames in the
+/// kernel, so its delay stays at about one frame plus what is in flight.
+pub const DEFAULT_VIEWER_UNSENT_BYTES: usize = 64 * 1024;
+
+/// The largest login form (`POST /login`) read, in bytes; a larger one is
+/// answered `413` before more than this is buffered. The form must also
+/// arrive within the header timeout, or it is answered `408`.
+pub const HTTP_MAX_LOGIN_FORM: usize = 4 * 1024;
+
+/// How long a client has to complete the TLS handshake when the viewer is
+/// served over HTTPS; the request head then has its own
+/// [`DEFAULT_HTTP_HEADER_TIMEOUT`].
+pub const DEFAULT_HTTP_TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long `GET /streams/{id}.jpg` waits for the first frame of a stream
+/// that has none yet, before answering `503`.
+pub const DEFAULT_SNAPSHOT_WAIT: Duration = Duration::from_secs(2);
