@@ -9,7 +9,7 @@
 #     own), Chromium (the HTTP viewer's browser test), curl (the README's
 #     tour), GStreamer 1.22's command-line tools and base and good plugins
 #     (the pipeline benches/compare measures against; CI runs it as a smoke
-#     test);
+#     test), systemd (`systemd-analyze verify` checks contrib/systemd's units);
 #   - a Python virtual environment at .venv with the stock peers the interop
 #     tests run against (protobuf, OpenCV, gRPC tools), which are also the
 #     original programs' libraries that benches/compare runs.
@@ -17,7 +17,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(libclang-dev clang xvfb xdotool x11-apps imagemagick ffmpeg python3-venv
+APT_PACKAGES=(libclang-dev clang xvfb xdotool x11-apps imagemagick ffmpeg python3-venv systemd
   libxkbcommon-x11-0 libx11-xcb1 libxcursor1 libxrandr2 libxi6 postgresql nats-server chromium curl
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good)
 PIP_PACKAGES=(protobuf opencv-python-headless numpy grpcio grpcio-tools grpcio-health-checking grpcio-reflection)

@@ -10,8 +10,8 @@ for WARMUP seconds, then, over a window of WINDOW seconds, `perf stat
 for a thread that blocks, one per wake-up). Frames in the window come from
 the bytes the connection carried (`ss`, divided by the mean frame size from
 the receiver's final stats), so free-running runs, where the receiver drops
-frames, are counted right: per frame sent and received (the receiver
-decodes only the frames it shows).
+frames, are counted right: per frame sent and received, and for the
+receiver per frame shown too (it decodes only the frames it shows).
 
 With --record, a second window samples both processes with `perf record -e
 cpu-clock` and sorts the samples into what they were spent on: the codecs
@@ -23,8 +23,14 @@ engine's own code.
 Needs `perf` (Debian's linux-perf) with software events and tracepoints;
 run as root. Each run prints a table; --json OUT keeps the numbers.
 
+With --floor STAGES, the codecs alone are measured too, before and after
+the runs: CPU time per frame of the codec crate's `stages` example (one
+thread, the same frames) for the sender's resize + encode and the
+receiver's decode + scale, and each part alone.
+
 usage: profile.py [--framecast PATH] [--fps 30] [--fps 0] [--warmup S]
-                  [--window S] [--record] [--json OUT] [-- EXTRA SEND ARGS]
+                  [--window S] [--record] [--floor STAGES] [--json OUT]
+                  [--send-arg ARG]... [--recv-arg ARG]...
 """
 
 import argparse
@@ -150,14 +156,15 @@ def classify(comm, stack):
         # dispatcher): the libc function that made the call names it.
         user = next((s for s, d in stack if not d.startswith("[kernel")), None)
         if user is not None and any(s.startswith("entry_SYSCALL") for s, _ in stack):
-            name = re.sub(r"@.*|^__libc_|^__", "", user)
+            name = re.sub(r"@.*", "", user)
+            name = re.sub(r"^(__GI_|__libc_|__)+", "", name)
             call = {"syscall": "futex", "llseek": "lseek", "lseek64": "lseek"}.get(name, name)
     if call is None:
         return "kernel: interrupts, scheduler (no system call)"
     if call == "read":
         # The raw file source reads its frames with read(2); the receiver's
         # sockets are read with recvfrom.
-        return "kernel: file reads (the raw source)" if "captur" in comm else "kernel: read"
+        return "kernel: file reads (the raw source)" if "captu" in comm else "kernel: read"
     for name, pattern in SYSCALL_CLASSES:
         if re.search(pattern, call):
             return name
@@ -204,9 +211,11 @@ def run(binary, raw, fps, warmup, window, record, extra_send, extra_recv, work):
     port = compare.free_port()
     stats = os.path.join(work, f"stats-{fps}.json")
     quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+    # Decode and scale as a window would, unless told otherwise.
+    display = [] if "--display" in extra_recv else ["--display", "offscreen"]
     receiver = subprocess.Popen(
-        [binary, "recv", "--listen", f"127.0.0.1:{port}", "--display", "none", "-q",
-         "--stats-json", stats, *extra_recv], **quiet)
+        [binary, "recv", "--listen", f"127.0.0.1:{port}", *display, "-q",
+         "--stats-json", stats, *extra_recv], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     sender = None
     try:
         compare.wait_listening(port, receiver)
@@ -243,8 +252,12 @@ def run(binary, raw, fps, warmup, window, record, extra_send, extra_recv, work):
     # the sender wrote is what arrived a moment later.
     received = (io1 - io0) / (frame_bytes + 4)
     sent = received
+    # The receiver decodes only the frames it shows (a newer frame replaces
+    # an unshown one): the share shown over the whole run, applied to the
+    # window.
+    shown = received * final["frames"] / max(final["received"], 1)
     result = {"fps_asked": fps, "window_s": t1 - t0, "frame_bytes": frame_bytes,
-              "frames_sent": sent, "frames_received": received,
+              "frames_sent": sent, "frames_received": received, "frames_shown": shown,
               "final": {k: final.get(k) for k in ("frames", "received", "dropped", "latency_ms")},
               "sides": {}}
     for (side, pid), (_, _, path) in zip(pids.items(), stat_runs):
@@ -257,6 +270,8 @@ def run(binary, raw, fps, warmup, window, record, extra_send, extra_recv, work):
         }
         total = {k: sum(t[k] for t in per_frame.values()) for k in ("cpu_us", "syscalls", "switches")}
         result["sides"][side] = {"frames": frames, "threads": per_frame, "total": total}
+        if side == "receiver":
+            result["sides"][side]["cpu_us_per_frame_shown"] = total["cpu_us"] * frames / max(shown, 1)
     for (side, pid), (_, _, path) in zip(pids.items(), records):
         by_thread, by_symbol = parse_record(path)
         samples = sum(sum(c.values()) for c in by_thread.values())
@@ -274,6 +289,22 @@ def run(binary, raw, fps, warmup, window, record, extra_send, extra_recv, work):
     return result
 
 
+def floor(stages, n=600):
+    """The codecs alone, in one thread, on the same natural frames: CPU µs
+    per frame of the codec crate's `stages` example for each stage, from
+    two runs (n frames and none) so start-up cancels out."""
+    def cpu(stage, count):
+        proc = subprocess.Popen([stages, stage, str(count)], stdout=subprocess.DEVNULL)
+        _, status, usage = os.wait4(proc.pid, 0)
+        if status != 0:
+            raise RuntimeError(f"{stages} {stage} {count} failed ({status})")
+        return usage.ru_utime + usage.ru_stime
+    out = {}
+    for stage in ("sender", "resize", "encode", "receiver", "decode", "upscale"):
+        out[stage] = (cpu(stage, n) - cpu(stage, 0)) / n * 1e6
+    return out
+
+
 def print_result(r):
     mode = "free-running" if r["fps_asked"] == 0 else f"paced at {r['fps_asked']} fps"
     print(f"\n## {mode}: window {r['window_s']:.1f} s, {r['frames_sent']:.0f} frames sent, "
@@ -288,6 +319,9 @@ def print_result(r):
         t = s["total"]
         print(f"| **all** | **{t['cpu_us']:,.0f}** | **{t['syscalls']:.1f}** | "
               f"**{t['switches']:.2f}** |")
+        if "cpu_us_per_frame_shown" in s:
+            print(f"\n(per frame shown: {s['cpu_us_per_frame_shown']:,.0f} µs; "
+                  f"{r['frames_shown']:.0f} of {r['frames_received']:.0f} received were shown)")
         if "classes_us" in s:
             print("\n| spent on | CPU µs per frame |")
             print("| --- | ---: |")
@@ -305,10 +339,17 @@ def main():
     p.add_argument("--record", action="store_true", help="also sample where the CPU goes")
     p.add_argument("--recv-arg", action="append", default=[], help="extra argument to recv")
     p.add_argument("--send-arg", action="append", default=[], help="extra argument to send")
+    p.add_argument("--floor", metavar="STAGES",
+                   help="also measure the codecs alone with this build of the codec crate's "
+                        "`stages` example (cargo build --release -p framecast-codec --example "
+                        "stages), before and after the runs")
     p.add_argument("--json", help="also write the results here")
     args = p.parse_args()
     load_start = os.getloadavg()
     results = []
+    floors = []
+    if args.floor:
+        floors.append(floor(args.floor))
     with tempfile.TemporaryDirectory(prefix="framecast-profile-") as work:
         raw = compare.make_frames(work)
         for fps in args.fps or [30, 0]:
@@ -316,12 +357,19 @@ def main():
                     args.send_arg, args.recv_arg, work)
             results.append(r)
             print_result(r)
+    if args.floor:
+        floors.append(floor(args.floor))
+        print("\nthe codecs alone (CPU µs per frame, one thread; before and after the runs)")
+        print("| stage | before | after |")
+        print("| --- | ---: | ---: |")
+        for stage in floors[0]:
+            print(f"| {stage} | {floors[0][stage]:,.0f} | {floors[1][stage]:,.0f} |")
     load_end = os.getloadavg()
     print(f"\nload average at start {load_start[0]:.2f}, at end {load_end[0]:.2f}")
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"load_start": load_start, "load_end": load_end, "runs": results}, f,
-                      indent=2)
+            json.dump({"load_start": load_start, "load_end": load_end, "runs": results,
+                       "floor": floors}, f, indent=2)
 
 
 if __name__ == "__main__":

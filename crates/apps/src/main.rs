@@ -15,9 +15,12 @@ use clap::Parser;
 
 mod alloc_count;
 mod commands;
+mod config;
 mod flags;
 mod http;
+mod in_process;
 mod nats;
+mod notify;
 mod output;
 mod probe;
 mod receiver;
@@ -63,7 +66,7 @@ fn main() -> ExitCode {
         }
         None if cli.quiet => {
             report::report(&anyhow::anyhow!(
-                "-q is for send, recv, demo and bench, which print a stats line"
+                "-q is for send, recv, serve, run, demo and bench"
             ));
             return ExitCode::from(2);
         }

@@ -9,12 +9,14 @@ use std::sync::atomic::Ordering;
 use anyhow::{Context, Result};
 use framecast_stream::events::ReceiverEvent;
 use framecast_stream::handshake::PeerGuess;
-use framecast_stream::{Receiver, ReceiverBuilder, ReceiverStats, StreamError};
+use framecast_stream::{
+    Receiver, ReceiverBuilder, ReceiverStats, Recording, RecordingStats, StreamError,
+};
 
 use crate::output::{JsonOut, StatsPrinter, out};
 use crate::probe::Probe;
 use crate::report::hinted;
-use crate::{INTERRUPTED, TICK, http, nats};
+use crate::{INTERRUPTED, TICK, http, nats, notify};
 
 /// What a receiver writes besides the screen, checked when the command
 /// starts so that a bad path fails before any work.
@@ -65,6 +67,11 @@ impl Outputs {
         self
     }
 
+    /// `--stats-json`, taken for writing at the end.
+    pub(crate) fn take_json(&mut self) -> Option<JsonOut> {
+        self.json.take()
+    }
+
     /// `--bench-report`.
     pub(crate) fn with_probe(mut self, report: Option<&Path>) -> Self {
         self.probe = report.map(|p| Probe::new(p.to_owned()));
@@ -96,67 +103,105 @@ pub(crate) fn start(builder: ReceiverBuilder) -> Result<Receiver> {
     })
 }
 
+/// What runs beside a started receiver: its recording, HTTP viewer and
+/// NATS links. They stop with the receiver.
+pub(crate) struct Attached {
+    recording: Option<Recording>,
+    _http: Option<framecast_http::HttpViewer>,
+    pub(crate) nats: nats::NatsRunning,
+}
+
+impl Outputs {
+    /// Starts what these outputs ask for beside `receiver` (the recording
+    /// first, then the viewer and NATS), and says where the receiver
+    /// listens, after `label` (empty, or which receiver this is); the
+    /// stats file and the bench probe stay here.
+    pub(crate) fn attach(&mut self, receiver: &Receiver, label: &str) -> Result<Attached> {
+        // Subscribe the recording first: a sender that connects at once
+        // must not have its first frames shown but not recorded.
+        let recording = match self.record.take() {
+            Some(target) => Some(Recording::start(receiver, target)?),
+            None => None,
+        };
+        // Tests and scripts read the port from here when they asked for
+        // port 0.
+        eprintln!("{label}listening on {}", receiver.local_addr());
+        let http = http::start(receiver, self.http.take())?;
+        let nats = nats::start(receiver, self.nats.take())?;
+        Ok(Attached {
+            recording,
+            _http: http,
+            nats,
+        })
+    }
+}
+
+impl Attached {
+    /// Ends the recording, if any (call it once the receiver has
+    /// stopped), and says what it wrote.
+    pub(crate) fn finish_recording(&mut self) -> Result<Option<RecordingStats>> {
+        Ok(self.recording.take().map(Recording::finish).transpose()?)
+    }
+}
+
+/// Prints what a recording wrote; an error when a stream could not be
+/// recorded in full (the run then exits with status 1).
+pub(crate) fn print_recorded(r: &RecordingStats) -> Result<()> {
+    let files: Vec<String> = r.files.iter().map(|p| p.display().to_string()).collect();
+    out(format_args!(
+        "recorded {} frames to {}{}{}\n",
+        r.frames,
+        if files.is_empty() {
+            "no file".to_owned()
+        } else {
+            files.join(", ")
+        },
+        if r.lost > 0 {
+            format!("; {} lost (the disk fell behind)", r.lost)
+        } else {
+            String::new()
+        },
+        if r.failed > 0 {
+            format!("; {} streams not recorded in full (see the log)", r.failed)
+        } else {
+            String::new()
+        },
+    ))?;
+    if r.failed > 0 {
+        anyhow::bail!(
+            "{} stream{} could not be recorded in full (the log says which and why)",
+            r.failed,
+            if r.failed == 1 { "" } else { "s" }
+        );
+    }
+    Ok(())
+}
+
 /// Runs a started receiver (and its recording, viewer and NATS links) to
 /// the end, then writes the JSON and the summary.
 pub(crate) fn run_and_finish(
     receiver: Receiver,
-    outputs: Outputs,
+    mut outputs: Outputs,
     quiet: bool,
     closed: impl Fn() -> bool,
 ) -> Result<()> {
-    // Subscribe the recording first: a sender that connects at once must
-    // not have its first frames shown but not recorded.
-    let recording = match outputs.record {
-        Some(target) => Some(framecast_stream::Recording::start(&receiver, target)?),
-        None => None,
-    };
-    // Tests and scripts read the port from here when they asked for port 0.
-    eprintln!("listening on {}", receiver.local_addr());
-    let _http = http::start(&receiver, outputs.http)?;
-    let nats = nats::start(&receiver, outputs.nats)?;
-    let run = run_receiver(receiver, quiet, outputs.probe, closed);
-    let recorded = recording
-        .map(framecast_stream::Recording::finish)
-        .transpose();
-    finish(run, outputs.json, &nats)?;
+    let mut attached = outputs.attach(&receiver, "")?;
+    notify::ready(&format!("listening on {}", receiver.local_addr()));
+    let run = run_receiver(receiver, quiet, outputs.probe.take(), closed);
+    let recorded = attached.finish_recording();
+    finish(run, outputs.json.take(), &attached.nats)?;
     if let Some(r) = recorded? {
-        let files: Vec<String> = r.files.iter().map(|p| p.display().to_string()).collect();
-        out(format_args!(
-            "recorded {} frames to {}{}{}\n",
-            r.frames,
-            if files.is_empty() {
-                "no file".to_owned()
-            } else {
-                files.join(", ")
-            },
-            if r.lost > 0 {
-                format!("; {} lost (the disk fell behind)", r.lost)
-            } else {
-                String::new()
-            },
-            if r.failed > 0 {
-                format!("; {} streams not recorded in full (see the log)", r.failed)
-            } else {
-                String::new()
-            },
-        ))?;
-        if r.failed > 0 {
-            anyhow::bail!(
-                "{} stream{} could not be recorded in full (the log says which and why)",
-                r.failed,
-                if r.failed == 1 { "" } else { "s" }
-            );
-        }
+        print_recorded(&r)?;
     }
     Ok(())
 }
 
 /// How a receiver's run ended: its final counters (or the last seen, when
 /// it failed), and its error.
-type Run = (ReceiverStats, std::result::Result<(), StreamError>);
+pub(crate) type Run = (ReceiverStats, std::result::Result<(), StreamError>);
 
 /// Runs `receiver` until it finishes, a signal, or `closed()`.
-fn run_receiver(
+pub(crate) fn run_receiver(
     receiver: Receiver,
     quiet: bool,
     mut probe: Option<Probe>,
@@ -175,6 +220,7 @@ fn run_receiver(
         std::thread::sleep(TICK);
     }
     printer.finish();
+    notify::stopping();
     let last = receiver.stats();
     let (stats, result) = match receiver.wait() {
         Ok(stats) => (stats, Ok(())),
@@ -189,7 +235,11 @@ fn run_receiver(
 
 /// Writes the JSON and prints the summary; the run's error, if any, comes
 /// after both (so a failed run still leaves its numbers).
-fn finish((stats, result): Run, json: Option<JsonOut>, nats: &nats::NatsRunning) -> Result<()> {
+pub(crate) fn finish(
+    (stats, result): Run,
+    json: Option<JsonOut>,
+    nats: &nats::NatsRunning,
+) -> Result<()> {
     if let Some(json) = json {
         /// The receiver's totals, and what went over NATS when it did.
         #[derive(serde::Serialize)]

@@ -14,7 +14,7 @@ use framecast_wire::Prefix;
 use crate::output::{JsonOut, StatsPrinter, out};
 use crate::probe::Probe;
 use crate::report::hinted;
-use crate::{INTERRUPTED, TICK};
+use crate::{INTERRUPTED, TICK, notify};
 
 /// How often the progress bar of a file source is redrawn.
 const BAR_EVERY: Duration = Duration::from_millis(100);
@@ -53,6 +53,7 @@ pub(crate) fn run(
         });
     let mut interrupted = false;
     let mut last_bar = Instant::now();
+    notify::ready("sending");
     while !sender.is_finished() {
         if INTERRUPTED.load(Ordering::SeqCst) || closed() {
             interrupted = INTERRUPTED.load(Ordering::SeqCst);
@@ -74,6 +75,7 @@ pub(crate) fn run(
         }
         std::thread::sleep(TICK);
     }
+    notify::stopping();
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }

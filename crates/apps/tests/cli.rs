@@ -201,6 +201,8 @@ fn help_says_what_each_command_is_with_examples_and_only_its_flags() {
     for command in [
         &["send"][..],
         &["recv"],
+        &["serve"],
+        &["run"],
         &["demo"],
         &["devices"],
         &["bench"],
@@ -227,7 +229,14 @@ fn help_says_what_each_command_is_with_examples_and_only_its_flags() {
         );
     }
     // -q is for the commands with a stats line only.
-    for command in [&["send"][..], &["recv"], &["demo"], &["bench"]] {
+    for command in [
+        &["send"][..],
+        &["recv"],
+        &["serve"],
+        &["run"],
+        &["demo"],
+        &["bench"],
+    ] {
         assert!(help(command).contains("-q, --quiet"), "{command:?}");
     }
     for command in [
@@ -243,7 +252,10 @@ fn help_says_what_each_command_is_with_examples_and_only_its_flags() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("-q is for send, recv, demo and bench"));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("-q is for send, recv, serve, run, demo and bench")
+    );
     // demo's help names only flags demo takes.
     let demo = help(&["demo"]);
     for other in [

@@ -36,7 +36,7 @@
 //! }
 //! assert_eq!(frame.sequence, 2);
 //! assert_eq!(frame.capture_time_us, 1_700_000_000_080_000); // 2 frames x 40 ms later
-//! assert_eq!(frame.pixels().and_then(|p| decode_marker(&p.as_image())), Some(2));
+//! assert_eq!(frame.pixels().and_then(|p| decode_marker(&p)), Some(2));
 //! # Ok::<(), framecast_capture::CaptureError>(())
 //! ```
 
@@ -66,7 +66,9 @@ pub use error::CaptureError;
 /// The picture types frames are made of, from `framecast-image` (the same
 /// types `framecast-codec` re-exports).
 pub use framecast_image::{ImageBuf, ImageError, ImageRef, JpegInfo, Picture, PixelFormat};
-pub use limits::{DEFAULT_MAX_JPEG_BYTES, DEFAULT_MAX_SIDE, SourceLimits};
+pub use limits::{
+    DEFAULT_MAX_CACHED_BYTES, DEFAULT_MAX_JPEG_BYTES, DEFAULT_MAX_SIDE, SourceLimits,
+};
 /// The former name of [`SourceLimits`] (three crates had a `Limits`).
 #[deprecated(since = "0.1.0", note = "renamed to `SourceLimits`")]
 pub type Limits = SourceLimits;

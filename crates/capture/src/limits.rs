@@ -10,6 +10,10 @@ pub const DEFAULT_MAX_SIDE: u32 = 16_384;
 /// frame.
 pub const DEFAULT_MAX_JPEG_BYTES: usize = 32 << 20;
 
+/// The default [`SourceLimits::max_cached_bytes`]: 64 MiB, about 70 frames
+/// of 640x480 RGB, or 10 of 1920x1080.
+pub const DEFAULT_MAX_CACHED_BYTES: u64 = 64 << 20;
+
 /// Bounds on sizes, checked before anything is allocated for them.
 ///
 /// ```
@@ -27,6 +31,11 @@ pub struct SourceLimits {
     /// Largest JPEG frame in an MJPEG file, in bytes; a longer one means the
     /// file is not MJPEG (or is corrupt).
     pub max_jpeg_bytes: usize,
+    /// Largest raw file a looping [`RawFileSource`](crate::RawFileSource)
+    /// keeps in memory, in bytes, so that its frames are handed on without
+    /// being read or copied again on every pass; a larger file is read
+    /// frame by frame. 0 never keeps one.
+    pub max_cached_bytes: u64,
 }
 
 impl Default for SourceLimits {
@@ -34,6 +43,7 @@ impl Default for SourceLimits {
         Self {
             max_side: DEFAULT_MAX_SIDE,
             max_jpeg_bytes: DEFAULT_MAX_JPEG_BYTES,
+            max_cached_bytes: DEFAULT_MAX_CACHED_BYTES,
         }
     }
 }
@@ -48,6 +58,12 @@ impl SourceLimits {
     /// Sets [`SourceLimits::max_jpeg_bytes`].
     pub fn with_max_jpeg_bytes(mut self, max_jpeg_bytes: usize) -> Self {
         self.max_jpeg_bytes = max_jpeg_bytes;
+        self
+    }
+
+    /// Sets [`SourceLimits::max_cached_bytes`].
+    pub fn with_max_cached_bytes(mut self, max_cached_bytes: u64) -> Self {
+        self.max_cached_bytes = max_cached_bytes;
         self
     }
 

@@ -624,7 +624,10 @@ mod tests {
             ptr,
             "buffer was reallocated"
         );
-        assert_eq!(*frame.pixels().unwrap(), render(src.pattern(), 6));
+        assert_eq!(
+            frame.pixels().unwrap().data(),
+            render(src.pattern(), 6).data()
+        );
     }
 
     #[test]

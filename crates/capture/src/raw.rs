@@ -21,6 +21,12 @@ use crate::{
 /// trailing partial frame almost always means the size given is wrong, and
 /// playing on would show sheared garbage).
 ///
+/// A looping source whose file is at most
+/// [`SourceLimits::max_cached_bytes`] reads the whole file once, on its
+/// first frame, and from then on hands out frames that share that memory
+/// ([`Frame::share_pixels`]): no read and no copy of a picture per frame.
+/// Any other reads each frame into the frame's own buffer.
+///
 /// ```no_run
 /// use framecast_capture::{Frame, FrameSource, RawFileSource};
 ///
@@ -41,6 +47,9 @@ pub struct RawFileSource {
     sequence: u64,
     clock: Arc<dyn Clock>,
     looping: bool,
+    max_cached_bytes: u64,
+    /// The whole file, once a looping source has read it.
+    cached: Option<Arc<[u8]>>,
 }
 
 impl RawFileSource {
@@ -91,6 +100,8 @@ impl RawFileSource {
             sequence: 0,
             clock: SystemClock::shared(),
             looping: false,
+            max_cached_bytes: limits.max_cached_bytes,
+            cached: None,
         })
     }
 
@@ -140,6 +151,31 @@ impl FrameSource for RawFileSource {
             }
             self.next = 0;
         }
+        let frame_bytes = u64::from(self.width) * u64::from(self.height) * 3;
+        if self.looping && self.frames * frame_bytes <= self.max_cached_bytes {
+            let file = match &self.cached {
+                Some(file) => Arc::clone(file),
+                None => {
+                    let file = self.read_whole()?;
+                    self.cached = Some(Arc::clone(&file));
+                    file
+                }
+            };
+            // Within the file: it is a whole number of frames, and `next`
+            // is below their count. usize holds it: the file is in memory.
+            let offset = (self.next * frame_bytes) as usize;
+            frame
+                .share_pixels(file, offset, self.width, self.height, PixelFormat::Rgb8)
+                .map_err(|_| CaptureError::RawFileSize {
+                    path: self.path.clone(),
+                    len: self.frames * frame_bytes,
+                    frame_bytes,
+                    width: self.width,
+                    height: self.height,
+                })?;
+            self.stamp(frame);
+            return Ok(());
+        }
         // The size was checked against the limits at open, and the file is a
         // whole number of frames of it.
         let pixels = frame.pixels_mut();
@@ -153,10 +189,38 @@ impl FrameSource for RawFileSource {
             path: self.path.clone(),
             source,
         })?;
+        self.stamp(frame);
+        Ok(())
+    }
+}
+
+impl RawFileSource {
+    /// Numbers and stamps the frame just filled, and moves on.
+    fn stamp(&mut self, frame: &mut Frame) {
         self.next += 1;
         frame.sequence = self.sequence;
         frame.capture_time_us = self.clock.unix_time_us();
         self.sequence += 1;
-        Ok(())
+    }
+
+    /// The whole file, read once for a looping source to share.
+    fn read_whole(&mut self) -> Result<Arc<[u8]>, CaptureError> {
+        let file_error = |source| CaptureError::File {
+            path: self.path.clone(),
+            source,
+        };
+        let len = self.frames * u64::from(self.width) * u64::from(self.height) * 3;
+        // Bounded by `max_cached_bytes`, checked by the caller.
+        let mut data = Vec::with_capacity(len as usize);
+        self.file.seek(SeekFrom::Start(0)).map_err(file_error)?;
+        (&mut self.file)
+            .take(len)
+            .read_to_end(&mut data)
+            .map_err(file_error)?;
+        if data.len() as u64 != len {
+            // The file shrank since it was opened.
+            return Err(file_error(std::io::ErrorKind::UnexpectedEof.into()));
+        }
+        Ok(data.into())
     }
 }

@@ -1,6 +1,8 @@
 //! The [`FrameSource`] trait and the [`Frame`] it fills.
 
-use framecast_image::{ImageBuf, Picture, PixelFormat};
+use std::sync::Arc;
+
+use framecast_image::{ImageBuf, ImageError, ImageRef, Picture, PixelFormat};
 
 use crate::CaptureError;
 
@@ -8,7 +10,8 @@ use crate::CaptureError;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum FrameKind {
-    /// Raw pixels, in [`Frame::pixels`].
+    /// Raw pixels, in [`Frame::pixels`] (the frame's own, or shared with
+    /// its source).
     Raw,
     /// An already-compressed JPEG, in [`Frame::jpeg`]: a sender can forward it
     /// unchanged when its size is the one wanted.
@@ -76,9 +79,10 @@ impl SourceFormat {
 /// buffers are reused from frame to frame.
 ///
 /// A frame holds either raw pixels or a JPEG, never both: a source fills one
-/// through [`Frame::pixels_mut`] or [`Frame::jpeg_mut`], and readers see it as
-/// a [`Picture`] ([`Frame::picture`]). The other kind's buffer is kept,
-/// unseen, so a source that alternates reuses both.
+/// through [`Frame::pixels_mut`] or [`Frame::jpeg_mut`], or points it at
+/// pixels it holds in memory ([`Frame::share_pixels`]: no copy), and readers
+/// see it as a [`Picture`] ([`Frame::picture`]). The other kind's buffer is
+/// kept, unseen, so a source that alternates reuses both.
 ///
 /// ```
 /// use framecast_capture::{Frame, FrameKind, Picture, PixelFormat};
@@ -102,8 +106,11 @@ pub struct Frame {
     pub capture_time_us: u64,
     /// Which buffer holds the picture.
     kind: FrameKind,
-    /// The picture when `kind` is [`FrameKind::Raw`].
+    /// The picture when `kind` is [`FrameKind::Raw`] and `shared` is
+    /// `None`.
     pixels: ImageBuf,
+    /// The picture when `kind` is [`FrameKind::Raw`], held by the source.
+    shared: Option<SharedPixels>,
     /// The compressed picture when `kind` is [`FrameKind::Jpeg`].
     jpeg: Vec<u8>,
     /// The JPEG's size (a raw picture's is its buffer's).
@@ -119,7 +126,7 @@ impl Frame {
     /// Picture width in pixels (for JPEG frames too).
     pub fn width(&self) -> u32 {
         match self.kind {
-            FrameKind::Raw => self.pixels.width(),
+            FrameKind::Raw => self.raw().width(),
             FrameKind::Jpeg => self.jpeg_size.0,
         }
     }
@@ -127,7 +134,7 @@ impl Frame {
     /// Picture height in pixels (for JPEG frames too).
     pub fn height(&self) -> u32 {
         match self.kind {
-            FrameKind::Raw => self.pixels.height(),
+            FrameKind::Raw => self.raw().height(),
             FrameKind::Jpeg => self.jpeg_size.1,
         }
     }
@@ -135,7 +142,7 @@ impl Frame {
     /// The picture, as pixels or as a JPEG.
     pub fn picture(&self) -> Picture<'_> {
         match self.kind {
-            FrameKind::Raw => Picture::Pixels(self.pixels.as_image()),
+            FrameKind::Raw => Picture::Pixels(self.raw()),
             FrameKind::Jpeg => Picture::Jpeg {
                 data: &self.jpeg,
                 width: self.jpeg_size.0,
@@ -144,9 +151,83 @@ impl Frame {
         }
     }
 
-    /// The pixels of a [`FrameKind::Raw`] frame.
-    pub fn pixels(&self) -> Option<&ImageBuf> {
-        (self.kind == FrameKind::Raw).then_some(&self.pixels)
+    /// The pixels of a [`FrameKind::Raw`] frame, its own or shared with
+    /// its source.
+    pub fn pixels(&self) -> Option<ImageRef<'_>> {
+        (self.kind == FrameKind::Raw).then(|| self.raw())
+    }
+
+    /// Whether this frame's pixels are shared with its source
+    /// ([`Frame::share_pixels`]) rather than its own.
+    pub fn shares_pixels(&self) -> bool {
+        self.kind == FrameKind::Raw && self.shared.is_some()
+    }
+
+    fn raw(&self) -> ImageRef<'_> {
+        match &self.shared {
+            Some(shared) => shared.image(),
+            None => self.pixels.as_image(),
+        }
+    }
+
+    /// Makes this a raw frame whose pixels are the `width` x `height`
+    /// picture in `format` starting at byte `offset` of `data`, which the
+    /// source keeps (a file held in memory): the frame holds a reference,
+    /// not a copy, so handing it on costs no copy of the picture. The
+    /// frame's own pixel buffer is kept for a later
+    /// [`pixels_mut`](Self::pixels_mut).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use framecast_capture::{Frame, PixelFormat};
+    ///
+    /// let file: Arc<[u8]> = vec![7u8; 2 * 4 * 3 * 2].into(); // two 4x2 RGB frames
+    /// let mut frame = Frame::default();
+    /// frame.share_pixels(Arc::clone(&file), 4 * 2 * 3, 4, 2, PixelFormat::Rgb8)?;
+    /// assert!(frame.shares_pixels());
+    /// assert_eq!(frame.pixels().map(|p| (p.width(), p.data().len())), Some((4, 24)));
+    /// // Out of range: refused, and the frame is left as it was.
+    /// assert!(frame.share_pixels(file, 4 * 2 * 3 + 1, 4, 2, PixelFormat::Rgb8).is_err());
+    /// # Ok::<(), framecast_capture::ImageError>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`ImageError`] when the picture does not lie within `data`.
+    pub fn share_pixels(
+        &mut self,
+        data: Arc<[u8]>,
+        offset: usize,
+        width: u32,
+        height: u32,
+        format: PixelFormat,
+    ) -> Result<(), ImageError> {
+        let len = (width as usize)
+            .checked_mul(height as usize)
+            .and_then(|n| n.checked_mul(format.bytes_per_pixel()))
+            .ok_or(ImageError::Layout {
+                reason: "the picture's size overflows",
+            })?;
+        let end = offset.checked_add(len).ok_or(ImageError::Layout {
+            reason: "the picture's size overflows",
+        })?;
+        let Some(bytes) = data.get(offset..end) else {
+            return Err(ImageError::Layout {
+                reason: "the shared picture lies beyond the end of its data",
+            });
+        };
+        // Checked once here, so that reading it can never fail.
+        ImageRef::new(width, height, format, bytes)?;
+        self.kind = FrameKind::Raw;
+        self.shared = Some(SharedPixels {
+            data,
+            offset,
+            len,
+            width,
+            height,
+            format,
+        });
+        Ok(())
     }
 
     /// The compressed picture of a [`FrameKind::Jpeg`] frame.
@@ -158,6 +239,7 @@ impl Frame {
     /// to the frame's size and format). Its previous contents remain.
     pub fn pixels_mut(&mut self) -> &mut ImageBuf {
         self.kind = FrameKind::Raw;
+        self.shared = None;
         &mut self.pixels
     }
 
@@ -195,9 +277,30 @@ impl Default for Frame {
             capture_time_us: 0,
             kind: FrameKind::Raw,
             pixels: ImageBuf::empty(PixelFormat::Rgb8),
+            shared: None,
             jpeg: Vec::new(),
             jpeg_size: (0, 0),
         }
+    }
+}
+
+/// A picture a frame shares with its source, checked when it was made.
+#[derive(Debug, Clone)]
+struct SharedPixels {
+    data: Arc<[u8]>,
+    offset: usize,
+    len: usize,
+    width: u32,
+    height: u32,
+    format: PixelFormat,
+}
+
+impl SharedPixels {
+    fn image(&self) -> ImageRef<'_> {
+        let bytes = &self.data[self.offset..self.offset + self.len];
+        // `Frame::share_pixels` made this very view before keeping it.
+        ImageRef::new(self.width, self.height, self.format, bytes)
+            .unwrap_or_else(|_| unreachable!("checked by Frame::share_pixels"))
     }
 }
 

@@ -6,8 +6,8 @@ use std::process::Command;
 use std::sync::Arc;
 
 use framecast_capture::{
-    CaptureError, Frame, FrameKind, FrameSource, ManualClock, MjpegFileSource, RawFileSource,
-    SourceOptions, SourceSpec, open_source,
+    CaptureError, DEFAULT_MAX_CACHED_BYTES, Frame, FrameKind, FrameSource, ManualClock,
+    MjpegFileSource, RawFileSource, SourceLimits, SourceOptions, SourceSpec, open_source,
 };
 use framecast_codec::probe_jpeg;
 
@@ -28,33 +28,72 @@ const MJPEG_FRAMES: [(usize, usize); 5] = [
 #[test]
 fn raw_file_frames_loop_with_continuous_sequence_numbers() {
     let bytes = std::fs::read(fixture("testsrc_64x48.rgb")).unwrap();
-    let clock = ManualClock::new(42);
-    let mut source = RawFileSource::open(fixture("testsrc_64x48.rgb"), 64, 48)
-        .unwrap()
-        .with_clock(Arc::new(clock.clone()))
-        .looping(true);
-    assert_eq!(source.frame_count(), 3);
-    assert_eq!(source.format().frames, None, "looping: endless");
-    let format = source.format();
-    assert_eq!(
-        (format.width, format.height, format.kind),
-        (64, 48, FrameKind::Raw)
-    );
-    let mut frame = Frame::default();
-    let mut buffer = None;
-    for n in 0..8u64 {
-        source.next_frame(&mut frame).unwrap();
-        let i = (n % 3) as usize * 64 * 48 * 3;
+    // Kept in memory (the default), then read frame by frame.
+    for limits in [
+        SourceLimits::default(),
+        SourceLimits::default().with_max_cached_bytes(0),
+    ] {
+        let cached = limits.max_cached_bytes > 0;
+        let clock = ManualClock::new(42);
+        let mut source =
+            RawFileSource::open_with_limits(fixture("testsrc_64x48.rgb"), 64, 48, &limits)
+                .unwrap()
+                .with_clock(Arc::new(clock.clone()))
+                .looping(true);
+        assert_eq!(source.frame_count(), 3);
+        assert_eq!(source.format().frames, None, "looping: endless");
+        let format = source.format();
         assert_eq!(
-            frame.pixels().unwrap().data(),
-            &bytes[i..i + 64 * 48 * 3],
-            "frame {n}"
+            (format.width, format.height, format.kind),
+            (64, 48, FrameKind::Raw)
         );
-        assert_eq!(frame.sequence, n);
-        assert_eq!(frame.capture_time_us, 42);
-        // One buffer for the whole stream: no allocation per frame.
-        let ptr = frame.pixels().unwrap().data().as_ptr();
-        assert_eq!(*buffer.get_or_insert(ptr), ptr);
+        let mut frame = Frame::default();
+        let mut first = None;
+        for n in 0..8u64 {
+            source.next_frame(&mut frame).unwrap();
+            let i = (n % 3) as usize * 64 * 48 * 3;
+            assert_eq!(
+                frame.pixels().unwrap().data(),
+                &bytes[i..i + 64 * 48 * 3],
+                "frame {n}, cached {cached}"
+            );
+            assert_eq!(frame.sequence, n);
+            assert_eq!(frame.capture_time_us, 42);
+            assert_eq!(frame.shares_pixels(), cached);
+            // No allocation per frame: kept in memory, every frame points
+            // into the one copy of the file; read, every frame reuses the
+            // frame's own buffer.
+            let ptr = frame.pixels().unwrap().data().as_ptr() as usize;
+            let base = *first.get_or_insert(ptr);
+            let want = if cached { base + i } else { base };
+            assert_eq!(ptr, want, "frame {n}, cached {cached}");
+        }
+    }
+}
+
+#[test]
+fn only_a_looping_raw_file_within_the_limit_is_kept_in_memory() {
+    let frame_bytes = 64 * 48 * 3;
+    let mut frame = Frame::default();
+    for (looping, max, shared) in [
+        (false, DEFAULT_MAX_CACHED_BYTES, false),
+        (true, 3 * frame_bytes - 1, false),
+        (true, 3 * frame_bytes, true),
+    ] {
+        let limits = SourceLimits::default().with_max_cached_bytes(max);
+        let mut source =
+            RawFileSource::open_with_limits(fixture("testsrc_64x48.rgb"), 64, 48, &limits)
+                .unwrap()
+                .looping(looping);
+        source.next_frame(&mut frame).unwrap();
+        assert_eq!(
+            frame.shares_pixels(),
+            shared,
+            "looping {looping}, max {max}"
+        );
+        // A frame filled by a source that reads goes back to its own buffer.
+        frame.pixels_mut();
+        assert!(!frame.shares_pixels());
     }
 }
 

@@ -23,9 +23,7 @@ fn round_trip(
     let (mut frame, mut jpeg, mut out) = (Frame::default(), Vec::new(), ImageBuf::empty(format));
     for _ in 0..6 {
         source.next_frame(&mut frame).unwrap();
-        sender
-            .encode(frame.pixels().unwrap().as_image(), &mut jpeg)
-            .unwrap();
+        sender.encode(frame.pixels().unwrap(), &mut jpeg).unwrap();
         receiver
             .decode_to(&jpeg, shown.0, shown.1, format, &mut out)
             .unwrap();

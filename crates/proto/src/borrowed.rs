@@ -41,6 +41,12 @@ pub struct VideoRef<'a> {
 }
 
 impl<'a> VideoRef<'a> {
+    /// The field number of the payload (`video_data`, field 1: the contract
+    /// with the lab), for writers that frame [`meta`](Self::meta) and the
+    /// payload separately (`FrameWriter::write_message_with_bytes` in
+    /// `framecast-wire`).
+    pub const PAYLOAD_FIELD: u32 = VIDEO_DATA;
+
     /// `meta`'s fields (its `video_data` aside) around `payload`.
     pub fn new(meta: &'a Video, payload: &'a [u8]) -> Self {
         Self { meta, payload }

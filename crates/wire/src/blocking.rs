@@ -4,7 +4,7 @@
 
 use std::io::{self, IoSlice, Read, Write};
 
-use bytes::{Bytes, BytesMut};
+use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::codec::FrameCodec;
 use crate::error::WireError;
@@ -252,6 +252,81 @@ impl<W: Write> FrameWriter<W> {
         write_all_vectored(&mut self.inner, &mut slices, &mut self.broken)
     }
 
+    /// Writes one frame holding `msg` with one more field, number `field`,
+    /// a `bytes` field holding `payload`, written first: the bytes of a
+    /// message whose field `field` is `payload` and whose other fields are
+    /// `msg`'s. The frame's header, the field's key and length, `payload`
+    /// and `msg`'s own fields go to the writer in one vectored write (one
+    /// `writev` on a socket), and `payload` is not copied: a sender of
+    /// large payloads (a JPEG in a `Video`) frames each without moving it.
+    ///
+    /// `msg` must not set field `field` itself (a decoder would keep the
+    /// last of the two). A protobuf decoder reads fields in any order, and
+    /// prost writes a `bytes` field numbered 1 first anyway, so for such a
+    /// message the frame is byte for byte what
+    /// [`write_message`](Self::write_message) writes.
+    ///
+    /// ```
+    /// use framecast_proto::video::Video;
+    /// use framecast_wire::{FrameReader, FrameWriter};
+    ///
+    /// let meta = Video { sequence: 7, ..Default::default() };
+    /// let jpeg = vec![0xAB; 100_000];
+    /// let mut writer = FrameWriter::new(Vec::new());
+    /// writer.write_message_with_bytes(1, &jpeg, &meta)?;
+    ///
+    /// let wire = writer.into_inner();
+    /// let got: Video = FrameReader::new(wire.as_slice()).read_message()?.unwrap();
+    /// assert_eq!((got.sequence, got.video_data.len()), (7, 100_000));
+    /// # Ok::<(), framecast_wire::WireError>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// Those of [`write_frame`](Self::write_frame).
+    pub fn write_message_with_bytes<M: prost::Message>(
+        &mut self,
+        field: u32,
+        payload: &[u8],
+        msg: &M,
+    ) -> Result<(), WireError> {
+        use prost::encoding::{WireType, encode_key, encode_varint, encoded_len_varint, key_len};
+        if self.broken {
+            return Err(WireError::Broken);
+        }
+        // proto3 leaves an empty bytes field out.
+        let field_len = if payload.is_empty() {
+            0
+        } else {
+            key_len(field) + encoded_len_varint(payload.len() as u64) + payload.len()
+        };
+        let len = field_len
+            .checked_add(msg.encoded_len())
+            .ok_or(WireError::FrameTooLarge {
+                len: u64::MAX,
+                max: self.codec.frame_len_limit(),
+            })?;
+        let header = self.codec.header(len)?;
+        self.scratch.clear();
+        self.scratch.put_slice(header.as_bytes());
+        if !payload.is_empty() {
+            encode_key(field, WireType::LengthDelimited, &mut self.scratch);
+            encode_varint(payload.len() as u64, &mut self.scratch);
+        }
+        let split = self.scratch.len();
+        // prost only fails when the buffer has too little room, and a
+        // `BytesMut` grows on demand.
+        msg.encode(&mut self.scratch)
+            .expect("encoding into a BytesMut cannot run out of room");
+        let (head, tail) = self.scratch.split_at(split);
+        let mut slices = [
+            IoSlice::new(head),
+            IoSlice::new(payload),
+            IoSlice::new(tail),
+        ];
+        write_all_vectored(&mut self.inner, &mut slices, &mut self.broken)
+    }
+
     /// Whether a write failed part-way through a frame, so that the stream
     /// cannot carry another frame and every later write is refused.
     pub fn is_broken(&self) -> bool {
@@ -355,6 +430,79 @@ mod tests {
             w.write_frame(p).unwrap();
         }
         w.into_inner()
+    }
+
+    /// A writer that counts its calls and takes everything at once.
+    #[derive(Default)]
+    struct Counting {
+        out: Vec<u8>,
+        calls: usize,
+    }
+
+    impl Write for Counting {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.calls += 1;
+            self.out.extend_from_slice(buf);
+            Ok(buf.len())
+        }
+
+        fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+            self.calls += 1;
+            let mut n = 0;
+            for b in bufs {
+                self.out.extend_from_slice(b);
+                n += b.len();
+            }
+            Ok(n)
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_message_with_borrowed_bytes_is_the_owned_message_in_one_write() {
+        use framecast_proto::video::Video;
+        for len in [0usize, 1, 127, 128, 100_000] {
+            let payload = vec![0x5A; len];
+            let meta = Video {
+                sequence: 9,
+                capture_time_us: Some(1_700_000_000_000_000),
+                width: 400,
+                height: 400,
+                ..Default::default()
+            };
+            let owned = Video {
+                video_data: payload.clone().into(),
+                ..meta.clone()
+            };
+            for prefix in [Prefix::U32Le, Prefix::LegacyI64Le] {
+                let codec = FrameCodec::with_prefix(prefix);
+                let mut expected = FrameWriter::with_codec(Vec::new(), codec.clone());
+                expected.write_message(&owned).unwrap();
+                let mut w = FrameWriter::with_codec(Counting::default(), codec);
+                w.write_message_with_bytes(1, &payload, &meta).unwrap();
+                let got = w.into_inner();
+                assert_eq!(got.out, expected.into_inner(), "{len} bytes, {prefix:?}");
+                assert_eq!(got.calls, 1, "one vectored write");
+            }
+        }
+    }
+
+    #[test]
+    fn a_message_with_bytes_over_the_limit_writes_nothing() {
+        use framecast_proto::video::Video;
+        let mut w =
+            FrameWriter::with_codec(Counting::default(), FrameCodec::new().max_frame_len(100));
+        let err = w
+            .write_message_with_bytes(1, &[0; 100], &Video::default())
+            .unwrap_err();
+        assert!(matches!(err, WireError::FrameTooLarge { .. }), "{err}");
+        assert!(!w.is_broken());
+        assert_eq!(w.get_ref().calls, 0);
+        w.write_message_with_bytes(1, &[0; 90], &Video::default())
+            .unwrap();
     }
 
     #[test]

@@ -107,10 +107,9 @@ fn write_frames(out: impl Write, n: u64) -> Result<()> {
     let mut payload = Vec::new();
     for _ in 0..n {
         source.next_frame(&mut frame)?;
-        let Some(pixels) = frame.pixels() else {
+        let Some(picture) = frame.pixels() else {
             return Err("the test pattern delivers raw pixels".into());
         };
-        let picture = pixels.as_image();
         payload.clear();
         payload.extend_from_slice(&picture.width().to_le_bytes());
         payload.extend_from_slice(&picture.height().to_le_bytes());

@@ -2,7 +2,7 @@
 
 use anyhow::Result;
 
-use crate::commands::send::capture_hint;
+use crate::flags::sender::capture_hint;
 use crate::output::out;
 use crate::report::hinted;
 

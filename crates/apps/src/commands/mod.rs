@@ -10,7 +10,9 @@ pub(crate) mod cert;
 pub(crate) mod demo;
 pub(crate) mod devices;
 pub(crate) mod recv;
+pub(crate) mod run;
 pub(crate) mod send;
+pub(crate) mod serve;
 
 /// The subcommands; each variant's doc comment is its `--help` first line.
 #[derive(Debug, Subcommand)]
@@ -23,6 +25,14 @@ pub(crate) enum Command {
     /// record them, serve them to browsers, or just measure them.
     #[command(after_help = recv::EXAMPLES)]
     Recv(Box<recv::RecvArgs>),
+    /// Capture, encode once and serve, from one process: the stream port,
+    /// and with --http the viewer, snapshots and /metrics.
+    #[command(after_help = serve::EXAMPLES)]
+    Serve(Box<serve::ServeArgs>),
+    /// Run every receiver and sender of a configuration file in one
+    /// process, as a service; SIGHUP reloads the file.
+    #[command(after_help = run::EXAMPLES)]
+    Run(run::RunArgs),
     /// A receiver and a sender in one process over loopback, with the test
     /// pattern: a window when there is a display, else the stats line.
     #[command(after_help = demo::EXAMPLES)]
@@ -48,7 +58,11 @@ impl Command {
     /// Whether the command streams frames and stops cleanly on Ctrl-C
     /// (recorder flushed, summary printed, stats written).
     pub(crate) fn streams(&self) -> bool {
-        matches!(self, Self::Send(_) | Self::Recv(_) | Self::Demo(_))
+        // `run` handles its signals itself: SIGHUP reloads it.
+        matches!(
+            self,
+            Self::Send(_) | Self::Recv(_) | Self::Serve(_) | Self::Demo(_)
+        )
     }
 
     /// The command's `-q`, if it takes one.
@@ -56,6 +70,8 @@ impl Command {
         match self {
             Self::Send(a) => Some(&mut a.quiet.quiet),
             Self::Recv(a) => Some(&mut a.quiet.quiet),
+            Self::Serve(a) => Some(&mut a.quiet.quiet),
+            Self::Run(a) => Some(&mut a.quiet.quiet),
             Self::Demo(a) => Some(&mut a.quiet.quiet),
             Self::Bench(a) => Some(&mut a.quiet.quiet),
             Self::Devices | Self::Catalog(_) | Self::Cert(_) => None,
@@ -67,6 +83,8 @@ impl Command {
         match self {
             Self::Send(args) => send::run(*args),
             Self::Recv(args) => recv::run(*args),
+            Self::Serve(args) => serve::run(*args),
+            Self::Run(args) => run::run(args),
             Self::Demo(args) => demo::run(args),
             Self::Devices => devices::run(),
             Self::Bench(args) => bench::run(args),

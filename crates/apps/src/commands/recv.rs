@@ -1,22 +1,18 @@
 //! `framecast recv`: receive frames from one or more senders and show,
 //! record or measure them.
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
-use framecast_net::HostPort;
-use framecast_stream::events::log_receiver_event;
-use framecast_stream::{DEFAULT_MAX_CLIENTS, ReceiverBuilder, limits};
-use framecast_wire::Prefix;
+use framecast_stream::ReceiverBuilder;
 
-use crate::flags::auth::ServerAuthArgs;
-use crate::flags::{ByteSize, Pixels, Quiet, Size, listen_addr, seconds};
+use crate::display_available;
+use crate::flags::receiver::ReceiverArgs;
+use crate::flags::{Quiet, Size};
 use crate::receiver::{self, Outputs};
-use crate::{display_available, http, nats};
 
 /// `framecast recv --help`'s examples.
 pub(crate) const EXAMPLES: &str = "\
@@ -48,35 +44,9 @@ enum DisplayMode {
 
 /// `framecast recv`'s flags.
 #[derive(Debug, Args)]
-#[command(
-    mut_arg("token_file", |a| a.help(
-        "Require senders to present the access token in this file (at least 16 characters) \
-         [default: the FRAMECAST_TOKEN environment variable, if set]; senders without it are \
-         refused as unauthenticated. It protects --http too."
-    )),
-    mut_arg("allow_anonymous", |a| a.help(
-        "Accept senders from other machines without a token. Without it, a --listen address \
-         beyond loopback with no token refuses to start. It also lets --http serve beyond \
-         loopback without a token, and --publish/--from use NATS servers beyond loopback \
-         without credentials."
-    )),
-    mut_arg("http", |a| a.help(
-        "Serve the streams to browsers and monitoring at this address: PORT or :PORT (on \
-         loopback), HOST:PORT, or HOST (port 8080); port 0 picks a free one. A page per \
-         stream, /streams/ID.mjpg, /streams/ID.jpg, /stats.json, /metrics, /healthz. With \
-         --token-file every request but /healthz needs the token (a Bearer header, the login \
-         form's cookie, or ?token= in a link); with --tls-cert it is HTTPS. Without a token it \
-         serves loopback only, unless --allow-anonymous."
-    )),
-)]
 pub(crate) struct RecvArgs {
-    /// The address to listen on: PORT or :PORT (on loopback), HOST:PORT,
-    /// or an IPv6 address in brackets such as `[::1]:5252`. Use
-    /// 0.0.0.0:5252 to accept senders from other machines. Port 0 picks a
-    /// free port. [default: 127.0.0.1:5252, or with --from a free loopback
-    /// port]
-    #[arg(long, value_name = "ADDRESS", value_parser = listen_addr(framecast_stream::DEFAULT_PORT))]
-    listen: Option<HostPort>,
+    #[command(flatten)]
+    pub(crate) receiver: ReceiverArgs,
 
     /// auto (a window when there is a display, else none), window, none
     /// (decode each frame to check and time it, without showing or scaling
@@ -89,86 +59,14 @@ pub(crate) struct RecvArgs {
     #[arg(long, default_value = "800x600", value_name = "WxH")]
     size: Size,
 
-    /// The length prefix: u32 (framecast) or legacy (the original
-    /// programs' 8-byte prefix).
-    #[arg(long, default_value = "u32", value_name = "u32|legacy")]
-    framing: Prefix,
-
     /// Exit after this many frames were received over all streams (shown,
     /// dropped or corrupt), so a script that sends N frames always ends.
     #[arg(long, value_name = "N")]
     count: Option<u64>,
 
-    /// Record every frame as it arrives (before the display drops any),
-    /// unchanged, a file per session of each stream. PATH may hold {name},
-    /// {id}, {session} (1, then 2 when that sender reconnects...),
-    /// {segment}, {date} and {time} (UTC), e.g. rec/{name}-{date}-{time}.mkv.
-    /// A file is never replaced: when the name is taken (an earlier run,
-    /// a reconnect, another stream whose name makes the same file name),
-    /// -2, -3... go before the extension, and the log says so. A .mkv file
-    /// keeps each frame's capture time (it plays at the captured pace);
-    /// anything else is raw MJPEG. A stream that cannot be recorded is
-    /// logged, the others go on, and the exit status is 1.
-    #[arg(long, value_name = "PATH")]
-    record: Option<String>,
-
-    /// With --record: start a new file of each session after this long
-    /// (30s, 10m, 1h) or this size (500MB, 1GiB); the next file gets the
-    /// next {segment}, or -2, -3... when the name is the same.
-    #[arg(long, value_name = "TIME|SIZE", requires = "record")]
-    record_segment: Option<framecast_stream::Segment>,
-
     /// Write the totals as JSON to this file on exit.
     #[arg(long, value_name = "PATH")]
     stats_json: Option<PathBuf>,
-
-    /// How many senders are served at once; the next one is refused as
-    /// busy (it is told so, and retries later).
-    #[arg(long, default_value_t = DEFAULT_MAX_CLIENTS, value_name = "N")]
-    max_clients: usize,
-
-    /// How many connections may wait for their handshake at once; when one
-    /// more comes, the one that waited longest is closed.
-    #[arg(long, default_value_t = limits::DEFAULT_MAX_PENDING_HANDSHAKES, value_name = "N")]
-    max_pending_handshakes: usize,
-
-    /// The largest frame accepted (8MiB, 512KiB, or bytes); a sender
-    /// announcing a larger one is disconnected.
-    #[arg(long, value_name = "SIZE", default_value_t = ByteSize(framecast_wire::DEFAULT_MAX_FRAME_LEN as u64))]
-    max_frame_len: ByteSize,
-
-    /// The largest picture decoded, in pixels (width x height, or a
-    /// number), checked from the JPEG header before decoding; larger
-    /// frames are counted as corrupt.
-    #[arg(long, default_value = "3840x2160", value_name = "WxH|PIXELS")]
-    max_pixels: Pixels,
-
-    /// Decode workers (default: one per core), and as many more at a lower
-    /// priority for streams whose frames take over 10 ms to decode.
-    #[arg(long, value_name = "N")]
-    workers: Option<usize>,
-
-    /// Seconds a new connection has to complete its handshake.
-    #[arg(long, value_name = "SECONDS", default_value_t = limits::DEFAULT_HANDSHAKE_TIMEOUT.as_secs_f64())]
-    handshake_timeout: f64,
-
-    /// Seconds a stream may go without a complete frame before it is
-    /// closed.
-    #[arg(long, value_name = "SECONDS", default_value_t = limits::DEFAULT_IDLE_TIMEOUT.as_secs_f64())]
-    idle_timeout: f64,
-
-    /// Seconds one frame may take from its first byte to its last.
-    #[arg(long, value_name = "SECONDS", default_value_t = limits::DEFAULT_TRICKLE_TIMEOUT.as_secs_f64())]
-    trickle_timeout: f64,
-
-    #[command(flatten)]
-    auth: ServerAuthArgs,
-
-    #[command(flatten)]
-    http: http::HttpArgs,
-
-    #[command(flatten)]
-    nats: nats::NatsRecvArgs,
 
     #[command(flatten)]
     pub(crate) quiet: Quiet,
@@ -223,19 +121,10 @@ pub(crate) fn run(args: RecvArgs) -> Result<()> {
 /// What `recv` writes besides the screen, and its viewer and NATS links,
 /// checked before anything starts.
 fn outputs(args: &RecvArgs) -> Result<Outputs> {
-    let http = args.http.plan(
-        args.auth.allow_anonymous,
-        args.auth.token()?,
-        args.auth.tls(&[])?,
-    )?;
-    Ok(Outputs::open(
-        args.stats_json.as_deref(),
-        args.record.as_deref(),
-        args.record_segment,
-    )?
-    .with_probe(args.bench_report.as_deref())
-    .with_http(http)
-    .with_nats(args.nats.plan(args.auth.allow_anonymous)?))
+    Ok(args
+        .receiver
+        .outputs(args.stats_json.as_deref())?
+        .with_probe(args.bench_report.as_deref()))
 }
 
 fn run_headless(args: &RecvArgs, outputs: Outputs, quiet: bool) -> Result<()> {
@@ -290,60 +179,14 @@ fn run_window(
     )))
 }
 
-/// The addresses `recv` may listen on: `--listen`, else the default port
-/// on loopback, or with `--from` (streams come from NATS) a free loopback
-/// port, so that it never takes the port of another receiver.
-fn listen_addresses(args: &RecvArgs) -> Result<(HostPort, Vec<SocketAddr>)> {
-    let listen = args.listen.clone().unwrap_or_else(|| {
-        let port = if args.nats.takes_from_nats() {
-            0
-        } else {
-            framecast_stream::DEFAULT_PORT
-        };
-        HostPort::from(SocketAddr::new(framecast_net::DEFAULT_HOST, port))
-    });
-    let addresses = listen
-        .resolve()
-        .with_context(|| format!("--listen {listen}"))?;
-    Ok((listen, addresses))
-}
-
 /// The receiver `args` ask for (its display sinks are added by the caller).
 fn builder(args: &RecvArgs) -> Result<ReceiverBuilder> {
-    let (listen, addresses) = listen_addresses(args)?;
-    let mut builder = ReceiverBuilder::new(addresses[0])
-        .framing(args.framing)
-        .max_clients(args.max_clients)
-        .max_pending_handshakes(args.max_pending_handshakes)
-        .max_frame_len(args.max_frame_len.to_usize("--max-frame-len")?)
-        .max_pixels(args.max_pixels.0)
-        .handshake_timeout(seconds("--handshake-timeout", args.handshake_timeout)?)
-        .idle_timeout(seconds("--idle-timeout", args.idle_timeout)?)
-        .trickle_timeout(seconds("--trickle-timeout", args.trickle_timeout)?)
-        .sink_delay(Duration::from_millis(args.sink_delay_ms))
-        .on_event(|e| log_receiver_event(e, receiver::event_hint(e)));
+    let mut builder = args
+        .receiver
+        .builder()?
+        .sink_delay(Duration::from_millis(args.sink_delay_ms));
     if let Some(n) = args.count {
         builder = builder.count(n);
-    }
-    if let Some(n) = args.workers {
-        builder = builder.workers(n);
-    }
-    let token = args.auth.token()?;
-    if args.framing == Prefix::LegacyI64Le && (token.is_some() || args.auth.tls_cert.is_some()) {
-        anyhow::bail!(
-            "the legacy framing cannot carry TLS or a token (the original programs cannot): \
-             drop --framing legacy, or --tls-cert/--token-file"
-        );
-    }
-    // Protected mode: only this machine may connect, unless senders must
-    // authenticate or the user opted out.
-    args.auth
-        .check_exposure(&addresses[..1], &listen, token.is_some(), "send frames")?;
-    if let Some(token) = token {
-        builder = builder.token(token);
-    }
-    if let Some(config) = args.auth.tls(&[])? {
-        builder = builder.tls(config);
     }
     Ok(builder)
 }

@@ -11,6 +11,8 @@ use clap::Args;
 use framecast_net::HostPort;
 
 pub(crate) mod auth;
+pub(crate) mod receiver;
+pub(crate) mod sender;
 
 /// The largest width or height accepted on the command line.
 pub(crate) const MAX_DIMENSION: u32 = 16_384;

@@ -14,7 +14,9 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use framecast_capture::{MjpegIndex, SourceLimits, decode_marker};
-use framecast_codec::{ImageBuf, PixelFormat, ReceiverConfig, ReceiverPipeline, probe_jpeg};
+use framecast_codec::{
+    ImageBuf, ImageRef, PixelFormat, ReceiverConfig, ReceiverPipeline, probe_jpeg,
+};
 use framecast_proto::handshake::StatusCode;
 
 /// The binary under test.
@@ -410,4 +412,72 @@ pub fn session_with_token(addr: SocketAddr, name: &str, token: &str) -> TcpStrea
 pub fn write_frame(s: &mut TcpStream, payload: &[u8]) -> std::io::Result<()> {
     s.write_all(&(payload.len() as u32).to_le_bytes())?;
     s.write_all(payload)
+}
+
+/// Finds the test pattern's picture (`size`) in an RGB screenshot and
+/// reads its frame number.
+pub fn find_pattern(png_path: &Path, size: (u32, u32)) -> Option<(u32, u32, u64)> {
+    let decoder = png::Decoder::new(BufReader::new(std::fs::File::open(png_path).unwrap()));
+    let mut reader = decoder.read_info().unwrap();
+    let mut buf = vec![0; reader.output_buffer_size().unwrap()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    let bpp = match info.color_type {
+        png::ColorType::Rgb => 3,
+        png::ColorType::Rgba => 4,
+        other => panic!("unexpected screenshot colour type {other:?}"),
+    };
+    // As RGB, so the picture can be viewed at any offset.
+    let rgb: Vec<u8> = buf[..info.buffer_size()]
+        .chunks_exact(bpp)
+        .flat_map(|p| [p[0], p[1], p[2]])
+        .collect();
+    let stride = info.width as usize * 3;
+    for y in 0..=info.height.saturating_sub(size.1).min(120) {
+        for x in 0..=info.width.saturating_sub(size.0).min(120) {
+            let start = y as usize * stride + x as usize * 3;
+            let view =
+                ImageRef::with_stride(size.0, size.1, PixelFormat::Rgb8, stride, &rgb[start..])
+                    .unwrap();
+            if let Some(m) = decode_marker(&view) {
+                return Some((x, y, m));
+            }
+        }
+    }
+    None
+}
+
+/// Headless Chromium's screenshot of `url` (an 800x600 window), taken
+/// with a fresh profile in `dir`; returns the PNG's path and the finished
+/// process.
+pub fn chromium_screenshot(chromium: &Path, dir: &Path, url: &str) -> (std::path::PathBuf, Proc) {
+    let (shot, shot_str) = path_str(dir, "shot.png");
+    let profile = dir.join("profile");
+    let mut command = Command::new(chromium);
+    command.args([
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        &format!("--user-data-dir={}", profile.display()),
+        &format!("--screenshot={shot_str}"),
+        "--window-size=800,600",
+        url,
+    ]);
+    let mut chromium = Proc::spawn("chromium", command);
+    chromium.wait_ok(TIMEOUT);
+    (shot, chromium)
+}
+
+/// Copies a failing test's file somewhere it survives the test.
+pub fn keep(path: &Path) -> String {
+    let kept = std::env::temp_dir().join(format!(
+        "framecast-{}-{}",
+        std::process::id(),
+        path.file_name().unwrap().to_string_lossy()
+    ));
+    let _ = std::fs::copy(path, &kept);
+    kept.display().to_string()
 }

@@ -304,7 +304,15 @@ impl Transport for Link {
         let Some((w, peer, carried)) = self.session.as_mut() else {
             return Ok(Sent::Lost);
         };
-        match w.write_message(&frame.message()) {
+        let message = frame.message();
+        let written = if message.meta().video_data.is_empty() {
+            // Header, the payload field's key and length, the JPEG and the
+            // other fields in one vectored write: the JPEG is not copied.
+            w.write_message_with_bytes(VideoRef::PAYLOAD_FIELD, message.payload(), message.meta())
+        } else {
+            w.write_message(&message)
+        };
+        match written {
             Ok(()) => {
                 if *carried == 0 {
                     // A session that carried a frame: the receiver is
