@@ -42,6 +42,13 @@ pub(crate) struct HttpArgs {
 #[derive(Debug)]
 pub(crate) struct HttpPlan(HttpConfig);
 
+impl HttpPlan {
+    /// With a section `key` of `/stats.json` made by `section`.
+    pub(crate) fn stats_section(self, key: &str, section: framecast_http::StatsSection) -> Self {
+        Self(self.0.stats_section(key, section))
+    }
+}
+
 impl HttpArgs {
     /// The viewer these flags ask for, if any: with `token` it requires
     /// it, with `tls` it speaks HTTPS; `allow_anonymous` lets it serve

@@ -4,9 +4,11 @@
 
 use std::io;
 use std::path::Path;
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use anyhow::{Context, Result};
+use framecast_http::StatsDocument;
 use framecast_stream::events::ReceiverEvent;
 use framecast_stream::handshake::PeerGuess;
 use framecast_stream::{
@@ -107,8 +109,8 @@ pub(crate) fn start(builder: ReceiverBuilder) -> Result<Receiver> {
 /// NATS links. They stop with the receiver.
 pub(crate) struct Attached {
     recording: Option<Recording>,
-    _http: Option<framecast_http::HttpViewer>,
-    pub(crate) nats: nats::NatsRunning,
+    http: Option<framecast_http::HttpViewer>,
+    pub(crate) nats: Arc<nats::NatsRunning>,
 }
 
 impl Outputs {
@@ -126,17 +128,31 @@ impl Outputs {
         // Tests and scripts read the port from here when they asked for
         // port 0.
         eprintln!("{label}listening on {}", receiver.local_addr());
-        let http = http::start(receiver, self.http.take())?;
-        let nats = nats::start(receiver, self.nats.take())?;
+        let nats = Arc::new(nats::start(receiver, self.nats.take())?);
+        // /stats.json carries the NATS section too: the page and
+        // --stats-json give one object.
+        let plan = self.http.take().map(|plan| {
+            let nats = Arc::clone(&nats);
+            plan.stats_section(
+                "nats",
+                Arc::new(move || nats.stats().and_then(|s| serde_json::to_value(s).ok())),
+            )
+        });
+        let http = http::start(receiver, plan)?;
         Ok(Attached {
             recording,
-            _http: http,
+            http,
             nats,
         })
     }
 }
 
 impl Attached {
+    /// The HTTP viewer, when one runs.
+    pub(crate) fn http(&self) -> Option<&framecast_http::HttpViewer> {
+        self.http.as_ref()
+    }
+
     /// Ends the recording, if any (call it once the receiver has
     /// stopped), and says what it wrote.
     pub(crate) fn finish_recording(&mut self) -> Result<Option<RecordingStats>> {
@@ -189,7 +205,7 @@ pub(crate) fn run_and_finish(
     notify::ready(&format!("listening on {}", receiver.local_addr()));
     let run = run_receiver(receiver, quiet, outputs.probe.take(), closed);
     let recorded = attached.finish_recording();
-    finish(run, outputs.json.take(), &attached.nats)?;
+    finish(run, outputs.json.take(), &attached.nats, attached.http())?;
     if let Some(r) = recorded? {
         print_recorded(&r)?;
     }
@@ -239,20 +255,20 @@ pub(crate) fn finish(
     (stats, result): Run,
     json: Option<JsonOut>,
     nats: &nats::NatsRunning,
+    http: Option<&framecast_http::HttpViewer>,
 ) -> Result<()> {
     if let Some(json) = json {
-        /// The receiver's totals, and what went over NATS when it did.
-        #[derive(serde::Serialize)]
-        struct Totals<'a> {
-            #[serde(flatten)]
-            stats: &'a ReceiverStats,
-            #[serde(skip_serializing_if = "Option::is_none")]
-            nats: Option<nats::NatsStats>,
+        // The one stats object (docs/stats.schema.json), as /stats.json
+        // serves it: the receiver's totals, the HTTP viewer's part and what
+        // went over NATS.
+        let mut doc = StatsDocument::new(stats.clone());
+        if let Some(http) = http {
+            doc = doc.with_http(http.report(&stats.per_stream));
         }
-        json.write(&Totals {
-            stats: &stats,
-            nats: nats.stats(),
-        })?;
+        if let Some(n) = nats.stats() {
+            doc = doc.with_section("nats", &n);
+        }
+        json.write(&doc)?;
     }
     let latency = match stats.latency_ms {
         Some(l) => format!(

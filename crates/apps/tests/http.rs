@@ -124,8 +124,8 @@ fn fetch_with_headers(
 fn wait_stats(http: SocketAddr, what: &str, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
     let deadline = Instant::now() + TIMEOUT;
     loop {
-        let list = get(http, "/stats.json").json();
-        let list = list.as_array().expect("a JSON list").clone();
+        let stats = get(http, "/stats.json").json();
+        let list = stats["per_stream"].as_array().expect("per_stream").clone();
         if done(&list) {
             return list;
         }
@@ -225,26 +225,26 @@ fn every_endpoint_while_the_pattern_streams() {
     let mut send = send_pattern(addr, "door <cam>", &args);
     wait_live(http, 1);
 
-    // The pages: the index lists the stream (its name escaped) and links
-    // to its page, which shows it live.
+    // The pages: the wall has a tile for the stream (its name escaped)
+    // linking to its page by name, which shows it live.
     let index = get(http, "/");
     assert_eq!(index.status, 200);
     assert!(index.content_type.starts_with("text/html"));
+    let wall = index.text();
     assert!(
-        index
-            .text()
-            .contains("<a href=\"/streams/1\">door &lt;cam&gt;</a>"),
-        "{}",
-        index.text()
+        wall.contains("href=\"/streams/by-name/door%20%3Ccam%3E\"")
+            && wall.contains("<h2>door &lt;cam&gt;</h2>"),
+        "{wall}"
     );
     let page = get(http, "/streams/1");
     assert_eq!(page.status, 200);
     assert!(
-        page.text().contains("src=\"/streams/1.mjpg\""),
+        page.text()
+            .contains("data-mjpg=\"/streams/by-name/door%20%3Ccam%3E.mjpg\""),
         "{}",
         page.text()
     );
-    assert!(page.text().contains("<h1>door &lt;cam&gt;</h1>"));
+    assert!(page.text().contains("<h2>door &lt;cam&gt;</h2>"));
     for asset in ["/assets/viewer.js", "/assets/viewer.css"] {
         assert_eq!(get(http, asset).status, 200, "{asset}");
     }
@@ -545,8 +545,17 @@ fn viewer_n_plus_1_gets_503_and_a_freed_place_is_reused() {
         metric(&metrics, "framecast_http_viewers_refused_total"),
         1.0
     );
-    let listed = wait_stats(http, "viewers", |l| l.iter().any(|s| s["viewers"] == 2));
-    assert_eq!(listed.len(), 1);
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        let stats = get(http, "/stats.json").json();
+        let streams = stats["http"]["per_stream"].as_array().unwrap().clone();
+        if streams.iter().any(|s| s["viewers"] == 2) {
+            assert_eq!(streams.len(), 1);
+            break;
+        }
+        assert!(Instant::now() < deadline, "no viewers in {stats}");
+        thread::sleep(Duration::from_millis(50));
+    }
 
     // A viewer that leaves frees its place (noticed at the next frame).
     drop(one);
@@ -611,13 +620,15 @@ fn headless_chromium_follows_a_token_link_to_the_live_stream() {
         )
     };
     let deadline = Instant::now() + TIMEOUT;
-    while stats().json()[0]["frames"].as_u64() < Some(1) {
+    while stats().json()["per_stream"][0]["frames"].as_u64() < Some(1) {
         assert!(Instant::now() < deadline, "no frame shown");
         thread::sleep(Duration::from_millis(50));
     }
     // The link sets the session cookie and reloads the page without the
     // token; the page's MJPEG picture then loads with the cookie alone.
-    let url = format!("http://{http}/streams/1?token={TOKEN}");
+    // At the picture's own size and bytes, so the screenshot can be read
+    // for the pattern's frame number; the redirect keeps those settings.
+    let url = format!("http://{http}/streams/1?quality=original&size=actual&token={TOKEN}");
     let (shot, chromium) = chromium_screenshot(&tools[0], dir.path(), &url);
     assert!(shot.exists(), "no screenshot\n{}", chromium.stderr());
     let (_, _, m) = find_pattern(&shot, (400, 400)).unwrap_or_else(|| {
@@ -626,7 +637,11 @@ fn headless_chromium_follows_a_token_link_to_the_live_stream() {
             keep(&shot)
         )
     });
-    assert!(m < stats().json()[0]["received"].as_u64().unwrap());
+    assert!(
+        m < stats().json()["per_stream"][0]["received"]
+            .as_u64()
+            .unwrap()
+    );
     // Without the token the same browser gets the login form, not the
     // picture.
     let other = dir.path().join("without");
@@ -648,10 +663,13 @@ fn headless_chromium_shows_the_pattern_live() {
     let (_recv, addr, http) = start_recv_http(&[]);
     let _send = send_pattern(addr, "garden", &["--fps", "30"]);
     wait_live(http, 1);
-    let (shot, chromium) =
-        chromium_screenshot(&tools[0], dir.path(), &format!("http://{http}/streams/1"));
+    let (shot, chromium) = chromium_screenshot(
+        &tools[0],
+        dir.path(),
+        &format!("http://{http}/streams/1?quality=original&size=actual"),
+    );
     assert!(shot.exists(), "no screenshot\n{}", chromium.stderr());
-    let sent_before = get(http, "/stats.json").json()[0]["received"]
+    let sent_before = get(http, "/stats.json").json()["per_stream"][0]["received"]
         .as_u64()
         .unwrap();
     let (x, y, m) = find_pattern(&shot, (400, 400)).unwrap_or_else(|| {
@@ -819,8 +837,8 @@ fn an_https_viewer_with_a_token_lets_in_only_who_has_it() {
         let got = fetch(&client, &format!("{base}/stats.json"), &with_token);
         assert_eq!(got.status, 200, "{}", got.text());
         let list = got.json();
-        if list[0]["frames"].as_u64() > Some(0) {
-            assert_eq!(list[0]["name"], "porch");
+        if list["per_stream"][0]["frames"].as_u64() > Some(0) {
+            assert_eq!(list["per_stream"][0]["name"], "porch");
             break;
         }
         assert!(Instant::now() < deadline, "no frame shown: {list}");

@@ -312,3 +312,76 @@ fn a_token_file_logs_in_and_servers_beyond_loopback_need_credentials() {
     assert!(!recv.wait(TIMEOUT).success());
     assert!(recv.stderr().contains("in a loop"), "{}", recv.stderr());
 }
+
+#[test]
+fn nats_server_started_late() {
+    // Receivers that take from and publish to NATS start before their
+    // server does, keep trying, and carry frames once it is up.
+    if nats_server::binary("nats_server_started_late").is_none() {
+        return;
+    }
+    let port = nats_server::free_port();
+    let url = format!("nats://127.0.0.1:{port}");
+    let from = format!("{url}/late.>");
+    let (mut viewer, _) = start_nats_recv(
+        &["--from", &from, "--count", "20"],
+        "receiving from NATS: no NATS server answers",
+    );
+    let publish = format!("{url}/relay");
+    let (mut relay, relay_addr) = start_nats_recv(
+        &[
+            "--listen",
+            "127.0.0.1:0",
+            "--publish",
+            &publish,
+            "--count",
+            "30",
+        ],
+        "publishing to NATS: no NATS server answers",
+    );
+    // A few failed attempts later, both are still running.
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(
+        viewer.child.try_wait().unwrap().is_none(),
+        "{}",
+        viewer.stderr()
+    );
+    assert!(
+        relay.child.try_wait().unwrap().is_none(),
+        "{}",
+        relay.stderr()
+    );
+
+    let Some(_server) = NatsServer::start_on("nats_server_started_late", &Config::default(), port)
+    else {
+        return;
+    };
+    viewer.wait_for_stderr("receiving from NATS: connected to the NATS server", TIMEOUT);
+    relay.wait_for_stderr("publishing to NATS: connected to the NATS server", TIMEOUT);
+    let to = format!("{url}/late.door");
+    let mut args = vec!["send", "--to", &to, "--fps", "30", "--count", "40"];
+    args.extend_from_slice(PATTERN_ARGS);
+    Proc::framecast("send", &args).wait_ok(TIMEOUT);
+    viewer.wait_ok(TIMEOUT);
+    assert!(
+        viewer
+            .stderr()
+            .contains("stream 1 \"door\" connected from 127.0.0.1:"),
+        "{}",
+        viewer.stderr()
+    );
+
+    let relay_to = relay_addr.to_string();
+    let mut args = vec!["send", "--to", &relay_to, "--fps", "30", "--count", "30"];
+    args.extend_from_slice(PATTERN_ARGS);
+    Proc::framecast("send", &args).wait_ok(TIMEOUT);
+    relay.wait_ok(TIMEOUT);
+    let summary = relay.stdout();
+    let published: u64 = summary
+        .split("published ")
+        .nth(1)
+        .and_then(|s| s.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no published count in {summary}"));
+    assert!(published > 0, "{summary}");
+}

@@ -75,12 +75,12 @@ fn dechunk(mut data: &[u8]) -> Vec<u8> {
     }
 }
 
-/// `/stats.json`: one object per stream.
+/// `/stats.json`'s `per_stream`: one object per stream.
 fn streams(http: SocketAddr) -> Vec<Value> {
     let (status, body) = get(http, "/stats.json");
     assert_eq!(status, 200);
     let value: Value = serde_json::from_slice(&body).expect("JSON");
-    value.as_array().expect("a list").clone()
+    value["per_stream"].as_array().expect("per_stream").clone()
 }
 
 /// The stream named `name` in `list`, if any (the newest, if several).
@@ -181,8 +181,13 @@ print(frames[0].shape[1], frames[0].shape[0], len(frames))
 
     // A browser: headless Chromium shows the stream's page live.
     if let Some(tools) = require_tools("serve_chromium", &["chromium"]) {
-        let (shot, chromium) =
-            chromium_screenshot(&tools[0], dir.path(), &format!("http://{http}/streams/1"));
+        // At the picture's own size and bytes, so the screenshot can be
+        // read for the pattern's frame number.
+        let (shot, chromium) = chromium_screenshot(
+            &tools[0],
+            dir.path(),
+            &format!("http://{http}/streams/1?quality=original&size=actual"),
+        );
         assert!(shot.exists(), "no screenshot\n{}", chromium.stderr());
         assert!(
             find_pattern(&shot, (400, 400)).is_some(),

@@ -139,7 +139,9 @@ async fn received(http: SocketAddr, stream: u32) -> u64 {
     while let Some(c) = chunk(&mut body).await {
         json.extend_from_slice(&c);
     }
-    let list: serde_json::Value = serde_json::from_slice(&json).unwrap();
+    let stats: serde_json::Value = serde_json::from_slice(&json).unwrap();
+    // The stats object's `per_stream` (a receiver from before it: a list).
+    let list = stats.get("per_stream").unwrap_or(&stats);
     list.as_array()
         .unwrap()
         .iter()

@@ -173,14 +173,33 @@ fn is_open(path: &str) -> bool {
     path == "/healthz" || path == LOGIN_PATH || path.starts_with("/assets/")
 }
 
-/// The HTML pages: `/` and `/streams/{id}`. Only these are redirected to
-/// drop `?token=` from the address bar; the path is echoed in `Location`
-/// only in these exact forms, so the redirect cannot lead elsewhere.
+/// The HTML pages: `/`, `/streams/{id}` and `/streams/by-name/{name}`.
+/// Only these are redirected to drop `?token=` from the address bar; the
+/// path is echoed in `Location` only in these forms (each starts with one
+/// `/` and a fixed segment), so the redirect cannot lead elsewhere.
 fn is_page(path: &str) -> bool {
     path == "/"
         || path
             .strip_prefix("/streams/")
             .is_some_and(|id| !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()))
+        || path.strip_prefix("/streams/by-name/").is_some_and(|name| {
+            !name.is_empty()
+                && !name.contains('/')
+                && !name.ends_with(".mjpg")
+                && !name.ends_with(".jpg")
+        })
+}
+
+/// `query` without its token: what the page is reloaded with (a shared
+/// link's other settings, such as `quality`, are kept).
+fn without_token(query: &str) -> String {
+    let mut kept = form_urlencoded::Serializer::new(String::new());
+    for (k, v) in form_urlencoded::parse(query.as_bytes()) {
+        if k != TOKEN_PARAMETER {
+            kept.append_pair(&k, &v);
+        }
+    }
+    kept.finish()
 }
 
 /// Whether the client is a browser asking for a page (it gets the login
@@ -208,7 +227,12 @@ pub(super) async fn require(
     match auth.check(request.headers(), request.uri().query()) {
         Ok(Granted::Header | Granted::Cookie) => next.run(request).await,
         Ok(Granted::Query) if request.method() == Method::GET && is_page(path) => {
-            let location = path.to_owned();
+            let rest = without_token(request.uri().query().unwrap_or(""));
+            let location = if rest.is_empty() {
+                path.to_owned()
+            } else {
+                format!("{path}?{rest}")
+            };
             see_other(&location, Some(auth.cookie.clone()))
         }
         Ok(Granted::Query) => {
@@ -451,13 +475,29 @@ mod tests {
             assert!(!is_open(closed), "{closed}");
         }
         assert!(is_page("/") && is_page("/streams/12"));
+        assert!(is_page("/streams/by-name/door%20cam"));
         for not in [
             "//evil.example",
             "/streams/",
             "/streams/1.jpg",
             "/stats.json",
+            "/streams/by-name/",
+            "/streams/by-name/door.mjpg",
+            "/streams/by-name/door.jpg",
+            "/streams/by-name/a/b",
         ] {
             assert!(!is_page(not), "{not}");
         }
+    }
+
+    #[test]
+    fn a_links_other_settings_survive_the_redirect() {
+        assert_eq!(without_token("token=abc"), "");
+        assert_eq!(
+            without_token("quality=original&token=abc&size=actual"),
+            "quality=original&size=actual"
+        );
+        // Re-encoded: nothing the client wrote is echoed as it was.
+        assert_eq!(without_token("a=%0d%0aX:1"), "a=%0D%0AX%3A1");
     }
 }

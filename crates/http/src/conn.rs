@@ -19,6 +19,10 @@
 //! the routes (axum); an MJPEG part slower than part_timeout closes the
 //! connection
 //! ```
+//!
+//! Two thin layers around each connection's bytes (`meter`) tell an MJPEG
+//! body when the previous part has left (hyper flushed its whole queue) and
+//! let it ask for a smaller unsent allowance (`?quality=auto`).
 
 use std::error::Error as _;
 use std::io;
@@ -41,6 +45,7 @@ use tokio_util::task::TaskTracker;
 use tower_service::Service as _;
 
 use super::State;
+use super::meter::{Meter, Metered, Tuned};
 use super::mjpeg::PartClock;
 use crate::limits::HTTP_CONNECTION_BUFFER;
 
@@ -144,8 +149,10 @@ async fn connection(
     _permit: OwnedSemaphorePermit,
 ) {
     tune(&state, &sock, state.config.viewer_unsent_bytes, peer);
+    let meter = Arc::new(Meter::new());
+    let sock = Tuned::new(sock, Arc::clone(&meter));
     let Some(acceptor) = state.tls.clone() else {
-        return serve_http(state, sock, peer, app).await;
+        return serve_http(state, sock, meter, peer, app).await;
     };
     let limit = state.config.tls_handshake_timeout;
     let accepted = tokio::select! {
@@ -154,7 +161,7 @@ async fn connection(
         accepted = tokio::time::timeout(limit, acceptor.accept(sock)) => accepted,
     };
     let why = match accepted {
-        Ok(Ok(tls)) => return serve_http(state, tls, peer, app).await,
+        Ok(Ok(tls)) => return serve_http(state, tls, meter, peer, app).await,
         Ok(Err(e)) => match framecast_tls::HandshakeFailure::of(&e) {
             Some(failure) => failure.to_string(),
             None => e.to_string(),
@@ -170,22 +177,23 @@ async fn connection(
 }
 
 /// Serves HTTP on one connection's byte stream.
-async fn serve_http<S>(state: Arc<State>, sock: S, peer: SocketAddr, app: Router)
+async fn serve_http<S>(state: Arc<State>, sock: S, meter: Arc<Meter>, peer: SocketAddr, app: Router)
 where
     S: AsyncRead + AsyncWrite + Send + 'static,
 {
     let config = &state.config;
     let mut io = TimeoutStream::new(sock);
     io.set_write_timeout(Some(config.write_timeout));
-    let io = TokioIo::new(Box::pin(io));
+    let io = TokioIo::new(Metered::new(Box::pin(io), Arc::clone(&meter)));
 
-    // The MJPEG handler finds the connection's part clock among the
-    // request's extensions.
+    // The MJPEG handler finds the connection's part clock and meter among
+    // the request's extensions.
     let clock = Arc::new(PartClock::new());
     let service = {
         let clock = Arc::clone(&clock);
         hyper::service::service_fn(move |mut request: Request<Incoming>| {
             request.extensions_mut().insert(Arc::clone(&clock));
+            request.extensions_mut().insert(Arc::clone(&meter));
             app.clone().call(request)
         })
     };

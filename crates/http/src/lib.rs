@@ -9,16 +9,40 @@
 //!
 //! | request | answer |
 //! | --- | --- |
-//! | `GET /` | a page listing the live streams by name, updated as senders come and go |
-//! | `GET /streams/{id}` | a page showing stream `id` live, with its fps, latency and drops |
-//! | `GET /streams/{id}.mjpg` | `multipart/x-mixed-replace` MJPEG: the received JPEGs exactly as they arrived |
-//! | `GET /streams/{id}.jpg` | the stream's newest frame (a snapshot) |
-//! | `GET /stats.json` | a JSON list of the streams: `id`, `name` and their stats ([`StreamStats`](framecast_stream::StreamStats)) plus `viewers` |
-//! | `GET /metrics` | Prometheus text: frames received, shown, dropped, corrupt, bytes, latency histogram, connections, refusals, viewers |
+//! | `GET /` | the camera wall: a live tile per stream (picture, name, resolution, fps, bitrate, latency, viewers) |
+//! | `GET /streams/{id}` | a stream's page: the picture fitted to the window, full screen, the age of the picture on screen, what each figure means, graphs of the last minutes |
+//! | `GET /streams/{id}.mjpg` | `multipart/x-mixed-replace` MJPEG: the received JPEGs exactly as they arrived, or a [tier](#tiers) |
+//! | `GET /streams/{id}.jpg` | the stream's newest frame (a snapshot), or a tier of it |
+//! | `GET /streams/by-name/{name}`, `….mjpg`, `….jpg` | the same by the stream's name: the address outlives a reconnect (an MJPEG response goes on with the new session) |
+//! | `GET /stream`, `/snapshot`, `/?action=stream`, `/?action=snapshot` | the one live stream (or `?name=NAME`'s), at the addresses mjpg-streamer and ustreamer use |
+//! | `GET /stats.json` | the receiver's stats object (totals and `per_stream`, as `recv --stats-json` writes it), the server's `time` and this viewer's part (`http`): see `docs/stats.schema.json` |
+//! | `GET /metrics` | Prometheus text: frames received, shown, dropped, corrupt, bytes, latency histograms (all and per stream), current rates, resolution and quality per stream, connections, refusals, viewers, tiers |
 //! | `GET /healthz` | `200 ok` while the receiver runs, `503` once it is stopping |
 //!
-//! `id` is the stream's number ([`StreamHandle::id`](framecast_stream::StreamHandle::id)).
-//! An unknown stream is a `404`.
+//! `id` is the stream's number ([`StreamHandle::id`](framecast_stream::StreamHandle::id)). An unknown stream is
+//! a `404`. Every MJPEG part and snapshot carries `X-Timestamp` (the
+//! capture time, seconds since the epoch with microseconds: ustreamer's
+//! header), `X-Sequence` (the frame's number) and `X-Tier`.
+//!
+//! # Tiers
+//!
+//! `?quality=Q` (1–100) and `?width=W` (pixels; the height keeps the
+//! picture's shape, and a picture is never enlarged) ask for the picture
+//! re-encoded. Each distinct tier of a stream is encoded once per frame,
+//! while at least one viewer watches it, and the bytes are shared by all
+//! its viewers: N viewers in M tiers cost one decode and M encodes a frame.
+//! The encoding runs on a small pool of threads of the viewer's own
+//! ([`HttpConfig::tier_threads`]), never on the network threads. A stream
+//! has at most [`HttpConfig::max_tiers`] tiers at once; one more is a
+//! `503` naming those in use. Without parameters a viewer gets the
+//! original bytes, untouched.
+//!
+//! `?quality=auto` (the stream page's default) moves each viewer along a
+//! ladder of tiers, from the original down to a quarter of the width at
+//! quality 60, from how fast its own connection drains: a viewer on a
+//! slow link gets a smaller picture at full frame rate, with a bounded
+//! age, rather than a slideshow, and climbs back when its link recovers.
+//! `&width=W` caps the ladder's width (the camera wall's tiles).
 //!
 //! # Many viewers, none slowing another
 //!
@@ -84,10 +108,15 @@
 mod auth;
 mod conn;
 pub mod limits;
+mod meter;
 mod metrics;
 mod mjpeg;
 mod pages;
+mod quality;
+mod rates;
 mod routes;
+pub mod tier;
+mod transcode;
 
 use std::collections::HashMap;
 use std::io;
@@ -97,7 +126,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use framecast_stream::events::LogLimiter;
-use framecast_stream::{ReceiverHandle, StreamId};
+use framecast_stream::{ReceiverHandle, ReceiverStats, StreamId};
 use framecast_tls::{Exposure, Token};
 use serde::Serialize;
 use tokio::sync::Semaphore;
@@ -145,6 +174,12 @@ pub enum HttpError {
     /// The receiver has already stopped.
     #[error("the receiver has stopped")]
     Stopped,
+    /// The threads that encode tiers cannot be started.
+    #[error("cannot start the HTTP viewer's tier threads")]
+    Threads {
+        /// Why.
+        source: io::Error,
+    },
 }
 
 /// Configures an [`HttpViewer`]: where it listens and its limits. Every
@@ -165,6 +200,11 @@ pub struct HttpConfig {
     part_timeout: Duration,
     viewer_unsent_bytes: usize,
     snapshot_wait: Duration,
+    max_tiers: usize,
+    tier_threads: usize,
+    auto_unsent_bytes: usize,
+    by_name_wait: Duration,
+    sections: Sections,
 }
 
 impl HttpConfig {
@@ -188,6 +228,11 @@ impl HttpConfig {
             part_timeout: DEFAULT_VIEWER_PART_TIMEOUT,
             viewer_unsent_bytes: DEFAULT_VIEWER_UNSENT_BYTES,
             snapshot_wait: DEFAULT_SNAPSHOT_WAIT,
+            max_tiers: DEFAULT_MAX_TIERS_PER_STREAM,
+            tier_threads: DEFAULT_TIER_THREADS,
+            auto_unsent_bytes: DEFAULT_AUTO_UNSENT_BYTES,
+            by_name_wait: DEFAULT_BY_NAME_WAIT,
+            sections: Sections::default(),
         }
     }
 
@@ -285,6 +330,43 @@ impl HttpConfig {
         )
     }
 
+    /// Tiers a stream may have at once (default
+    /// [`DEFAULT_MAX_TIERS_PER_STREAM`]); a viewer asking for one more is
+    /// answered `503`, and an `auto` viewer stays on a tier already served.
+    pub fn max_tiers(mut self, n: usize) -> Self {
+        self.max_tiers = n;
+        self
+    }
+
+    /// Threads that encode tiers (default [`DEFAULT_TIER_THREADS`]).
+    pub fn tier_threads(mut self, n: usize) -> Self {
+        self.tier_threads = n;
+        self
+    }
+
+    /// Bytes an `auto` viewer's socket may hold that the network has not
+    /// taken yet (default [`DEFAULT_AUTO_UNSENT_BYTES`]): small, so that its
+    /// drain time measures its link and its picture's age stays low.
+    pub fn auto_unsent_bytes(mut self, bytes: usize) -> Self {
+        self.auto_unsent_bytes = bytes;
+        self
+    }
+
+    /// How long an MJPEG response by name waits for its stream to come back
+    /// after the sender went away (default [`DEFAULT_BY_NAME_WAIT`]).
+    pub fn by_name_wait(mut self, t: Duration) -> Self {
+        self.by_name_wait = t;
+        self
+    }
+
+    /// Adds a section `key` to `/stats.json`, made by `section` at each
+    /// request (`None`: left out); the binary adds `nats` this way, so that
+    /// the page and `--stats-json` give the same object.
+    pub fn stats_section(mut self, key: &str, section: StatsSection) -> Self {
+        self.sections.0.push((key.to_owned(), section));
+        self
+    }
+
     fn check(&self) -> Result<(), HttpError> {
         let bad =
             |what: &'static str, reason: &'static str| Err(HttpError::Config { what, reason });
@@ -307,6 +389,15 @@ impl HttpConfig {
         }
         if self.viewer_unsent_bytes == 0 || u32::try_from(self.viewer_unsent_bytes).is_err() {
             return bad("viewer_unsent_bytes", "must be between 1 and 4294967295");
+        }
+        if self.auto_unsent_bytes == 0 || u32::try_from(self.auto_unsent_bytes).is_err() {
+            return bad("auto_unsent_bytes", "must be between 1 and 4294967295");
+        }
+        if self.max_tiers == 0 {
+            return bad("max_tiers", "must be at least 1");
+        }
+        if self.tier_threads == 0 {
+            return bad("tier_threads", "must be at least 1");
         }
         for (what, t) in [
             ("header_timeout", self.header_timeout),
@@ -349,6 +440,130 @@ pub struct HttpStats {
     /// Connections closed because their TLS handshake failed or took
     /// longer than `tls_handshake_timeout`.
     pub tls_failures: u64,
+    /// Frames decoded to be re-encoded at tiers.
+    pub tier_decodes: u64,
+    /// Pictures encoded at tiers (one per frame per tier watched).
+    pub tier_encodes: u64,
+    /// Frames that could not be decoded or encoded for tiers.
+    pub tier_failures: u64,
+    /// Times an `auto` viewer moved to another tier.
+    pub auto_switches: u64,
+}
+
+/// The HTTP viewer's part of the stats: its counters, and per stream its
+/// viewers and tiers (`http` in `/stats.json` and in `recv --stats-json`).
+#[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
+pub struct HttpReport {
+    /// The counters.
+    #[serde(flatten)]
+    pub totals: HttpStats,
+    /// Each stream of the receiver's stats, in the same order.
+    pub per_stream: Vec<HttpStreamReport>,
+}
+
+/// One stream's viewers and tiers.
+#[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
+pub struct HttpStreamReport {
+    /// The stream's number.
+    pub id: StreamId,
+    /// MJPEG viewers of the stream now (of every tier).
+    pub viewers: u64,
+    /// The size of its newest picture, in pixels (0 before the first).
+    pub width: u32,
+    /// See `width`.
+    pub height: u32,
+    /// Frames received per second over the last few seconds (the stats'
+    /// `fps` is the average since the stream connected); `None` until two
+    /// samples a second apart are in.
+    pub recent_fps: Option<f64>,
+    /// Bits received per second over the last few seconds.
+    pub recent_bits_per_second: Option<f64>,
+    /// The tiers being encoded for it.
+    pub tiers: Vec<TierReport>,
+}
+
+/// One tier of a stream.
+#[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
+pub struct TierReport {
+    /// The JPEG quality.
+    pub quality: u8,
+    /// The width asked for, in pixels (the picture's own, when narrower).
+    pub width: u32,
+    /// MJPEG viewers of this tier now.
+    pub viewers: u64,
+    /// Pictures encoded at this tier so far: one per frame while it has
+    /// viewers, however many.
+    pub encodes: u64,
+    /// The size of its newest picture, in bytes.
+    pub bytes: Option<u64>,
+}
+
+/// The one stats object: what `/stats.json` serves and `recv
+/// --stats-json` writes. The receiver's [`ReceiverStats`] (totals and
+/// `per_stream`), the server's `time`, and the sections of whatever else
+/// runs beside the receiver: `http` (this viewer, [`HttpReport`]) and, in
+/// the binary, `nats`. Its shape is `docs/stats.schema.json`.
+#[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
+pub struct StatsDocument {
+    /// When the stats were taken, in seconds since the Unix epoch (the
+    /// pages learn the server's clock from it).
+    pub time: f64,
+    /// The receiver's stats.
+    #[serde(flatten)]
+    pub stats: ReceiverStats,
+    /// The HTTP viewer's part, when one runs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http: Option<HttpReport>,
+    /// Further sections by name (`nats`).
+    #[serde(flatten)]
+    pub sections: serde_json::Map<String, serde_json::Value>,
+}
+
+impl StatsDocument {
+    /// The document of `stats`, taken now.
+    pub fn new(stats: ReceiverStats) -> Self {
+        Self {
+            time: unix_time_us() as f64 / 1e6,
+            stats,
+            http: None,
+            sections: serde_json::Map::new(),
+        }
+    }
+
+    /// With the HTTP viewer's part.
+    pub fn with_http(mut self, http: HttpReport) -> Self {
+        self.http = Some(http);
+        self
+    }
+
+    /// With a section `key` (its value serialised; a value that does not
+    /// serialise is left out).
+    pub fn with_section(mut self, key: &str, value: &impl Serialize) -> Self {
+        if let Ok(v) = serde_json::to_value(value) {
+            self.sections.insert(key.to_owned(), v);
+        }
+        self
+    }
+}
+
+/// A section of `/stats.json` that another part of the program adds (see
+/// [`HttpConfig::stats_section`]).
+pub type StatsSection = Arc<dyn Fn() -> Option<serde_json::Value> + Send + Sync>;
+
+/// The added sections, printed by name.
+#[derive(Clone, Default)]
+struct Sections(Vec<(String, StatsSection)>);
+
+impl std::fmt::Debug for Sections {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(self.0.iter().map(|(k, _)| k))
+            .finish()
+    }
 }
 
 #[derive(Debug, Default)]
@@ -362,6 +577,7 @@ struct Counters {
     part_timeouts: AtomicU64,
     auth_failures: AtomicU64,
     tls_failures: AtomicU64,
+    auto_switches: AtomicU64,
 }
 
 /// What every task of one viewer shares.
@@ -384,6 +600,10 @@ struct State {
     cancel: CancellationToken,
     /// This viewer's log lines, rate-limited per kind.
     log: LogLimiter,
+    /// The tiers being encoded, and their threads.
+    tiers: Arc<transcode::Tiers>,
+    /// Each stream's current rates.
+    rates: rates::Rates,
 }
 
 impl std::fmt::Debug for State {
@@ -411,7 +631,61 @@ impl State {
             part_timeouts: load(&c.part_timeouts),
             auth_failures: load(&c.auth_failures),
             tls_failures: load(&c.tls_failures),
+            tier_decodes: load(&self.tiers.counters.decodes),
+            tier_encodes: load(&self.tiers.counters.encodes),
+            tier_failures: load(&self.tiers.counters.failures),
+            auto_switches: load(&c.auto_switches),
         }
+    }
+
+    fn report(&self, per_stream: &[framecast_stream::StreamStats]) -> HttpReport {
+        HttpReport {
+            totals: self.stats(),
+            per_stream: per_stream
+                .iter()
+                .map(|s| {
+                    let size = self
+                        .receiver
+                        .stream(s.id)
+                        .and_then(|h| h.latest())
+                        .map_or((0, 0), |f| (f.width(), f.height()));
+                    HttpStreamReport {
+                        id: s.id,
+                        viewers: self.viewers_of(s.id),
+                        width: size.0,
+                        height: size.1,
+                        recent_fps: self.rates.recent(s.id).map(|r| r.fps),
+                        recent_bits_per_second: self.rates.recent(s.id).map(|r| r.bits_per_second),
+                        tiers: self
+                            .tiers
+                            .stats(s.id)
+                            .into_iter()
+                            .map(|t| TierReport {
+                                quality: t.quality,
+                                width: t.width,
+                                viewers: t.viewers as u64,
+                                encodes: t.encodes,
+                                bytes: t.bytes.map(|b| b as u64),
+                            })
+                            .collect(),
+                    }
+                })
+                .collect(),
+        }
+    }
+
+    /// The stats object `/stats.json` serves.
+    fn document(&self) -> StatsDocument {
+        let stats = self.receiver.stats();
+        self.rates.sample(&stats, Instant::now());
+        let http = self.report(&stats.per_stream);
+        let mut doc = StatsDocument::new(stats).with_http(http);
+        for (key, section) in &self.config.sections.0 {
+            if let Some(v) = section() {
+                doc.sections.insert(key.clone(), v);
+            }
+        }
+        doc
     }
 
     fn viewers_of(&self, id: StreamId) -> u64 {
@@ -491,7 +765,11 @@ impl HttpViewer {
                 () = token.cancelled() => {}
             }
         });
+        let tiers = transcode::Tiers::start(config.tier_threads, config.max_tiers)
+            .map_err(|source| HttpError::Threads { source })?;
         let state = Arc::new(State {
+            tiers,
+            rates: rates::Rates::default(),
             auth,
             tls,
             cancel,
@@ -505,6 +783,12 @@ impl HttpViewer {
         });
         let app = routes::app(Arc::clone(&state));
         runtime.spawn(conn::serve(Arc::clone(&state), listener, app));
+        // The tier threads end with the viewer.
+        let closing = Arc::clone(&state);
+        runtime.spawn(async move {
+            closing.cancel.cancelled().await;
+            closing.tiers.close();
+        });
         tracing::debug!(%local_addr, "HTTP viewer listening");
         Ok(Self { local_addr, state })
     }
@@ -529,6 +813,12 @@ impl HttpViewer {
         self.state.stats()
     }
 
+    /// Its part of the stats object, for the streams of `per_stream` (the
+    /// receiver's stats, taken just before): see [`StatsDocument`].
+    pub fn report(&self, per_stream: &[framecast_stream::StreamStats]) -> HttpReport {
+        self.state.report(per_stream)
+    }
+
     /// Stops accepting connections and closes the open ones (MJPEG
     /// responses end); returns at once.
     pub fn stop(&self) {
@@ -540,6 +830,33 @@ impl Drop for HttpViewer {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// The capture time a part or snapshot gives for `frame` (`X-Timestamp`),
+/// in µs since the epoch: the sender's, when it said and it is within the
+/// receiver's trust window (not ahead of the receiver's clock by more than
+/// [`framecast_stream::limits::DEFAULT_MAX_CLOCK_SKEW`], nor older than
+/// [`framecast_stream::limits::DEFAULT_MAX_LATENCY_AGE`]); else when the receiver
+/// got it. So a sender with a wrong clock never makes a picture look
+/// minutes old or from the future.
+pub(crate) fn stamp_us(frame: &framecast_stream::Frame) -> u64 {
+    let now = unix_time_us();
+    let received = now
+        .saturating_sub(u64::try_from(frame.received().elapsed().as_micros()).unwrap_or(u64::MAX));
+    let skew = framecast_stream::limits::DEFAULT_MAX_CLOCK_SKEW.as_micros() as u64;
+    let max_age = framecast_stream::limits::DEFAULT_MAX_LATENCY_AGE.as_micros() as u64;
+    match frame.capture_time_us() {
+        Some(t) if t <= now.saturating_add(skew) && now.saturating_sub(t) <= max_age => t,
+        _ => received,
+    }
+}
+
+/// The wall clock in µs since the Unix epoch (the clock capture times are
+/// on).
+fn unix_time_us() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
 }
 
 /// A monotonic clock in milliseconds since `epoch`, for values kept in

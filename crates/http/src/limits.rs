@@ -62,3 +62,24 @@ pub const DEFAULT_HTTP_TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10)
 /// How long `GET /streams/{id}.jpg` waits for the first frame of a stream
 /// that has none yet, before answering `503`.
 pub const DEFAULT_SNAPSHOT_WAIT: Duration = Duration::from_secs(2);
+
+/// Tiers one stream may have at once (distinct `quality`/`width` pairs
+/// encoded for its viewers). A viewer asking for one more is answered
+/// `503` naming those in use; an `auto` viewer stays on a tier already
+/// served. Each tier costs one encode a frame while watched.
+pub const DEFAULT_MAX_TIERS_PER_STREAM: usize = 8;
+
+/// Threads that decode frames and encode them at the tiers viewers watch.
+/// Not the network threads: a burst of encoding delays the tiers' frames,
+/// never another connection.
+pub const DEFAULT_TIER_THREADS: usize = 2;
+
+/// Bytes an `auto` viewer's socket may hold that the network has not taken
+/// yet (`TCP_NOTSENT_LOWAT`): small, so the time a part takes to leave
+/// measures the viewer's link and its picture is never queued behind much.
+pub const DEFAULT_AUTO_UNSENT_BYTES: usize = 4 * 1024;
+
+/// How long an MJPEG response by name (`/streams/by-name/{name}.mjpg`,
+/// `/stream`) waits for its stream to come back after the sender went
+/// away, before it ends.
+pub const DEFAULT_BY_NAME_WAIT: Duration = Duration::from_secs(10);

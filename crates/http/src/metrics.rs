@@ -26,10 +26,12 @@ pub(crate) const LATENCY_BUCKETS_SECONDS: [f64; 14] = [
 ];
 
 const LATENCY: &str = "framecast_latency_seconds";
+const STREAM_LATENCY: &str = "framecast_stream_latency_seconds";
 
 /// The metrics page.
 pub(super) fn render(state: &State) -> String {
     let (stats, latency) = state.receiver.stats_with_latency();
+    state.rates.sample(&stats, std::time::Instant::now());
     let http = state.stats();
     let recorder = PrometheusBuilder::new().build_recorder();
     metrics::with_local_recorder(&recorder, || {
@@ -113,6 +115,21 @@ pub(super) fn render(state: &State) -> String {
                 "framecast_http_tls_failures_total",
                 "HTTPS connections closed because their TLS handshake failed or stalled.",
                 http.tls_failures,
+            ),
+            (
+                "framecast_http_tier_decodes_total",
+                "Frames decoded to be re-encoded at tiers (once a frame for all its tiers).",
+                http.tier_decodes,
+            ),
+            (
+                "framecast_http_tier_failures_total",
+                "Frames that could not be decoded or encoded for tiers.",
+                http.tier_failures,
+            ),
+            (
+                "framecast_http_auto_switches_total",
+                "Times a quality=auto viewer moved to another tier.",
+                http.auto_switches,
             ),
         ];
         for (name, help, value) in totals {
@@ -202,6 +219,34 @@ pub(super) fn render(state: &State) -> String {
             "framecast_stream_viewers",
             "MJPEG viewers of this stream now."
         );
+        describe_gauge!(
+            "framecast_stream_fps_recent",
+            "Frames of this stream received per second over the last few seconds."
+        );
+        describe_gauge!(
+            "framecast_stream_bitrate_recent_bits_per_second",
+            "Bits of this stream received per second over the last few seconds."
+        );
+        describe_gauge!(
+            "framecast_stream_width_pixels",
+            "The width of this stream's newest picture."
+        );
+        describe_gauge!(
+            "framecast_stream_height_pixels",
+            "The height of this stream's newest picture."
+        );
+        describe_gauge!(
+            "framecast_stream_jpeg_quality",
+            "The JPEG quality of this stream's newest picture (as its sender said, else read from its quantization tables)."
+        );
+        describe_gauge!(
+            "framecast_http_tier_viewers",
+            "MJPEG viewers of this tier of the stream now."
+        );
+        describe_counter!(
+            "framecast_http_tier_encodes_total",
+            "Pictures of this stream encoded at this tier (one a frame while watched, however many watch)."
+        );
         for s in &stats.per_stream {
             let labels = [("stream", s.id.to_string()), ("name", s.name.clone())];
             gauge!("framecast_stream_connected", &labels).set(f64::from(u8::from(s.connected)));
@@ -216,32 +261,108 @@ pub(super) fn render(state: &State) -> String {
             }
             gauge!("framecast_stream_fps", &labels).set(s.fps);
             gauge!("framecast_stream_viewers", &labels).set(state.viewers_of(s.id) as f64);
+            if let Some(r) = state.rates.recent(s.id) {
+                gauge!("framecast_stream_fps_recent", &labels).set(r.fps);
+                gauge!("framecast_stream_bitrate_recent_bits_per_second", &labels)
+                    .set(r.bits_per_second);
+            }
+            let latest = state.receiver.stream(s.id).and_then(|h| h.latest());
+            if let Some(f) = &latest {
+                gauge!("framecast_stream_width_pixels", &labels).set(f64::from(f.width()));
+                gauge!("framecast_stream_height_pixels", &labels).set(f64::from(f.height()));
+                if let Some(q) = super::quality::estimate(f.jpeg()) {
+                    gauge!("framecast_stream_jpeg_quality", &labels).set(f64::from(q));
+                }
+            }
+            for t in state.tiers.stats(s.id) {
+                let tier = super::tier::Tier {
+                    quality: t.quality,
+                    width: t.width,
+                }
+                .to_string();
+                let labels = [
+                    ("stream", s.id.to_string()),
+                    ("name", s.name.clone()),
+                    ("tier", tier),
+                ];
+                gauge!("framecast_http_tier_viewers", &labels).set(t.viewers as f64);
+                counter!("framecast_http_tier_encodes_total", &labels).absolute(t.encodes);
+            }
         }
     });
     let mut out = recorder.handle().render();
-    write_latency(&mut out, &latency);
+    write_latency(
+        &mut out,
+        LATENCY,
+        "Capture-to-shown latency of every frame that carried a trusted capture time.",
+        &[],
+        &latency,
+    );
+    let mut described = false;
+    for s in &stats.per_stream {
+        let Some(h) = state.receiver.stream(s.id) else {
+            continue;
+        };
+        let help = if described {
+            None
+        } else {
+            described = true;
+            Some(
+                "Capture-to-shown latency of this stream's frames that carried a trusted capture time.",
+            )
+        };
+        write_latency_lines(
+            &mut out,
+            STREAM_LATENCY,
+            help,
+            &[("stream", s.id.to_string()), ("name", s.name.clone())],
+            &h.latency(),
+        );
+    }
     out
 }
 
-/// Writes the latency histogram: cumulative counts at each bound of
-/// [`LATENCY_BUCKETS_SECONDS`], then `+Inf`, the sum and the count.
-fn write_latency(out: &mut String, latency: &LatencyHistogram) {
-    let labels = LabelSet::from_key_and_global(&metrics::Key::from_name(LATENCY), &IndexMap::new());
-    write_help_line(
-        out,
-        LATENCY,
-        None,
-        None,
-        "Capture-to-shown latency of every frame that carried a trusted capture time.",
+/// Writes a latency histogram: its help and type, then cumulative counts
+/// at each bound of [`LATENCY_BUCKETS_SECONDS`], `+Inf`, the sum and the
+/// count.
+fn write_latency(
+    out: &mut String,
+    name: &str,
+    help: &str,
+    labels: &[(&'static str, String)],
+    latency: &LatencyHistogram,
+) {
+    write_latency_lines(out, name, Some(help), labels, latency);
+}
+
+/// [`write_latency`], with the help and type lines only when `help` is
+/// given (one family, many label sets).
+fn write_latency_lines(
+    out: &mut String,
+    name: &str,
+    help: Option<&str>,
+    labels: &[(&'static str, String)],
+    latency: &LatencyHistogram,
+) {
+    let key = metrics::Key::from_parts(
+        name.to_owned(),
+        labels
+            .iter()
+            .map(|(k, v)| metrics::Label::new(*k, v.clone()))
+            .collect::<Vec<_>>(),
     );
-    write_type_line(out, LATENCY, None, None, "histogram");
+    let labels = LabelSet::from_key_and_global(&key, &IndexMap::new());
+    if let Some(help) = help {
+        write_help_line(out, name, None, None, help);
+        write_type_line(out, name, None, None, "histogram");
+    }
     for (bound, count) in LATENCY_BUCKETS_SECONDS
         .iter()
         .zip(cumulative_at(latency, &LATENCY_BUCKETS_SECONDS))
     {
         write_metric_line(
             out,
-            LATENCY,
+            name,
             Some("bucket"),
             &labels,
             Some(("le", bound)),
@@ -252,7 +373,7 @@ fn write_latency(out: &mut String, latency: &LatencyHistogram) {
     let count = latency.count();
     write_metric_line(
         out,
-        LATENCY,
+        name,
         Some("bucket"),
         &labels,
         Some(("le", "+Inf")),
@@ -261,14 +382,14 @@ fn write_latency(out: &mut String, latency: &LatencyHistogram) {
     );
     write_metric_line::<&str, f64>(
         out,
-        LATENCY,
+        name,
         Some("sum"),
         &labels,
         None,
         latency.sum() as f64 / 1e6,
         None,
     );
-    write_metric_line::<&str, u64>(out, LATENCY, Some("count"), &labels, None, count, None);
+    write_metric_line::<&str, u64>(out, name, Some("count"), &labels, None, count, None);
 }
 
 /// How many samples are at most each bound (seconds, increasing). A fine
@@ -305,7 +426,7 @@ mod tests {
         // ≤1 ms: 2; ≤5 ms: 3; ≤50 ms: 5; ≤2.5 s: 6; 100 s is beyond 30 s.
         assert_eq!(at, [2, 2, 3, 3, 3, 5, 5, 5, 5, 5, 6, 6, 6, 6]);
         let mut text = String::new();
-        write_latency(&mut text, &h);
+        write_latency(&mut text, LATENCY, "help", &[], &h);
         assert!(
             text.contains("# TYPE framecast_latency_seconds histogram"),
             "{text}"
@@ -331,7 +452,7 @@ mod tests {
     #[test]
     fn an_empty_histogram_renders_zeros() {
         let mut text = String::new();
-        write_latency(&mut text, &LatencyHistogram::new());
+        write_latency(&mut text, LATENCY, "help", &[], &LatencyHistogram::new());
         assert!(
             text.contains("framecast_latency_seconds_bucket{le=\"+Inf\"} 0\n"),
             "{text}"

@@ -1,20 +1,36 @@
-//! The two pages, their script and their style sheet.
+//! The pages: the camera wall (`/`), a stream's page, the login form; and
+//! their script and style sheet (`assets/`, served as they are).
 //!
-//! The pages are complete without the script (the list of streams, the live
-//! picture); the script refreshes the list and the stats from
-//! `/stats.json` once a second. Names come from senders, so they are
+//! The pages work without the script (the wall shows a snapshot per
+//! stream, the stream page the live MJPEG); the script makes the wall's
+//! tiles live, draws the stream page's picture from the MJPEG parts (so it
+//! can say how old the picture on screen is), and refreshes every figure
+//! from `/stats.json` once a second. Names come from senders, so they are
 //! escaped in HTML and set as text (never as markup) by the script; the
-//! pages' Content-Security-Policy allows scripts from this server only.
+//! pages' Content-Security-Policy allows scripts and styles from this
+//! server only, and no inline script or style.
 
 use std::fmt::Write as _;
 
 use framecast_stream::StreamHandle;
 
-/// How often the pages refresh their stats, in milliseconds.
+use super::tier::LADDER;
+
+/// How often the pages refresh their figures, in milliseconds.
 const REFRESH_MS: u32 = 1000;
 
+/// The width of a wall tile's snapshot when the page runs without its
+/// script.
+const STATIC_TILE_WIDTH: u32 = 480;
+
+/// The pages' script.
+pub(crate) const SCRIPT: &str = include_str!("../assets/viewer.js");
+
+/// The pages' style sheet.
+pub(crate) const STYLE: &str = include_str!("../assets/viewer.css");
+
 /// `s` with the characters that mean something in HTML escaped.
-fn escape(s: &str) -> String {
+pub(crate) fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
@@ -29,6 +45,26 @@ fn escape(s: &str) -> String {
     out
 }
 
+/// `name` as one path segment: everything but unreserved characters
+/// percent-encoded.
+pub(crate) fn path_segment(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    for b in name.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+    out
+}
+
+/// The stable address of a stream's page (its MJPEG and snapshot add
+/// `.mjpg` and `.jpg`): by name, so it outlives a reconnect.
+pub(crate) fn by_name(name: &str) -> String {
+    format!("/streams/by-name/{}", path_segment(name))
+}
+
 fn head(title: &str) -> String {
     format!(
         "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
@@ -39,14 +75,23 @@ fn head(title: &str) -> String {
     )
 }
 
+fn top(status: &str) -> String {
+    format!(
+        "<header class=\"top\">\n<h1><a href=\"/\">framecast</a></h1>\n\
+         <p class=\"status\" id=\"status\">{}</p>\n<p class=\"links\"><a href=\"/stats.json\">\
+         stats.json</a> · <a href=\"/metrics\">metrics</a></p>\n</header>\n",
+        escape(status)
+    )
+}
+
 /// `/login`: the access token form (no script: it works with scripts off).
-pub(super) fn login(error: Option<&str>) -> String {
+pub(crate) fn login(error: Option<&str>) -> String {
     let mut page = String::from(
         "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
          <title>log in · framecast</title>\n\
          <link rel=\"stylesheet\" href=\"/assets/viewer.css\">\n</head>\n\
-         <body data-page=\"login\">\n<header><h1>framecast</h1></header>\n<main>\n",
+         <body data-page=\"login\">\n<header class=\"top\"><h1>framecast</h1></header>\n<main>\n",
     );
     if let Some(error) = error {
         let _ = writeln!(
@@ -56,8 +101,8 @@ pub(super) fn login(error: Option<&str>) -> String {
         );
     }
     page.push_str(
-        "<form method=\"post\" action=\"/login\">\n<p>This receiver asks for its access \
-         token.</p>\n<label for=\"token\">Access token</label>\n<input id=\"token\" \
+        "<form method=\"post\" action=\"/login\">\n<p>This receiver asks for its \
+         access token.</p>\n<label for=\"token\">Access token</label>\n<input id=\"token\" \
          name=\"token\" type=\"password\" autocomplete=\"current-password\" required \
          autofocus>\n<button type=\"submit\">Watch</button>\n</form>\n</main>\n</body>\n\
          </html>\n",
@@ -65,168 +110,196 @@ pub(super) fn login(error: Option<&str>) -> String {
     page
 }
 
-/// `/`: the live streams, each linking to its page.
-pub(super) fn index(streams: &[StreamHandle]) -> String {
+fn count(n: usize) -> String {
+    match n {
+        0 => "No live streams: waiting for senders.".to_owned(),
+        1 => "1 live stream".to_owned(),
+        n => format!("{n} live streams"),
+    }
+}
+
+/// `/`: the camera wall, a tile per live stream.
+pub(crate) fn wall(streams: &[StreamHandle]) -> String {
     let mut page = head("framecast");
     let _ = write!(
         page,
-        "<body data-page=\"index\" data-refresh=\"{REFRESH_MS}\">\n<header><h1>framecast</h1>\
-         </header>\n<main>\n<p id=\"status\">{}</p>\n<ul id=\"streams\">\n",
-        match streams.len() {
-            0 => "no live streams: waiting for senders".to_owned(),
-            1 => "1 live stream".to_owned(),
-            n => format!("{n} live streams"),
-        }
+        "<body data-page=\"wall\" data-refresh=\"{REFRESH_MS}\"{}>\n{}<main>\n<div id=\"wall\">\n",
+        if streams.is_empty() {
+            " class=\"empty\""
+        } else {
+            ""
+        },
+        top(&count(streams.len()))
     );
     for s in streams {
+        let name = escape(s.name());
+        let link = by_name(s.name());
+        let size = s
+            .latest()
+            .map(|f| (f.width(), f.height()))
+            .map(|(w, h)| (format!(" width=\"{w}\" height=\"{h}\""), format!("{w}×{h}")))
+            .unwrap_or_default();
         let _ = writeln!(
             page,
-            "<li><a href=\"/streams/{id}\">{name}</a></li>",
-            id = s.id(),
-            name = escape(s.name())
+            "<a class=\"tile static\" href=\"{link}\"><div class=\"pic\"><img \
+             src=\"/streams/{id}.jpg?width={STATIC_TILE_WIDTH}&amp;quality=70\" alt=\"{name}\"{}>\
+             </div><div class=\"cap\"><h2>{name}</h2><p class=\"figures\">{}</p></div></a>",
+            size.0,
+            size.1,
+            id = s.id()
         );
     }
-    page.push_str(
-        "</ul>\n<p class=\"links\"><a href=\"/stats.json\">stats.json</a> · \
-         <a href=\"/metrics\">metrics</a></p>\n</main>\n</body>\n</html>\n",
-    );
+    page.push_str("</div>\n</main>\n</body>\n</html>\n");
     page
 }
 
-/// `/streams/{id}`: the stream live, with its stats.
-pub(super) fn stream(stream: &StreamHandle) -> String {
+/// A figure of the stream page: its label, the element the script fills,
+/// and what it means.
+fn figure(page: &mut String, label: &str, id: &str, meaning: &str) {
+    let _ = writeln!(
+        page,
+        "<dt>{label}</dt><dd><span id=\"{id}\">–</span><small>{meaning}</small></dd>"
+    );
+}
+
+/// `/streams/{id}` and `/streams/by-name/{name}`: the stream live, fitted
+/// to the window, with what each figure means and graphs of the last
+/// minutes.
+pub(crate) fn stream(stream: &StreamHandle) -> String {
     let id = stream.id();
     let name = escape(stream.name());
+    let base = by_name(stream.name());
     let mut page = head(&format!("{} · framecast", stream.name()));
     // The picture's size, when a frame has come, so the page does not
-    // jump when the first one is shown.
+    // jump when the first one is drawn.
     let size = stream
         .latest()
         .map(|f| format!(" width=\"{}\" height=\"{}\"", f.width(), f.height()))
         .unwrap_or_default();
     let _ = write!(
         page,
-        "<body data-page=\"stream\" data-stream=\"{id}\" data-refresh=\"{REFRESH_MS}\">\n<main \
-         class=\"watch\">\n<img id=\"live\" src=\"/streams/{id}.mjpg\" alt=\"{name}, \
-         live\"{size}>\n<section id=\"info\">\n<h1>{name}</h1>\n<p id=\"state\">live</p>\n\
-         <dl>\n<dt>fps</dt><dd id=\"fps\">…</dd>\n<dt>latency</dt><dd id=\"latency\">…</dd>\n\
-         <dt>dropped</dt><dd id=\"dropped\">…</dd>\n<dt>viewers</dt><dd id=\"viewers\">…</dd>\n\
-         </dl>\n<p class=\"links\"><a href=\"/\">all streams</a> · <a \
-         href=\"/streams/{id}.jpg\">snapshot</a></p>\n</section>\n</main>\n</body>\n</html>\n"
+        "<body data-page=\"stream\" data-stream=\"{id}\" data-name=\"{name}\" \
+         data-mjpg=\"{base}.mjpg\" data-refresh=\"{REFRESH_MS}\">\n{}\
+         <main class=\"watch\">\n<div id=\"stage\">\n<canvas id=\"live\" role=\"img\" \
+         aria-label=\"{name}, live\"{size}></canvas>\n<noscript><img src=\"{base}.mjpg\" \
+         alt=\"{name}, live\"{size}></noscript>\n<div class=\"controls\">\n\
+         <select id=\"tier\" aria-label=\"Picture quality\">\n\
+         <option value=\"auto\" selected>auto</option>\n\
+         <option value=\"original\">original</option>\n",
+        top(stream.name())
+    );
+    for r in LADDER.iter().skip(1) {
+        let _ = writeln!(
+            page,
+            "<option value=\"{}\">quality {}</option>",
+            r.quality, r.quality
+        );
+    }
+    page.push_str(
+        "</select>\n<button id=\"fit\" type=\"button\">Actual size</button>\n\
+         <button id=\"fullscreen\" type=\"button\">Full screen</button>\n</div>\n</div>\n\
+         <section id=\"panel\">\n",
+    );
+    let _ = writeln!(page, "<h2>{name}</h2>\n<p id=\"state\">connecting…</p>");
+    page.push_str(
+        "<h3>The last minutes</h3>\n\
+         <canvas class=\"graph\" id=\"graph-fps\" role=\"img\" aria-label=\"frames per second, \
+         last minutes\"></canvas>\n<p class=\"legend\">frames a second: <span \
+         class=\"series-a\">■ stream</span> <span class=\"series-b\">■ this page</span></p>\n\
+         <canvas class=\"graph\" id=\"graph-latency\" role=\"img\" aria-label=\"latency and \
+         picture age, last minutes\"></canvas>\n<p class=\"legend\">milliseconds: <span \
+         class=\"series-a\">■ latency to the receiver</span> <span class=\"series-b\">■ picture \
+         age here</span></p>\n<canvas class=\"graph\" id=\"graph-bitrate\" role=\"img\" \
+         aria-label=\"bitrate, last minutes\"></canvas>\n<p class=\"legend\">bits a second: \
+         <span class=\"series-a\">■ stream</span> <span class=\"series-b\">■ this page</span>\
+         </p>\n",
+    );
+    page.push_str("<h3>On this screen</h3>\n<dl class=\"figures\">\n");
+    figure(
+        &mut page,
+        "Picture age",
+        "age",
+        "How old the picture you see is: from the camera's capture to now, on the \
+         receiver's clock.",
+    );
+    figure(
+        &mut page,
+        "Frame rate",
+        "page-fps",
+        "Pictures a second reaching this page.",
+    );
+    figure(
+        &mut page,
+        "Quality",
+        "tier-now",
+        "The picture's size and JPEG quality sent to this page. Auto picks what your \
+         connection carries without falling behind.",
+    );
+    figure(
+        &mut page,
+        "Data rate",
+        "page-bitrate",
+        "What this page receives a second.",
+    );
+    figure(
+        &mut page,
+        "Skipped here",
+        "skipped",
+        "Frames of the stream this page did not get because its connection was busy: the \
+         newest is always sent next, so the picture stays fresh.",
+    );
+    page.push_str("</dl>\n<h3>The stream</h3>\n<dl class=\"figures\">\n");
+    figure(
+        &mut page,
+        "Resolution",
+        "stream-size",
+        "The size of the pictures the camera sends.",
+    );
+    figure(
+        &mut page,
+        "Frame rate",
+        "stream-fps",
+        "Pictures a second the receiver gets from the camera.",
+    );
+    figure(
+        &mut page,
+        "Bitrate",
+        "stream-bitrate",
+        "What the camera sends a second.",
+    );
+    figure(
+        &mut page,
+        "Latency",
+        "latency",
+        "From capture to the receiver (median of the recent frames).",
+    );
+    figure(
+        &mut page,
+        "Watching",
+        "viewers",
+        "People and programs watching this stream now.",
+    );
+    figure(
+        &mut page,
+        "Connected for",
+        "uptime",
+        "Since the camera's sender connected.",
+    );
+    figure(
+        &mut page,
+        "Sender",
+        "sender",
+        "What the sender is set to, and what its link carries.",
+    );
+    page.push_str("</dl>\n");
+    let _ = write!(
+        page,
+        "<p class=\"links\"><a href=\"/\">all streams</a> · <a href=\"{base}.jpg\">snapshot</a> \
+         · <a href=\"{base}.mjpg\">MJPEG</a> · stream {id}</p>\n</section>\n</main>\n</body>\n\
+         </html>\n"
     );
     page
 }
-
-/// Refreshes the list of streams (`/`) or a stream's stats
-/// (`/streams/{id}`) from `/stats.json`.
-pub(super) const SCRIPT: &str = r#""use strict";
-(() => {
-  const body = document.body;
-  const page = body.dataset.page;
-  const refresh = Number(body.dataset.refresh) || 1000;
-  const seen = new Map();
-
-  // Frames shown per second since the previous refresh.
-  function fps(s, now) {
-    const before = seen.get(s.id);
-    seen.set(s.id, { frames: s.frames, at: now });
-    if (before && now > before.at) {
-      return ((s.frames - before.frames) * 1000) / (now - before.at);
-    }
-    return s.fps;
-  }
-
-  function latency(s) {
-    const l = s.recent_latency_ms || s.latency_ms;
-    return l ? `${l.p50.toFixed(1)} ms (p99 ${l.p99.toFixed(1)} ms)` : "n/a";
-  }
-
-  function set(id, value) {
-    const el = document.getElementById(id);
-    if (el) el.textContent = value;
-  }
-
-  function showIndex(list, now) {
-    const live = list.filter((s) => s.connected);
-    const items = live.map((s) => {
-      const li = document.createElement("li");
-      const a = document.createElement("a");
-      a.href = `/streams/${s.id}`;
-      a.textContent = s.name;
-      const meta = document.createElement("span");
-      meta.className = "meta";
-      meta.textContent =
-        `${fps(s, now).toFixed(1)} fps · latency ${latency(s)} · dropped ${s.dropped}` +
-        ` · ${s.viewers} watching`;
-      li.append(a, " ", meta);
-      return li;
-    });
-    document.getElementById("streams").replaceChildren(...items);
-    set(
-      "status",
-      live.length === 0
-        ? "no live streams: waiting for senders"
-        : `${live.length} live stream${live.length === 1 ? "" : "s"}`,
-    );
-  }
-
-  function showStream(list, now) {
-    const id = Number(body.dataset.stream);
-    const s = list.find((s) => s.id === id);
-    if (!s || !s.connected) {
-      set("state", "this stream has ended");
-      return;
-    }
-    set("state", "live");
-    set("fps", fps(s, now).toFixed(1));
-    set("latency", latency(s));
-    set("dropped", `${s.dropped} (corrupt ${s.corrupt})`);
-    set("viewers", String(s.viewers));
-  }
-
-  async function tick() {
-    try {
-      const answer = await fetch("/stats.json", { cache: "no-store" });
-      // The session ended (the receiver restarted): log in again.
-      if (answer.status === 401) {
-        location.assign("/login");
-        return;
-      }
-      if (!answer.ok) throw new Error(`HTTP ${answer.status}`);
-      const list = await answer.json();
-      const now = performance.now();
-      if (page === "index") showIndex(list, now);
-      else if (page === "stream") showStream(list, now);
-    } catch (e) {
-      set(page === "index" ? "status" : "state", `cannot reach the receiver (${e.message})`);
-    }
-  }
-
-  tick();
-  setInterval(tick, refresh);
-})();
-"#;
-
-/// The pages' style.
-pub(super) const STYLE: &str = "\
-:root { color-scheme: dark; font-family: system-ui, sans-serif; }
-body { margin: 0; background: #181818; color: #e8e8e8; }
-header, main { padding: 0 1rem; }
-main.watch { display: flex; flex-wrap: wrap; align-items: flex-start; gap: 1rem; padding: 0; }
-#live { display: block; max-width: 100%; height: auto; background: #000; }
-#info { padding: 0 1rem; }
-h1 { font-size: 1.3rem; margin: 0.8rem 0; overflow-wrap: anywhere; }
-dl { display: grid; grid-template-columns: auto 1fr; gap: 0.2rem 1rem; }
-dt { color: #9a9a9a; }
-dd { margin: 0; font-variant-numeric: tabular-nums; }
-ul { padding-left: 1.2rem; }
-li { margin: 0.4rem 0; }
-a { color: #8cc4ff; }
-.meta, .links { color: #9a9a9a; }
-form { display: grid; gap: 0.6rem; max-width: 24rem; }
-input, button { font: inherit; padding: 0.4rem; }
-.error { color: #ff9a8c; }
-";
 
 #[cfg(test)]
 mod tests {
@@ -239,5 +312,32 @@ mod tests {
             "&lt;img src=x onerror=&quot;alert(&#39;1&#39;)&quot;&gt;&amp;"
         );
         assert_eq!(escape("door cam"), "door cam");
+    }
+
+    #[test]
+    fn names_become_one_path_segment() {
+        assert_eq!(by_name("door"), "/streams/by-name/door");
+        assert_eq!(
+            by_name("door cam/1?x"),
+            "/streams/by-name/door%20cam%2F1%3Fx"
+        );
+        assert_eq!(by_name("café"), "/streams/by-name/caf%C3%A9");
+    }
+
+    #[test]
+    fn pages_carry_no_inline_script_or_style() {
+        for page in [wall(&[]), login(Some("wrong")), login(None)] {
+            assert!(!page.contains("<script>"), "{page}");
+            assert!(!page.contains("style="), "{page}");
+            assert!(!page.contains("<style"), "{page}");
+            // No event-handler attribute (` onload=`, ` onerror=`, ...).
+            assert!(
+                !page.split(" on").skip(1).any(|rest| {
+                    let name: String = rest.chars().take_while(char::is_ascii_lowercase).collect();
+                    !name.is_empty() && rest[name.len()..].starts_with('=')
+                }),
+                "{page}"
+            );
+        }
     }
 }

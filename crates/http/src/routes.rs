@@ -3,17 +3,20 @@
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
+use std::time::Duration;
+
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{Path, State as Extract};
+use axum::extract::{Path, RawQuery, State as Extract};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use framecast_stream::{StreamHandle, StreamId, StreamStats};
-use serde::Serialize;
+use framecast_stream::{StreamHandle, StreamId};
 
 use super::conn::LOG_VIEWER;
-use super::mjpeg::{MjpegBody, PartClock, Viewer};
+use super::meter::Meter;
+use super::mjpeg::{MjpegBody, PartClock, Picture, Target, Viewer, tier_name};
+use super::tier::{Ask, rung_tier};
 use super::{MJPEG_BOUNDARY, State, auth, metrics, pages};
 
 /// How long a client refused for lack of room is asked to wait.
@@ -29,6 +32,9 @@ pub(super) fn app(state: Arc<State>) -> Router {
         )
         .route("/", get(index))
         .route("/streams/{file}", get(stream_file))
+        .route("/streams/by-name/{file}", get(by_name_file))
+        .route("/stream", get(single_stream))
+        .route("/snapshot", get(single_snapshot))
         .route("/stats.json", get(stats_json))
         .route("/metrics", get(metrics))
         .route("/healthz", get(healthz))
@@ -110,8 +116,73 @@ fn live_stream(state: &State, id: StreamId) -> Option<StreamHandle> {
     state.receiver.stream(id).filter(StreamHandle::is_connected)
 }
 
-async fn index(Extract(state): Extract<Arc<State>>) -> Response {
-    html(pages::index(&live(&state)))
+/// A live stream by name: the newest of that name (a sender that
+/// reconnected has a new number; the old session may linger until its
+/// timeout).
+pub(super) fn named(state: &State, name: &str) -> Option<StreamHandle> {
+    state
+        .receiver
+        .streams()
+        .into_iter()
+        .filter(|s| s.is_connected() && s.name() == name)
+        .max_by_key(StreamHandle::id)
+}
+
+/// Waits up to `wait` for a live stream named `name` (its sender
+/// reconnecting); `None` if none comes or the viewer stops.
+pub(super) async fn wait_named(
+    state: Arc<State>,
+    name: Arc<str>,
+    wait: Duration,
+) -> Option<StreamHandle> {
+    let mut changes = state.receiver.stream_changes();
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        changes.borrow_and_update();
+        if let Some(s) = named(&state, &name) {
+            return Some(s);
+        }
+        tokio::select! {
+            () = state.cancel.cancelled() => return None,
+            () = tokio::time::sleep_until(deadline) => return None,
+            changed = changes.changed() => {
+                if changed.is_err() {
+                    return None;
+                }
+            }
+        }
+    }
+}
+
+/// The connection's part clock and meter, from the request's extensions.
+type Conn = (
+    Option<axum::Extension<Arc<PartClock>>>,
+    Option<axum::Extension<Arc<Meter>>>,
+);
+
+async fn index(
+    Extract(state): Extract<Arc<State>>,
+    RawQuery(query): RawQuery,
+    clock: Option<axum::Extension<Arc<PartClock>>>,
+    meter: Option<axum::Extension<Arc<Meter>>>,
+) -> Response {
+    // mjpg-streamer's addresses, for the tools configured for it.
+    let action = query.as_deref().and_then(|q| {
+        form_urlencoded::parse(q.as_bytes())
+            .find(|(k, _)| k == "action")
+            .map(|(_, v)| v.into_owned())
+    });
+    match action.as_deref() {
+        None => html(pages::wall(&live(&state))),
+        Some("stream") => single(state, query, true, (clock, meter)).await,
+        Some("snapshot") => single(state, query, false, (clock, meter)).await,
+        Some(other) => text(
+            StatusCode::NOT_FOUND,
+            format!(
+                "unknown action {other:?}: this receiver answers action=stream and action=snapshot\n"
+            ),
+        ),
+    }
 }
 
 /// What `/streams/{file}` asks for.
@@ -137,26 +208,170 @@ fn parse_file(file: &str) -> Option<Asked> {
     id.parse().ok().map(kind)
 }
 
+/// The tier parameters of a query, or the answer refusing them.
+fn ask(query: Option<&str>) -> Result<Ask, Box<Response>> {
+    Ask::from_query(query.unwrap_or(""))
+        .map_err(|e| Box::new(text(StatusCode::BAD_REQUEST, format!("{e}\n"))))
+}
+
 async fn stream_file(
     Extract(state): Extract<Arc<State>>,
     Path(file): Path<String>,
+    RawQuery(query): RawQuery,
     clock: Option<axum::Extension<Arc<PartClock>>>,
+    meter: Option<axum::Extension<Arc<Meter>>>,
 ) -> Response {
-    match parse_file(&file) {
-        Some(Asked::Page(id)) => match live_stream(&state, id) {
-            Some(stream) => html(pages::stream(&stream)),
-            None => no_stream(id),
-        },
-        Some(Asked::Mjpeg(id)) => mjpeg(state, id, clock.map(|c| c.0)),
-        Some(Asked::Snapshot(id)) => snapshot(&state, id).await,
-        None => not_found().await,
-    }
-}
-
-fn mjpeg(state: Arc<State>, id: StreamId, clock: Option<Arc<PartClock>>) -> Response {
+    let asked = parse_file(&file);
+    let id = match asked {
+        Some(Asked::Page(id) | Asked::Mjpeg(id) | Asked::Snapshot(id)) => id,
+        None => return not_found().await,
+    };
     let Some(stream) = live_stream(&state, id) else {
         return no_stream(id);
     };
+    let ask = match ask(query.as_deref()) {
+        Ok(a) => a,
+        Err(r) => return *r,
+    };
+    match asked {
+        Some(Asked::Page(_)) => html(pages::stream(&stream)),
+        Some(Asked::Mjpeg(_)) => mjpeg(state, &stream, Target::Id, ask, (clock, meter)),
+        _ => snapshot(&state, &stream, ask).await,
+    }
+}
+
+/// `/streams/by-name/{name}`, `{name}.mjpg`, `{name}.jpg`: a stream by
+/// name. A name that itself ends in `.jpg` or `.mjpg` is the page when no
+/// stream has the shorter name.
+async fn by_name_file(
+    Extract(state): Extract<Arc<State>>,
+    Path(file): Path<String>,
+    RawQuery(query): RawQuery,
+    clock: Option<axum::Extension<Arc<PartClock>>>,
+    meter: Option<axum::Extension<Arc<Meter>>>,
+) -> Response {
+    let ask = match ask(query.as_deref()) {
+        Ok(a) => a,
+        Err(r) => return *r,
+    };
+    for (suffix, mjpg) in [(".mjpg", true), (".jpg", false)] {
+        if let Some(name) = file.strip_suffix(suffix)
+            && let Some(stream) = named(&state, name)
+        {
+            return if mjpg {
+                mjpeg(
+                    state,
+                    &stream,
+                    Target::Name(Arc::from(name)),
+                    ask,
+                    (clock, meter),
+                )
+            } else {
+                snapshot(&state, &stream, ask).await
+            };
+        }
+    }
+    match named(&state, &file) {
+        Some(stream) => html(pages::stream(&stream)),
+        None => {
+            let name = file
+                .strip_suffix(".mjpg")
+                .or_else(|| file.strip_suffix(".jpg"))
+                .unwrap_or(&file);
+            text(
+                StatusCode::NOT_FOUND,
+                format!(
+                    "no live stream named {name:?} on this receiver (is its sender running?); \
+                     /stats.json lists them\n"
+                ),
+            )
+        }
+    }
+}
+
+async fn single_stream(
+    Extract(state): Extract<Arc<State>>,
+    RawQuery(query): RawQuery,
+    clock: Option<axum::Extension<Arc<PartClock>>>,
+    meter: Option<axum::Extension<Arc<Meter>>>,
+) -> Response {
+    single(state, query, true, (clock, meter)).await
+}
+
+async fn single_snapshot(
+    Extract(state): Extract<Arc<State>>,
+    RawQuery(query): RawQuery,
+) -> Response {
+    single(state, query, false, (None, None)).await
+}
+
+/// `/stream`, `/snapshot` and mjpg-streamer's `/?action=…`: the one live
+/// stream, or the one `?name=` names.
+async fn single(state: Arc<State>, query: Option<String>, mjpg: bool, conn: Conn) -> Response {
+    let ask = match ask(query.as_deref()) {
+        Ok(a) => a,
+        Err(r) => return *r,
+    };
+    let name = query.as_deref().and_then(|q| {
+        form_urlencoded::parse(q.as_bytes())
+            .find(|(k, _)| k == "name")
+            .map(|(_, v)| v.into_owned())
+    });
+    let stream = match name {
+        Some(name) => match named(&state, &name) {
+            Some(s) => s,
+            None => {
+                return text(
+                    StatusCode::NOT_FOUND,
+                    format!(
+                        "no live stream named {name:?} on this receiver; /stats.json lists them\n"
+                    ),
+                );
+            }
+        },
+        None => {
+            let streams = live(&state);
+            match streams.as_slice() {
+                [one] => one.clone(),
+                [] => {
+                    let mut r = text(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "no live stream yet: waiting for a sender; try again\n".to_owned(),
+                    );
+                    r.headers_mut()
+                        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+                    return r;
+                }
+                many => {
+                    let names: Vec<&str> = many.iter().map(StreamHandle::name).collect();
+                    return text(
+                        StatusCode::NOT_FOUND,
+                        format!(
+                            "this receiver has {} live streams: add ?name= with one of {}\n",
+                            many.len(),
+                            names.join(", ")
+                        ),
+                    );
+                }
+            }
+        }
+    };
+    if mjpg {
+        let target = Target::Name(Arc::from(stream.name()));
+        mjpeg(state, &stream, target, ask, conn)
+    } else {
+        snapshot(&state, &stream, ask).await
+    }
+}
+
+fn mjpeg(
+    state: Arc<State>,
+    stream: &StreamHandle,
+    target: Target,
+    ask: Ask,
+    conn: Conn,
+) -> Response {
+    let id = stream.id();
     let Ok(permit) = Arc::clone(&state.viewers).try_acquire_owned() else {
         state
             .counters
@@ -181,11 +396,29 @@ fn mjpeg(state: Arc<State>, id: StreamId, clock: Option<Arc<PartClock>>) -> Resp
         );
         return response;
     };
-    // The body holds the stream's watch only: when the stream ends and
-    // the receiver lets go of it, the watch closes and the response ends.
-    let frames = stream.watch();
-    drop(stream);
-    let body = MjpegBody::new(frames, Viewer::new(state, id, permit), clock);
+    let viewer = Viewer::new(Arc::clone(&state), id, permit);
+    let (clock, meter) = conn;
+    let body = match MjpegBody::new(
+        stream,
+        target,
+        ask,
+        viewer,
+        clock.map(|c| c.0),
+        meter.map(|m| m.0),
+    ) {
+        Ok(body) => body,
+        Err(e) => {
+            let mut response = text(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("{e}; try one of those\n"),
+            );
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from_static(RETRY_AFTER_SECONDS),
+            );
+            return response;
+        }
+    };
     let mut response = dynamic(Response::new(Body::new(body)));
     let h = response.headers_mut();
     h.insert(
@@ -205,57 +438,68 @@ fn mjpeg(state: Arc<State>, id: StreamId, clock: Option<Arc<PartClock>>) -> Resp
     response
 }
 
-async fn snapshot(state: &State, id: StreamId) -> Response {
-    let Some(stream) = live_stream(state, id) else {
-        return no_stream(id);
-    };
+fn no_frame(stream: &StreamHandle) -> Response {
+    let mut response = text(
+        StatusCode::SERVICE_UNAVAILABLE,
+        format!("stream {} has no frame yet; try again later\n", stream.id()),
+    );
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    response
+}
+
+/// A stream's newest frame: the original bytes, or re-encoded at the tier
+/// asked for (`quality=auto` is the ladder's best rung under the width
+/// asked). `X-Timestamp`, `X-Sequence` and `X-Tier` as on MJPEG parts.
+async fn snapshot(state: &State, stream: &StreamHandle, ask: Ask) -> Response {
+    let wait = state.config.snapshot_wait;
     let mut frames = stream.watch();
-    drop(stream);
-    let waited =
-        tokio::time::timeout(state.config.snapshot_wait, frames.wait_for(Option::is_some)).await;
-    let frame = match waited {
+    // The watch's borrow is not held past this statement (it cannot cross
+    // an await).
+    let frame = match tokio::time::timeout(wait, frames.wait_for(Option::is_some)).await {
         Ok(Ok(frame)) => frame.clone(),
         // The stream ended, or no frame came in time.
         Ok(Err(_)) | Err(_) => None,
     };
     let Some(frame) = frame else {
-        let mut response = text(
-            StatusCode::SERVICE_UNAVAILABLE,
-            format!("stream {id} has no frame yet; try again later\n"),
-        );
-        response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-        return response;
+        return no_frame(stream);
     };
-    dynamic(
+    let tier = match ask {
+        Ask::Original => None,
+        Ask::Fixed { quality, width } => Ask::fixed_tier(quality, width, frame.width()),
+        Ask::Auto { max_width } => rung_tier(0, frame.width(), max_width),
+    };
+    let picture = match tier {
+        None => Picture::original(&frame),
+        Some(tier) => match state.tiers.snapshot(stream, tier, wait).await {
+            Ok(Some(p)) => Picture::tiered(&p),
+            Ok(None) => return no_frame(stream),
+            Err(e) => return text(StatusCode::SERVICE_UNAVAILABLE, format!("{e}\n")),
+        },
+    };
+    let mut response = dynamic(
         (
             [(header::CONTENT_TYPE, "image/jpeg")],
-            Body::from(frame.jpeg().clone()),
+            Body::from(picture.jpeg.clone()),
         )
             .into_response(),
-    )
-}
-
-/// One entry of `/stats.json`: the stream's stats and its viewers now.
-#[derive(Serialize)]
-struct StreamEntry<'a> {
-    #[serde(flatten)]
-    stats: &'a StreamStats,
-    viewers: u64,
+    );
+    let h = response.headers_mut();
+    for (name, value) in [
+        ("x-timestamp", picture.timestamp()),
+        ("x-sequence", picture.sequence.to_string()),
+        ("x-tier", tier_name(picture.tier)),
+    ] {
+        if let Ok(v) = HeaderValue::from_str(&value) {
+            h.insert(name, v);
+        }
+    }
+    response
 }
 
 async fn stats_json(Extract(state): Extract<Arc<State>>) -> Response {
-    let stats = state.receiver.stats();
-    let entries: Vec<_> = stats
-        .per_stream
-        .iter()
-        .map(|s| StreamEntry {
-            stats: s,
-            viewers: state.viewers_of(s.id),
-        })
-        .collect();
-    match serde_json::to_vec(&entries) {
+    match serde_json::to_vec(&state.document()) {
         Ok(json) => dynamic(
             (
                 [(header::CONTENT_TYPE, "application/json")],

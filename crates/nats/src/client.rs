@@ -33,6 +33,15 @@ pub(crate) enum Role {
 }
 
 impl Role {
+    /// What the client does, for the log.
+    fn doing(self) -> &'static str {
+        match self {
+            Self::Publisher => "publishing to NATS",
+            Self::Source => "receiving from NATS",
+            Self::Sender => "sending to NATS",
+        }
+    }
+
     fn client_name(self) -> &'static str {
         match self {
             Self::Publisher => "framecast receiver (publishing)",
@@ -76,6 +85,45 @@ impl Link {
     /// within its connect timeout), with its credentials and limits; must
     /// run on the runtime that will carry the client.
     pub(crate) async fn connect(url: &NatsUrl, role: Role) -> Result<Self, NatsError> {
+        Self::connect_with(url, role, false).await
+    }
+
+    /// Connects as [`connect`](Self::connect) does; but when no server of
+    /// the list answers (none is up yet), returns at once, not connected,
+    /// and keeps trying in the background with the delays it uses after a
+    /// loss, for ever, as the client does once it has been connected. A
+    /// server that answers and refuses (credentials) is still an error: no
+    /// amount of waiting fixes that.
+    pub(crate) async fn connect_or_keep_trying(
+        url: &NatsUrl,
+        role: Role,
+    ) -> Result<Self, NatsError> {
+        match Self::connect_with(url, role, false).await {
+            Err(NatsError::Connect {
+                servers,
+                reason,
+                authorization: false,
+            }) => {
+                tracing::warn!(
+                    "{}: no NATS server answers at {servers} ({reason}); trying again in the \
+                     background until one does",
+                    role.doing()
+                );
+                Self::connect_with(url, role, true).await
+            }
+            other => other,
+        }
+    }
+
+    /// With `in_background`, the first connection is made by the client's
+    /// own task (async-nats' `retry_on_initial_connect`): the client is
+    /// returned at once, and commands given meanwhile (a subscription) are
+    /// sent when it connects.
+    async fn connect_with(
+        url: &NatsUrl,
+        role: Role,
+        in_background: bool,
+    ) -> Result<Self, NatsError> {
         let limits = url.limits();
         limits.check()?;
         let servers = url.servers().join(",");
@@ -127,6 +175,9 @@ impl Link {
         }
         if let Some(token) = &url.token {
             options = options.token(token.0.clone());
+        }
+        if in_background {
+            options = options.retry_on_initial_connect();
         }
         let client = options.connect(addrs).await.map_err(|e| {
             let authorization = matches!(
@@ -226,11 +277,7 @@ async fn monitor(
     stop: CancellationToken,
     subscription_capacity: usize,
 ) {
-    let what = match role {
-        Role::Publisher => "publishing to NATS",
-        Role::Source => "receiving from NATS",
-        Role::Sender => "sending to NATS",
-    };
+    let what = role.doing();
     let mut last_server = String::new();
     // Per kind: when a line was last written, and how many left out since.
     let mut throttle: [(Option<Instant>, u64); 4] = [(None, 0); 4];

@@ -115,8 +115,10 @@ impl Publisher {
     /// # Errors
     ///
     /// [`NatsError::Subject`] for a prefix with wildcards,
-    /// [`NatsError::Connect`] when no server of the list can be connected
-    /// to, [`NatsError::Stopped`] when the receiver has stopped.
+    /// [`NatsError::Connect`] when a server refuses the credentials,
+    /// [`NatsError::Stopped`] when the receiver has stopped. When no server
+    /// answers yet, it starts all the same and keeps trying in the
+    /// background; frames are dropped for NATS (counted) until one does.
     pub fn start(receiver: &impl AsRef<ReceiverHandle>, url: &NatsUrl) -> Result<Self, NatsError> {
         let prefix = url.subject().unwrap_or(DEFAULT_PREFIX).to_owned();
         check_subject(&prefix, false)?;
@@ -128,11 +130,13 @@ impl Publisher {
         let to = url.clone();
         let link = run_on(
             runtime,
-            async move { Link::connect(&to, Role::Publisher).await },
+            // NATS not up yet is no reason not to start: frames are
+            // published once a server answers, as after a loss.
+            async move { Link::connect_or_keep_trying(&to, Role::Publisher).await },
         )
         .ok_or(NatsError::Stopped)??;
         let max_frame_len = handle.ingest().limits().max_frame_len;
-        if link.max_payload() < max_frame_len {
+        if link.is_connected() && link.max_payload() < max_frame_len {
             // Said once at start-up, at info: with stock settings (a 1 MiB
             // server limit, an 8 MiB frame limit) it is always so, and
             // frames that size are rare. A frame actually skipped is a

@@ -116,12 +116,15 @@ pub struct NatsSource {
 
 impl NatsSource {
     /// Connects to `url`'s servers and subscribes to its subject (wildcards
-    /// allowed; [`DEFAULT_SUBSCRIPTION`] when it names none).
+    /// allowed; [`DEFAULT_SUBSCRIPTION`] when it names none). When no server
+    /// answers yet, it starts all the same and keeps trying in the
+    /// background (the log says so once): the streams come once a server
+    /// is up, as they come back after a server was lost.
     ///
     /// # Errors
     ///
-    /// [`NatsError::Connect`] when no server of the list can be connected
-    /// to, [`NatsError::Subscribe`] when the subscription is refused,
+    /// [`NatsError::Connect`] when a server refuses the credentials,
+    /// [`NatsError::Subscribe`] when the subscription is refused,
     /// [`NatsError::Stopped`] when the receiver has stopped.
     pub fn start(receiver: &impl AsRef<ReceiverHandle>, url: &NatsUrl) -> Result<Self, NatsError> {
         let subscription = url.subject().unwrap_or(DEFAULT_SUBSCRIPTION).to_owned();
@@ -133,7 +136,9 @@ impl NatsSource {
         let runtime = handle.runtime().ok_or(NatsError::Stopped)?;
         let (to, subject) = (url.clone(), subscription.clone());
         let (link, subscriber) = run_on(runtime, async move {
-            let link = Link::connect(&to, Role::Source).await?;
+            // NATS not up yet is no reason not to start: the receiver runs,
+            // and takes the streams once a server answers.
+            let link = Link::connect_or_keep_trying(&to, Role::Source).await?;
             let subscribe_error =
                 |source: Box<dyn std::error::Error + Send + Sync>| NatsError::Subscribe {
                     subject: subject.clone(),
@@ -145,11 +150,14 @@ impl NatsSource {
                 .await
                 .map_err(|e| subscribe_error(Box::new(e)))?;
             // The server has the subscription once this returns: frames
-            // published from now on reach this receiver.
-            link.client
-                .flush()
-                .await
-                .map_err(|e| subscribe_error(Box::new(e)))?;
+            // published from now on reach this receiver. Not connected yet,
+            // the client sends the subscription when it connects.
+            if link.is_connected() {
+                link.client
+                    .flush()
+                    .await
+                    .map_err(|e| subscribe_error(Box::new(e)))?;
+            }
             Ok::<_, NatsError>((link, subscriber))
         })
         .ok_or(NatsError::Stopped)??;

@@ -77,7 +77,7 @@ pub(crate) fn run(args: ServeArgs) -> Result<()> {
     let run = receiver::run_receiver(receiver, quiet, None, || sender.is_finished());
     let sent = sender.shutdown();
     let recorded = attached.finish_recording();
-    receiver::finish(run, outputs.take_json(), &attached.nats)?;
+    receiver::finish(run, outputs.take_json(), &attached.nats, attached.http())?;
     if let Some(r) = recorded? {
         receiver::print_recorded(&r)?;
     }

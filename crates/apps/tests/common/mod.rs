@@ -447,25 +447,21 @@ pub fn find_pattern(png_path: &Path, size: (u32, u32)) -> Option<(u32, u32, u64)
 }
 
 /// Headless Chromium's screenshot of `url` (an 800x600 window), taken
-/// with a fresh profile in `dir`; returns the PNG's path and the finished
-/// process.
+/// three seconds after the page loaded (the stream page draws its picture
+/// from the MJPEG parts it reads, after the load), with a fresh profile in
+/// `dir`, by `tests/python/chromium_page.py` (the DevTools protocol on a
+/// pipe); returns the PNG's path and the finished process.
 pub fn chromium_screenshot(chromium: &Path, dir: &Path, url: &str) -> (std::path::PathBuf, Proc) {
     let (shot, shot_str) = path_str(dir, "shot.png");
-    let profile = dir.join("profile");
-    let mut command = Command::new(chromium);
-    command.args([
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        &format!("--user-data-dir={}", profile.display()),
-        &format!("--screenshot={shot_str}"),
-        "--window-size=800,600",
-        url,
-    ]);
+    let python = framecast_test_support::tools::python("chromium_screenshot", &["json"])
+        .expect("a Python 3 (the standard library is enough)");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/chromium_page.py");
+    let mut command = Command::new(python);
+    command
+        .arg(script)
+        .arg("--chromium")
+        .arg(chromium)
+        .args(["shot", url, &shot_str, "--wait", "3", "--size", "800x600"]);
     let mut chromium = Proc::spawn("chromium", command);
     chromium.wait_ok(TIMEOUT);
     (shot, chromium)

@@ -42,7 +42,8 @@ pub struct NatsServer {
     stopped: bool,
 }
 
-fn free_port() -> u16 {
+/// A loopback port that was free a moment ago.
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -80,8 +81,14 @@ pub fn binary(test: &str) -> Option<PathBuf> {
 impl NatsServer {
     /// One server with `config`; `None` when skipped.
     pub fn start(test: &str, config: &Config) -> Option<Self> {
+        Self::start_on(test, config, free_port())
+    }
+
+    /// One server with `config` on `port` (picked earlier, e.g. for a
+    /// client that starts before the server); `None` when skipped.
+    pub fn start_on(test: &str, config: &Config, port: u16) -> Option<Self> {
         let bin = binary(test)?;
-        let server = Self::spawn(&bin, config, None);
+        let server = Self::spawn(&bin, config, None, port);
         server.wait_ready();
         Some(server)
     }
@@ -93,7 +100,7 @@ impl NatsServer {
         let routes: Vec<u16> = (0..n).map(|_| free_port()).collect();
         let nodes: Vec<Self> = routes
             .iter()
-            .map(|&port| Self::spawn(&bin, config, Some((port, &routes))))
+            .map(|&port| Self::spawn(&bin, config, Some((port, &routes)), free_port()))
             .collect();
         for node in &nodes {
             node.wait_ready();
@@ -112,9 +119,8 @@ impl NatsServer {
         Some(nodes)
     }
 
-    fn spawn(bin: &Path, config: &Config, cluster: Option<(u16, &[u16])>) -> Self {
+    fn spawn(bin: &Path, config: &Config, cluster: Option<(u16, &[u16])>, port: u16) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let port = free_port();
         let http_port = free_port();
         let mut text = format!("listen: 127.0.0.1:{port}\nhttp: 127.0.0.1:{http_port}\n");
         if let Some(max) = config.max_payload {

@@ -472,4 +472,11 @@ impl StreamHandle {
     pub fn stats(&self) -> StreamStats {
         self.0.snapshot()
     }
+
+    /// Its capture-to-shown latency over the whole session (every frame
+    /// that carried a trusted capture time): a copy, for a per-stream
+    /// histogram (the HTTP viewer's `/metrics`).
+    pub fn latency(&self) -> LatencyHistogram {
+        lock(&self.0.latency).whole.clone()
+    }
 }
