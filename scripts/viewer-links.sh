@@ -50,6 +50,8 @@ children=()
 cleanup() {
   for p in "${children[@]}"; do kill "$p" 2> /dev/null || true; done
   wait 2> /dev/null || true
+  # FRAMECAST_KEEP_LOG=FILE keeps the receiver's log (with RUST_LOG=debug).
+  if [ -n "${FRAMECAST_KEEP_LOG:-}" ]; then cp "$work/recv.err" "$FRAMECAST_KEEP_LOG" || true; fi
   rm -rf "$work"
 }
 trap cleanup EXIT

@@ -8,7 +8,7 @@
 
 use bytes::BytesMut;
 use framecast_codec::{DecodeLimits, ImageMut, ReceiverConfig, ReceiverPipeline};
-use framecast_stream::check_frame;
+use framecast_stream::{StreamId, check_frame};
 use framecast_wire::FrameCodec;
 use libfuzzer_sys::fuzz_target;
 
@@ -25,7 +25,7 @@ fuzz_target!(|data: &[u8]| {
         loop {
             match codec.decode(&mut buf) {
                 Ok(Some(payload)) => {
-                    let Ok(frame) = check_frame(1, &name, payload, 256 * 256) else {
+                    let Ok(frame) = check_frame(StreamId::new(1), &name, payload, 256 * 256) else {
                         continue;
                     };
                     assert!(u64::from(frame.width()) * u64::from(frame.height()) <= 256 * 256);

@@ -23,7 +23,7 @@ struct StreamSample {
 impl StreamSample {
     fn of(st: &StreamStats) -> Self {
         Self {
-            id: st.id,
+            id: st.id.get(),
             name: st.name.clone(),
             frames: st.frames,
             received: st.received,
@@ -63,7 +63,7 @@ impl RateMeter {
             s.seconds,
             s.per_stream
                 .iter()
-                .map(|st| (st.id, st.frames, st.received, st.bytes))
+                .map(|st| (st.id.get(), st.frames, st.received, st.bytes))
                 .collect(),
         ));
         lines

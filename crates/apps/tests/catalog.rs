@@ -203,6 +203,11 @@ impl Drop for Server {
     }
 }
 
+/// The lab's `ecommerce.proto` as it came (its three methods), kept
+/// byte for byte from `crates/proto/proto/ecommerce.proto` before
+/// `listProducts` was added there.
+const LAB_PROTO: &str = "tests/python/lab_ecommerce.proto";
+
 fn json(text: &str) -> serde_json::Value {
     serde_json::from_str(text.trim()).unwrap_or_else(|e| panic!("{text:?} is not JSON: {e}"))
 }
@@ -421,8 +426,9 @@ fn a_stock_python_client_sees_the_same_status_codes() {
     let db = db_path(dir.path());
     let server = Server::start(&["--db", db.to_str().unwrap()]);
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    // The verbatim copy of the original lab's service definition.
-    let proto = manifest.join("../proto/proto/ecommerce.proto");
+    // The lab's service definition as it came: a client built from it is
+    // unaffected by the methods added since.
+    let proto = manifest.join(LAB_PROTO);
     let script = manifest.join("tests/python/catalog_stock_client.py");
     let work = dir.path().join("generated");
     std::fs::create_dir(&work).unwrap();
@@ -489,13 +495,122 @@ fn a_stock_python_client_sees_the_same_status_codes() {
     assert_eq!(seen["reflection.v1.services"], services);
     assert_eq!(
         seen["reflection.v1alpha.methods"],
-        serde_json::json!(["addProduct", "delProduct", "getProduct"])
+        serde_json::json!(["addProduct", "delProduct", "getProduct", "listProducts"])
     );
 
     // What the Python client added is there for the Rust CLI too.
     let id = seen["add.id"].as_str().unwrap();
     let got = json(&server.ok(&["get", id, "--json"]));
     assert_eq!(got["name"], serde_json::json!("Desk lamp"));
+}
+
+#[test]
+fn a_stock_python_client_pages_through_the_catalog() {
+    let Some(python) = python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&["--db", db_path(dir.path()).to_str().unwrap()]);
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    // The workspace's definition: the lab's three methods and listProducts.
+    let proto = manifest.join("../proto/proto/ecommerce.proto");
+    let script = manifest.join("tests/python/catalog_list_client.py");
+    let work = dir.path().join("generated");
+    std::fs::create_dir(&work).unwrap();
+    let out = Command::new(python)
+        .arg(&script)
+        .arg(&proto)
+        .arg(&server.address)
+        .arg(&work)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "the Python client failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let seen = json(&String::from_utf8(out.stdout).unwrap());
+    let ids: Vec<String> = (0..12).map(|i| format!("py-{i:02}")).collect();
+    assert_eq!(seen["added"], serde_json::json!(ids));
+    assert_eq!(
+        seen["pages"],
+        serde_json::json!([&ids[..5], &ids[5..10], &ids[10..]])
+    );
+    assert_eq!(seen["default_page"], serde_json::json!(ids));
+    assert_eq!(seen["default_page.next"], "");
+    assert_eq!(seen["default_page.prices"][1], serde_json::json!(10.25));
+    assert_eq!(seen["negative_size"], "INVALID_ARGUMENT");
+    assert_eq!(seen["bad_token"], "INVALID_ARGUMENT");
+    assert!(
+        seen["bad_token.message"]
+            .as_str()
+            .unwrap()
+            .starts_with("page_token: "),
+        "{seen}"
+    );
+    // The Rust CLI lists the same catalog, in the same order.
+    let listed = server.ok(&["list"]);
+    let listed: Vec<&str> = listed
+        .lines()
+        .map(|l| l.split("  ").next().unwrap())
+        .collect();
+    assert_eq!(listed, ids);
+}
+
+#[test]
+fn cli_lists_products_and_writes_numbers_one_way() {
+    let server = Server::start(&["--memory"]);
+    for (id, price) in [("c", "1"), ("a", "24.1"), ("b", "0"), ("d", "40")] {
+        server.ok(&[
+            "add",
+            "--name",
+            &format!("item {id}"),
+            "--price",
+            price,
+            "--id",
+            id,
+        ]);
+    }
+    assert_eq!(
+        server.ok(&["list"]),
+        "a  24.1  item a\nb  0  item b\nc  1  item c\nd  40  item d\n"
+    );
+    // Small pages, a limit, and going on after an id.
+    let out = server.cli(&["list", "--page-size", "1", "--limit", "2"]);
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "a  24.1  item a\nb  0  item b\n"
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("go on with --after b"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        server.ok(&["list", "--after", "b"]),
+        "c  1  item c\nd  40  item d\n"
+    );
+    assert_eq!(server.ok(&["list", "--after", "d"]), "");
+    // JSON: one object per line, every price written the same way, whichever
+    // command prints it.
+    let listed: Vec<serde_json::Value> = server.ok(&["list", "--json"]).lines().map(json).collect();
+    assert_eq!(listed.len(), 4);
+    let got = server.ok(&["get", "c", "--json"]);
+    let deleted = server.ok(&["del", "c", "--json"]);
+    assert_eq!(got, deleted);
+    assert_eq!(json(&got), listed[2]);
+    assert!(got.contains("\"price\":1.0"), "{got}");
+    let text = serde_json::to_string(&listed).unwrap();
+    assert!(
+        text.contains("\"price\":24.1")
+            && text.contains("\"price\":0.0")
+            && text.contains("\"price\":40.0"),
+        "{text}"
+    );
+    let err = server.fails(&["list", "--after", "a/b"]);
+    assert!(
+        err.contains("listProducts failed: INVALID_ARGUMENT: page_token: "),
+        "{err}"
+    );
 }
 
 #[test]
@@ -790,7 +905,7 @@ fn a_stock_python_client_over_tls_with_the_token() {
     let s = secured(&["localhost", "127.0.0.1", "::1"]);
     let (wrong_ca, _, _) = make_certs(&s.dir.path().join("wrong"), &["localhost"]);
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let proto = manifest.join("../proto/proto/ecommerce.proto");
+    let proto = manifest.join(LAB_PROTO);
     let script = manifest.join("tests/python/catalog_tls_client.py");
     let work = s.dir.path().join("generated");
     std::fs::create_dir(&work).unwrap();

@@ -304,3 +304,93 @@ fn sizes_are_taken_in_human_units() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("KiB, MiB"));
 }
+
+#[test]
+fn a_bare_port_is_that_port_on_this_machine_for_every_address_flag() {
+    // `recv --http 8081` once listened on 0.0.31.145:8080: a bare number
+    // is a port now, on loopback, for listening and connecting alike.
+    let (port, http_port) = (free_port(), free_port());
+    let (port_arg, http_arg) = (port.to_string(), format!(":{http_port}"));
+    let mut recv = Proc::framecast(
+        "recv",
+        &[
+            "recv",
+            "--display",
+            "none",
+            "--listen",
+            &port_arg,
+            "--http",
+            &http_arg,
+            "--count",
+            "3",
+        ],
+    );
+    let line = recv.wait_for_stderr("listening on ", TIMEOUT);
+    assert!(
+        line.ends_with(&format!("listening on 127.0.0.1:{port}")),
+        "{line}"
+    );
+    let http = recv.wait_for_stderr("HTTP viewer on ", TIMEOUT);
+    assert!(
+        http.ends_with(&format!("http://127.0.0.1:{http_port}/")),
+        "{http}"
+    );
+    let mut send = Proc::framecast(
+        "send",
+        &["send", "--to", &port_arg, "--count", "3", "--fps", "0"],
+    );
+    send.wait_ok(TIMEOUT);
+    recv.wait_ok(TIMEOUT);
+
+    // The catalog's server and client read addresses the same way.
+    let port = free_port();
+    let mut serve = Proc::framecast(
+        "catalog",
+        &[
+            "catalog",
+            "serve",
+            "--memory",
+            "--listen",
+            &format!(":{port}"),
+        ],
+    );
+    let line = serve.wait_for_stdout("listening on ", TIMEOUT);
+    assert!(
+        line.ends_with(&format!("listening on 127.0.0.1:{port}")),
+        "{line}"
+    );
+    let out = Command::new(BIN)
+        .args([
+            "catalog", "add", "--name", "lamp", "--price", "1", "--id", "l1",
+        ])
+        .args(["--server", &port.to_string()])
+        .env_remove("FRAMECAST_TOKEN")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "l1\n");
+    serve.interrupt();
+    serve.wait_ok(TIMEOUT);
+
+    // What is not an address is refused, quoting what was written.
+    for (flag, value, says) in [
+        ("--listen", "10.1", "not an IPv4 address"),
+        ("--http", "host name:80", "not a host name"),
+        ("--listen", ":99999", "out of range (0-65535)"),
+    ] {
+        let out = Command::new(BIN)
+            .args(["recv", flag, value])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{flag} {value}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains(says) && err.contains(&format!("{value:?}")),
+            "{err}"
+        );
+    }
+}

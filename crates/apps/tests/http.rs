@@ -213,7 +213,7 @@ fn metric(text: &str, name: &str) -> f64 {
         .unwrap_or_else(|| panic!("no metric {name} in\n{text}"))
 }
 
-const SMALL: &[&str] = &["--input-size", "160x120", "--size", "128x128"];
+const SMALL: &[&str] = &["--input-size", "160x160", "--size", "128x128"];
 
 #[test]
 fn every_endpoint_while_the_pattern_streams() {
@@ -456,14 +456,22 @@ fn a_slow_viewer_slows_neither_a_fast_one_nor_the_sender() {
     let dir = tempdir();
     let (send_json_path, send_json) = path_str(dir.path(), "send.json");
     let (_recv, addr, http) = start_recv_http(&[]);
-    // 400x400 frames of about 50 KB: a few fill every buffer on the way
-    // to the slow viewer.
+    // 400x400 frames (stretched) of about 50 KB: a few fill every buffer
+    // on the way to the slow viewer.
     const COUNT: u64 = 210;
     let count = COUNT.to_string();
     let mut send = send_pattern(
         addr,
         "cam",
-        &["--fps", "30", "--count", &count, "--stats-json", &send_json],
+        &[
+            "--fps",
+            "30",
+            "--count",
+            &count,
+            "--stats-json",
+            &send_json,
+            "--stretch",
+        ],
     );
     wait_live(http, 1);
 
@@ -631,7 +639,7 @@ fn headless_chromium_follows_a_token_link_to_the_live_stream() {
     let url = format!("http://{http}/streams/1?quality=original&size=actual&token={TOKEN}");
     let (shot, chromium) = chromium_screenshot(&tools[0], dir.path(), &url);
     assert!(shot.exists(), "no screenshot\n{}", chromium.stderr());
-    let (_, _, m) = find_pattern(&shot, (400, 400)).unwrap_or_else(|| {
+    let (_, _, m) = find_pattern(&shot, (400, 300)).unwrap_or_else(|| {
         panic!(
             "the screenshot does not show the pattern (kept at {})",
             keep(&shot)
@@ -648,7 +656,7 @@ fn headless_chromium_follows_a_token_link_to_the_live_stream() {
     std::fs::create_dir(&other).unwrap();
     let (shot, _) = chromium_screenshot(&tools[0], &other, &format!("http://{http}/streams/1"));
     assert!(
-        find_pattern(&shot, (400, 400)).is_none(),
+        find_pattern(&shot, (400, 300)).is_none(),
         "the pattern was shown without the token"
     );
 }
@@ -672,7 +680,7 @@ fn headless_chromium_shows_the_pattern_live() {
     let sent_before = get(http, "/stats.json").json()["per_stream"][0]["received"]
         .as_u64()
         .unwrap();
-    let (x, y, m) = find_pattern(&shot, (400, 400)).unwrap_or_else(|| {
+    let (x, y, m) = find_pattern(&shot, (400, 300)).unwrap_or_else(|| {
         panic!(
             "the screenshot does not show the pattern (kept at {})",
             keep(&shot)
@@ -739,7 +747,7 @@ fn the_demo_serves_its_stream_too() {
     let id = list[0]["id"].as_u64().unwrap();
     let snap = get(http, &format!("/streams/{id}.jpg"));
     assert_eq!(snap.status, 200);
-    pattern_marker(&snap.body, (400, 400));
+    pattern_marker(&snap.body, (400, 300));
     demo.interrupt();
     demo.wait_ok(TIMEOUT);
 }
@@ -885,7 +893,7 @@ fn an_https_viewer_with_a_token_lets_in_only_who_has_it() {
     ));
     assert_eq!(parts.len(), 3);
     for part in &parts {
-        pattern_marker(part, (400, 400));
+        pattern_marker(part, (400, 300));
     }
     let snapshot = fetch(&client, &format!("{base}/streams/1.jpg"), &with_token);
     assert_eq!(snapshot.status, 200);

@@ -134,6 +134,8 @@ fn framecast_send_legacy_feeds_an_original_style_receiver() {
             "10",
             "--fps",
             "30",
+            // Exactly 400x400, as the original client sent.
+            "--stretch",
         ],
     );
     send.wait_ok(TIMEOUT);
@@ -150,6 +152,45 @@ fn framecast_send_legacy_feeds_an_original_style_receiver() {
     let frames = mjpeg_frames(&out_path);
     assert_eq!(frames.len(), 10);
     let markers: Vec<u64> = frames.iter().map(|f| marker(f)).collect();
+    assert_eq!(markers, (0..10).collect::<Vec<_>>());
+}
+
+/// By default a sender keeps the picture's shape: the original server takes
+/// the 4:3 pattern as 400x300 frames, decodes and shows them all.
+#[test]
+fn an_original_style_receiver_takes_frames_that_keep_their_shape() {
+    let Some(python) = python() else { return };
+    let dir = tempdir();
+    let (out_path, out) = path_str(dir.path(), "received.mjpeg");
+    let mut server = Command::new(&python);
+    server.arg(script("legacy_server.py")).args(["10", &out]);
+    let mut server = Proc::spawn("legacy_server.py", server);
+    let line = server.wait_for_stdout("listening on ", TIMEOUT);
+    let port = line.trim().rsplit(' ').next().unwrap().to_owned();
+    let to = format!("127.0.0.1:{port}");
+    let mut send = Proc::framecast(
+        "send",
+        &[
+            "send",
+            "--to",
+            &to,
+            "--framing",
+            "legacy",
+            "--count",
+            "10",
+            "--fps",
+            "30",
+        ],
+    );
+    send.wait_ok(TIMEOUT);
+    server.wait_ok(TIMEOUT);
+    let report = server.stdout();
+    let report: serde_json::Value = serde_json::from_str(report.lines().last().unwrap()).unwrap();
+    assert_eq!(report["frames"], 10, "{report}");
+    for shape in report["shapes"].as_array().unwrap() {
+        assert_eq!(shape, &serde_json::json!([300, 400, 3]), "{report}");
+    }
+    let markers: Vec<u64> = mjpeg_frames(&out_path).iter().map(|f| marker(f)).collect();
     assert_eq!(markers, (0..10).collect::<Vec<_>>());
 }
 

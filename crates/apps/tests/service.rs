@@ -145,7 +145,8 @@ fn serve_is_one_process_from_source_to_opencv_and_chromium() {
         framecast_codec::probe_jpeg(&jpeg)
             .map(|i| (i.width, i.height))
             .ok(),
-        Some((400, 400))
+        // The pattern's 4:3 in the 400x400 box, at its own shape.
+        Some((400, 300))
     );
     let (status, metrics) = get(http, "/metrics");
     assert_eq!(status, 200);
@@ -173,9 +174,9 @@ print(frames[0].shape[1], frames[0].shape[0], len(frames))
         opencv.args(["-c", script, &url, &first_s, &last_s]);
         let mut opencv = Proc::spawn("opencv", opencv);
         opencv.wait_ok(TIMEOUT);
-        assert_eq!(opencv.stdout().trim(), "400 400 15", "{}", opencv.stderr());
-        let (_, _, a) = find_pattern(&first, (400, 400)).expect("the pattern in OpenCV's frame");
-        let (_, _, b) = find_pattern(&last, (400, 400)).expect("the pattern in OpenCV's frame");
+        assert_eq!(opencv.stdout().trim(), "400 300 15", "{}", opencv.stderr());
+        let (_, _, a) = find_pattern(&first, (400, 300)).expect("the pattern in OpenCV's frame");
+        let (_, _, b) = find_pattern(&last, (400, 300)).expect("the pattern in OpenCV's frame");
         assert!(b > a, "OpenCV read frames {a} then {b}: not live");
     }
 
@@ -190,7 +191,7 @@ print(frames[0].shape[1], frames[0].shape[0], len(frames))
         );
         assert!(shot.exists(), "no screenshot\n{}", chromium.stderr());
         assert!(
-            find_pattern(&shot, (400, 400)).is_some(),
+            find_pattern(&shot, (400, 300)).is_some(),
             "the screenshot does not show the pattern (kept at {})",
             keep(&shot)
         );
@@ -521,4 +522,43 @@ fn the_unit_files_pass_systemd_analyze_verify() {
         !stderr.lines().any(|l| l.contains("framecast")),
         "systemd-analyze verify warned:\n{stderr}"
     );
+}
+
+#[test]
+fn serve_takes_other_senders_on_its_stream_port() {
+    let (mut serve, addr) = start_recv_raw(
+        "serve",
+        &[
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--http",
+            "127.0.0.1:0",
+            "--size",
+            "160x120",
+            "--name",
+            "desk",
+        ],
+    );
+    let http = http_addr(&mut serve);
+    let to = addr.to_string();
+    let mut send = Proc::framecast(
+        "send",
+        &[
+            "send", "--to", &to, "--name", "door", "--size", "160x120", "--count", "30", "--quiet",
+        ],
+    );
+    send.wait_ok(TIMEOUT);
+    let list = wait_streams(http, "both streams", |l| {
+        live(l, "desk") && stream(l, "door").and_then(|s| s["received"].as_u64()) == Some(30)
+    });
+    // The served stream is in memory; the other came over TCP.
+    assert_eq!(stream(&list, "desk").unwrap()["peer"], "0.0.0.0:0");
+    let door_peer = stream(&list, "door").unwrap()["peer"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(door_peer.starts_with("127.0.0.1:"), "{door_peer}");
+    signal(&serve, "TERM");
+    serve.wait_ok(TIMEOUT);
 }

@@ -18,7 +18,9 @@ use framecast_proto::video::Video;
 use prost::Message;
 
 /// Small, fast pattern frames.
-const PATTERN_ARGS: &[&str] = &["--input-size", "160x120", "--size", "128x128"];
+/// (Square, so the pictures are sent at exactly 128x128 with their shape
+/// kept.)
+const PATTERN_ARGS: &[&str] = &["--input-size", "160x160", "--size", "128x128"];
 
 fn send_args<'a>(addr: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
     let mut args = vec!["send", "--to", addr];
@@ -559,7 +561,38 @@ fn mjpeg_file_at_another_size_is_decoded_scaled_and_re_encoded() {
     let sent = read_json(&send_json_path);
     assert_eq!(sent["sent"], 5, "{sent}");
     assert_eq!(sent["passthrough"], 0, "{sent}");
+    // 4:3 in a 128x128 box: its own shape.
     let frames = mjpeg_frames(&rec_path);
     assert!(!frames.is_empty());
-    check_pattern_recording(&frames, (128, 128), 5);
+    check_pattern_recording(&frames, (128, 96), 5);
+}
+
+#[test]
+fn pictures_keep_their_shape_unless_stretched() {
+    let dir = tempdir();
+    let (_, rec) = path_str(dir.path(), "{name}.mjpeg");
+    let (mut recv, addr) = start_recv(&["--record", &rec, "--count", "9"]);
+    let addr = addr.to_string();
+    // The default --size is 400x400: a 4:3 and a 16:9 source fit inside it
+    // at their own shape; --stretch fills it, as the original programs did.
+    for (name, input, extra) in [
+        ("four-three", "640x480", None),
+        ("sixteen-nine", "1280x720", None),
+        ("stretched", "640x480", Some("--stretch")),
+    ] {
+        let mut args = send_args(&addr, &["--input-size", input, "--name", name]);
+        args.extend_from_slice(&["--count", "3", "--fps", "0"]);
+        args.extend(extra);
+        Proc::framecast(name, &args).wait_ok(TIMEOUT);
+    }
+    recv.wait_ok(TIMEOUT);
+    for (name, size) in [
+        ("four-three", (400, 300)),
+        ("sixteen-nine", (400, 225)),
+        ("stretched", (400, 400)),
+    ] {
+        let frames = mjpeg_frames(&dir.path().join(format!("{name}.mjpeg")));
+        assert_eq!(frames.len(), 3, "{name}");
+        check_pattern_recording(&frames, size, 3);
+    }
 }

@@ -13,7 +13,9 @@ use std::time::{Duration, Instant};
 use common::*;
 
 /// Small, fast pattern frames, as in the other end-to-end tests.
-const PATTERN_ARGS: &[&str] = &["--input-size", "160x120", "--size", "128x128"];
+/// (Square, so the pictures are sent at exactly 128x128 with their shape
+/// kept.)
+const PATTERN_ARGS: &[&str] = &["--input-size", "160x160", "--size", "128x128"];
 
 fn send(name: &str, args: &[&str]) -> Proc {
     let mut all = vec!["send"];

@@ -69,9 +69,6 @@ pub use framecast_image::{ImageBuf, ImageError, ImageRef, JpegInfo, Picture, Pix
 pub use limits::{
     DEFAULT_MAX_CACHED_BYTES, DEFAULT_MAX_JPEG_BYTES, DEFAULT_MAX_SIDE, SourceLimits,
 };
-/// The former name of [`SourceLimits`] (three crates had a `Limits`).
-#[deprecated(since = "0.1.0", note = "renamed to `SourceLimits`")]
-pub type Limits = SourceLimits;
 pub use mjpeg::{JpegSpan, MjpegFileSource, MjpegIndex};
 pub use pace::{DEFAULT_MAX_LAG_PERIODS, Paced, Pacer};
 pub use pattern::{MARKER_COLUMNS, MARKER_ROWS, Pattern, PatternSource, decode_marker};

@@ -10,7 +10,10 @@
 use std::{borrow::Cow, error::Error as _, io, time::Duration};
 
 use framecast_net::HostPort;
-use framecast_proto::ecommerce::{Product, ProductId, product_info_client::ProductInfoClient};
+use framecast_proto::ecommerce::{
+    ListProductsRequest, ListProductsResponse, Product, ProductId,
+    product_info_client::ProductInfoClient,
+};
 use framecast_tls::{HandshakeFailure, Token};
 use tonic::{
     Status,
@@ -193,6 +196,28 @@ impl CatalogClient {
         });
         let result = self.client.del_product(request).await;
         self.answer("delProduct", result)
+    }
+
+    /// `listProducts`: one page of products in id order, going on after
+    /// `page_token` (empty: from the start), at most `page_size` of them
+    /// (0: the server's default). The answer's `next_page_token` is empty
+    /// on the last page.
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError`]; `INVALID_ARGUMENT` for a negative size or a token
+    /// the server did not make.
+    pub async fn list(
+        &mut self,
+        page_size: i32,
+        page_token: &str,
+    ) -> Result<ListProductsResponse, ClientError> {
+        let request = self.request(ListProductsRequest {
+            page_size,
+            page_token: page_token.to_owned(),
+        });
+        let result = self.client.list_products(request).await;
+        self.answer("listProducts", result)
     }
 
     fn request<T>(&self, message: T) -> tonic::Request<T> {

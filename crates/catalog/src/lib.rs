@@ -45,10 +45,13 @@
 //! # }
 //! ```
 
+// docs.rs labels each feature-gated item with its feature.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 
 mod auth;
 #[cfg(feature = "client")]
+#[cfg_attr(docsrs, doc(cfg(feature = "client")))]
 pub mod client;
 mod conn;
 mod deadline;
@@ -65,9 +68,6 @@ mod util;
 pub use async_trait::async_trait;
 pub use error::{ServeError, StoreError};
 pub use limits::RequestLimits;
-/// The former name of [`RequestLimits`] (three crates had a `Limits`).
-#[deprecated(since = "0.1.0", note = "renamed to `RequestLimits`")]
-pub type Limits = RequestLimits;
 pub use pg_store::{
     DEFAULT_CONNECT_TIMEOUT, DEFAULT_POOL_SIZE, DEFAULT_POOL_WAIT_TIMEOUT, PostgresOptions,
     PostgresStore, SCHEMA_VERSION,

@@ -9,6 +9,13 @@ pub const DEFAULT_MAX_ID_BYTES: usize = 128;
 pub const DEFAULT_MAX_NAME_BYTES: usize = 256;
 /// Default for [`RequestLimits::max_description_bytes`]: 4096 bytes.
 pub const DEFAULT_MAX_DESCRIPTION_BYTES: usize = 4096;
+/// Default for [`RequestLimits::default_page_size`]: 100 products.
+pub const DEFAULT_PAGE_SIZE: usize = 100;
+/// Default for [`RequestLimits::max_page_size`]: 1000 products.
+pub const DEFAULT_MAX_PAGE_SIZE: usize = 1000;
+/// Default for [`RequestLimits::max_page_bytes`]: 1 MiB, a quarter of the
+/// 4 MiB a stock gRPC client accepts in one answer.
+pub const DEFAULT_MAX_PAGE_BYTES: usize = 1 << 20;
 
 /// Caps on the strings of a product, in bytes of UTF-8.
 ///
@@ -25,6 +32,15 @@ pub struct RequestLimits {
     pub max_name_bytes: usize,
     /// Longest product description.
     pub max_description_bytes: usize,
+    /// How many products a `listProducts` page holds when the request asks
+    /// for 0.
+    pub default_page_size: usize,
+    /// The most products one `listProducts` page holds; a request for more
+    /// gets this many.
+    pub max_page_size: usize,
+    /// The most bytes of encoded products one `listProducts` page holds; a
+    /// page ends early (with a token for the next) rather than exceed it.
+    pub max_page_bytes: usize,
 }
 
 impl Default for RequestLimits {
@@ -33,7 +49,26 @@ impl Default for RequestLimits {
             max_id_bytes: DEFAULT_MAX_ID_BYTES,
             max_name_bytes: DEFAULT_MAX_NAME_BYTES,
             max_description_bytes: DEFAULT_MAX_DESCRIPTION_BYTES,
+            default_page_size: DEFAULT_PAGE_SIZE,
+            max_page_size: DEFAULT_MAX_PAGE_SIZE,
+            max_page_bytes: DEFAULT_MAX_PAGE_BYTES,
         }
+    }
+}
+
+/// The number of products a `listProducts` page asks for, as served:
+/// `page_size` 0 is the default, more than the maximum is the maximum, and
+/// a negative one is refused with `INVALID_ARGUMENT`.
+pub fn page_size(page_size: i32, limits: &RequestLimits) -> Result<usize, Status> {
+    match usize::try_from(page_size) {
+        Ok(0) => Ok(limits
+            .default_page_size
+            .clamp(1, limits.max_page_size.max(1))),
+        Ok(n) => Ok(n.min(limits.max_page_size.max(1))),
+        Err(_) => Err(invalid(
+            "page_size",
+            format!("must be zero or more; got {page_size}"),
+        )),
     }
 }
 
@@ -175,6 +210,17 @@ mod tests {
         assert!(check_product(&p, &limits).is_err());
         p.name = "abc".into();
         check_product(&p, &limits).unwrap();
+    }
+
+    #[test]
+    fn page_sizes_are_defaulted_and_capped() {
+        let limits = RequestLimits::default();
+        assert_eq!(page_size(0, &limits).unwrap(), DEFAULT_PAGE_SIZE);
+        assert_eq!(page_size(7, &limits).unwrap(), 7);
+        assert_eq!(page_size(i32::MAX, &limits).unwrap(), DEFAULT_MAX_PAGE_SIZE);
+        let status = page_size(-1, &limits).unwrap_err();
+        assert_eq!(status.code(), Code::InvalidArgument);
+        assert_eq!(status.message(), "page_size: must be zero or more; got -1");
     }
 
     #[test]

@@ -225,8 +225,9 @@ impl fmt::Debug for PostgresStore {
     }
 }
 
+/// The product in column `product` of `row`.
 fn decode(id: &str, row: &Row) -> Result<Product, StoreError> {
-    let bytes: &[u8] = row.get(0);
+    let bytes: &[u8] = row.get("product");
     Product::decode(bytes).map_err(|source| StoreError::Corrupt {
         id: id.to_owned(),
         source,
@@ -295,6 +296,24 @@ impl ProductStore for PostgresStore {
             .map_err(pg_error)?;
         let n: i64 = row.get(0);
         Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    async fn list(&self, after: &str, limit: usize) -> Result<Vec<Product>, StoreError> {
+        let client = self.client().await?;
+        // The primary key's index in the database's collation: each page is
+        // a range scan, whatever the table's size.
+        let statement = client
+            .prepare_cached(
+                "SELECT id, product FROM framecast_products WHERE id > $1 ORDER BY id LIMIT $2",
+            )
+            .await
+            .map_err(pg_error)?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = client
+            .query(&statement, &[&after, &limit])
+            .await
+            .map_err(pg_error)?;
+        rows.iter().map(|row| decode(row.get("id"), row)).collect()
     }
 }
 

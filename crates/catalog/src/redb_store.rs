@@ -216,6 +216,26 @@ impl Inner {
         let table = txn.open_table(PRODUCTS).map_err(StoreError::db)?;
         table.len().map_err(StoreError::db)
     }
+
+    fn list(&self, after: &str, limit: usize) -> Result<Vec<Product>, StoreError> {
+        let txn = self.db.begin_read().map_err(StoreError::db)?;
+        let table = txn.open_table(PRODUCTS).map_err(StoreError::db)?;
+        let from = if after.is_empty() {
+            std::ops::Bound::Unbounded
+        } else {
+            std::ops::Bound::Excluded(after)
+        };
+        let mut products = Vec::with_capacity(limit.min(1024));
+        for entry in table
+            .range::<&str>((from, std::ops::Bound::Unbounded))
+            .map_err(StoreError::db)?
+            .take(limit)
+        {
+            let (id, value) = entry.map_err(StoreError::db)?;
+            products.push(decode(id.value(), value.value())?);
+        }
+        Ok(products)
+    }
 }
 
 #[async_trait]
@@ -243,6 +263,11 @@ impl ProductStore for RedbStore {
 
     async fn count(&self) -> Result<u64, StoreError> {
         self.blocking(Inner::count).await
+    }
+
+    async fn list(&self, after: &str, limit: usize) -> Result<Vec<Product>, StoreError> {
+        let after = after.to_owned();
+        self.blocking(move |inner| inner.list(&after, limit)).await
     }
 }
 

@@ -3,6 +3,7 @@
 
 use std::{fmt, future::Future, io, net::SocketAddr, pin::pin, sync::Arc, time::Duration};
 
+use framecast_net::Acceptor;
 use framecast_proto::ecommerce::{FILE_DESCRIPTOR_SET, product_info_server::ProductInfoServer};
 use framecast_tls::{HandshakeFailure, Token};
 use tokio::{
@@ -335,20 +336,13 @@ async fn accept_loop(
     config: ServerConfig,
     conns: mpsc::Sender<Conn>,
 ) {
-    let mut backoff = Duration::from_millis(5);
+    let mut acceptor = Acceptor::new(listener);
     loop {
-        let accepted = tokio::select! {
-            accepted = listener.accept() => accepted,
-            () = conns.closed() => return,
-        };
-        let (tcp, peer) = match accepted {
-            Ok(accepted) => {
-                backoff = Duration::from_millis(5);
-                accepted
-            }
-            Err(e) => {
-                // Out of file descriptors (EMFILE/ENFILE) is the one error an
-                // attacker can cause; free one by closing an idle connection.
+        let (tcp, peer) = tokio::select! {
+            accepted = acceptor.accept(|e| {
+                // Out of file descriptors (EMFILE/ENFILE) is the one error
+                // an attacker can cause; free one by closing an idle
+                // connection.
                 let freed = registry.evict_one();
                 if let Some(held) = registry.accept_log.allow() {
                     tracing::warn!(
@@ -358,10 +352,8 @@ async fn accept_loop(
                         "cannot accept a connection; lower max connections below the open-file limit"
                     );
                 }
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(Duration::from_secs(1));
-                continue;
-            }
+            }) => accepted,
+            () = conns.closed() => return,
         };
         let _ = tcp.set_nodelay(true);
         let Some(slot) = registry.admit(peer).await else {

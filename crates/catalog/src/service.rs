@@ -2,12 +2,15 @@
 
 use std::{fmt, sync::Arc};
 
-use framecast_proto::ecommerce::{Product, ProductId, product_info_server::ProductInfo};
+use framecast_proto::ecommerce::{
+    ListProductsRequest, ListProductsResponse, Product, ProductId, product_info_server::ProductInfo,
+};
+use prost::Message;
 use tonic::{Request, Response, Status};
 
 use crate::{
     ProductStore, RequestLimits, StoreError,
-    limits::{check_id, check_product},
+    limits::{check_id, check_product, page_size},
     throttle::Throttle,
 };
 
@@ -25,6 +28,13 @@ type IdSource = Arc<dyn Fn() -> String + Send + Sync>;
 ///   `ALREADY_EXISTS`.
 /// - `getProduct` returns the product, or `NOT_FOUND` naming the id.
 /// - `delProduct` removes the product and returns it, or `NOT_FOUND`.
+/// - `listProducts` returns a page of products in id order (see
+///   [`ProductStore::list`]) and the token of the next page: `page_size` 0
+///   is [`RequestLimits::default_page_size`], more than
+///   [`RequestLimits::max_page_size`] is that many, and a page ends early
+///   rather than hold more than [`RequestLimits::max_page_bytes`]. The
+///   token is the last id of the page; one that is not a valid id is
+///   refused with `INVALID_ARGUMENT` naming `page_token`.
 /// - Bad input is refused with `INVALID_ARGUMENT` naming the field (`id`,
 ///   `name`, `description`, `price`, or `value` for a `ProductID`); a full
 ///   store gives `RESOURCE_EXHAUSTED`; a storage failure gives `INTERNAL` and
@@ -192,6 +202,44 @@ impl<S: ProductStore> ProductInfo for ProductInfoService<S> {
             Ok(None) => Err(not_found(&id)),
             Err(e) => Err(store_status(e)),
         }
+    }
+
+    async fn list_products(
+        &self,
+        request: Request<ListProductsRequest>,
+    ) -> Result<Response<ListProductsResponse>, Status> {
+        let request = request.into_inner();
+        let size = page_size(request.page_size, &self.limits)?;
+        if !request.page_token.is_empty() {
+            check_id(&request.page_token, "page_token", &self.limits)?;
+        }
+        // One more than asked: whether it comes says whether there is a
+        // next page.
+        let mut products = self
+            .store
+            .list(&request.page_token, size.saturating_add(1))
+            .await
+            .map_err(store_status)?;
+        let mut bytes = 0;
+        let mut fit = 0;
+        for product in products.iter().take(size) {
+            bytes += product.encoded_len();
+            // At least one product, so that every page moves on.
+            if fit > 0 && bytes > self.limits.max_page_bytes {
+                break;
+            }
+            fit += 1;
+        }
+        let more = products.len() > fit;
+        products.truncate(fit);
+        let next_page_token = match products.last() {
+            Some(last) if more => last.id.clone(),
+            _ => String::new(),
+        };
+        Ok(Response::new(ListProductsResponse {
+            products,
+            next_page_token,
+        }))
     }
 
     async fn del_product(&self, request: Request<ProductId>) -> Result<Response<Product>, Status> {

@@ -1,7 +1,8 @@
 //! The [`ProductStore`] trait and the in-memory [`MemoryStore`].
 
 use std::{
-    collections::{HashMap, hash_map::Entry},
+    collections::{BTreeMap, btree_map::Entry},
+    ops::Bound,
     sync::{Arc, PoisonError, RwLock},
 };
 
@@ -48,6 +49,9 @@ pub const DEFAULT_MAX_PRODUCTS: u64 = 1_000_000;
 ///     async fn count(&self) -> Result<u64, StoreError> {
 ///         self.inner.count().await
 ///     }
+///     async fn list(&self, after: &str, limit: usize) -> Result<Vec<Product>, StoreError> {
+///         self.inner.list(after, limit).await
+///     }
 /// }
 /// # let _ = Counting { inner: MemoryStore::new(), reads: Default::default() };
 /// ```
@@ -69,6 +73,13 @@ pub trait ProductStore: Send + Sync + 'static {
 
     /// Returns how many products the store holds.
     async fn count(&self) -> Result<u64, StoreError>;
+
+    /// Returns at most `limit` products whose ids come after `after` (all
+    /// of them when `after` is empty), in id order: byte order, or for
+    /// [`PostgresStore`](crate::PostgresStore) the database's collation.
+    /// Calling it again with the last id returned pages through the whole
+    /// store, each product once, even while others are added or removed.
+    async fn list(&self, after: &str, limit: usize) -> Result<Vec<Product>, StoreError>;
 }
 
 #[async_trait]
@@ -84,6 +95,9 @@ impl<T: ProductStore + ?Sized> ProductStore for Arc<T> {
     }
     async fn count(&self) -> Result<u64, StoreError> {
         (**self).count().await
+    }
+    async fn list(&self, after: &str, limit: usize) -> Result<Vec<Product>, StoreError> {
+        (**self).list(after, limit).await
     }
 }
 
@@ -101,16 +115,20 @@ impl<T: ProductStore + ?Sized> ProductStore for Box<T> {
     async fn count(&self) -> Result<u64, StoreError> {
         (**self).count().await
     }
+    async fn list(&self, after: &str, limit: usize) -> Result<Vec<Product>, StoreError> {
+        (**self).list(after, limit).await
+    }
 }
 
-/// A [`ProductStore`] in a hash map: fast, and gone when the process exits.
+/// A [`ProductStore`] in an ordered map: fast, and gone when the process
+/// exits.
 ///
 /// It never blocks on I/O; its methods complete at once. It holds at most [`DEFAULT_MAX_PRODUCTS`] products unless built with
 /// [`with_max_products`](Self::with_max_products); an insert beyond that
 /// fails with [`StoreError::Full`].
 #[derive(Debug)]
 pub struct MemoryStore {
-    products: RwLock<HashMap<String, Product>>,
+    products: RwLock<BTreeMap<String, Product>>,
     max_products: u64,
 }
 
@@ -123,7 +141,7 @@ impl MemoryStore {
     /// An empty store holding at most `max_products` products.
     pub fn with_max_products(max_products: u64) -> Self {
         Self {
-            products: RwLock::new(HashMap::new()),
+            products: RwLock::new(BTreeMap::new()),
             max_products,
         }
     }
@@ -176,6 +194,20 @@ impl ProductStore for MemoryStore {
         let products = self.products.read().unwrap_or_else(PoisonError::into_inner);
         Ok(products.len() as u64)
     }
+
+    async fn list(&self, after: &str, limit: usize) -> Result<Vec<Product>, StoreError> {
+        let products = self.products.read().unwrap_or_else(PoisonError::into_inner);
+        let from = if after.is_empty() {
+            Bound::Unbounded
+        } else {
+            Bound::Excluded(after)
+        };
+        Ok(products
+            .range::<str, _>((from, Bound::Unbounded))
+            .take(limit)
+            .map(|(_, p)| p.clone())
+            .collect())
+    }
 }
 
 #[cfg(test)]
@@ -203,6 +235,21 @@ mod tests {
         assert!(matches!(err, StoreError::AlreadyExists { .. }), "{err}");
         store.remove("a").await.unwrap();
         store.insert(&product("c")).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn lists_page_through_in_id_order() {
+        let store = MemoryStore::new();
+        for id in ["b", "a", "d", "c", "B"] {
+            store.insert(&product(id)).await.unwrap();
+        }
+        let ids = |page: Vec<Product>| page.into_iter().map(|p| p.id).collect::<Vec<_>>();
+        assert_eq!(ids(store.list("", 2).await.unwrap()), ["B", "a"]);
+        assert_eq!(ids(store.list("a", 2).await.unwrap()), ["b", "c"]);
+        assert_eq!(ids(store.list("c", 2).await.unwrap()), ["d"]);
+        assert!(store.list("d", 2).await.unwrap().is_empty());
+        // The id paged from need not exist any more.
+        assert_eq!(ids(store.list("bb", 9).await.unwrap()), ["c", "d"]);
     }
 
     #[tokio::test]

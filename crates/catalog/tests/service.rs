@@ -17,7 +17,9 @@ use framecast_catalog::{
     MemoryStore, PostgresOptions, PostgresStore, ProductInfoService, ProductStore, RedbStore,
     RequestLimits, ServerConfig, StoreError, async_trait, serve,
 };
-use framecast_proto::ecommerce::{Product, ProductId, product_info_client::ProductInfoClient};
+use framecast_proto::ecommerce::{
+    ListProductsRequest, Product, ProductId, product_info_client::ProductInfoClient,
+};
 use tokio::{sync::oneshot, task::JoinHandle};
 use tonic::{Code, transport::Channel};
 
@@ -133,6 +135,110 @@ for_each_store! {
     one_id_raced_by_many_clients => racing_one_id;
     oversized_requests_are_refused => oversized_request;
     slow_requests_hit_the_deadline => deadline;
+    listing_pages_through_every_product_once => listing;
+    a_page_ends_early_to_stay_under_the_byte_limit => listing_bytes;
+}
+
+fn page(size: i32, token: &str) -> ListProductsRequest {
+    ListProductsRequest {
+        page_size: size,
+        page_token: token.into(),
+    }
+}
+
+/// Pages through the whole catalog `size` at a time; returns each page's ids.
+async fn all_pages(client: &mut ProductInfoClient<Channel>, size: i32) -> Vec<Vec<String>> {
+    let mut pages = Vec::new();
+    let mut token = String::new();
+    loop {
+        let answer = client
+            .list_products(page(size, &token))
+            .await
+            .unwrap()
+            .into_inner();
+        pages.push(answer.products.into_iter().map(|p| p.id).collect());
+        if answer.next_page_token.is_empty() {
+            return pages;
+        }
+        assert!(pages.len() < 1000, "paging never ends");
+        token = answer.next_page_token;
+    }
+}
+
+/// `listProducts` over a store: every product once, in pages of the size
+/// asked, the same order every time; bad requests refused naming the field.
+async fn listing<S: ProductStore>(store: Arc<S>) {
+    let server = Running::start(ProductInfoService::from_arc(store), Default::default()).await;
+    let mut client = server.client().await;
+    let empty = client
+        .list_products(page(0, ""))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(empty.products.is_empty() && empty.next_page_token.is_empty());
+    let mut ids: Vec<String> = (0..23).map(|i| format!("sku-{i:02}")).collect();
+    ids.extend(["A", "a", "Z:1", "z~2", "m_3", "m.4"].map(String::from));
+    for id in &ids {
+        client.add_product(product(id, id, 1.5)).await.unwrap();
+    }
+    let pages = all_pages(&mut client, 7).await;
+    assert_eq!(pages.len(), 5, "{pages:?}");
+    assert!(pages[..4].iter().all(|p| p.len() == 7), "{pages:?}");
+    let seen: Vec<String> = pages.concat();
+    let mut sorted_seen = seen.clone();
+    sorted_seen.sort();
+    let mut all = ids.clone();
+    all.sort();
+    assert_eq!(sorted_seen, all, "each product once");
+    // One page of everything (the default size is larger), in the same order.
+    assert_eq!(all_pages(&mut client, 0).await, std::slice::from_ref(&seen));
+    // A page size over the maximum gets the maximum.
+    assert_eq!(
+        all_pages(&mut client, i32::MAX).await,
+        std::slice::from_ref(&seen)
+    );
+    // Paging on after the token's product was deleted skips nothing.
+    let first = client
+        .list_products(page(5, ""))
+        .await
+        .unwrap()
+        .into_inner();
+    let token = first.next_page_token;
+    assert_eq!(token, seen[4]);
+    client.del_product(pid(&token)).await.unwrap();
+    let rest = client
+        .list_products(page(100, &token))
+        .await
+        .unwrap()
+        .into_inner();
+    let rest: Vec<String> = rest.products.into_iter().map(|p| p.id).collect();
+    assert_eq!(rest, seen[5..]);
+    // Bad requests name the field.
+    for (request, says) in [
+        (page(-1, ""), "page_size: must be zero or more; got -1"),
+        (page(1, "a/b"), "page_token: character '/' is not allowed"),
+    ] {
+        let status = client.list_products(request).await.unwrap_err();
+        assert_eq!(status.code(), Code::InvalidArgument);
+        assert!(status.message().starts_with(says), "{}", status.message());
+    }
+}
+
+/// A page stops short of the byte limit, and the next page goes on from there.
+async fn listing_bytes<S: ProductStore>(store: Arc<S>) {
+    let mut limits = RequestLimits::default();
+    limits.max_page_bytes = 10_000;
+    let service = ProductInfoService::from_arc(store).with_limits(limits);
+    let server = Running::start(service, Default::default()).await;
+    let mut client = server.client().await;
+    for i in 0..10 {
+        let mut p = product(&format!("p{i}"), "big", 1.0);
+        p.description = "d".repeat(3000);
+        client.add_product(p).await.unwrap();
+    }
+    let pages = all_pages(&mut client, 100).await;
+    let sizes: Vec<usize> = pages.iter().map(Vec::len).collect();
+    assert_eq!(sizes, [3, 3, 3, 1], "{pages:?}");
 }
 
 /// The store contract, straight on the store.
@@ -513,6 +619,9 @@ impl<S: ProductStore> ProductStore for Slow<S> {
     }
     async fn count(&self) -> Result<u64, StoreError> {
         self.0.count().await
+    }
+    async fn list(&self, after: &str, limit: usize) -> Result<Vec<Product>, StoreError> {
+        self.0.list(after, limit).await
     }
 }
 

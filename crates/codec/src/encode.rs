@@ -159,6 +159,7 @@ fn check_size(src: &ImageRef<'_>) -> Result<(), CodecError> {
 /// quality >= 90 and nearest-sample chroma). About 3x slower than
 /// [`TurboEncoder`]: its Huffman coder is scalar.
 #[cfg(feature = "jpeg-encoder")]
+#[cfg_attr(docsrs, doc(cfg(feature = "jpeg-encoder")))]
 #[derive(Debug, Default)]
 pub struct JpegEncoderEncoder {
     scratch: ImageBuf,

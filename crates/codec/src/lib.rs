@@ -30,6 +30,8 @@
 //! # Ok::<(), CodecError>(())
 //! ```
 
+// docs.rs labels each feature-gated item with its feature.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 
 mod decode;
@@ -42,6 +44,7 @@ pub use decode::{
     DEFAULT_MAX_HEIGHT, DEFAULT_MAX_PIXELS, DEFAULT_MAX_WIDTH, DecodeLimits, Decoder, ZuneDecoder,
 };
 #[cfg(feature = "jpeg-encoder")]
+#[cfg_attr(docsrs, doc(cfg(feature = "jpeg-encoder")))]
 pub use encode::JpegEncoderEncoder;
 pub use encode::{DEFAULT_QUALITY, Encoder, MAX_JPEG_SIDE, TurboEncoder};
 pub use error::CodecError;
@@ -51,11 +54,8 @@ pub use framecast_image::{
     ImageBuf, ImageError, ImageMut, ImageRef, JpegInfo, Picture, PixelFormat, Subsampling,
     probe_jpeg,
 };
-/// The former name of [`DecodeLimits`] (three crates had a `Limits`).
-#[deprecated(since = "0.1.0", note = "renamed to `DecodeLimits`")]
-pub type Limits = DecodeLimits;
 pub use pipeline::{
-    DEFAULT_SEND_HEIGHT, DEFAULT_SEND_WIDTH, DecodedInfo, ReceiverConfig, ReceiverPipeline,
-    SenderConfig, SenderPipeline, Transcode,
+    DEFAULT_SEND_HEIGHT, DEFAULT_SEND_WIDTH, DecodedInfo, Fit, ReceiverConfig, ReceiverPipeline,
+    SenderConfig, SenderPipeline, Transcode, fit_within,
 };
 pub use resize::{AreaResizer, Resizer};

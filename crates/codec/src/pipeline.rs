@@ -20,6 +20,59 @@ pub const DEFAULT_SEND_WIDTH: u32 = 400;
 /// See [`DEFAULT_SEND_WIDTH`].
 pub const DEFAULT_SEND_HEIGHT: u32 = 400;
 
+/// The largest size with the aspect ratio of a `width` x `height` picture
+/// that fits in a `max_width` x `max_height` box: one side touches the
+/// box, the other is rounded to the nearest pixel (never 0). A picture of
+/// the box's own shape gets the box, a smaller one is scaled up to it.
+///
+/// This is the one place a sender's picture size is decided when shapes
+/// are kept ([`Fit::Contain`]); code that picks a smaller box (a rate
+/// controller stepping down) passes the new box here too.
+///
+/// ```
+/// use framecast_codec::fit_within;
+///
+/// assert_eq!(fit_within(640, 480, 400, 400), (400, 300)); // 4:3
+/// assert_eq!(fit_within(1280, 720, 400, 400), (400, 225)); // 16:9
+/// assert_eq!(fit_within(480, 640, 400, 400), (300, 400)); // portrait
+/// assert_eq!(fit_within(160, 120, 400, 400), (400, 300)); // scaled up
+/// assert_eq!(fit_within(640, 480, 320, 240), (320, 240)); // same shape
+/// ```
+pub fn fit_within(width: u32, height: u32, max_width: u32, max_height: u32) -> (u32, u32) {
+    if width == 0 || height == 0 || max_width == 0 || max_height == 0 {
+        return (max_width, max_height);
+    }
+    let (w, h) = (u64::from(width), u64::from(height));
+    let (bw, bh) = (u64::from(max_width), u64::from(max_height));
+    // Compare the aspect ratios without division: the wider one touches
+    // the box's width, the taller its height.
+    let rounded = |num: u64, den: u64| {
+        u32::try_from((num + den / 2) / den)
+            .unwrap_or(u32::MAX)
+            .max(1)
+    };
+    if w * bh >= h * bw {
+        (max_width, rounded(h * bw, w).min(max_height))
+    } else {
+        (rounded(w * bh, h).min(max_width), max_height)
+    }
+}
+
+/// How a picture is sized to the box a [`SenderConfig`] names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum Fit {
+    /// Exactly the box, whatever the picture's shape: a 4:3 picture in a
+    /// 400x400 box is sent 400x400, stretched, as the original programs
+    /// did.
+    #[default]
+    Stretch,
+    /// The largest size with the picture's own aspect ratio that fits in
+    /// the box ([`fit_within`]): a 4:3 picture in a 400x400 box is sent
+    /// 400x300.
+    Contain,
+}
+
 /// What the sender produces.
 ///
 /// Built with [`SenderConfig::new`] or [`Default`] and the `with_` methods,
@@ -27,40 +80,44 @@ pub const DEFAULT_SEND_HEIGHT: u32 = 400;
 /// range with an error.
 ///
 /// ```
-/// use framecast_codec::SenderConfig;
+/// use framecast_codec::{Fit, SenderConfig};
 ///
 /// let config = SenderConfig::new(640, 480).with_quality(80);
 /// assert_eq!((config.width, config.height, config.quality), (640, 480, 80));
+/// // Exactly the box by default; with Fit::Contain, the picture's shape.
+/// assert_eq!(config.size_for(1280, 720), (640, 480));
+/// assert_eq!(config.with_fit(Fit::Contain).size_for(1280, 720), (640, 360));
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct SenderConfig {
-    /// Width of the pictures sent.
+    /// Width of the pictures sent: exactly, or at most with
+    /// [`Fit::Contain`].
     pub width: u32,
-    /// Height of the pictures sent.
+    /// Height of the pictures sent, as [`width`](Self::width).
     pub height: u32,
     /// JPEG quality, 1..=100.
     pub quality: u8,
+    /// How a picture of another shape is sized to `width` x `height`.
+    pub fit: Fit,
 }
 
 impl Default for SenderConfig {
-    /// 400x400 at quality 95, like the original program.
+    /// 400x400 at quality 95, stretched, like the original program.
     fn default() -> Self {
-        Self {
-            width: DEFAULT_SEND_WIDTH,
-            height: DEFAULT_SEND_HEIGHT,
-            quality: DEFAULT_QUALITY,
-        }
+        Self::new(DEFAULT_SEND_WIDTH, DEFAULT_SEND_HEIGHT)
     }
 }
 
 impl SenderConfig {
-    /// Pictures of `width` x `height` at [`DEFAULT_QUALITY`].
+    /// Pictures of `width` x `height` ([`Fit::Stretch`]) at
+    /// [`DEFAULT_QUALITY`].
     pub fn new(width: u32, height: u32) -> Self {
         Self {
             width,
             height,
             quality: DEFAULT_QUALITY,
+            fit: Fit::Stretch,
         }
     }
 
@@ -68,6 +125,20 @@ impl SenderConfig {
     pub fn with_quality(mut self, quality: u8) -> Self {
         self.quality = quality;
         self
+    }
+
+    /// Sets [`SenderConfig::fit`].
+    pub fn with_fit(mut self, fit: Fit) -> Self {
+        self.fit = fit;
+        self
+    }
+
+    /// The size a `width` x `height` picture is sent at.
+    pub fn size_for(&self, width: u32, height: u32) -> (u32, u32) {
+        match self.fit {
+            Fit::Contain => fit_within(width, height, self.width, self.height),
+            _ => (self.width, self.height),
+        }
     }
 }
 
@@ -163,7 +234,8 @@ impl SenderPipeline {
     }
 
     /// How [`SenderPipeline::jpeg_for`] would send `picture`: a JPEG that
-    /// already has the configured size passes through, any other JPEG is
+    /// already has the size it would be sent at
+    /// ([`SenderConfig::size_for`]) passes through, any other JPEG is
     /// re-encoded, raw pixels are encoded.
     ///
     /// ```
@@ -178,7 +250,10 @@ impl SenderPipeline {
     pub fn plan(&self, picture: &Picture<'_>) -> Transcode {
         match picture {
             Picture::Pixels(_) => Transcode::Encode,
-            p if p.is_jpeg_of(self.config.width, self.config.height) => Transcode::PassThrough,
+            // A JPEG already of the size it would be sent at.
+            p if self.config.size_for(p.width(), p.height()) == (p.width(), p.height()) => {
+                Transcode::PassThrough
+            }
             _ => Transcode::Reencode,
         }
     }
@@ -220,13 +295,11 @@ impl SenderPipeline {
         Ok(plan)
     }
 
-    /// Replaces `out`'s contents with `src` resized and JPEG-encoded.
+    /// Replaces `out`'s contents with `src` resized to the size it is sent
+    /// at ([`SenderConfig::size_for`]) and JPEG-encoded.
     pub fn encode(&mut self, src: ImageRef<'_>, out: &mut Vec<u8>) -> Result<(), CodecError> {
-        let SenderConfig {
-            width,
-            height,
-            quality,
-        } = self.config;
+        let quality = self.config.quality;
+        let (width, height) = self.config.size_for(src.width(), src.height());
         if (src.width(), src.height()) == (width, height) {
             return self.encoder.encode(src, quality, out);
         }
@@ -393,6 +466,72 @@ mod tests {
         let picture = ImageBuf::new(width, height, PixelFormat::Rgb8);
         sender.encode(picture.as_image(), &mut jpeg).unwrap();
         jpeg
+    }
+
+    #[test]
+    fn fit_keeps_the_shape_inside_the_box() {
+        for ((w, h), (bw, bh), want) in [
+            ((640, 480), (400, 400), (400, 300)),
+            ((1920, 1080), (400, 400), (400, 225)),
+            ((1080, 1920), (400, 400), (225, 400)),
+            ((400, 400), (400, 400), (400, 400)),
+            ((641, 480), (400, 400), (400, 300)),
+            ((640, 480), (800, 100), (133, 100)),
+            ((10_000, 1), (400, 400), (400, 1)),
+            ((1, 10_000), (400, 400), (1, 400)),
+            ((u32::MAX, u32::MAX - 1), (16_384, 16_384), (16_384, 16_384)),
+            ((0, 480), (400, 400), (400, 400)),
+        ] {
+            let got = fit_within(w, h, bw, bh);
+            assert_eq!(got, want, "{w}x{h} in {bw}x{bh}");
+            assert!(got.0 <= bw && got.1 <= bh && got.0 > 0 && got.1 > 0);
+        }
+    }
+
+    #[test]
+    fn contain_sends_each_source_at_its_own_shape() {
+        let config = SenderConfig::new(400, 400).with_fit(Fit::Contain);
+        let mut sender = SenderPipeline::new(config).unwrap();
+        let mut out = Vec::new();
+        for ((w, h), sent) in [
+            ((640, 480), (400, 300)),
+            ((1280, 720), (400, 225)),
+            ((300, 400), (300, 400)),
+        ] {
+            let frame = ImageBuf::new(w, h, PixelFormat::Rgb8);
+            sender.encode(frame.as_image(), &mut out).unwrap();
+            let info = probe_jpeg(&out).unwrap();
+            assert_eq!((info.width, info.height), sent, "{w}x{h}");
+        }
+        // A JPEG already of the size it would be sent at passes through.
+        let fitted = jpeg_of(400, 300);
+        let picture = Picture::Jpeg {
+            data: &fitted,
+            width: 400,
+            height: 300,
+        };
+        assert_eq!(sender.plan(&picture), Transcode::PassThrough);
+        let big = jpeg_of(800, 600);
+        let picture = Picture::Jpeg {
+            data: &big,
+            width: 800,
+            height: 600,
+        };
+        assert_eq!(
+            sender.jpeg_for(picture, &mut out).unwrap(),
+            Transcode::Reencode
+        );
+        assert_eq!(probe_jpeg(&out).unwrap().width, 400);
+        assert_eq!(probe_jpeg(&out).unwrap().height, 300);
+        // Stretch, the default: exactly the box.
+        let mut stretch = SenderPipeline::new(SenderConfig::new(400, 400)).unwrap();
+        stretch
+            .encode(
+                ImageBuf::new(640, 480, PixelFormat::Rgb8).as_image(),
+                &mut out,
+            )
+            .unwrap();
+        assert_eq!(probe_jpeg(&out).unwrap().height, 400);
     }
 
     #[test]

@@ -35,6 +35,8 @@
 //! # Ok::<(), framecast_display::DisplayError>(())
 //! ```
 
+// docs.rs labels each feature-gated item with its feature.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 
 mod error;
@@ -57,4 +59,5 @@ pub use sink::{EncodedFrame, FrameSink};
 pub use snapshot::{SnapshotHandle, SnapshotInfo, SnapshotSink};
 pub use tee::Tee;
 #[cfg(feature = "window")]
+#[cfg_attr(docsrs, doc(cfg(feature = "window")))]
 pub use window::{DEFAULT_MAX_TILES, WindowHandle, WindowOptions, WindowSink, run_window};

@@ -33,18 +33,9 @@ impl Rect {
                 ..*self
             };
         }
-        // Compare self.w / self.h with src_w / src_h without floats.
-        let (w, h) = if u64::from(self.width) * u64::from(src_h)
-            > u64::from(self.height) * u64::from(src_w)
-        {
-            // Too wide: full height, bars left and right.
-            let w = u64::from(self.height) * u64::from(src_w) / u64::from(src_h);
-            (w as u32, self.height)
-        } else {
-            let h = u64::from(self.width) * u64::from(src_h) / u64::from(src_w);
-            (self.width, h as u32)
-        };
-        let (w, h) = (w.max(1), h.max(1));
+        // The sender's own fit, so that a picture sent fitted in a box
+        // and one shown fitted in a tile come out the same shape.
+        let (w, h) = framecast_codec::fit_within(src_w, src_h, self.width, self.height);
         Rect {
             x: self.x + (self.width - w) / 2,
             y: self.y + (self.height - h) / 2,

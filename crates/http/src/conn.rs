@@ -30,16 +30,15 @@ use std::net::SocketAddr;
 use std::pin::pin;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::Duration;
 
 use axum::Router;
+use framecast_net::Acceptor;
 use hyper::Request;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::OwnedSemaphorePermit;
-use tokio::time::sleep;
 use tokio_io_timeout::TimeoutStream;
 use tokio_util::task::TaskTracker;
 use tower_service::Service as _;
@@ -62,33 +61,20 @@ const LOG_TLS: usize = 6;
 /// connection task to end.
 pub(super) async fn serve(state: Arc<State>, listener: TcpListener, app: Router) {
     let tracker = TaskTracker::new();
-    let mut retry = Duration::from_millis(5);
+    let mut acceptor = Acceptor::new(listener);
     loop {
-        let accepted = tokio::select! {
+        let (sock, peer) = tokio::select! {
             biased;
             () = state.cancel.cancelled() => break,
-            accepted = listener.accept() => accepted,
-        };
-        let (sock, peer) = match accepted {
-            Ok(conn) => {
-                retry = Duration::from_millis(5);
-                conn
-            }
-            Err(error) => {
-                // Out of file descriptors and the like: keep serving the
-                // viewers we have, and try again a little later.
+            // Out of file descriptors and the like: logged, and the viewers
+            // we have are served on while the acceptor waits.
+            accepted = acceptor.accept(|error| {
                 state.log(
                     LOG_ACCEPT,
                     tracing::Level::WARN,
                     format_args!("HTTP viewer cannot accept a connection: {error}"),
                 );
-                tokio::select! {
-                    () = state.cancel.cancelled() => break,
-                    () = sleep(retry) => {}
-                }
-                retry = (retry * 2).min(Duration::from_secs(1));
-                continue;
-            }
+            }) => accepted,
         };
         state.counters.connections.fetch_add(1, Ordering::Relaxed);
         let Ok(permit) = Arc::clone(&state.connections).try_acquire_owned() else {

@@ -472,6 +472,12 @@ impl MjpegBody {
             let before = auto.control.rung();
             let after = auto.control.on_part(done, bytes, drain, interval);
             if after != before {
+                tracing::debug!(
+                    stream = %self.viewer.stream,
+                    "auto viewer: rung {before} -> {after} (a part of {bytes} B drained in \
+                     {drain:?}, frames every {interval:?}, link about {:.0} kB/s)",
+                    auto.control.rate().unwrap_or(0.0) / 1000.0
+                );
                 self.follow_rung();
             }
         }

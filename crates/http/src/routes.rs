@@ -559,9 +559,10 @@ mod tests {
 
     #[test]
     fn stream_files_parse() {
-        assert_eq!(parse_file("12"), Some(Asked::Page(12)));
-        assert_eq!(parse_file("12.mjpg"), Some(Asked::Mjpeg(12)));
-        assert_eq!(parse_file("7.jpg"), Some(Asked::Snapshot(7)));
+        let id = StreamId::new;
+        assert_eq!(parse_file("12"), Some(Asked::Page(id(12))));
+        assert_eq!(parse_file("12.mjpg"), Some(Asked::Mjpeg(id(12))));
+        assert_eq!(parse_file("7.jpg"), Some(Asked::Snapshot(id(7))));
         for bad in [
             "",
             ".jpg",

@@ -511,7 +511,7 @@ fn work(tiers: &Weak<Tiers>) {
                             Err(e) => {
                                 t.counters.failures.fetch_add(1, Ordering::Relaxed);
                                 tracing::debug!(
-                                    stream = stream.id,
+                                    stream = %stream.id,
                                     "tier {} not encoded: {e}",
                                     job.tier
                                 );
@@ -521,7 +521,7 @@ fn work(tiers: &Weak<Tiers>) {
                 }
                 Err(e) => {
                     t.counters.failures.fetch_add(1, Ordering::Relaxed);
-                    tracing::debug!(stream = stream.id, "frame not decoded for tiers: {e}");
+                    tracing::debug!(stream = %stream.id, "frame not decoded for tiers: {e}");
                 }
             }
         }

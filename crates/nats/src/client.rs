@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use async_nats::{Client, ConnectErrorKind, ConnectOptions, Event, ServerAddr, connection::State};
+use framecast_net::Backoff;
 use tokio::sync::mpsc;
 use tokio_util::sync::{CancellationToken, DropGuard};
 
@@ -52,13 +53,16 @@ impl Role {
 }
 
 /// The delay before reconnection attempt `attempts` (1 for the first after
-/// a loss): none, then `first` doubling up to `max`.
+/// a loss): none, then the retry ladder from `first` doubling up to `max`
+/// (no jitter: the list's servers are tried in turn, and the cluster
+/// spreads its clients).
 pub(crate) fn reconnect_delay(attempts: usize, first: Duration, max: Duration) -> Duration {
     if attempts <= 1 {
         return Duration::ZERO;
     }
-    let doublings = u32::try_from(attempts - 2).unwrap_or(u32::MAX).min(16);
-    first.saturating_mul(1 << doublings).min(max)
+    let rung = u32::try_from(attempts - 2).unwrap_or(u32::MAX);
+    // A first delay above the cap is the cap.
+    Backoff::new(first.min(max), max).ceiling(rung)
 }
 
 /// Counters bumped from the client's event callback.

@@ -273,7 +273,7 @@ async fn run(state: Arc<State>, handle: ReceiverHandle, mut subscriber: async_na
         entry.last = Instant::now();
         match entry.stream.feed(message.payload) {
             Fed::Corrupt(e) => tracing::debug!(
-                stream = entry.stream.id(),
+                stream = entry.stream.id().get(),
                 "corrupt frame from NATS subject {} dropped: {e}",
                 message.subject
             ),

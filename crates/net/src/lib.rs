@@ -10,6 +10,11 @@
 //! - [`is_loopback`]: whether an IP address can only be reached from this
 //!   machine (IPv4-mapped loopback included); [`HostPort::is_loopback`]
 //!   also knows `localhost`.
+//! - [`Backoff`]: the one retry ladder (delays doubling up to a cap, with
+//!   or without jitter) that reconnections, failovers and accept errors
+//!   wait along.
+//! - `Acceptor` (feature `tokio`): the one accept step of every server,
+//!   riding out accept errors along that ladder.
 //!
 //! ```
 //! use framecast_net::{Host, HostPort};
@@ -35,7 +40,18 @@
 //! # Ok::<(), framecast_net::AddrError>(())
 //! ```
 
+// docs.rs labels each feature-gated item with its feature.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
+
+#[cfg(feature = "tokio")]
+mod accept;
+mod backoff;
+
+#[cfg(feature = "tokio")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
+pub use accept::{ACCEPT_RETRY_INITIAL, ACCEPT_RETRY_MAX, Acceptor};
+pub use backoff::Backoff;
 
 use std::fmt;
 use std::io;

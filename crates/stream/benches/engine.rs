@@ -13,7 +13,8 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use framecast_capture::{Pattern, SourceOptions, SourceSpec, open_source};
 use framecast_codec::{ImageBuf, PixelFormat, SenderConfig, SenderPipeline};
 use framecast_display::NullSink;
-use framecast_stream::{Latest, Receiver, ReceiverBuilder, Sender, SenderBuilder};
+use framecast_stream::testing::Latest;
+use framecast_stream::{Receiver, ReceiverBuilder, Sender, SenderBuilder};
 
 fn latest(c: &mut Criterion) {
     let q = Latest::new(2, 4);

@@ -1,5 +1,7 @@
-//! The engines' errors: [`StreamError`] (what stops an engine) and
-//! [`SessionError`] (why one session attempt of a sender failed).
+//! The engines' errors, one per concern: [`StreamError`] (what stops an
+//! engine) and [`SessionError`] (why one session attempt of a sender
+//! failed). Adapters and the recording have their own (a transport's
+//! reaches the sender's caller inside [`StreamError::Transport`]).
 //!
 //! Each error names its cause once: either in its message or as its
 //! [`source`](std::error::Error::source), never both. [`Report`] prints an
@@ -51,17 +53,17 @@ pub enum StreamError {
     },
     /// The frame source failed.
     #[error("frame source failed")]
-    Capture(#[source] CaptureError),
+    Capture(#[from] CaptureError),
     /// Encoding or scaling a frame failed.
     #[error("encoding a frame failed")]
-    Codec(#[source] CodecError),
+    Codec(#[from] CodecError),
     /// A sink failed for a reason other than a bad frame (e.g. the recorder
     /// could not write its file).
     #[error("a sink failed")]
-    Display(#[source] DisplayError),
+    Display(#[from] DisplayError),
     /// Framing failed on the sending side.
     #[error("framing failed")]
-    Wire(#[source] WireError),
+    Wire(#[from] WireError),
     /// The receiver accepts smaller frames than this sender makes.
     #[error(
         "the receiver accepts pictures of at most {max_pixels} pixels; this sender sends \
@@ -94,9 +96,6 @@ pub enum StreamError {
         #[source]
         last: Box<dyn std::error::Error + Send + Sync>,
     },
-    /// A recording cannot be made.
-    #[error("cannot record")]
-    Record(#[source] crate::recording::RecordError),
     /// A sender's transport other than TCP cannot go on (its own error,
     /// found with `downcast_ref`: a NATS sender's is `framecast_nats::NatsError`).
     #[error(transparent)]
@@ -104,30 +103,6 @@ pub enum StreamError {
     /// A stage of the engine panicked (a bug).
     #[error("the {0} thread panicked")]
     Panicked(&'static str),
-}
-
-impl From<CaptureError> for StreamError {
-    fn from(e: CaptureError) -> Self {
-        Self::Capture(e)
-    }
-}
-
-impl From<CodecError> for StreamError {
-    fn from(e: CodecError) -> Self {
-        Self::Codec(e)
-    }
-}
-
-impl From<DisplayError> for StreamError {
-    fn from(e: DisplayError) -> Self {
-        Self::Display(e)
-    }
-}
-
-impl From<WireError> for StreamError {
-    fn from(e: WireError) -> Self {
-        Self::Wire(e)
-    }
 }
 
 /// A receiver's refusal of a session, as an error.

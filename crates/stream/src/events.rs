@@ -1,14 +1,14 @@
 //! What happens to the engines' connections, as events: for logs, for a
 //! program's own hints, and for monitoring.
 //!
-//! Each engine takes an optional hook (`ReceiverBuilder::on_event`,
-//! `SenderBuilder::on_event`). Without one, the engine logs every event
-//! itself with [`log_receiver_event`] / [`log_sender_event`]; with one, it
-//! logs them only at debug level and the hook decides (typically: add a
-//! hint in the program's own terms, then call the same log function).
+//! Each engine logs every event at its level, and takes an optional hook
+//! (`ReceiverBuilder::on_event`, `SenderBuilder::on_event`) that sees each
+//! event first and may return a hint in the program's own terms, which is
+//! appended to the event's log line.
 //!
-//! Logging is rate-limited per kind of event ([`LOG_BURST`] a second), so
-//! a peer that connects twenty thousand times cannot flood the log; the
+//! Logging is rate-limited per kind of event ([`LOG_BURST`] a second), by a
+//! [`LogLimiter`] each engine owns, so a peer that connects twenty thousand
+//! times cannot flood the log (nor silence another engine's lines); the
 //! number of lines left out is reported with the next one let through.
 
 use std::fmt;
@@ -440,9 +440,6 @@ impl LogLimiter {
     }
 }
 
-static RECEIVER_LIMITER: LogLimiter = LogLimiter::new();
-static SENDER_LIMITER: LogLimiter = LogLimiter::new();
-
 fn emit(level: tracing::Level, text: fmt::Arguments<'_>, hint: Option<&str>, left_out: u64) {
     let hint = hint.unwrap_or("");
     let sep = if hint.is_empty() { "" } else { "; " };
@@ -459,23 +456,30 @@ fn emit(level: tracing::Level, text: fmt::Arguments<'_>, hint: Option<&str>, lef
     }
 }
 
-/// Logs a receiver event at its [`level`](ReceiverEvent::level), with
-/// `hint` appended when given, rate-limited per kind of event.
-pub fn log_receiver_event(event: &ReceiverEvent<'_>, hint: Option<&str>) {
-    RECEIVER_LIMITER.log(event.kind(), event.level(), format_args!("{event}"), hint);
+impl ReceiverEvent<'_> {
+    /// Logs this event at its [`level`](Self::level) through `limiter`,
+    /// with `hint` appended when given.
+    pub fn log(&self, limiter: &LogLimiter, hint: Option<&str>) {
+        limiter.log(self.kind(), self.level(), format_args!("{self}"), hint);
+    }
 }
 
-/// Logs a sender event at its [`level`](SenderEvent::level), with `hint`
-/// appended when given, rate-limited per kind of event.
-pub fn log_sender_event(event: &SenderEvent<'_>, hint: Option<&str>) {
-    SENDER_LIMITER.log(event.kind(), event.level(), format_args!("{event}"), hint);
+impl SenderEvent<'_> {
+    /// Logs this event at its [`level`](Self::level) through `limiter`,
+    /// with `hint` appended when given.
+    pub fn log(&self, limiter: &LogLimiter, hint: Option<&str>) {
+        limiter.log(self.kind(), self.level(), format_args!("{self}"), hint);
+    }
 }
 
-/// A hook that sees every receiver event.
-pub type ReceiverHook = Box<dyn Fn(&ReceiverEvent<'_>) + Send + Sync>;
+/// A hook that sees every receiver event before it is logged, and returns
+/// what the user can do about it (a hint in the program's own terms, added
+/// to the log line), if anything.
+pub type ReceiverHook = Box<dyn Fn(&ReceiverEvent<'_>) -> Option<&'static str> + Send + Sync>;
 
-/// A hook that sees every sender event.
-pub type SenderHook = Box<dyn Fn(&SenderEvent<'_>) + Send + Sync>;
+/// A hook that sees every sender event before it is logged, and returns
+/// what the user can do about it, if anything.
+pub type SenderHook = Box<dyn Fn(&SenderEvent<'_>) -> Option<&'static str> + Send + Sync>;
 
 #[cfg(test)]
 mod tests {

@@ -11,9 +11,54 @@ use framecast_codec::{ImageError, probe_jpeg};
 use framecast_proto::video::{PayloadFormat, Video};
 use prost::Message;
 
-/// A stream's number within one receiver: from 1, in the order sessions
-/// were accepted, never reused while the receiver runs.
-pub type StreamId = u32;
+/// A stream's number within one receiver: from 1, in the order streams
+/// were opened, never reused while the receiver runs. Shown, parsed and
+/// serialised as the plain number (`/streams/3`, `"id": 3`).
+///
+/// ```
+/// use framecast_stream::StreamId;
+///
+/// let id: StreamId = "3".parse()?;
+/// assert_eq!((id.get(), id.to_string()), (3, "3".to_owned()));
+/// # Ok::<(), std::num::ParseIntError>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(transparent)]
+pub struct StreamId(u32);
+
+impl StreamId {
+    /// The stream numbered `n` (what a receiver said in its status, or a
+    /// test's own number).
+    pub const fn new(n: u32) -> Self {
+        Self(n)
+    }
+
+    /// The number.
+    pub const fn get(self) -> u32 {
+        self.0
+    }
+}
+
+impl std::fmt::Display for StreamId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::str::FromStr for StreamId {
+    type Err = std::num::ParseIntError;
+
+    /// The plain number.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        s.parse().map(Self)
+    }
+}
+
+impl From<StreamId> for u32 {
+    fn from(id: StreamId) -> Self {
+        id.0
+    }
+}
 
 /// One frame the receiver accepted: the `Video` message exactly as it
 /// arrived, the JPEG inside it (shared, not copied) and what its header
@@ -153,7 +198,8 @@ pub enum FrameError {
 /// use prost::Message;
 ///
 /// let not_a_jpeg = Video { video_data: Bytes::from_static(b"hello"), ..Default::default() };
-/// let err = check_frame(1, &"cam".into(), not_a_jpeg.encode_to_vec().into(), 1 << 20).unwrap_err();
+/// let id = framecast_stream::StreamId::new(1);
+/// let err = check_frame(id, &"cam".into(), not_a_jpeg.encode_to_vec().into(), 1 << 20).unwrap_err();
 /// assert!(matches!(err, FrameError::Jpeg(_)));
 /// ```
 ///
@@ -307,7 +353,7 @@ mod tests {
     #[test]
     fn a_good_frame_shares_the_payload() {
         let payload = video(jpeg(32, 16), 32, 16);
-        let frame = check_frame(7, &"t".into(), payload.clone(), 1 << 20).unwrap();
+        let frame = check_frame(StreamId::new(7), &"t".into(), payload.clone(), 1 << 20).unwrap();
         assert_eq!(
             (frame.width(), frame.height(), frame.sequence()),
             (32, 16, 3)
@@ -320,7 +366,12 @@ mod tests {
     #[test]
     fn bad_frames_are_typed() {
         assert!(matches!(
-            check_frame(1, &"t".into(), Bytes::from_static(&[0xff; 8]), 1 << 20),
+            check_frame(
+                StreamId::new(1),
+                &"t".into(),
+                Bytes::from_static(&[0xff; 8]),
+                1 << 20
+            ),
             Err(FrameError::NotVideo(_))
         ));
         let rgb = Video {
@@ -329,18 +380,34 @@ mod tests {
             ..Default::default()
         };
         assert!(matches!(
-            check_frame(1, &"t".into(), rgb.encode_to_vec().into(), 1 << 20),
+            check_frame(
+                StreamId::new(1),
+                &"t".into(),
+                rgb.encode_to_vec().into(),
+                1 << 20
+            ),
             Err(FrameError::UnsupportedFormat(1))
         ));
         assert!(matches!(
-            check_frame(1, &"t".into(), video(jpeg(64, 64), 0, 0), 64 * 63),
+            check_frame(
+                StreamId::new(1),
+                &"t".into(),
+                video(jpeg(64, 64), 0, 0),
+                64 * 63
+            ),
             Err(FrameError::TooManyPixels {
                 width: 64,
                 height: 64,
                 ..
             })
         ));
-        let err = check_frame(1, &"t".into(), video(jpeg(64, 32), 32, 64), 1 << 20).unwrap_err();
+        let err = check_frame(
+            StreamId::new(1),
+            &"t".into(),
+            video(jpeg(64, 32), 32, 64),
+            1 << 20,
+        )
+        .unwrap_err();
         assert_eq!(
             err.to_string(),
             "the JPEG is 64x32 but the message says 32x64"

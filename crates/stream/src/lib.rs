@@ -64,9 +64,10 @@
 //! # }
 //! ```
 
+// docs.rs labels each feature-gated item with its feature.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 
-mod backoff;
 mod error;
 pub mod events;
 mod frame;
@@ -81,15 +82,14 @@ mod util;
 
 use std::sync::Arc;
 
-pub use backoff::{Backoff, DEFAULT_INITIAL_BACKOFF, DEFAULT_MAX_BACKOFF};
 pub use error::{Refused, Report, SessionError, StreamError, TlsFailureKind};
 pub use frame::{BufferRing, Frame, FrameError, StreamEvent, StreamId, check_frame};
 /// The access token of [`ReceiverBuilder::token`], [`TcpDestination::token`]
 /// and the HTTP viewer (feature `tls`).
 #[cfg(feature = "tls")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
 pub use framecast_tls::Token;
-pub use limits::DEFAULT_MAX_CLIENTS;
-pub use queue::{Closed, Latest};
+pub use limits::{DEFAULT_INITIAL_BACKOFF, DEFAULT_MAX_BACKOFF, DEFAULT_MAX_CLIENTS};
 pub use receiver::ingest;
 pub use receiver::{
     Receiver, ReceiverBuilder, ReceiverHandle, SUBSCRIBER_BACKLOG, SinkFactory, StreamHandle,
@@ -107,6 +107,14 @@ pub use stats::{
     LatencyHistogram, LatencySummary, RECENT_LATENCY_SAMPLES, ReceiverStats, SenderStats,
     StreamStats, TimeoutCounts,
 };
+
+/// Internals the crate's own benches measure (feature `testing`): not a
+/// supported API, and free to change.
+#[cfg(feature = "testing")]
+#[doc(hidden)]
+pub mod testing {
+    pub use crate::queue::{Closed, Latest};
+}
 
 /// The port the original programs used.
 pub const DEFAULT_PORT: u16 = 5252;

@@ -75,6 +75,13 @@ pub const DEFAULT_BUSY_RETRY_AFTER: Duration = Duration::from_secs(1);
 /// network side of hundreds of streams; decoding happens on the workers.
 pub const DEFAULT_IO_THREADS: usize = 1;
 
+/// The first reconnect delay of a TCP sender; each failed attempt in a row
+/// doubles it (with jitter), up to [`DEFAULT_MAX_BACKOFF`].
+pub const DEFAULT_INITIAL_BACKOFF: Duration = Duration::from_millis(100);
+
+/// The longest reconnect delay of a TCP sender.
+pub const DEFAULT_MAX_BACKOFF: Duration = Duration::from_secs(5);
+
 /// How long one connection attempt of a sender may take.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 

@@ -11,10 +11,16 @@
 //! A live source pushes with [`Latest::push`] (drop the oldest when full); a
 //! source that must not lose frames pushes with [`Latest::push_wait`]
 //! (backpressure: wait for room).
+//!
+//! Not part of the crate's API: its types are reachable only with the
+//! `testing` feature, for the crate's own benches.
+
+// `pub` so that the `testing` feature can show them to the benches; without
+// it they are the sender's internals.
+#![cfg_attr(not(feature = "testing"), allow(unreachable_pub))]
 
 use std::collections::VecDeque;
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, Instant};
 
 /// A bounded, closable, latest-wins queue with a spare-buffer bin.
 ///
@@ -146,33 +152,6 @@ impl<T> Latest<T> {
         }
     }
 
-    /// Like [`Latest::pop`] but gives up after `timeout`: `Ok(None)` on
-    /// timeout, `Err(())` once the queue is closed and empty.
-    #[allow(clippy::result_unit_err)]
-    pub fn pop_timeout(&self, timeout: Duration) -> Result<Option<T>, ()> {
-        let deadline = Instant::now() + timeout;
-        let mut s = self.lock();
-        loop {
-            if let Some(item) = s.queue.pop_front() {
-                drop(s);
-                self.not_full.notify_one();
-                return Ok(Some(item));
-            }
-            if s.closed {
-                return Err(());
-            }
-            let now = Instant::now();
-            if now >= deadline {
-                return Ok(None);
-            }
-            s = self
-                .not_empty
-                .wait_timeout(s, deadline - now)
-                .unwrap_or_else(PoisonError::into_inner)
-                .0;
-        }
-    }
-
     /// A recycled item to fill, if the bin has one.
     pub fn spare(&self) -> Option<T> {
         self.lock().spare.pop()
@@ -194,24 +173,15 @@ impl<T> Latest<T> {
         self.not_full.notify_all();
     }
 
-    /// Whether [`Latest::close`] was called.
-    pub fn is_closed(&self) -> bool {
-        self.lock().closed
-    }
-
     /// How many items were dropped because the queue was full.
     pub fn dropped(&self) -> u64 {
         self.lock().dropped
     }
 
     /// How many items are queued now.
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    fn len(&self) -> usize {
         self.lock().queue.len()
-    }
-
-    /// Whether nothing is queued now.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 }
 
@@ -219,6 +189,7 @@ impl<T> Latest<T> {
 mod tests {
     use std::sync::Arc;
     use std::thread;
+    use std::time::Duration;
 
     use super::*;
 
@@ -262,13 +233,19 @@ mod tests {
         assert_eq!(q.pop(), Some(7));
         assert_eq!(q.pop(), None);
         assert_eq!(q.push(9), Err(Closed(9)));
-        assert_eq!(q.pop_timeout(Duration::from_millis(1)), Err(()));
+        assert!(!q.wait_item(), "closed and empty");
     }
 
     #[test]
-    fn pop_timeout_times_out() {
-        let q = Latest::<u32>::new(1, 0);
-        assert_eq!(q.pop_timeout(Duration::from_millis(5)), Ok(None));
+    fn wait_item_waits_without_taking() {
+        let q = Arc::new(Latest::<u32>::new(1, 0));
+        let q2 = Arc::clone(&q);
+        let t = thread::spawn(move || q2.wait_item());
+        thread::sleep(Duration::from_millis(20));
+        q.push(5).unwrap();
+        assert!(t.join().unwrap());
+        assert_eq!(q.len(), 1, "the item is still queued");
+        assert_eq!(q.pop(), Some(5));
     }
 
     #[test]

@@ -47,9 +47,9 @@ use std::time::{Duration, Instant, SystemTime};
 use framecast_display::{DisplayError, EncodedFrame, FrameSink, MatroskaRecorder, Recorder};
 use tokio::sync::broadcast::{self, error::RecvError};
 
-use crate::error::{Report, StreamError};
+use crate::error::Report;
 use crate::frame::{Frame, StreamEvent, StreamId};
-use crate::receiver::Receiver;
+use crate::receiver::ReceiverHandle;
 
 /// How many names a recording tries for one file: the name the template
 /// makes, then with `-2` to `-9999` before the extension; when all are
@@ -77,7 +77,7 @@ pub enum RecordFormat {
     Matroska,
 }
 
-/// Why a recording cannot start.
+/// Why a recording cannot start, or did not finish.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum RecordError {
@@ -106,6 +106,12 @@ pub enum RecordError {
         /// What is wrong.
         reason: &'static str,
     },
+    /// The recording's thread could not be started.
+    #[error("cannot start the recording thread")]
+    Spawn(#[source] io::Error),
+    /// The recording's thread panicked (a bug).
+    #[error("the recording thread panicked")]
+    Panicked,
 }
 
 /// When a stream's recording moves on to a new file although its session
@@ -273,16 +279,16 @@ const PLACEHOLDERS: [&str; 6] = [
 /// ```
 /// use std::time::{Duration, UNIX_EPOCH};
 ///
-/// use framecast_stream::{FileFields, RecordFormat, RecordTarget};
+/// use framecast_stream::{FileFields, RecordFormat, RecordTarget, StreamId};
 ///
 /// let t = RecordTarget::new("rec/{name}-{date}-{time}.mkv")?;
 /// assert_eq!(t.format(), RecordFormat::Matroska);
 /// let noon = UNIX_EPOCH + Duration::from_secs(1_765_022_400);
-/// let fields = FileFields::new(3, "front door").with_started(noon);
+/// let fields = FileFields::new(StreamId::new(3), "front door").with_started(noon);
 /// assert_eq!(t.path(&fields).to_str(), Some("rec/front_door-2025-12-06-120000.mkv"));
 ///
 /// let s = RecordTarget::new("{name}.{session}.mjpeg")?;
-/// assert_eq!(s.path(&FileFields::new(7, "door").with_session(2)).to_str(), Some("door.2.mjpeg"));
+/// assert_eq!(s.path(&FileFields::new(StreamId::new(7), "door").with_session(2)).to_str(), Some("door.2.mjpeg"));
 ///
 /// // A name that is taken gets -2, -3, ... before its extension.
 /// assert_eq!(RecordTarget::numbered("rec/door.mkv".as_ref(), 2).to_str(), Some("rec/door-2.mkv"));
@@ -397,7 +403,7 @@ impl RecordTarget {
     ///
     /// [`RecordError::Directory`].
     pub fn check(&self) -> Result<(), RecordError> {
-        let first = self.path(&FileFields::new(1, "stream"));
+        let first = self.path(&FileFields::new(StreamId::new(1), "stream"));
         let dir = match first.parent() {
             Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
             _ => PathBuf::from("."),
@@ -474,18 +480,18 @@ impl Recording {
     ///
     /// # Errors
     ///
-    /// [`StreamError::Record`] when the target cannot be written;
-    /// [`StreamError::Spawn`] when the thread cannot be started.
-    pub fn start(receiver: &Receiver, target: RecordTarget) -> Result<Self, StreamError> {
-        target.check().map_err(StreamError::Record)?;
-        let rx = receiver.subscribe();
+    /// [`RecordError::Directory`] when the target's folder cannot be
+    /// written; [`RecordError::Spawn`] when the thread cannot be started.
+    pub fn start(
+        receiver: &impl AsRef<ReceiverHandle>,
+        target: RecordTarget,
+    ) -> Result<Self, RecordError> {
+        target.check()?;
+        let rx = receiver.as_ref().subscribe();
         let thread = thread::Builder::new()
             .name("framecast-record".into())
             .spawn(move || Files::new(target).run(rx))
-            .map_err(|source| StreamError::Spawn {
-                what: "record",
-                source,
-            })?;
+            .map_err(RecordError::Spawn)?;
         Ok(Self {
             thread: Some(thread),
         })
@@ -496,11 +502,11 @@ impl Recording {
     ///
     /// # Errors
     ///
-    /// [`StreamError::Panicked`] if the recording thread panicked.
-    pub fn finish(mut self) -> Result<RecordingStats, StreamError> {
+    /// [`RecordError::Panicked`] if the recording thread panicked.
+    pub fn finish(mut self) -> Result<RecordingStats, RecordError> {
         match self.thread.take().map(JoinHandle::join) {
             Some(Ok(stats)) => Ok(stats),
-            Some(Err(_)) => Err(StreamError::Panicked("record")),
+            Some(Err(_)) => Err(RecordError::Panicked),
             None => Ok(RecordingStats::default()),
         }
     }
@@ -671,7 +677,7 @@ impl Files {
         let Some(active) = stream.file.as_mut() else {
             return;
         };
-        let encoded = EncodedFrame::new(id, frame.name(), &frame.jpeg()[..])
+        let encoded = EncodedFrame::new(id.get(), frame.name(), &frame.jpeg()[..])
             .with_sequence(frame.sequence())
             .with_capture_time_us(frame.capture_time_us())
             .with_source_size(frame.source_size())
@@ -811,23 +817,23 @@ mod tests {
         let t = RecordTarget::new("out/{id}.mjpeg").unwrap();
         assert_eq!(t.format(), RecordFormat::Mjpeg);
         assert_eq!(
-            t.path(&FileFields::new(7, "x")),
+            t.path(&FileFields::new(StreamId::new(7), "x")),
             PathBuf::from("out/7.mjpeg")
         );
         let n = RecordTarget::new("{name}.MKV").unwrap();
         assert_eq!(n.format(), RecordFormat::Matroska);
         assert_eq!(
-            n.path(&FileFields::new(1, "../../etc/x y")),
+            n.path(&FileFields::new(StreamId::new(1), "../../etc/x y")),
             PathBuf::from("_.._etc_x_y.MKV")
         );
         assert_eq!(
-            n.path(&FileFields::new(1, "...")),
+            n.path(&FileFields::new(StreamId::new(1), "...")),
             PathBuf::from("stream.MKV")
         );
         let all = RecordTarget::new("r/{name}-{session}-{segment}-{date}-{time}.mkv").unwrap();
         // 2026-02-28 23:59:59 UTC.
         let at = UNIX_EPOCH + Duration::from_secs(1_772_323_199);
-        let f = FileFields::new(4, "door")
+        let f = FileFields::new(StreamId::new(4), "door")
             .with_session(2)
             .with_segment(3)
             .with_started(at);

@@ -10,6 +10,8 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::frame::StreamId;
+
 /// How many recent latency samples each stream keeps for the live p50/p99.
 pub const RECENT_LATENCY_SAMPLES: usize = 128;
 
@@ -217,13 +219,12 @@ pub struct LatencySummary {
 #[derive(Debug, Clone, Serialize)]
 #[non_exhaustive]
 pub struct StreamStats {
-    /// The stream's number, from 1, in the order sessions were accepted;
+    /// The stream's number, from 1, in the order streams were opened;
     /// never reused while the receiver runs.
-    pub id: u32,
+    pub id: StreamId,
     /// The stream's name: the one its sender gave, else the peer address.
+    /// (The JSON key `label`, which repeated it, is gone: read `name`.)
     pub name: String,
-    /// The same as `name` (kept for scripts written before names existed).
-    pub label: String,
     /// The sender's address.
     pub peer: String,
     /// Whether the session is still open.

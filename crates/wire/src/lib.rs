@@ -73,6 +73,8 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+// docs.rs labels each feature-gated item with its feature.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 
 mod blocking;
@@ -90,4 +92,5 @@ pub use crate::codec::{
 pub use crate::error::WireError;
 pub use crate::message::{MessageReader, MessageWriter};
 #[cfg(feature = "tokio")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
 pub use crate::tokio::{AsyncFrameReader, MessageCodec};

@@ -54,7 +54,8 @@ pub(crate) struct BenchArgs {
     #[arg(long, default_value = "640x480", value_name = "WxH")]
     input_size: Size,
 
-    /// The size frames are sent at.
+    /// The size frames are sent at, exactly (stretched, as the original
+    /// programs sent them).
     #[arg(long, default_value = "400x400", value_name = "WxH")]
     size: Size,
 
@@ -256,6 +257,9 @@ pub(crate) fn run(args: BenchArgs) -> Result<()> {
         "--loop".to_owned(),
         "--size".to_owned(),
         args.size.to_string(),
+        // Exactly --size, as the original programs sent: the measured
+        // work stays that of the lab's pipeline, whatever the input's shape.
+        "--stretch".to_owned(),
         "--quality".to_owned(),
         args.quality.to_string(),
         "--fps".to_owned(),

@@ -57,7 +57,7 @@ pub(crate) fn run(args: DemoArgs) -> Result<()> {
         // Handed to the window's thread if it opens, taken back if not.
         let handoff = Arc::new(Mutex::new(Some(outputs)));
         let given = Arc::clone(&handoff);
-        let options = framecast_display::WindowOptions::default();
+        let options = framecast_display::WindowOptions::default().with_keep_aspect(true);
         let result = framecast_display::run_window(options, move |handle| -> Result<()> {
             let outputs = given
                 .lock()

@@ -45,7 +45,7 @@ pub(crate) enum Command {
     #[command(after_help = bench::EXAMPLES)]
     Bench(bench::BenchArgs),
     /// The product catalog (the lab's ecommerce.ProductInfo gRPC service):
-    /// run the server, or add, get and delete products on one.
+    /// run the server, or add, get, delete and list products on one.
     #[command(subcommand, after_help = catalog::EXAMPLES)]
     Catalog(catalog::CatalogArgs),
     /// Make a throwaway CA and a server certificate for TLS, and print the

@@ -154,8 +154,11 @@ fn run_window(
         Ok(b) => b,
         Err(e) => return Ok(Err(e)),
     };
-    let options =
-        framecast_display::WindowOptions::default().with_size(args.size.width, args.size.height);
+    // Every tile shows its stream at its own shape, letterboxed, also when
+    // the sender did not say the captured size (the original programs).
+    let options = framecast_display::WindowOptions::default()
+        .with_size(args.size.width, args.size.height)
+        .with_keep_aspect(true);
     framecast_display::run_window(options, move |handle| {
         let outputs = outputs
             .lock()

@@ -109,15 +109,15 @@ pub(crate) fn run(args: RunArgs) -> Result<()> {
 /// certificates, tokens and NATS URLs each part names, its recording's
 /// path, and each sender's source.
 fn check(config: &Config) -> Result<()> {
-    for (name, entry) in &config.receivers {
+    for entry in config.receivers.values() {
         let at = &entry.at;
         entry
             .args
             .builder()
             .and_then(|_| entry.args.outputs(None))
-            .with_context(|| format!("{at} (receiver {name:?})"))?;
+            .with_context(|| at.to_string())?;
     }
-    for (name, entry) in &config.senders {
+    for entry in config.senders.values() {
         let at = &entry.at;
         let args = &entry.args;
         if args.destination.to.is_some() {
@@ -131,14 +131,12 @@ fn check(config: &Config) -> Result<()> {
                         Ok(())
                     }
                 })
-                .with_context(|| format!("{at} (sender {name:?})"))?;
+                .with_context(|| at.to_string())?;
         }
         // A camera is not opened (it may be in use by the running
         // service); a file is.
         if !matches!(args.source.source, framecast_capture::SourceSpec::Camera(_)) {
-            args.source
-                .open()
-                .with_context(|| format!("{at} (sender {name:?})"))?;
+            args.source.open().with_context(|| at.to_string())?;
         }
     }
     Ok(())
@@ -253,7 +251,7 @@ impl Service {
                     );
                 }
                 Err(e) => {
-                    let e = e.context(format!("{} (receiver {name:?})", entry.at));
+                    let e = e.context(entry.at.to_string());
                     if strict {
                         return Err(e);
                     }
@@ -278,7 +276,7 @@ impl Service {
                     );
                 }
                 Err(e) => {
-                    let e = e.context(format!("{} (sender {name:?})", entry.at));
+                    let e = e.context(entry.at.to_string());
                     if strict {
                         return Err(e);
                     }

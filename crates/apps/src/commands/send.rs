@@ -21,7 +21,7 @@ Examples:
   framecast send --to cam-hub.lan --name porch --source camera
   framecast send --to 192.168.1.20:5252 --source mjpeg:clip.mjpeg --loop
   framecast send --to cam-hub.lan --tls-ca certs/ca.pem --token-file token
-  framecast send --to 127.0.0.1:5252 --framing legacy     to the original server.py
+  framecast send --to 127.0.0.1:5252 --framing legacy --stretch   exactly as client.py sent
   framecast send --to nats://127.0.0.1:4222/framecast.door
 ";
 

@@ -9,7 +9,6 @@ use std::net::SocketAddr;
 use anyhow::{Context, Result};
 use clap::Args;
 use framecast_net::HostPort;
-use framecast_stream::events::log_receiver_event;
 use framecast_stream::{DEFAULT_MAX_CLIENTS, ReceiverBuilder, limits};
 use framecast_wire::Prefix;
 
@@ -172,7 +171,7 @@ impl ReceiverArgs {
             .handshake_timeout(seconds("--handshake-timeout", self.handshake_timeout)?)
             .idle_timeout(seconds("--idle-timeout", self.idle_timeout)?)
             .trickle_timeout(seconds("--trickle-timeout", self.trickle_timeout)?)
-            .on_event(|e| log_receiver_event(e, receiver::event_hint(e)));
+            .on_event(receiver::event_hint);
         if let Some(n) = self.workers {
             builder = builder.workers(n);
         }

@@ -8,8 +8,8 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::Args;
 use framecast_capture::{CaptureError, FrameSource, SourceOptions, SourceSpec};
+use framecast_codec::Fit;
 use framecast_net::HostPort;
-use framecast_stream::events::log_sender_event;
 use framecast_stream::{SenderBuilder, TcpDestination};
 use framecast_wire::Prefix;
 
@@ -31,9 +31,15 @@ pub(crate) struct SourceArgs {
     #[arg(long, value_name = "WxH")]
     pub(crate) input_size: Option<Size>,
 
-    /// The size frames are scaled to before encoding.
+    /// The box frames are scaled to fit before encoding, keeping their
+    /// shape: a 4:3 source at 400x400 is sent 400x300.
     #[arg(long, default_value = "400x400", value_name = "WxH")]
     pub(crate) size: Size,
+
+    /// Scale frames to exactly --size, whatever their shape, as the
+    /// original programs did (a 4:3 source at 400x400 is sent 400x400).
+    #[arg(long)]
+    pub(crate) stretch: bool,
 
     /// JPEG quality, 1 to 100.
     #[arg(long, default_value_t = framecast_stream::DEFAULT_QUALITY, value_parser = clap::value_parser!(u8).range(1..=100))]
@@ -90,10 +96,16 @@ impl SourceArgs {
             .unwrap_or_else(|| default_stream_name(&self.source))
     }
 
-    /// Sets the picture size, quality and name on `builder`.
+    /// Sets the picture size and fit, quality and name on `builder`.
     pub(crate) fn apply(&self, builder: SenderBuilder) -> SenderBuilder {
+        let fit = if self.stretch {
+            Fit::Stretch
+        } else {
+            Fit::Contain
+        };
         builder
             .size(self.size.width, self.size.height)
+            .fit(fit)
             .quality(self.quality)
             .name(self.stream_name())
     }
@@ -258,7 +270,7 @@ impl DestinationArgs {
         };
         let builder = source
             .apply(SenderBuilder::new(destination, frames))
-            .on_event(move |e| log_sender_event(e, sender::event_hint(e, framing)));
+            .on_event(move |e| sender::event_hint(e, framing));
         Ok(builder)
     }
 }

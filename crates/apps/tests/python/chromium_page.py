@@ -222,7 +222,9 @@ def main():
     f.add_argument("--json")
     a = p.parse_args()
     size = tuple(int(x) for x in a.size.split("x"))
-    with tempfile.TemporaryDirectory() as profile:
+    # Chromium's helper processes may still write to the profile for a
+    # moment after the browser is closed: a leftover file is no failure.
+    with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as profile:
         browser = Browser(a.chromium, profile, size)
         try:
             browser.open(a.url, size)

@@ -191,6 +191,7 @@ impl ReceiverBuilder {
     /// (see `framecast_tls::ServerTls`). A plaintext sender is refused with
     /// a status saying TLS is required (feature `tls`).
     #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
     pub fn tls(mut self, config: std::sync::Arc<rustls::ServerConfig>) -> Self {
         self.config.tls = Some(Acceptor(tokio_rustls::TlsAcceptor::from(config)));
         self
@@ -200,21 +201,28 @@ impl ReceiverBuilder {
     /// time); others are refused as unauthenticated before any frame is
     /// read (feature `tls`).
     #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
     pub fn token(mut self, token: framecast_tls::Token) -> Self {
         self.config.token = Some(token);
         self
     }
 
-    /// Sees every event (connections, refusals, timeouts). With a hook the
-    /// receiver logs events at debug level only; call
-    /// [`log_receiver_event`] from the hook to log them.
-    pub fn on_event(mut self, hook: impl Fn(&ReceiverEvent<'_>) + Send + Sync + 'static) -> Self {
+    /// Sees every event (connections, refusals, timeouts) before the
+    /// receiver logs it, and returns what the user can do about it in the
+    /// program's own terms (a hint, added to the log line), if anything.
+    pub fn on_event(
+        mut self,
+        hook: impl Fn(&ReceiverEvent<'_>) -> Option<&'static str> + Send + Sync + 'static,
+    ) -> Self {
         self.hook = Some(Box::new(hook));
         self
     }
 
     /// Makes each worker sleep this long per frame: a test knob that
-    /// simulates a slow display.
+    /// simulates a slow display. Hidden: it is no setting a program should
+    /// use, but the binary's own hidden test flag (`--sink-delay-ms`) needs
+    /// it in a normal build, so it cannot hide behind a feature.
+    #[doc(hidden)]
     pub fn sink_delay(mut self, delay: Duration) -> Self {
         self.config.sink_delay = delay;
         self
@@ -315,6 +323,7 @@ impl ReceiverBuilder {
             counters: Counters::default(),
             frames_tx: Mutex::new(Some(frames_tx)),
             hook: self.hook,
+            log: LogLimiter::new(),
             started: Instant::now(),
             error: Mutex::new(None),
             config,

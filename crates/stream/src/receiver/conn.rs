@@ -26,6 +26,7 @@ use std::sync::{Arc, Mutex};
 use std::task::Poll;
 use std::time::Duration;
 
+use framecast_net::Acceptor;
 use framecast_proto::handshake::{Hello, Status, StatusCode};
 use framecast_wire::{AsyncFrameReader, FrameCodec, Prefix};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -50,29 +51,16 @@ use crate::util::lock;
 pub(crate) async fn serve(shared: Arc<Shared>, listener: TcpListener) {
     let tracker = TaskTracker::new();
     let pending = Arc::new(PendingHandshakes::new(shared.config.max_pending_handshakes));
-    let mut retry = Duration::from_millis(5);
+    let mut acceptor = Acceptor::new(listener);
     loop {
-        let accepted = tokio::select! {
+        let (sock, peer) = tokio::select! {
             biased;
             () = shared.cancel.cancelled() => break,
-            accepted = listener.accept() => accepted,
-        };
-        let (sock, peer) = match accepted {
-            Ok(conn) => {
-                retry = Duration::from_millis(5);
-                conn
-            }
-            Err(error) => {
-                // Out of file descriptors and the like: keep serving the
-                // streams we have, and try again a little later.
-                shared.event(&ReceiverEvent::AcceptFailed { error: &error });
-                tokio::select! {
-                    () = shared.cancel.cancelled() => break,
-                    () = sleep(retry) => {}
-                }
-                retry = (retry * 2).min(Duration::from_secs(1));
-                continue;
-            }
+            // Out of file descriptors and the like: reported, and the
+            // streams we have are served on while the acceptor waits.
+            accepted = acceptor.accept(|error| {
+                shared.event(&ReceiverEvent::AcceptFailed { error });
+            }) => accepted,
         };
         shared.counters.connections.fetch_add(1, Ordering::Relaxed);
         // Streams, connections waiting for their handshake (the oldest of
@@ -96,7 +84,7 @@ pub(crate) async fn serve(shared: Arc<Shared>, listener: TcpListener) {
             drop(guard);
         });
     }
-    drop(listener);
+    drop(acceptor);
     tracker.close();
     tracker.wait().await;
     // Adapters' tasks (other transports, publishers) end on the same
@@ -217,6 +205,7 @@ async fn connection(
             session(shared, *sock, peer, hello, codec).await;
         }
         Ok(Opened::Refused(sock, status)) => send_and_close(shared, sock, &status).await,
+        Ok(Opened::Closed) => {}
         Err(failure) => report_failure(shared, peer, &failure),
     }
 }
@@ -229,6 +218,8 @@ enum Opened {
     #[cfg(feature = "tls")]
     Tls(Box<tokio_rustls::server::TlsStream<TcpStream>>),
     Refused(TcpStream, Status),
+    /// Nothing to tell the peer: closed.
+    Closed,
 }
 
 /// The first byte of every TLS connection (a handshake record).
@@ -248,48 +239,20 @@ async fn open(shared: &Shared, sock: TcpStream, peer: SocketAddr) -> Result<Open
     #[cfg(feature = "tls")]
     if let Some(acceptor) = &shared.config.tls {
         if !tls_peer {
-            shared
-                .counters
-                .handshake_failures
-                .fetch_add(1, Ordering::Relaxed);
-            shared.event(&ReceiverEvent::PlaintextOnTls { peer });
-            let status = Status {
-                code: StatusCode::TlsRequired as i32,
-                reason: "this receiver requires TLS, and the connection is plaintext".into(),
-                ..Default::default()
-            };
-            return Ok(Opened::Refused(sock, status));
+            return Ok(refused(shared, sock, peer, Failure::PlaintextOnTls));
         }
         return match acceptor.accept(sock).await {
             Ok(tls) => Ok(Opened::Tls(Box::new(tls))),
             Err(e) => {
-                shared
-                    .counters
-                    .handshake_failures
-                    .fetch_add(1, Ordering::Relaxed);
-                let failure = framecast_tls::HandshakeFailure::of(&e)
+                let reason = framecast_tls::HandshakeFailure::of(&e)
                     .map_or_else(|| e.to_string(), |f| f.to_string());
-                shared.event(&ReceiverEvent::TlsFailed {
-                    peer,
-                    reason: &failure,
-                });
+                handshake_failed(shared, peer, &Failure::Tls(&reason));
                 Err(HelloFailure::Reported)
             }
         };
     }
     if tls_peer {
-        shared
-            .counters
-            .handshake_failures
-            .fetch_add(1, Ordering::Relaxed);
-        shared.event(&ReceiverEvent::TlsOnPlaintext { peer });
-        // In plaintext: the peer's TLS library reads "not TLS" from it.
-        let status = Status {
-            code: StatusCode::BadHello as i32,
-            reason: "this receiver does not use TLS".into(),
-            ..Default::default()
-        };
-        return Ok(Opened::Refused(sock, status));
+        return Ok(refused(shared, sock, peer, Failure::TlsOnPlaintext));
     }
     let _ = (shared, peer);
     Ok(Opened::Plain(sock))
@@ -366,7 +329,7 @@ async fn session<S: AsyncRead + AsyncWrite + Unpin>(
         reason: String::new(),
         max_frame_len: shared.config.max_frame_len as u64,
         max_pixels: shared.config.max_pixels,
-        stream_id: stream.id(),
+        stream_id: stream.id().get(),
         retry_after_ms: 0,
     };
     let mut out = Vec::with_capacity(64);
@@ -448,43 +411,103 @@ async fn refuse_hello<S: AsyncRead + AsyncWrite + Unpin>(
     let HelloFailure::Handshake(error) = failure else {
         return report_failure(shared, peer, &failure);
     };
+    if let Some(status) = handshake_failed(shared, peer, &Failure::Hello(&error)) {
+        send_and_close(shared, sock, &status).await;
+    }
+}
+
+/// Why a connection's handshake failed, before any session.
+enum Failure<'a> {
+    /// A plaintext connection to a receiver that requires TLS.
+    #[cfg_attr(not(feature = "tls"), allow(dead_code))]
+    PlaintextOnTls,
+    /// A TLS client to a receiver without TLS.
+    TlsOnPlaintext,
+    /// The TLS handshake failed, for this reason.
+    #[cfg_attr(not(feature = "tls"), allow(dead_code))]
+    Tls(&'a str),
+    /// The hello was not one this receiver takes.
+    Hello(&'a HandshakeError),
+    /// A framecast hello reached a receiver using the legacy framing.
+    HelloOnLegacyFraming,
+}
+
+/// The one path of a failed handshake: counted, reported (the event), and
+/// the status to answer with when the peer can read one.
+fn handshake_failed(shared: &Shared, peer: SocketAddr, failure: &Failure<'_>) -> Option<Status> {
     shared
         .counters
         .handshake_failures
         .fetch_add(1, Ordering::Relaxed);
-    shared.event(&ReceiverEvent::HandshakeFailed {
-        peer,
-        error: &error,
-    });
-    // A peer that speaks HTTP cannot read a status; a framecast program
-    // using another framing can, and says so.
-    if error.peer_guess() == Some(PeerGuess::Http) {
-        return;
-    }
-    let (code, reason) = match &error {
-        HandshakeError::UnsupportedVersion { .. } => {
-            (StatusCode::UnsupportedVersion, error.to_string())
+    let status = |code: StatusCode, reason: String| {
+        Some(Status {
+            code: code as i32,
+            reason,
+            ..Default::default()
+        })
+    };
+    match failure {
+        Failure::PlaintextOnTls => {
+            shared.event(&ReceiverEvent::PlaintextOnTls { peer });
+            status(
+                StatusCode::TlsRequired,
+                "this receiver requires TLS, and the connection is plaintext".into(),
+            )
         }
-        _ if error.peer_guess() == Some(PeerGuess::LegacyFraming) => (
-            StatusCode::WrongFraming,
-            "this receiver uses the framecast framing with its session handshake, and the \
-             frames sent use the legacy framing"
-                .to_owned(),
-        ),
-        _ => (
-            StatusCode::BadHello,
-            format!(
-                "this receiver expects the framecast session handshake (the default \
-                 framing): {error}"
-            ),
-        ),
-    };
-    let status = Status {
-        code: code as i32,
-        reason,
-        ..Default::default()
-    };
-    send_and_close(shared, sock, &status).await;
+        Failure::TlsOnPlaintext => {
+            shared.event(&ReceiverEvent::TlsOnPlaintext { peer });
+            // In plaintext: the peer's TLS library reads "not TLS" from it.
+            status(
+                StatusCode::BadHello,
+                "this receiver does not use TLS".into(),
+            )
+        }
+        Failure::Tls(reason) => {
+            shared.event(&ReceiverEvent::TlsFailed { peer, reason });
+            None
+        }
+        Failure::HelloOnLegacyFraming => {
+            shared.event(&ReceiverEvent::HelloOnLegacyFraming { peer });
+            status(
+                StatusCode::WrongFraming,
+                "this receiver uses the legacy framing, which has no session handshake".into(),
+            )
+        }
+        Failure::Hello(error) => {
+            shared.event(&ReceiverEvent::HandshakeFailed { peer, error });
+            match error {
+                // A peer that speaks HTTP cannot read a status.
+                _ if error.peer_guess() == Some(PeerGuess::Http) => None,
+                HandshakeError::UnsupportedVersion { .. } => {
+                    status(StatusCode::UnsupportedVersion, error.to_string())
+                }
+                // A framecast program using another framing can, and
+                // says so.
+                _ if error.peer_guess() == Some(PeerGuess::LegacyFraming) => status(
+                    StatusCode::WrongFraming,
+                    "this receiver uses the framecast framing with its session handshake, and \
+                     the frames sent use the legacy framing"
+                        .into(),
+                ),
+                _ => status(
+                    StatusCode::BadHello,
+                    format!(
+                        "this receiver expects the framecast session handshake (the default \
+                         framing): {error}"
+                    ),
+                ),
+            }
+        }
+    }
+}
+
+/// A connection refused for a failed handshake, to be told why in
+/// plaintext.
+fn refused(shared: &Shared, sock: TcpStream, peer: SocketAddr, failure: Failure<'_>) -> Opened {
+    match handshake_failed(shared, peer, &failure) {
+        Some(status) => Opened::Refused(sock, status),
+        None => Opened::Closed,
+    }
 }
 
 /// Counts and reports a connection that ended before its hello, when there
@@ -511,11 +534,7 @@ fn report_failure(shared: &Shared, peer: SocketAddr, failure: &HelloFailure) {
             );
         }
         HelloFailure::Handshake(error) => {
-            shared
-                .counters
-                .handshake_failures
-                .fetch_add(1, Ordering::Relaxed);
-            shared.event(&ReceiverEvent::HandshakeFailed { peer, error });
+            handshake_failed(shared, peer, &Failure::Hello(error));
         }
         HelloFailure::Stopping | HelloFailure::Eof | HelloFailure::Io | HelloFailure::Reported => {}
     }
@@ -627,7 +646,7 @@ async fn frames<S: AsyncRead + AsyncWrite + Unpin>(
                 ring.track(payload.clone());
                 match stream.feed(payload) {
                     Fed::Corrupt(e) => {
-                        tracing::debug!(stream = stream.id(), %peer, "corrupt frame dropped: {e}");
+                        tracing::debug!(stream = stream.id().get(), %peer, "corrupt frame dropped: {e}");
                     }
                     Fed::CountReached => break EndCause::Stopping,
                     _ => {}
@@ -653,19 +672,11 @@ async fn frames<S: AsyncRead + AsyncWrite + Unpin>(
             }
             Event::Failed(e) => {
                 if stream.is_none() && reader_sent_hello(&reader) {
-                    shared
-                        .counters
-                        .handshake_failures
-                        .fetch_add(1, Ordering::Relaxed);
-                    shared.event(&ReceiverEvent::HelloOnLegacyFraming { peer });
-                    let status = Status {
-                        code: StatusCode::WrongFraming as i32,
-                        reason: "this receiver uses the legacy framing, which has no session \
-                                 handshake"
-                            .into(),
-                        ..Default::default()
-                    };
-                    send_and_close(shared, reader.into_inner(), &status).await;
+                    if let Some(status) =
+                        handshake_failed(shared, peer, &Failure::HelloOnLegacyFraming)
+                    {
+                        send_and_close(shared, reader.into_inner(), &status).await;
+                    }
                     return;
                 }
                 break EndCause::Wire(e);

@@ -55,7 +55,7 @@ pub(crate) use self::state::lock;
 use self::state::{Registry, StreamState, rate};
 use self::worker::worker;
 use crate::error::StreamError;
-use crate::events::{EndCause, ReceiverEvent, ReceiverHook, log_receiver_event};
+use crate::events::{EndCause, LogLimiter, ReceiverEvent, ReceiverHook};
 use crate::frame::{Frame, StreamEvent, StreamId};
 use crate::limits::*;
 use crate::stats::{LatencyHistogram, ReceiverStats, StreamStats, TimeoutCounts, secs};
@@ -150,6 +150,8 @@ pub(crate) struct Shared {
     /// Taken (closing every subscription) once the receiver has stopped.
     pub(crate) frames_tx: Mutex<Option<broadcast::Sender<StreamEvent>>>,
     hook: Option<ReceiverHook>,
+    /// This receiver's event lines, rate-limited per kind.
+    log: LogLimiter,
     started: Instant,
     error: Mutex<Option<StreamError>>,
 }
@@ -180,14 +182,11 @@ impl Shared {
         true
     }
 
+    /// Passes an event to the hook, then logs it (with the hook's hint)
+    /// through this receiver's own limiter.
     pub(crate) fn event(&self, event: &ReceiverEvent<'_>) {
-        match &self.hook {
-            Some(hook) => {
-                tracing::debug!("{event}");
-                hook(event);
-            }
-            None => log_receiver_event(event, None),
-        }
+        let hint = self.hook.as_ref().and_then(|hook| hook(event));
+        event.log(&self.log, hint);
     }
 
     /// Counts and reports a refused peer.

@@ -329,9 +329,9 @@ fn blend(old: u64, sample: u64) -> u64 {
 mod tests {
     use super::*;
 
-    fn stream(id: StreamId) -> Arc<StreamState> {
+    fn stream(id: u32) -> Arc<StreamState> {
         Arc::new(StreamState::new(
-            id,
+            StreamId::new(id),
             format!("s{id}").into(),
             "127.0.0.1:1".parse().unwrap(),
         ))
@@ -358,8 +358,8 @@ mod tests {
         b.cost.vtime.store(1_000_000, Ordering::Relaxed);
         waiting(&pool, &a, 1000, 1000);
         waiting(&pool, &b, 1000, 1000);
-        assert_eq!(picked(&pool, true), Some(2));
-        assert_eq!(picked(&pool, true), Some(1));
+        assert_eq!(picked(&pool, true), Some(StreamId::new(2)));
+        assert_eq!(picked(&pool, true), Some(StreamId::new(1)));
         assert_eq!(picked(&pool, true), None);
     }
 
@@ -371,9 +371,13 @@ mod tests {
         waiting(&pool, &slow, 3840 * 2160, 20_000);
         waiting(&pool, &cheap, 400 * 400, 10_000);
         cheap.cost.vtime.store(u64::MAX / 2, Ordering::Relaxed);
-        assert_eq!(picked(&pool, true), Some(2), "the fast lane skips it");
+        assert_eq!(
+            picked(&pool, true),
+            Some(StreamId::new(2)),
+            "the fast lane skips it"
+        );
         assert_eq!(picked(&pool, true), None);
-        assert_eq!(picked(&pool, false), Some(1));
+        assert_eq!(picked(&pool, false), Some(StreamId::new(1)));
     }
 
     #[test]
@@ -384,10 +388,10 @@ mod tests {
         // 400x400 frame is not.
         waiting(&pool, &s, 3840 * 2160, 0);
         assert_eq!(picked(&pool, true), None);
-        assert_eq!(picked(&pool, false), Some(1));
+        assert_eq!(picked(&pool, false), Some(StreamId::new(1)));
         s.sched.store(IDLE, Ordering::Relaxed);
         waiting(&pool, &s, 400 * 400, 0);
-        assert_eq!(picked(&pool, true), Some(1));
+        assert_eq!(picked(&pool, true), Some(StreamId::new(1)));
     }
 
     #[test]

@@ -117,7 +117,6 @@ impl StreamState {
         StreamStats {
             id: self.id,
             name: self.name.to_string(),
-            label: self.name.to_string(),
             peer: self.peer.to_string(),
             connected: self.is_connected(),
             frames,
@@ -204,7 +203,7 @@ impl Registry {
     pub(crate) fn new(max_clients: usize, max_ended: usize) -> Self {
         Self {
             inner: Mutex::new(RegistryInner {
-                next_id: 1,
+                next_id: StreamId::new(1),
                 live: Vec::with_capacity(max_clients),
                 connected: 0,
                 ended: VecDeque::with_capacity(max_ended),
@@ -234,7 +233,7 @@ impl Registry {
                 });
             }
             let id = r.next_id;
-            r.next_id = r.next_id.wrapping_add(1).max(1);
+            r.next_id = StreamId::new(r.next_id.get().wrapping_add(1).max(1));
             // Unnamed (an old or legacy sender): its address, without the
             // ephemeral port, and its number.
             let name: Arc<str> = match name {
@@ -371,7 +370,7 @@ mod tests {
         let snap = reg.snapshot();
         assert_eq!(snap.accepted, 10);
         assert_eq!(snap.per_stream.len(), 3, "only the last 3 ended kept");
-        assert_eq!(snap.per_stream[2].id, 10);
+        assert_eq!(snap.per_stream[2].id, StreamId::new(10));
         assert_eq!(snap.totals.received, (1..=10).sum::<u64>());
         assert_eq!(snap.totals.frames, 10);
         assert_eq!(snap.active, 0);

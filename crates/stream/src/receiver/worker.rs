@@ -18,7 +18,7 @@ pub(super) fn worker(index: usize, shared: &Shared, mut sink: Option<Box<dyn Fra
             Work::Ended => {
                 if let Some(sink) = sink.as_mut() {
                     for &id in &ended {
-                        sink.stream_ended(id);
+                        sink.stream_ended(id.get());
                     }
                 }
                 ended.clear();
@@ -102,7 +102,7 @@ pub(super) fn show(
         thread::sleep(config.sink_delay);
     }
     if let Some(sink) = sink {
-        let encoded = EncodedFrame::new(stream.id, &stream.name, &frame.jpeg()[..])
+        let encoded = EncodedFrame::new(stream.id.get(), &stream.name, &frame.jpeg()[..])
             .with_sequence(frame.sequence())
             .with_capture_time_us(frame.capture_time_us())
             .with_source_size(frame.source_size());
@@ -110,12 +110,12 @@ pub(super) fn show(
             match e.verdict() {
                 Verdict::BadFrame => {
                     stream.corrupt.fetch_add(1, Ordering::Relaxed);
-                    tracing::debug!(stream = stream.id, "corrupt frame dropped: {e}");
+                    tracing::debug!(stream = stream.id.get(), "corrupt frame dropped: {e}");
                     return ControlFlow::Continue(());
                 }
                 Verdict::Skipped => {
                     stream.dropped.fetch_add(1, Ordering::Relaxed);
-                    tracing::debug!(stream = stream.id, "frame not shown: {e}");
+                    tracing::debug!(stream = stream.id.get(), "frame not shown: {e}");
                     return ControlFlow::Continue(());
                 }
                 Verdict::Closed => {

@@ -86,6 +86,7 @@ impl TcpDestination {
     /// `config` (see `framecast_tls::ClientTls`) against the host name in
     /// the address (feature `tls`).
     #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
     pub fn tls(mut self, config: Arc<rustls::ClientConfig>) -> Self {
         self.tls = Some(TlsClient { config });
         self
@@ -94,6 +95,7 @@ impl TcpDestination {
     /// Sends `token` in the session handshake, for a receiver that
     /// requires one (feature `tls`).
     #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
     pub fn token(mut self, token: framecast_tls::Token) -> Self {
         self.token = Some(token);
         self
@@ -159,11 +161,8 @@ impl TcpDestination {
     pub(super) fn into_link(self) -> Link {
         Link {
             codec: FrameCodec::with_prefix(self.prefix).max_frame_len(self.max_frame_len),
-            backoff: Backoff::new(
-                self.initial_backoff,
-                self.max_backoff,
-                self.seed.unwrap_or_else(rand::random),
-            ),
+            backoff: Backoff::new(self.initial_backoff, self.max_backoff)
+                .jitter(self.seed.unwrap_or_else(rand::random)),
             hello: Hello::default(),
             size: (0, 0),
             failures: 0,
@@ -510,7 +509,10 @@ impl Link {
             }
             stream_id = Some(status.stream_id);
         }
-        cx.event(&SenderEvent::Connected { peer, stream_id });
+        cx.event(&SenderEvent::Connected {
+            peer,
+            stream_id: stream_id.map(StreamId::new),
+        });
         Attempt::Session(FrameWriter::with_codec(stream, codec), peer)
     }
 }

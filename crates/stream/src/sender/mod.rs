@@ -28,20 +28,22 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use framecast_capture::{Frame, FrameSource};
-use framecast_codec::{SenderConfig, SenderPipeline, Transcode};
+use framecast_codec::{Fit, SenderConfig, SenderPipeline, Transcode};
 use framecast_proto::handshake::{Hello, Status, StatusCode};
 use framecast_proto::video::{PayloadFormat, Video, VideoRef};
 use framecast_wire::{FrameCodec, FrameWriter, Prefix};
 
-use crate::backoff::{Backoff, DEFAULT_INITIAL_BACKOFF, DEFAULT_MAX_BACKOFF};
+use framecast_net::Backoff;
+
 #[cfg(feature = "tls")]
 use crate::error::TlsFailureKind;
 use crate::error::{Report, SessionError, StreamError};
-use crate::events::{SenderEvent, SenderHook};
+use crate::events::{LogLimiter, SenderEvent, SenderHook};
+use crate::frame::StreamId;
 use crate::handshake::{self, Decoded};
 use crate::limits::{
-    DEFAULT_STATUS_TIMEOUT, DEFAULT_WRITE_TIMEOUT, KEEPALIVE_INTERVAL, KEEPALIVE_RETRIES,
-    KEEPALIVE_TIME,
+    DEFAULT_INITIAL_BACKOFF, DEFAULT_MAX_BACKOFF, DEFAULT_STATUS_TIMEOUT, DEFAULT_WRITE_TIMEOUT,
+    KEEPALIVE_INTERVAL, KEEPALIVE_RETRIES, KEEPALIVE_TIME,
 };
 use crate::queue::Latest;
 use crate::stats::{SenderStats, secs};
@@ -59,7 +61,8 @@ use self::send::send_loop;
 pub use self::transport::Destination;
 use self::transport::{Interrupt, StreamInfo, Transport};
 
-/// The original program's frame size.
+/// The original program's frame size: the box frames are fitted in by
+/// default (see [`SenderBuilder::fit`]).
 pub const DEFAULT_SIZE: (u32, u32) = (400, 400);
 
 /// The original program's JPEG quality (the codec's default).
@@ -131,6 +134,7 @@ pub struct SenderBuilder {
     source: Box<dyn FrameSource>,
     width: u32,
     height: u32,
+    fit: Fit,
     quality: u8,
     count: Option<u64>,
     queue_depth: usize,
@@ -145,6 +149,7 @@ impl std::fmt::Debug for SenderBuilder {
             .field("destination", &self.destination)
             .field("source", &self.source.format())
             .field("size", &(self.width, self.height))
+            .field("fit", &self.fit)
             .field("quality", &self.quality)
             .field("count", &self.count)
             .finish_non_exhaustive()
@@ -154,13 +159,15 @@ impl std::fmt::Debug for SenderBuilder {
 impl SenderBuilder {
     /// A sender of `source`'s frames to `to` (a [`TcpDestination`], a
     /// `HOST:PORT` string for one with every default, or any other
-    /// [`Destination`]), at the original program's 400x400 and quality 95.
+    /// [`Destination`]), fitted in the original program's 400x400 with
+    /// their shape kept (see [`fit`](Self::fit)), at its quality 95.
     pub fn new(to: impl Into<Destination>, source: Box<dyn FrameSource>) -> Self {
         Self {
             destination: to.into(),
             source,
             width: DEFAULT_SIZE.0,
             height: DEFAULT_SIZE.1,
+            fit: Fit::Contain,
             quality: DEFAULT_QUALITY,
             count: None,
             queue_depth: DEFAULT_QUEUE_DEPTH,
@@ -179,19 +186,32 @@ impl SenderBuilder {
         self
     }
 
-    /// Sees every connection event (connected, refused, failed). With a
-    /// hook the sender logs events at debug level only; call
-    /// [`log_sender_event`](crate::events::log_sender_event) from the hook
-    /// to log them.
-    pub fn on_event(mut self, hook: impl Fn(&SenderEvent<'_>) + Send + Sync + 'static) -> Self {
+    /// Sees every connection event (connected, refused, failed) before the
+    /// sender logs it, and returns what the user can do about it in the
+    /// program's own terms (a hint, added to the log line), if anything.
+    pub fn on_event(
+        mut self,
+        hook: impl Fn(&SenderEvent<'_>) -> Option<&'static str> + Send + Sync + 'static,
+    ) -> Self {
         self.hook = Some(Box::new(hook));
         self
     }
 
-    /// The size frames are scaled to before encoding.
+    /// The box frames are scaled to fit before encoding (see
+    /// [`fit`](Self::fit)).
     pub fn size(mut self, width: u32, height: u32) -> Self {
         self.width = width;
         self.height = height;
+        self
+    }
+
+    /// How a frame of another shape is sized to [`size`](Self::size):
+    /// [`Fit::Contain`] (the default) sends the largest size with the
+    /// frame's own aspect ratio inside it (a 4:3 camera at 400x400 arrives
+    /// 400x300, see [`framecast_codec::fit_within`]); [`Fit::Stretch`]
+    /// sends exactly that size, as the original programs did.
+    pub fn fit(mut self, fit: Fit) -> Self {
+        self.fit = fit;
         self
     }
 
@@ -271,6 +291,7 @@ impl SenderBuilder {
             live: format.live,
             counters: Mutex::new(SenderStats::default()),
             interrupt: Mutex::new(None),
+            log: LogLimiter::new(),
             started: Instant::now(),
             error: Mutex::new(None),
         });
@@ -296,7 +317,11 @@ impl SenderBuilder {
             )
         };
         threads.push(("capture", capture?));
-        let encoder = Encoder::new(self.width, self.height, self.quality)?;
+        let encoder = Encoder::new(
+            SenderConfig::new(self.width, self.height)
+                .with_quality(self.quality)
+                .with_fit(self.fit),
+        )?;
         let encode = {
             let shared = Arc::clone(&shared);
             let hook = self.on_frame;
@@ -428,6 +453,8 @@ struct SenderShared {
     /// What unblocks the transport's blocking call (a write) when the
     /// sender stops.
     interrupt: Mutex<Option<Interrupt>>,
+    /// This sender's event lines, rate-limited per kind.
+    log: LogLimiter,
     started: Instant,
     error: Mutex<Option<StreamError>>,
 }

@@ -94,17 +94,12 @@ impl Encoded {
 /// Turns frames into JPEGs to send: the codec's pipeline decides whether a
 /// source's JPEG passes through or the picture is (re-)encoded.
 pub(super) struct Encoder {
-    pub(super) width: u32,
-    pub(super) height: u32,
     pub(super) pipeline: SenderPipeline,
 }
 
 impl Encoder {
-    pub(super) fn new(width: u32, height: u32, quality: u8) -> Result<Self, StreamError> {
-        let config = SenderConfig::new(width, height).with_quality(quality);
+    pub(super) fn new(config: SenderConfig) -> Result<Self, StreamError> {
         Ok(Self {
-            width,
-            height,
             pipeline: SenderPipeline::new(config)?,
         })
     }
@@ -113,11 +108,16 @@ impl Encoder {
     /// whether the source's own JPEG was forwarded unchanged.
     pub(super) fn encode(&mut self, frame: &Frame, msg: &mut Encoded) -> Result<bool, StreamError> {
         let done = self.pipeline.jpeg_for(frame.picture(), &mut msg.jpeg)?;
+        // The size the JPEG was made at (or already had, passed through).
+        let (width, height) = self
+            .pipeline
+            .config()
+            .size_for(frame.width(), frame.height());
         msg.meta = Video {
             sequence: frame.sequence,
             capture_time_us: Some(frame.capture_time_us),
-            width: self.width,
-            height: self.height,
+            width,
+            height,
             format: PayloadFormat::Jpeg as i32,
             // The picture's shape as captured, so the receiver can show it
             // undistorted whatever size it was sent at.

@@ -42,7 +42,7 @@ use framecast_proto::video::VideoRef;
 use super::pipeline::Encoded;
 use super::{SenderShared, TcpDestination};
 use crate::error::StreamError;
-use crate::events::{SenderEvent, SenderHook, log_sender_event};
+use crate::events::{SenderEvent, SenderHook};
 use crate::util::lock;
 
 /// What a transport is told of the stream it carries, once, before the
@@ -291,16 +291,12 @@ impl<'a> SendContext<'a> {
     }
 
     /// Reports an event: to the sender's hook
-    /// ([`SenderBuilder::on_event`](crate::SenderBuilder::on_event)), else
-    /// to the log.
+    /// ([`SenderBuilder::on_event`](crate::SenderBuilder::on_event)), then
+    /// to the log, with the hook's hint, rate-limited by the sender's own
+    /// limiter.
     pub fn event(&self, event: &SenderEvent<'_>) {
-        match self.hook {
-            Some(hook) => {
-                tracing::debug!("{event}");
-                hook(event);
-            }
-            None => log_sender_event(event, None),
-        }
+        let hint = self.hook.and_then(|hook| hook(event));
+        event.log(&self.shared.log, hint);
     }
 
     /// Counts a session opened (the first, or a reconnection) and marks

@@ -39,6 +39,15 @@ Examples:
   framecast catalog del sku-7 --json
 ";
 
+/// `framecast catalog list --help`'s examples.
+pub(crate) const LIST_EXAMPLES: &str = "\
+Examples:
+  framecast catalog list                                  every product, in id order
+  framecast catalog list --limit 20                       the first 20
+  framecast catalog list --after sku-7 --limit 20         the 20 after sku-7
+  framecast catalog list --json > products.jsonl          one JSON object per line
+";
+
 /// What a server is asked when nothing answers.
 const IS_IT_RUNNING: &str = "is `framecast catalog serve` running at that address?";
 
@@ -95,6 +104,27 @@ pub(crate) struct AddArgs {
 pub(crate) struct IdArgs {
     /// The product id.
     id: String,
+
+    #[command(flatten)]
+    client: ClientArgs,
+}
+
+/// `framecast catalog list`'s flags.
+#[derive(Debug, Args)]
+pub(crate) struct ListArgs {
+    /// Start after this id (the last one of an earlier listing) [default:
+    /// from the first product].
+    #[arg(long, value_name = "ID")]
+    after: Option<String>,
+
+    /// Stop after this many products [default: all of them].
+    #[arg(long, value_name = "N")]
+    limit: Option<u64>,
+
+    /// How many products to ask for in each call; 0 takes the server's
+    /// default (100), and the server caps it (1000).
+    #[arg(long, value_name = "N", default_value_t = 0, value_parser = clap::value_parser!(i32).range(0..))]
+    page_size: i32,
 
     #[command(flatten)]
     client: ClientArgs,
@@ -243,6 +273,55 @@ pub(crate) async fn del(args: IdArgs) -> Result<()> {
         .await
         .map_err(|e| client_error(e, &args.client))?;
     print_product(&product, args.client.json)
+}
+
+/// Runs `framecast catalog list`: page by page, each printed as it comes
+/// (one line per product), so that a catalog of any size lists in little
+/// memory.
+pub(crate) async fn list(args: ListArgs) -> Result<()> {
+    let mut client = connect(&args.client).await?;
+    let mut token = args.after.clone().unwrap_or_default();
+    let mut left = args.limit.unwrap_or(u64::MAX);
+    while left > 0 {
+        // Never more than is left to print; the server caps it too.
+        let left_i32 = i32::try_from(left).unwrap_or(i32::MAX);
+        let size = match (args.page_size, args.limit) {
+            (0, None) => 0,
+            (0, Some(_)) => left_i32,
+            (n, _) => n.min(left_i32),
+        };
+        let page = client
+            .list(size, &token)
+            .await
+            .map_err(|e| client_error(e, &args.client))?;
+        for product in page
+            .products
+            .iter()
+            .take(usize::try_from(left).unwrap_or(usize::MAX))
+        {
+            if args.client.json {
+                out(format_args!("{}\n", product_json(product)))?;
+            } else {
+                out(format_args!(
+                    "{}  {}  {}\n",
+                    printable(&product.id),
+                    product.price,
+                    printable(&product.name)
+                ))?;
+            }
+            left -= 1;
+        }
+        if page.next_page_token.is_empty() {
+            return Ok(());
+        }
+        token = page.next_page_token;
+    }
+    // Stopped by --limit with products left: say how to go on.
+    eprintln!(
+        "more products follow: go on with --after {}",
+        printable(&token)
+    );
+    Ok(())
 }
 
 fn print_product(product: &Product, json: bool) -> Result<()> {

@@ -4,7 +4,7 @@
 //! - `serve` ([`serve`]) runs the server (health and reflection included)
 //!   until Ctrl-C or SIGTERM (then exits 0). Once listening it prints
 //!   `listening on ADDR:PORT` on stdout.
-//! - `add`, `get` and `del` ([`client`]) call a server through
+//! - `add`, `get`, `del` and `list` ([`client`]) call a server through
 //!   `framecast_catalog::client` and print the result readably, control
 //!   characters escaped, or as one line of JSON with `--json`. A failed
 //!   call prints the RPC, the gRPC status code and the server's message,
@@ -24,6 +24,7 @@ Examples:
   id=$(framecast catalog add --name \"Sony Xperia\" --description phone --price 799.5)
   framecast catalog get \"$id\" --json
   framecast catalog del \"$id\"
+  framecast catalog list --limit 20
 ";
 
 /// The `ecommerce.ProductInfo` catalog: a gRPC server and a client for it.
@@ -41,6 +42,10 @@ pub(crate) enum CatalogArgs {
     /// Delete a product; prints what was deleted.
     #[command(after_help = client::DEL_EXAMPLES)]
     Del(client::IdArgs),
+    /// List the products in id order, page by page: id, price and name on
+    /// a line each.
+    #[command(after_help = client::LIST_EXAMPLES)]
+    List(client::ListArgs),
 }
 
 /// Runs a `framecast catalog` command.
@@ -55,6 +60,7 @@ pub(crate) fn run(args: CatalogArgs) -> Result<()> {
             CatalogArgs::Add(args) => client::add(args).await,
             CatalogArgs::Get(args) => client::get(args).await,
             CatalogArgs::Del(args) => client::del(args).await,
+            CatalogArgs::List(args) => client::list(args).await,
         }
     })
 }
