@@ -35,19 +35,7 @@ fn terminate(p: &Proc) {
 
 /// Five pattern frames, 160x120 JPEGs, as an MJPEG file.
 fn mjpeg_file(dir: &Path, frames: u64) -> String {
-    let pattern = framecast_capture::Pattern::new(128, 128).unwrap();
-    let mut encoder = framecast_codec::SenderPipeline::new(
-        framecast_codec::SenderConfig::new(128, 128).with_quality(80),
-    )
-    .unwrap();
-    let mut img = framecast_codec::ImageBuf::new(128, 128, framecast_codec::PixelFormat::Rgb8);
-    let mut file = Vec::new();
-    for seq in 0..frames {
-        pattern.render(seq, &mut img);
-        let mut jpeg = Vec::new();
-        encoder.encode(img.as_image(), &mut jpeg).unwrap();
-        file.extend_from_slice(&jpeg);
-    }
+    let file = framecast_test_support::fixtures::pattern_jpegs(128, 128, 80, frames).concat();
     let (path, s) = path_str(dir, "in.mjpeg");
     std::fs::write(path, file).unwrap();
     s

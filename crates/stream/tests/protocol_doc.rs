@@ -9,6 +9,7 @@ use framecast_stream::handshake::{
     MAX_TOKEN_LEN, STATUS_MAGIC,
 };
 use framecast_stream::limits;
+use framecast_test_support::fixtures::hexdump;
 
 /// The spec, read at compile time from the repository.
 const SPEC: &str = include_str!("../../../docs/protocol.md");
@@ -39,33 +40,6 @@ fn example_busy() -> Status {
         retry_after_ms: 1000,
         ..Default::default()
     }
-}
-
-/// The format of `hexdump -C`.
-fn hexdump(bytes: &[u8]) -> String {
-    let mut out = String::new();
-    for (i, line) in bytes.chunks(16).enumerate() {
-        let mut hex = String::new();
-        for (j, b) in line.iter().enumerate() {
-            hex.push_str(&format!("{b:02x} "));
-            if j == 7 {
-                hex.push(' ');
-            }
-        }
-        let ascii: String = line
-            .iter()
-            .map(|&b| {
-                if (0x20..0x7f).contains(&b) {
-                    b as char
-                } else {
-                    '.'
-                }
-            })
-            .collect();
-        out.push_str(&format!("{:08x}  {hex:<49} |{ascii}|\n", i * 16));
-    }
-    out.push_str(&format!("{:08x}\n", bytes.len()));
-    out
 }
 
 fn check(what: &str, bytes: &[u8]) {

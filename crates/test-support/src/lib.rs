@@ -9,6 +9,11 @@
 //!   private X server ([`tools::Xvfb`]).
 //! - [`process`]: waiting for a child with a deadline, reading its output
 //!   line by line.
+//! - [`fixtures`]: test data made in the test (`hexdump -C` text,
+//!   certificates from `framecast cert`, and with the `pictures` feature
+//!   the test pattern as JPEGs).
+//! - `nats` (feature `nats`): throwaway `nats-server` processes and
+//!   clusters on free loopback ports.
 //!
 //! ```
 //! use framecast_test_support::tools::{ci, workspace_root};
@@ -18,5 +23,8 @@
 //! ```
 
 pub mod alloc;
+pub mod fixtures;
+#[cfg(feature = "nats")]
+pub mod nats;
 pub mod process;
 pub mod tools;

@@ -328,22 +328,7 @@ pub use framecast_test_support::tools::{Xvfb, ci, find_tool, require_tools, work
 /// `framecast cert --out DIR --host …`; returns the CA, the server's
 /// certificate and its key.
 pub fn make_certs(dir: &Path, hosts: &[&str]) -> (PathBuf, PathBuf, PathBuf) {
-    let mut cmd = Command::new(BIN);
-    cmd.args(["cert", "--out"]).arg(dir);
-    for host in hosts {
-        cmd.args(["--host", host]);
-    }
-    let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (
-        dir.join("ca.pem"),
-        dir.join("server.pem"),
-        dir.join("server-key.pem"),
-    )
+    framecast_test_support::fixtures::make_certs(Path::new(BIN), dir, hosts)
 }
 
 /// Writes `token` to `dir/name`; returns the path as a string.
