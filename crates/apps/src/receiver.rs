@@ -39,12 +39,20 @@ impl Outputs {
         Ok(self)
     }
 
-    /// `--stats-json` and `--record`, opened and checked.
-    pub(crate) fn open(json: Option<&Path>, record: Option<&str>) -> Result<Self> {
+    /// `--stats-json`, `--record` and `--record-segment`, opened and
+    /// checked.
+    pub(crate) fn open(
+        json: Option<&Path>,
+        record: Option<&str>,
+        segment: Option<framecast_stream::Segment>,
+    ) -> Result<Self> {
         let json = JsonOut::open(json)?;
         let record = match record {
             Some(template) => {
-                let target = framecast_stream::RecordTarget::new(template)?;
+                let mut target = framecast_stream::RecordTarget::new(template)?;
+                if let Some(segment) = segment {
+                    target = target.with_segment(segment);
+                }
                 target.check().context("--record")?;
                 Some(target)
             }
@@ -161,7 +169,8 @@ impl Attached {
     }
 }
 
-/// Prints what a recording wrote.
+/// Prints what a recording wrote; an error when a stream could not be
+/// recorded in full (the run then exits with status 1).
 pub(crate) fn print_recorded(r: &RecordingStats) -> Result<()> {
     let files: Vec<String> = r.files.iter().map(|p| p.display().to_string()).collect();
     out(format_args!(
@@ -182,7 +191,15 @@ pub(crate) fn print_recorded(r: &RecordingStats) -> Result<()> {
         } else {
             String::new()
         },
-    ))
+    ))?;
+    if r.failed > 0 {
+        anyhow::bail!(
+            "{} stream{} could not be recorded in full (the log says which and why)",
+            r.failed,
+            if r.failed == 1 { "" } else { "s" }
+        );
+    }
+    Ok(())
 }
 
 /// Runs a started receiver (and its recording, viewer and NATS links) to

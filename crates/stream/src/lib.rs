@@ -11,8 +11,8 @@
 //!   [`transport::Transport`].
 //! - [`ReceiverBuilder`] → [`Receiver`]: network I/O on one tokio runtime
 //!   (accept, a task per connection, every timeout), decoding on a fixed
-//!   pool of worker threads that take streams round-robin, joined by
-//!   per-stream latest-wins slots. Each stream's newest [`Frame`] stays
+//!   pool of worker threads that share their time out by what each
+//!   stream's frames cost, joined by per-stream latest-wins slots. Each stream's newest [`Frame`] stays
 //!   reachable for other consumers ([`StreamHandle::watch`]), and every
 //!   accepted frame can be followed ([`Receiver::subscribe`]).
 //! - The receiver's seams, for adapters: [`ReceiverHandle`] (stats, streams,
@@ -98,7 +98,10 @@ pub use receiver::ingest;
 pub use receiver::{
     Receiver, ReceiverBuilder, ReceiverHandle, SUBSCRIBER_BACKLOG, SinkFactory, StreamHandle,
 };
-pub use recording::{RecordError, RecordFormat, RecordTarget, Recording, RecordingStats};
+pub use recording::{
+    FileFields, MAX_NAME_SUFFIX, MAX_SESSION_NAMES, RecordError, RecordFormat, RecordTarget,
+    Recording, RecordingStats, Segment,
+};
 pub use sender::transport;
 pub use sender::{
     DEFAULT_CONNECT_TIMEOUT, DEFAULT_QUALITY, DEFAULT_QUEUE_DEPTH, DEFAULT_SIZE, Destination,

@@ -33,6 +33,14 @@ pub const DEFAULT_TRICKLE_TIMEOUT: Duration = Duration::from_secs(5);
 /// checked from the JPEG header before decoding.
 pub const DEFAULT_MAX_PIXELS: u64 = 3840 * 2160;
 
+/// A frame predicted to take longer than this to show (decode, scale,
+/// sink) belongs to a slow stream, which only the receiver's slow lane of
+/// workers takes: 10 ms, under the frame interval of a 60 fps stream, so
+/// that a cheap stream never waits behind a picture that costs more than
+/// its own frame interval (a 1280x720 frame is cheap, a 1920x1080 one
+/// slow, on a core of today).
+pub const DEFAULT_SLOW_FRAME: Duration = Duration::from_millis(10);
+
 /// Ended streams whose own counters the stats keep (the most recent ones);
 /// older ones live on only in the receiver's totals.
 pub const DEFAULT_MAX_ENDED_STREAMS: usize = 64;

@@ -269,6 +269,10 @@ pub struct StreamStats {
     pub seconds: f64,
     /// Frames shown per second of connected time.
     pub fps: f64,
+    /// CPU time a worker spent on each frame of this stream it took
+    /// (decoding, scaling, showing), in milliseconds, on average: what the
+    /// stream costs the receiver. The workers share their time out by it.
+    pub cost_ms: f64,
     /// Capture-to-shown latency over the whole stream; `None` when no frame
     /// carried a usable capture time.
     pub latency_ms: Option<LatencySummary>,

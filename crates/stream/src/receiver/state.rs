@@ -16,6 +16,7 @@ use tokio::sync::watch;
 
 use framecast_proto::handshake::Settings;
 
+use super::pool::Cost;
 use crate::frame::{Frame, StreamId};
 use crate::stats::{LatencyHistogram, RecentLatency, StreamStats, secs};
 
@@ -55,6 +56,8 @@ pub(crate) struct StreamState {
     pub(crate) sched: AtomicU8,
     /// Set once the workers were told the stream ended.
     pub(crate) end_reported: AtomicBool,
+    /// What its frames cost the workers (the pool's fairness).
+    pub(crate) cost: Cost,
     /// The newest accepted frame, for consumers other than the workers
     /// (viewers, snapshots).
     pub(crate) latest: watch::Sender<Option<Frame>>,
@@ -93,6 +96,7 @@ impl StreamState {
             pending: Mutex::new(None),
             sched: AtomicU8::new(IDLE),
             end_reported: AtomicBool::new(false),
+            cost: Cost::default(),
             latest: watch::Sender::new(None),
             feedback: AtomicBool::new(false),
             asked: Mutex::new((None, false)),
@@ -154,6 +158,7 @@ impl StreamState {
             bytes: self.bytes.load(Ordering::SeqCst),
             seconds,
             fps: rate(frames, seconds),
+            cost_ms: self.cost.mean_ms(),
             latency_ms,
             recent_latency_ms,
             quality: match self.quality.load(Ordering::Relaxed) {
