@@ -25,6 +25,8 @@
 //!     format: PayloadFormat::Jpeg as i32,
 //!     source_width: 640,
 //!     source_height: 480,
+//!     quality: 0,
+//!     link_rate_bps: 0,
 //! };
 //! let bytes = frame.encode_to_vec();
 //! assert_eq!(Video::decode(bytes.as_slice()).unwrap(), frame);
@@ -115,6 +117,8 @@ mod tests {
             format: PayloadFormat::Rgb24 as i32,
             source_width: 5,
             source_height: 6,
+            quality: 0,
+            link_rate_bps: 0,
         };
         let bytes = v.encode_to_vec();
         assert_eq!(

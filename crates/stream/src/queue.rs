@@ -154,6 +154,15 @@ impl<T> Latest<T> {
         }
     }
 
+    /// Takes the oldest queued item if there is one, without waiting.
+    pub fn try_pop(&self) -> Option<T> {
+        let item = self.lock().queue.pop_front();
+        if item.is_some() {
+            self.not_full.notify_one();
+        }
+        item
+    }
+
     /// Waits until an item is queued, without taking it: `true` then,
     /// `false` once the queue is closed and empty.
     pub fn wait_item(&self) -> bool {

@@ -25,6 +25,8 @@ fn example_video() -> Video {
         format: PayloadFormat::Jpeg as i32,
         source_width: 0,
         source_height: 0,
+        quality: 0,
+        link_rate_bps: 0,
     }
 }
 
