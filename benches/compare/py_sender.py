@@ -11,7 +11,10 @@ Writes {"capture": [t, ...]} to OUT_JSON: each frame's capture time
 (CLOCK_MONOTONIC seconds, taken when the frame is picked up, before the
 resize), for the receiver's side to compute latency.
 
-usage: py_sender.py HOST PORT RAW_FILE COUNT FPS OUT_JSON
+With SECONDS, it stops after that long even if COUNT frames were not sent
+(on a slow link, scripts/link-bench.sh).
+
+usage: py_sender.py HOST PORT RAW_FILE COUNT FPS OUT_JSON [SECONDS]
 """
 
 import json
@@ -29,6 +32,7 @@ from video import video_class
 def main():
     host, port, raw_path = sys.argv[1], int(sys.argv[2]), sys.argv[3]
     count, fps, out_path = int(sys.argv[4]), float(sys.argv[5]), sys.argv[6]
+    max_seconds = float(sys.argv[7]) if len(sys.argv) > 7 else None
     frames = np.fromfile(raw_path, dtype=np.uint8).reshape(-1, 480, 640, 3)
     frames = [np.ascontiguousarray(f[:, :, ::-1]) for f in frames]  # RGB -> BGR
     Video = video_class()
@@ -39,6 +43,8 @@ def main():
     captured = []
     start = time.monotonic()
     for i in range(count):
+        if max_seconds is not None and time.monotonic() - start >= max_seconds:
+            break
         if fps > 0:
             delay = start + i / fps - time.monotonic()
             if delay > 0:

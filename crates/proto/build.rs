@@ -29,6 +29,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     tonic_prost_build::configure()
         .build_client(true)
         .build_server(true)
+        // docs.rs labels the generated modules (matched by package) with the
+        // feature they need.
+        .client_mod_attribute(
+            "ecommerce",
+            r#"#[cfg_attr(docsrs, doc(cfg(feature = "grpc")))]"#,
+        )
+        .server_mod_attribute(
+            "ecommerce",
+            r#"#[cfg_attr(docsrs, doc(cfg(feature = "grpc")))]"#,
+        )
         .compile_fds(ecommerce)?;
     // Without: the messages only, and no tonic code generator is built.
     #[cfg(not(feature = "grpc"))]

@@ -27,6 +27,7 @@ mod receiver;
 mod report;
 mod sender;
 mod stats_line;
+mod stats_lines;
 
 /// Stream camera frames over TCP to windows, recordings and browsers, and
 /// serve the product catalog.

@@ -19,12 +19,14 @@ use crate::flags::{bind_hint, bound};
 use crate::output::{JsonOut, StatsPrinter, out};
 use crate::probe::Probe;
 use crate::report::hinted;
+use crate::stats_lines::StatsLines;
 use crate::{INTERRUPTED, TICK, http, nats, notify};
 
 /// What a receiver writes besides the screen, checked when the command
 /// starts so that a bad path fails before any work.
 pub(crate) struct Outputs {
     json: Option<JsonOut>,
+    lines: Option<StatsLines>,
     record: Option<framecast_stream::RecordTarget>,
     probe: Option<Probe>,
     http: Option<http::HttpPlan>,
@@ -34,12 +36,26 @@ pub(crate) struct Outputs {
 }
 
 impl Outputs {
-    /// `--stats-json` and `--record`, opened and checked.
-    pub(crate) fn open(json: Option<&Path>, record: Option<&str>) -> Result<Self> {
+    /// `--stats-jsonl`, opened.
+    pub(crate) fn with_lines(mut self, path: Option<&Path>) -> Result<Self> {
+        self.lines = StatsLines::open(path)?;
+        Ok(self)
+    }
+
+    /// `--stats-json`, `--record` and `--record-segment`, opened and
+    /// checked.
+    pub(crate) fn open(
+        json: Option<&Path>,
+        record: Option<&str>,
+        segment: Option<framecast_stream::Segment>,
+    ) -> Result<Self> {
         let json = JsonOut::open(json)?;
         let record = match record {
             Some(template) => {
-                let target = framecast_stream::RecordTarget::new(template)?;
+                let mut target = framecast_stream::RecordTarget::new(template)?;
+                if let Some(segment) = segment {
+                    target = target.with_segment(segment);
+                }
                 target.check().context("--record")?;
                 Some(target)
             }
@@ -47,6 +63,7 @@ impl Outputs {
         };
         Ok(Self {
             json,
+            lines: None,
             record,
             probe: None,
             http: None,
@@ -153,7 +170,8 @@ impl Attached {
     }
 }
 
-/// Prints what a recording wrote.
+/// Prints what a recording wrote; an error when a stream could not be
+/// recorded in full (the run then exits with status 1).
 pub(crate) fn print_recorded(r: &RecordingStats) -> Result<()> {
     let files: Vec<String> = r.files.iter().map(|p| p.display().to_string()).collect();
     out(format_args!(
@@ -174,7 +192,15 @@ pub(crate) fn print_recorded(r: &RecordingStats) -> Result<()> {
         } else {
             String::new()
         },
-    ))
+    ))?;
+    if r.failed > 0 {
+        anyhow::bail!(
+            "{} stream{} could not be recorded in full (the log says which and why)",
+            r.failed,
+            if r.failed == 1 { "" } else { "s" }
+        );
+    }
+    Ok(())
 }
 
 /// Runs a started receiver (and its recording, viewer and NATS links) to
@@ -187,7 +213,13 @@ pub(crate) fn run_and_finish(
 ) -> Result<()> {
     let mut attached = outputs.attach(&receiver, "")?;
     notify::ready(&format!("listening on {}", receiver.local_addr()));
-    let run = run_receiver(receiver, quiet, outputs.probe.take(), closed);
+    let run = run_receiver(
+        receiver,
+        quiet,
+        outputs.probe.take(),
+        outputs.lines.take(),
+        closed,
+    );
     let recorded = attached.finish_recording();
     finish(run, outputs.json.take(), &attached.nats, attached.http())?;
     if let Some(r) = recorded? {
@@ -205,6 +237,7 @@ pub(crate) fn run_receiver(
     receiver: Receiver,
     quiet: bool,
     mut probe: Option<Probe>,
+    mut lines: Option<StatsLines>,
     closed: impl Fn() -> bool,
 ) -> Run {
     let mut printer = StatsPrinter::new(quiet);
@@ -216,6 +249,12 @@ pub(crate) fn run_receiver(
         if let Some(p) = probe.as_mut() {
             p.observe(receiver.frames_received());
         }
+        if let Some(l) = lines.as_mut()
+            && let Err(e) = l.receiver(|| receiver.stats())
+        {
+            tracing::warn!("{e:#}");
+            lines = None;
+        }
         printer.receiver(|| receiver.stats());
         std::thread::sleep(TICK);
     }
@@ -226,6 +265,11 @@ pub(crate) fn run_receiver(
         Ok(stats) => (stats, Ok(())),
         Err(e) => (last, Err(e)),
     };
+    if let Some(l) = lines.as_mut()
+        && let Err(e) = l.receiver_end(&stats)
+    {
+        tracing::warn!("{e:#}");
+    }
     if let Some(mut p) = probe {
         p.observe(stats.received);
         p.finish(stats.received, stats.bytes);

@@ -15,6 +15,7 @@ use framecast_wire::Prefix;
 use crate::output::{JsonOut, StatsPrinter, out};
 use crate::probe::Probe;
 use crate::report::hinted;
+use crate::stats_lines::StatsLines;
 use crate::{INTERRUPTED, TICK, notify};
 
 /// How often the progress bar of a file source is redrawn.
@@ -36,6 +37,7 @@ pub(crate) fn run(
     quiet: bool,
     frames: Option<u64>,
     mut probe: Option<Probe>,
+    mut lines: Option<StatsLines>,
     closed: impl Fn() -> bool,
 ) -> SenderRun {
     let mut printer = StatsPrinter::new(quiet);
@@ -63,6 +65,12 @@ pub(crate) fn run(
         }
         if let Some(p) = probe.as_mut() {
             p.observe(sender.frames_sent());
+        }
+        if let Some(l) = lines.as_mut()
+            && let Err(e) = l.sender(|| sender.stats())
+        {
+            tracing::warn!("{e:#}");
+            lines = None;
         }
         match &bar {
             Some(bar) if last_bar.elapsed() >= BAR_EVERY => {

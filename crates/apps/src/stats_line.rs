@@ -18,6 +18,11 @@ struct StreamSample {
     dropped: u64,
     corrupt: u64,
     recent_latency_ms: Option<LatencySummary>,
+    /// The newest frame's quality (when its sender said) and size.
+    quality: Option<u8>,
+    size: (u32, u32),
+    /// The sender's estimate of the link's rate, kbit/s.
+    link_rate_kbps: Option<u64>,
 }
 
 impl StreamSample {
@@ -32,6 +37,9 @@ impl StreamSample {
             dropped: st.dropped,
             corrupt: st.corrupt,
             recent_latency_ms: st.recent_latency_ms,
+            quality: st.quality,
+            size: (st.width, st.height),
+            link_rate_kbps: st.link_rate_kbps,
         }
     }
 }
@@ -103,6 +111,12 @@ impl RateMeter {
                 None => line.push_str("latency n/a, "),
             }
             let _ = write!(line, "dropped {}, corrupt {}", st.dropped, st.corrupt);
+            if let Some(q) = st.quality {
+                let _ = write!(line, ", q {q} {}x{}", st.size.0, st.size.1);
+            }
+            if let Some(r) = st.link_rate_kbps {
+                let _ = write!(line, ", link ~{:.1} Mbit/s", r as f64 / 1000.0);
+            }
             lines.push(line);
         }
         if lines.is_empty() {
@@ -129,15 +143,30 @@ impl RateMeter {
             _ => (0.0, 0.0),
         };
         self.last_sender = Some((s.seconds, s.sent, s.bytes));
-        format!(
-            "sent {} frames: {:5.1} fps, {:7.0} kbit/s, dropped {}, reconnects {}{}",
-            s.sent,
-            fps,
-            kbps,
-            s.dropped,
-            s.reconnects,
-            if s.connected { "" } else { " (connecting)" }
-        )
+        let mut line = format!(
+            "sent {} frames: {:5.1} fps, {:7.0} kbit/s, dropped {}, reconnects {}",
+            s.sent, fps, kbps, s.dropped, s.reconnects,
+        );
+        if let Some(a) = &s.adapt {
+            // What adapting to the link chose: quality, size, frame rate,
+            // and what it thinks the link carries.
+            let _ = write!(
+                line,
+                ", q {} {}x{} {:.0} fps",
+                a.quality, a.width, a.height, a.fps
+            );
+            if a.link_rate_kbps > 0 {
+                let _ = write!(
+                    line,
+                    ", link ~{:.1} Mbit/s",
+                    a.link_rate_kbps as f64 / 1000.0
+                );
+            }
+        }
+        if !s.connected {
+            line.push_str(" (connecting)");
+        }
+        line
     }
 }
 
@@ -161,6 +190,9 @@ mod tests {
                 p99: 2.0,
                 max: 3.0,
             }),
+            quality: Some(80),
+            size: (400, 400),
+            link_rate_kbps: Some(9_200),
         };
         let meter = RateMeter {
             last: Some((1.0, vec![(1, 10, 10, 10_000)])),
@@ -171,6 +203,11 @@ mod tests {
         assert!(lines[0].contains(" 30.0 fps shown"), "{}", lines[0]);
         assert!(lines[0].contains("240 kbit/s"), "{}", lines[0]);
         assert!(lines[0].contains("p50 1.0 ms p99 2.0 ms"), "{}", lines[0]);
+        assert!(
+            lines[0].contains("q 80 400x400, link ~9.2 Mbit/s"),
+            "{}",
+            lines[0]
+        );
         // A first line: rates over the stream's whole connected time.
         let lines = RateMeter::default().lines(2.0, &[sample(40)], (40, 1));
         assert!(lines[0].contains(" 20.0 fps shown"), "{}", lines[0]);

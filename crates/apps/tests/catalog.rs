@@ -690,22 +690,7 @@ fn cert_writes_a_ca_and_a_server_certificate_and_guards_them() {
 
 /// `framecast cert --out DIR HOSTS…`; returns (ca, cert, key).
 fn make_certs(dir: &Path, hosts: &[&str]) -> (PathBuf, PathBuf, PathBuf) {
-    let mut cmd = Command::new(BIN);
-    cmd.args(["cert", "--out"]).arg(dir);
-    for host in hosts {
-        cmd.args(["--host", host]);
-    }
-    let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (
-        dir.join("ca.pem"),
-        dir.join("server.pem"),
-        dir.join("server-key.pem"),
-    )
+    framecast_test_support::fixtures::make_certs(Path::new(BIN), dir, hosts)
 }
 
 const TOKEN: &str = "a-token-for-the-tests-0123456789";

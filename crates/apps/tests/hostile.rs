@@ -19,49 +19,6 @@ use framecast_proto::handshake::StatusCode;
 use framecast_proto::video::Video;
 use prost::Message;
 
-/// Small, fast pattern frames, as in the other end-to-end tests.
-/// (Square, so the pictures are sent at exactly 128x128 with their shape
-/// kept.)
-const PATTERN_ARGS: &[&str] = &["--input-size", "160x160", "--size", "128x128"];
-
-/// A sender of the pattern at 30 fps named `good`, for `seconds`.
-fn good_sender(addr: SocketAddr, seconds: u64, extra: &[&str]) -> Proc {
-    let to = addr.to_string();
-    let count = (seconds * 30).to_string();
-    let mut args = vec![
-        "send", "--to", &to, "--name", "good", "--fps", "30", "--count", &count,
-    ];
-    args.extend_from_slice(PATTERN_ARGS);
-    args.extend_from_slice(extra);
-    Proc::framecast("good", &args)
-}
-
-/// The stats of the stream named `name` in a receiver's JSON.
-fn stream_named<'a>(stats: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
-    stats["per_stream"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["name"] == name)
-        .unwrap_or_else(|| panic!("no stream {name:?} in {stats}"))
-}
-
-/// Checks that the good sender's stream was shown in full health: every
-/// frame received, nearly all shown, none corrupt.
-fn assert_good_stream(stats: &serde_json::Value, frames: u64) {
-    let good = stream_named(stats, "good");
-    assert_eq!(
-        good["received"], frames,
-        "the good sender lost frames: {good}"
-    );
-    assert_eq!(good["corrupt"], 0, "{good}");
-    let shown = good["frames"].as_u64().unwrap();
-    assert!(
-        shown * 10 >= frames * 9,
-        "the good stream was starved: {shown} of {frames} shown: {good}"
-    );
-}
-
 /// The resident memory of a process, in KiB.
 fn rss_kib(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
@@ -102,19 +59,6 @@ fn video(jpeg: Vec<u8>) -> Vec<u8> {
         ..Default::default()
     }
     .encode_to_vec()
-}
-
-/// A raw peer that has said hello and been accepted.
-fn session(addr: SocketAddr, name: &str) -> TcpStream {
-    let mut s = TcpStream::connect(addr).unwrap();
-    let status = hello(&mut s, name);
-    assert_eq!(status.code(), StatusCode::Accepted, "{status:?}");
-    s
-}
-
-fn write_frame(s: &mut TcpStream, payload: &[u8]) -> std::io::Result<()> {
-    s.write_all(&(payload.len() as u32).to_le_bytes())?;
-    s.write_all(payload)
 }
 
 /// Waits until the receiver's stats (read through a `--stats-json` it

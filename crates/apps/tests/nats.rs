@@ -4,13 +4,11 @@
 //! `max_payload`, credentials, and protected mode.
 
 mod common;
-#[path = "../../nats/tests/nats_server/mod.rs"]
-mod nats_server;
 
 use std::time::Duration;
 
 use common::*;
-use nats_server::{Config, NatsServer};
+use framecast_test_support::nats::{self as nats_server, Config, NatsServer};
 
 /// Small, fast pattern frames.
 const PATTERN_ARGS: &[&str] = &["--input-size", "160x120", "--size", "128x128"];

@@ -15,6 +15,7 @@ use common::*;
 use framecast_codec::{ImageBuf, PixelFormat, SenderConfig, SenderPipeline};
 use framecast_proto::handshake::StatusCode;
 use framecast_proto::video::Video;
+use framecast_test_support::fixtures::pattern_jpegs;
 use prost::Message;
 
 /// Small, fast pattern frames.
@@ -184,18 +185,8 @@ fn raw_file_frames_arrive_with_their_pixels() {
 fn mjpeg_file_at_the_wanted_size_is_forwarded_byte_for_byte() {
     let dir = tempdir();
     // Six JPEGs of the pattern at 128x128, concatenated.
-    let pattern = framecast_capture::Pattern::new(128, 128).unwrap();
-    let mut encoder = SenderPipeline::new(SenderConfig::new(128, 128).with_quality(80)).unwrap();
-    let mut img = ImageBuf::new(128, 128, PixelFormat::Rgb8);
-    let mut file = Vec::new();
-    let mut originals = Vec::new();
-    for seq in 0..6 {
-        pattern.render(seq, &mut img);
-        let mut jpeg = Vec::new();
-        encoder.encode(img.as_image(), &mut jpeg).unwrap();
-        file.extend_from_slice(&jpeg);
-        originals.push(jpeg);
-    }
+    let originals = pattern_jpegs(128, 128, 80, 6);
+    let file = originals.concat();
     let (mj_path, mj) = path_str(dir.path(), "in.mjpeg");
     std::fs::write(&mj_path, &file).unwrap();
     let source = format!("mjpeg:{mj}");
@@ -520,16 +511,7 @@ fn ctrl_c_stops_a_streaming_sender_and_receiver_cleanly() {
 #[test]
 fn mjpeg_file_at_another_size_is_decoded_scaled_and_re_encoded() {
     let dir = tempdir();
-    let pattern = framecast_capture::Pattern::new(160, 120).unwrap();
-    let mut encoder = SenderPipeline::new(SenderConfig::new(160, 120).with_quality(90)).unwrap();
-    let mut img = ImageBuf::new(160, 120, PixelFormat::Rgb8);
-    let mut file = Vec::new();
-    for seq in 0..5 {
-        pattern.render(seq, &mut img);
-        let mut jpeg = Vec::new();
-        encoder.encode(img.as_image(), &mut jpeg).unwrap();
-        file.extend_from_slice(&jpeg);
-    }
+    let file = pattern_jpegs(160, 120, 90, 5).concat();
     let (mj_path, mj) = path_str(dir.path(), "in.mjpeg");
     std::fs::write(&mj_path, &file).unwrap();
     let source = format!("mjpeg:{mj}");

@@ -35,19 +35,7 @@ fn terminate(p: &Proc) {
 
 /// Five pattern frames, 160x120 JPEGs, as an MJPEG file.
 fn mjpeg_file(dir: &Path, frames: u64) -> String {
-    let pattern = framecast_capture::Pattern::new(128, 128).unwrap();
-    let mut encoder = framecast_codec::SenderPipeline::new(
-        framecast_codec::SenderConfig::new(128, 128).with_quality(80),
-    )
-    .unwrap();
-    let mut img = framecast_codec::ImageBuf::new(128, 128, framecast_codec::PixelFormat::Rgb8);
-    let mut file = Vec::new();
-    for seq in 0..frames {
-        pattern.render(seq, &mut img);
-        let mut jpeg = Vec::new();
-        encoder.encode(img.as_image(), &mut jpeg).unwrap();
-        file.extend_from_slice(&jpeg);
-    }
+    let file = framecast_test_support::fixtures::pattern_jpegs(128, 128, 80, frames).concat();
     let (path, s) = path_str(dir, "in.mjpeg");
     std::fs::write(path, file).unwrap();
     s
@@ -185,29 +173,6 @@ fn output_paths_are_checked_before_any_work() {
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot write the stats file"));
-
-    // An existing recording is never replaced.
-    let (taken, taken_s) = path_str(dir.path(), "taken.mjpeg");
-    std::fs::write(&taken, b"precious").unwrap();
-    let out = Command::new(BIN)
-        .args([
-            "recv",
-            "--listen",
-            "127.0.0.1:0",
-            "--display",
-            "none",
-            "--record",
-            &taken_s,
-        ])
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.contains("exists; a recording never replaces a file"),
-        "{err}"
-    );
-    assert_eq!(std::fs::read(&taken).unwrap(), b"precious");
 }
 
 #[test]
@@ -504,8 +469,15 @@ fn a_full_disk_ends_the_recording_while_frames_keep_being_shown() {
     send("send", &args).wait_ok(TIMEOUT);
     recv.wait_for_stderr(STREAM_ENDED, TIMEOUT);
     recv.interrupt();
-    recv.wait_ok(TIMEOUT);
+    // A stream not recorded in full is an error of the run, once the
+    // numbers are written.
+    let status = recv.wait(TIMEOUT);
+    assert_eq!(status.code(), Some(1), "{}", recv.stderr());
     let stderr = recv.stderr();
+    assert!(
+        stderr.contains("1 stream could not be recorded in full"),
+        "{stderr}"
+    );
     let stopped: Vec<&str> = stderr
         .lines()
         .filter(|l| l.contains("recording of stream"))

@@ -87,6 +87,12 @@ impl Pacer {
         self.rate.is_some()
     }
 
+    /// The frames per second it paces to; `None` when it does not wait.
+    pub fn fps(&self) -> Option<f64> {
+        self.rate
+            .map(|(nanos, frames)| frames as f64 * NANOS_PER_SEC as f64 / nanos as f64)
+    }
+
     /// How many schedule slots were skipped so far because the caller fell
     /// too far behind.
     pub fn skipped(&self) -> u64 {
@@ -200,7 +206,11 @@ impl<S: FrameSource> Paced<S> {
 
 impl<S: FrameSource> FrameSource for Paced<S> {
     fn format(&self) -> SourceFormat {
-        self.inner.format()
+        let format = self.inner.format();
+        match self.pacer.fps() {
+            Some(fps) => format.with_paced_fps(Some(fps)),
+            None => format,
+        }
     }
 
     fn next_frame(&mut self, frame: &mut Frame) -> Result<(), CaptureError> {

@@ -37,6 +37,11 @@ pub struct SourceFormat {
     /// How many frames the source delivers before it ends, when that is
     /// known (a file that does not loop); `None` for endless sources.
     pub frames: Option<u64>,
+    /// The frames per second the source is paced at ([`Paced`](crate::Paced)),
+    /// when it is: its frames are due at a steady rate, like a camera's,
+    /// so a sender may drop one that went stale. `None` for a source that
+    /// delivers as fast as it is asked.
+    pub paced_fps: Option<f64>,
 }
 
 impl SourceFormat {
@@ -55,12 +60,19 @@ impl SourceFormat {
             pixel_format,
             live,
             frames: None,
+            paced_fps: None,
         }
     }
 
     /// The same format, for a source that ends after `frames` frames.
     pub fn with_frames(mut self, frames: Option<u64>) -> Self {
         self.frames = frames;
+        self
+    }
+
+    /// The same format, for a source paced at `fps` frames per second.
+    pub fn with_paced_fps(mut self, fps: Option<f64>) -> Self {
+        self.paced_fps = fps;
         self
     }
 }

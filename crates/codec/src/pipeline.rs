@@ -179,6 +179,8 @@ pub struct SenderPipeline {
     decoder: ZuneDecoder,
     /// A source JPEG, decoded.
     decoded: ImageBuf,
+    /// Whether a JPEG of the size sent is forwarded unchanged.
+    passthrough: bool,
 }
 
 impl std::fmt::Debug for SenderPipeline {
@@ -225,12 +227,53 @@ impl SenderPipeline {
             resized: ImageBuf::default(),
             decoder: ZuneDecoder::new(DecodeLimits::default()),
             decoded: ImageBuf::empty(PixelFormat::Rgb8),
+            passthrough: true,
         })
     }
 
     /// The configuration in force.
     pub fn config(&self) -> SenderConfig {
         self.config
+    }
+
+    /// Changes the JPEG quality of the next frames (1..=100), for a sender
+    /// that adapts to its link. Allocates nothing.
+    ///
+    /// # Errors
+    ///
+    /// [`CodecError::Quality`] outside 1..=100 (the quality in force stays).
+    pub fn set_quality(&mut self, quality: u8) -> Result<(), CodecError> {
+        if !(1..=100).contains(&quality) {
+            return Err(CodecError::Quality { quality });
+        }
+        self.config.quality = quality;
+        Ok(())
+    }
+
+    /// Changes the size of the next frames. The resized picture's buffer is
+    /// reallocated once, on the next frame, if it must grow.
+    ///
+    /// # Errors
+    ///
+    /// [`ImageError::Layout`] for a zero width or height (the size in force
+    /// stays).
+    pub fn set_size(&mut self, width: u32, height: u32) -> Result<(), CodecError> {
+        if width == 0 || height == 0 {
+            return Err(ImageError::Layout {
+                reason: "the sender's picture size must not be zero",
+            }
+            .into());
+        }
+        self.config.width = width;
+        self.config.height = height;
+        Ok(())
+    }
+
+    /// Whether a source's JPEG of the size sent may be forwarded unchanged
+    /// (the default). A sender that lowered its quality to fit its link
+    /// turns this off, so that such JPEGs are re-encoded at that quality.
+    pub fn set_passthrough(&mut self, allowed: bool) {
+        self.passthrough = allowed;
     }
 
     /// How [`SenderPipeline::jpeg_for`] would send `picture`: a JPEG that
@@ -250,8 +293,11 @@ impl SenderPipeline {
     pub fn plan(&self, picture: &Picture<'_>) -> Transcode {
         match picture {
             Picture::Pixels(_) => Transcode::Encode,
-            // A JPEG already of the size it would be sent at.
-            p if self.config.size_for(p.width(), p.height()) == (p.width(), p.height()) => {
+            // A JPEG already of the size it would be sent at, unless a
+            // sender that adapts asked for its own quality.
+            p if self.passthrough
+                && self.config.size_for(p.width(), p.height()) == (p.width(), p.height()) =>
+            {
                 Transcode::PassThrough
             }
             _ => Transcode::Reencode,

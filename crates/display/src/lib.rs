@@ -52,7 +52,7 @@ mod tee;
 mod window;
 
 pub use error::{DisplayError, Verdict};
-pub use matroska::MatroskaRecorder;
+pub use matroska::{ClockJump, DEFAULT_JUMP_TOLERANCE, MatroskaRecorder};
 pub use null::{DEFAULT_HEIGHT, DEFAULT_WIDTH, NullSink};
 pub use recorder::Recorder;
 pub use sink::{EncodedFrame, FrameSink};

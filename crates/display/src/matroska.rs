@@ -20,11 +20,23 @@
 //! One cluster per frame keeps every frame whole on disk on its own: a
 //! recorder killed mid-frame leaves a file that plays up to the last whole
 //! frame (the segment's size is then "unknown", which players accept).
+//!
+//! The timeline follows the sender's capture times, step by step, as long
+//! as they are sane: each frame's step is the difference between its
+//! capture time and the previous frame's, when that is positive and not
+//! more than [`DEFAULT_JUMP_TOLERANCE`] longer than the time between the
+//! two frames' arrivals. A step that is not (a clock set forward or back,
+//! a capture time of 0 or `u64::MAX`, a repeated one) is absorbed: that
+//! frame is placed after the previous one by their arrival times instead
+//! (or by the stream's usual step, if the frames arrived closer), and
+//! counted ([`MatroskaRecorder::clock_jumps`]); later frames follow the
+//! sender's clock again from there. Timestamps always increase, by at
+//! least 1 ms, and stay within the recording's real length.
 
 use std::fs::{File, OpenOptions};
 use std::io::{Seek, SeekFrom, Write};
 use std::path::Path;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use framecast_image::probe_jpeg;
 
@@ -105,20 +117,119 @@ fn put_master(out: &mut Vec<u8>, id: u32, body: &[u8]) {
     out.extend_from_slice(body);
 }
 
-/// The wall clock in µs since the Unix epoch (a recording's date, and the
-/// window's latency figures).
+/// The wall clock in µs since the Unix epoch (the window's latency
+/// figures).
+#[cfg_attr(not(feature = "window"), allow(dead_code))]
 pub(crate) fn now_us() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_micros() as u64)
 }
 
+/// How much longer than the time between two frames' arrivals the step
+/// between their capture times may be before a recording stops following
+/// the sender's clock for that step: 2 s, far more than any network
+/// jitter, far less than a clock set an hour forward.
+pub const DEFAULT_JUMP_TOLERANCE: Duration = Duration::from_secs(2);
+
+/// A step of the sender's clock that a recording did not follow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ClockJump {
+    /// The frame's sequence number.
+    pub sequence: u64,
+    /// Its capture time minus the previous frame's, in µs: negative for a
+    /// clock that went back, 0 for a repeated time.
+    pub step_us: i128,
+    /// The step taken instead, in µs: the time between the two frames'
+    /// arrivals, or the stream's usual step if that is longer.
+    pub arrival_step_us: u64,
+}
+
+/// Places frames on a recording's timeline (see the module docs): the
+/// sender's capture times step by step while they are sane, the arrival
+/// times where they are not; always increasing.
+#[derive(Debug, Clone)]
+struct Timeline {
+    tolerance_us: u64,
+    /// The previous frame's capture time and arrival, once there was one.
+    last: Option<(Option<u64>, Instant)>,
+    /// The previous frame's place, in µs from the first.
+    position_us: u64,
+    /// The usual step of the sender's clock (a running average of the
+    /// steps followed).
+    typical_us: Option<u64>,
+    last_ms: u64,
+    jumps: u64,
+    last_jump: Option<ClockJump>,
+}
+
+impl Timeline {
+    fn new(tolerance: Duration) -> Self {
+        Self {
+            tolerance_us: u64::try_from(tolerance.as_micros()).unwrap_or(u64::MAX),
+            last: None,
+            position_us: 0,
+            typical_us: None,
+            last_ms: 0,
+            jumps: 0,
+            last_jump: None,
+        }
+    }
+
+    /// The timestamp, in ms from the first frame, of a frame captured at
+    /// `capture_us` (µs since the Unix epoch, if known) that arrived at
+    /// `arrival`.
+    fn place(&mut self, sequence: u64, capture_us: Option<u64>, arrival: Instant) -> u64 {
+        let Some((last_capture, last_arrival)) = self.last.replace((capture_us, arrival)) else {
+            return 0;
+        };
+        let arrived_us = u64::try_from(arrival.saturating_duration_since(last_arrival).as_micros())
+            .unwrap_or(u64::MAX);
+        let step = match (last_capture, capture_us) {
+            (Some(before), Some(now)) => {
+                let step = i128::from(now) - i128::from(before);
+                if step > 0 && step <= i128::from(arrived_us.saturating_add(self.tolerance_us)) {
+                    // Positive and within the tolerance: fits in u64.
+                    let step = u64::try_from(step).unwrap_or(arrived_us);
+                    self.typical_us = Some(match self.typical_us {
+                        Some(t) => t - t / 8 + step / 8,
+                        None => step,
+                    });
+                    step
+                } else {
+                    // The arrival gap, but never less than the stream's
+                    // usual step: frames that arrived in a burst were
+                    // still captured a frame interval apart.
+                    let taken = arrived_us.max(self.typical_us.unwrap_or(0));
+                    self.jumps += 1;
+                    self.last_jump = Some(ClockJump {
+                        sequence,
+                        step_us: step,
+                        arrival_step_us: taken,
+                    });
+                    taken
+                }
+            }
+            // A sender that stamps no times: the frames' arrival is all
+            // there is.
+            _ => arrived_us,
+        };
+        self.position_us = self.position_us.saturating_add(step);
+        // Strictly increasing; a frame nudged forward moves no later one.
+        let ms = (self.position_us / 1000).max(self.last_ms + 1);
+        self.last_ms = ms;
+        ms
+    }
+}
+
 /// A [`FrameSink`] that writes every frame it is given, unchanged, to a
 /// Matroska file with its capture time (`V_MJPEG`, one cluster per frame).
 ///
-/// Frames are timed by their capture time (from the sender), so the file
-/// plays at the pace they were captured; frames without one are timed when
-/// they are written. Give each recorder one stream: its track has one size.
+/// Frames are timed by their capture times (from the sender), so the file
+/// plays at the pace they were captured; where the sender's clock jumps,
+/// or a frame has no capture time, by when the frames arrived (see the
+/// module docs). Give each recorder one stream: its track has one size.
 ///
 /// ```
 /// use std::io::Cursor;
@@ -152,8 +263,7 @@ pub struct MatroskaRecorder<W: Write + Seek + Send> {
     segment: Option<(u64, u64)>,
     /// Where the duration's 8 bytes of data are.
     duration_at: u64,
-    first_us: Option<u64>,
-    last_ms: u64,
+    timeline: Timeline,
     frames: u64,
     bytes: u64,
     buf: Vec<u8>,
@@ -189,8 +299,7 @@ impl<W: Write + Seek + Send> MatroskaRecorder<W> {
             out,
             segment: None,
             duration_at: 0,
-            first_us: None,
-            last_ms: 0,
+            timeline: Timeline::new(DEFAULT_JUMP_TOLERANCE),
             frames: 0,
             bytes: 0,
             buf: Vec::new(),
@@ -199,9 +308,34 @@ impl<W: Write + Seek + Send> MatroskaRecorder<W> {
         }
     }
 
+    /// How much longer than the arrival gap a step of the sender's clock
+    /// may be and still be followed (default [`DEFAULT_JUMP_TOLERANCE`]);
+    /// set it before the first frame.
+    #[must_use]
+    pub fn with_jump_tolerance(mut self, tolerance: Duration) -> Self {
+        self.timeline = Timeline::new(tolerance);
+        self
+    }
+
     /// Frames written so far.
     pub fn frames(&self) -> u64 {
         self.frames
+    }
+
+    /// Steps of the sender's clock not followed so far (see the module
+    /// docs).
+    pub fn clock_jumps(&self) -> u64 {
+        self.timeline.jumps
+    }
+
+    /// The latest of them.
+    pub fn last_clock_jump(&self) -> Option<ClockJump> {
+        self.timeline.last_jump
+    }
+
+    /// The timestamp of the last frame written, in ms from the first.
+    pub fn last_timestamp_ms(&self) -> u64 {
+        self.timeline.last_ms
     }
 
     /// Bytes written so far.
@@ -214,8 +348,9 @@ impl<W: Write + Seek + Send> MatroskaRecorder<W> {
         self.out
     }
 
-    /// Writes one JPEG captured at `time_us` (µs since the Unix epoch),
-    /// shown at `display_size` when given.
+    /// Writes one JPEG captured at `capture_us` (µs since the Unix epoch,
+    /// when known) that arrived at `arrival`, shown at `display_size` when
+    /// given.
     ///
     /// # Errors
     ///
@@ -226,7 +361,8 @@ impl<W: Write + Seek + Send> MatroskaRecorder<W> {
         stream: u32,
         sequence: u64,
         jpeg: &[u8],
-        time_us: u64,
+        capture_us: Option<u64>,
+        arrival: Instant,
         display_size: Option<(u32, u32)>,
     ) -> Result<(), DisplayError> {
         let info = probe_jpeg(jpeg).map_err(|_| DisplayError::NotJpeg {
@@ -237,10 +373,7 @@ impl<W: Write + Seek + Send> MatroskaRecorder<W> {
         if self.segment.is_none() {
             self.start(info.width, info.height, display_size)?;
         }
-        let first = *self.first_us.get_or_insert(time_us);
-        // Timestamps never go back, whatever a sender's clock does.
-        let ms = (time_us.saturating_sub(first) / 1000).max(self.last_ms);
-        self.last_ms = ms;
+        let ms = self.timeline.place(sequence, capture_us, arrival);
         self.buf.clear();
         let body = &mut self.scratch;
         body.clear();
@@ -327,12 +460,12 @@ impl<W: Write + Seek + Send> MatroskaRecorder<W> {
 
 impl<W: Write + Seek + Send> FrameSink for MatroskaRecorder<W> {
     fn show(&mut self, frame: &EncodedFrame<'_>) -> Result<(), DisplayError> {
-        let time = frame.capture_time_us.unwrap_or_else(now_us);
         self.write_frame(
             frame.stream,
             frame.sequence,
             frame.jpeg,
-            time,
+            frame.capture_time_us,
+            frame.received.unwrap_or_else(Instant::now),
             frame.source_size,
         )
     }
@@ -349,8 +482,9 @@ impl<W: Write + Seek + Send> FrameSink for MatroskaRecorder<W> {
         };
         let end = self.out.stream_position()?;
         // The last frame lasts as long as the average one did.
+        let last_ms = self.timeline.last_ms;
         let duration = if self.frames > 1 {
-            self.last_ms as f64 * self.frames as f64 / (self.frames - 1) as f64
+            last_ms as f64 * self.frames as f64 / (self.frames - 1) as f64
         } else {
             0.0
         };
@@ -367,6 +501,122 @@ impl<W: Write + Seek + Send> FrameSink for MatroskaRecorder<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// 300 frames 33.333 ms apart, by capture time and by arrival, with
+    /// `wild` capture times at some frames; the timestamps given.
+    fn timeline(wild: &[(usize, u64)]) -> (Vec<u64>, Timeline) {
+        let start = Instant::now();
+        let epoch_us = 1_700_000_000_000_000u64;
+        let mut t = Timeline::new(DEFAULT_JUMP_TOLERANCE);
+        let stamps = (0..300usize)
+            .map(|i| {
+                let step = i as u64 * 33_333;
+                let capture = wild
+                    .iter()
+                    .find(|(at, _)| *at == i)
+                    .map_or(epoch_us + step, |&(_, v)| v);
+                t.place(i as u64, Some(capture), start + Duration::from_micros(step))
+            })
+            .collect();
+        (stamps, t)
+    }
+
+    fn assert_sane(stamps: &[u64]) {
+        assert!(stamps.windows(2).all(|w| w[1] > w[0]), "{stamps:?}");
+        // 299 steps of 33.3 ms: 9.967 s, give or take a frame.
+        let last = *stamps.last().unwrap();
+        assert!(
+            (9_900..=10_050).contains(&last),
+            "the last frame at {last} ms"
+        );
+    }
+
+    #[test]
+    fn a_sane_clock_is_followed_exactly() {
+        let (stamps, t) = timeline(&[]);
+        assert_sane(&stamps);
+        assert_eq!(stamps[3], 99);
+        assert_eq!(t.jumps, 0);
+    }
+
+    #[test]
+    fn an_hour_ahead_is_absorbed_and_the_clock_followed_after() {
+        let now = 1_700_000_000_000_000u64;
+        // One frame stamped an hour ahead.
+        let (stamps, t) = timeline(&[(100, now + 3_600_000_000 + 3_333_300)]);
+        assert_sane(&stamps);
+        // Out and back: two steps absorbed.
+        assert_eq!(t.jumps, 2);
+        assert!(
+            (33..=34).contains(&(stamps[100] - stamps[99])),
+            "{stamps:?}"
+        );
+        let jump = t.last_jump.unwrap();
+        assert_eq!(jump.sequence, 101);
+        assert!(jump.step_us < -3_599_000_000, "{jump:?}");
+    }
+
+    #[test]
+    fn zero_then_the_largest_time_is_absorbed() {
+        let (stamps, t) = timeline(&[(50, 0), (51, u64::MAX), (52, u64::MAX), (53, 0)]);
+        assert_sane(&stamps);
+        // Into 0, up to u64::MAX, the same again, back to 0, back to the
+        // clock: five steps absorbed.
+        assert_eq!(t.jumps, 5);
+    }
+
+    #[test]
+    fn a_backwards_step_and_repeated_times_never_stop_the_timeline() {
+        let now = 1_700_000_000_000_000u64;
+        let back: Vec<(usize, u64)> = (200..300)
+            .map(|i| (i, now + i as u64 * 33_333 - 5_000_000))
+            .collect();
+        let (stamps, t) = timeline(&back);
+        assert_sane(&stamps);
+        assert_eq!(t.jumps, 1, "one step back, then the clock is followed");
+        // A clock that stood still for ten frames: absorbed while it stands;
+        // the step when it moves again (666 ms for 33 ms of arrival) is
+        // within the tolerance and followed.
+        let same: Vec<(usize, u64)> = (10..20).map(|i| (i, now)).collect();
+        let (stamps, t) = timeline(&same);
+        assert!(stamps.windows(2).all(|w| w[1] > w[0]), "{stamps:?}");
+        assert!(*stamps.last().unwrap() <= 10_700, "{stamps:?}");
+        assert_eq!(t.jumps, 10);
+    }
+
+    #[test]
+    fn a_jump_in_a_burst_takes_the_usual_step() {
+        let start = Instant::now();
+        let mut t = Timeline::new(DEFAULT_JUMP_TOLERANCE);
+        let epoch = 1_700_000_000_000_000u64;
+        for i in 0..10u64 {
+            t.place(
+                i,
+                Some(epoch + i * 40_000),
+                start + Duration::from_millis(i * 40),
+            );
+        }
+        assert_eq!(t.last_ms, 360);
+        // Read in the same instant as the one before, stamped in 1970.
+        assert_eq!(
+            t.place(10, Some(5), start + Duration::from_millis(360)),
+            400
+        );
+        assert_eq!(t.last_jump.unwrap().arrival_step_us, 40_000);
+    }
+
+    #[test]
+    fn frames_without_capture_times_follow_their_arrival() {
+        let start = Instant::now();
+        let mut t = Timeline::new(DEFAULT_JUMP_TOLERANCE);
+        let at = |ms| start + Duration::from_millis(ms);
+        assert_eq!(t.place(0, None, at(0)), 0);
+        assert_eq!(t.place(1, None, at(40)), 40);
+        // Two frames read at the same instant still get distinct times.
+        assert_eq!(t.place(2, None, at(40)), 41);
+        assert_eq!(t.place(3, None, at(100)), 100);
+        assert_eq!(t.jumps, 0);
+    }
 
     #[test]
     fn sizes_are_minimal_and_never_the_unknown_value() {

@@ -1,5 +1,7 @@
 //! The [`FrameSink`] trait and the [`EncodedFrame`] it is given.
 
+use std::time::Instant;
+
 use crate::DisplayError;
 
 /// One received frame, as it came off the wire: a JPEG and its metadata.
@@ -35,6 +37,9 @@ pub struct EncodedFrame<'a> {
     pub source_size: Option<(u32, u32)>,
     /// The JPEG bytes.
     pub jpeg: &'a [u8],
+    /// When the receiver finished reading it, if known: the pace a
+    /// recording falls back on when the sender's clock cannot be trusted.
+    pub received: Option<Instant>,
 }
 
 impl<'a> EncodedFrame<'a> {
@@ -48,6 +53,7 @@ impl<'a> EncodedFrame<'a> {
             capture_time_us: None,
             source_size: None,
             jpeg,
+            received: None,
         }
     }
 
@@ -69,6 +75,13 @@ impl<'a> EncodedFrame<'a> {
     #[must_use]
     pub fn with_source_size(mut self, source_size: Option<(u32, u32)>) -> Self {
         self.source_size = source_size;
+        self
+    }
+
+    /// Sets [`EncodedFrame::received`].
+    #[must_use]
+    pub fn with_received(mut self, received: Instant) -> Self {
+        self.received = Some(received);
         self
     }
 }

@@ -5,13 +5,14 @@
 //! client allocates per frame published and received.
 //!
 //! ```text
-//! cargo run --release -p framecast-stream --features nats --example nats_fanout -- \
+//! cargo run --release -p framecast-nats --example nats_fanout -- \
 //!     --subscribers 1,10,50 --seconds 5 --size 70000
 //! ```
 //!
-//! It starts its own `nats-server` processes (from `FRAMECAST_NATS_SERVER`,
-//! `PATH`, `/usr/sbin` or `/usr/bin`) on free loopback ports, with
-//! `max_payload: 8MB`, and stops them (by PID) when it ends. Everything —
+//! It starts its own `nats-server` processes (the tests' launcher, from
+//! `framecast-test-support`: `FRAMECAST_NATS_SERVER`, `PATH`, `/usr/sbin`
+//! or `/usr/bin`) on free loopback ports, with `max_payload: 8MB`, and
+//! stops them (by PID) when it ends. Everything —
 //! servers, publisher and subscribers — runs on this machine, so the
 //! figures are what the whole set-up costs on it, not what a server alone
 //! could do on its own machine.
@@ -30,15 +31,13 @@
 //!   frame while publishing with no subscriber, then per frame with one
 //!   subscriber (publishing and receiving together).
 
-use std::net::TcpListener;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use framecast_test_support::alloc::{CountingAllocator, allocations as allocations_so_far};
+use framecast_test_support::nats::{Config, NatsServer};
 use futures_util::StreamExt;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::Notify;
@@ -93,90 +92,17 @@ fn options() -> Options {
     o
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn nats_server_binary() -> PathBuf {
-    if let Some(path) = std::env::var_os("FRAMECAST_NATS_SERVER") {
-        return path.into();
-    }
-    let mut dirs: Vec<PathBuf> = std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).collect())
-        .unwrap_or_default();
-    dirs.extend(["/usr/sbin".into(), "/usr/bin".into()]);
-    dirs.into_iter()
-        .map(|d| d.join("nats-server"))
-        .find(|p| p.is_file())
-        .expect("nats-server is not installed (scripts/setup.sh installs Debian's)")
-}
-
-/// One `nats-server`, killed (by PID) when dropped.
-struct Server {
-    child: Child,
-    port: u16,
-    _dir: tempfile::TempDir,
-}
-
-impl Server {
-    /// A server; with `cluster`, a node of a cluster whose route ports are
-    /// `cluster.1` (its own is `cluster.0`).
-    fn start(cluster: Option<(u16, &[u16])>) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let port = free_port();
-        let mut config = format!("listen: 127.0.0.1:{port}\nmax_payload: 8MB\n");
-        if let Some((own, all)) = cluster {
-            let routes: Vec<String> = all
-                .iter()
-                .filter(|&&p| p != own)
-                .map(|p| format!("nats-route://127.0.0.1:{p}"))
-                .collect();
-            config.push_str(&format!(
-                "cluster {{\n  name: bench\n  listen: 127.0.0.1:{own}\n  routes: [{}]\n}}\n",
-                routes.join(", ")
-            ));
-        }
-        let path = dir.path().join("nats.conf");
-        std::fs::write(&path, config).unwrap();
-        let child = Command::new(nats_server_binary())
-            .arg("-c")
-            .arg(&path)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start nats-server");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "nats-server did not start");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Self {
-            child,
-            port,
-            _dir: dir,
-        }
-    }
-
-    fn addr(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
-    }
-
-    /// CPU time used so far (user + system).
-    fn cpu(&self) -> Duration {
-        cpu_of(&format!("/proc/{}/stat", self.child.id()))
+/// `max_payload: 8MB`: frames of any size the options allow.
+fn config() -> Config {
+    Config {
+        max_payload: Some(8 << 20),
+        ..Config::default()
     }
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// CPU time `server` used so far (user + system).
+fn server_cpu(server: &NatsServer) -> Duration {
+    cpu_of(&format!("/proc/{}/stat", server.pid()))
 }
 
 /// utime + stime of a `/proc/…/stat` file (clock ticks of 10 ms).
@@ -214,7 +140,7 @@ async fn wait_until(notify: &Notify, mut ready: impl FnMut() -> bool) {
 
 /// One publisher, `n` subscribers, for `seconds` after a second's warm-up:
 /// frames per second delivered to every subscriber, and CPU per frame.
-async fn fanout(server: &Server, n: usize, o: &Options) -> (f64, Duration, Duration) {
+async fn fanout(server: &NatsServer, n: usize, o: &Options) -> (f64, Duration, Duration) {
     // Made once and cloned (a reference count), as framecast's publishers
     // do: a `&str` or `String` subject would be copied at every publish.
     let subject = async_nats::Subject::from(format!("bench.fanout.{n}"));
@@ -249,7 +175,12 @@ async fn fanout(server: &Server, n: usize, o: &Options) -> (f64, Duration, Durat
     loop {
         let now = Instant::now();
         if start.is_none() && now >= warmup_end {
-            start = Some((now, slowest(), server.cpu(), cpu_of("/proc/self/stat")));
+            start = Some((
+                now,
+                slowest(),
+                server_cpu(server),
+                cpu_of("/proc/self/stat"),
+            ));
         }
         if let Some((t0, _, _, _)) = start
             && now.duration_since(t0) >= Duration::from_secs(o.seconds)
@@ -271,7 +202,7 @@ async fn fanout(server: &Server, n: usize, o: &Options) -> (f64, Duration, Durat
     let (t0, first, server_cpu0, own_cpu0) = start.unwrap();
     let elapsed = t0.elapsed().as_secs_f64();
     let frames = slowest() - first;
-    let server_cpu = server.cpu().saturating_sub(server_cpu0);
+    let server_cpu = server_cpu(server).saturating_sub(server_cpu0);
     let own_cpu = cpu_of("/proc/self/stat").saturating_sub(own_cpu0);
     for t in tasks {
         t.abort();
@@ -349,7 +280,12 @@ async fn tcp_latency(o: &Options, base: Instant) -> Vec<Duration> {
 }
 
 /// One-way delays publishing on `into` and subscribing on `from` at 30 fps.
-async fn nats_latency(into: &Server, from: &Server, o: &Options, base: Instant) -> Vec<Duration> {
+async fn nats_latency(
+    into: &NatsServer,
+    from: &NatsServer,
+    o: &Options,
+    base: Instant,
+) -> Vec<Duration> {
     let subject = async_nats::Subject::from("bench.latency");
     let sub_client = client(&from.addr()).await;
     let mut sub = sub_client.subscribe(subject.clone()).await.unwrap();
@@ -395,7 +331,7 @@ async fn nats_latency(into: &Server, from: &Server, o: &Options, base: Instant) 
 
 /// Heap allocations per frame: publishing alone, then publishing with one
 /// subscriber receiving.
-async fn allocations(server: &Server, o: &Options) -> (f64, f64) {
+async fn allocations(server: &NatsServer, o: &Options) -> (f64, f64) {
     const FRAMES: u64 = 2_000;
     let payload = Bytes::from(pseudo_random(o.size));
     let none = async_nats::Subject::from("bench.alloc.none");
@@ -482,7 +418,8 @@ fn main() {
             .join(" ")
     );
     runtime.block_on(async {
-        let server = Server::start(None);
+        let server = NatsServer::start("nats_fanout", &config())
+            .expect("nats-server is not installed (scripts/setup.sh installs Debian's)");
 
         println!(
             "\nfan-out through one nats-server (window {} frames):",
@@ -511,9 +448,9 @@ fn main() {
             "NATS, one server        p50 {n50:.3} ms  p99 {n99:.3} ms  (+{:.3} ms at p50)",
             n50 - tcp50
         );
-        let routes = [free_port(), free_port()];
-        let a = Server::start(Some((routes[0], &routes)));
-        let b = Server::start(Some((routes[1], &routes)));
+        let mut nodes = NatsServer::cluster("nats_fanout", 2, &config())
+            .expect("nats-server is not installed (scripts/setup.sh installs Debian's)");
+        let (b, a) = (nodes.pop().unwrap(), nodes.pop().unwrap());
         let (c50, c99) = percentiles(nats_latency(&a, &b, &o, base).await);
         println!(
             "NATS, node A → node B   p50 {c50:.3} ms  p99 {c99:.3} ms  (+{:.3} ms at p50)",

@@ -3,8 +3,6 @@
 //! a subscription, a sender publishing directly, and what happens when the
 //! server is slow, refuses a frame, or wants credentials.
 
-mod nats_server;
-
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -13,7 +11,7 @@ use framecast_nats::{NatsError, NatsSource, NatsTransport, NatsUrl, Publisher};
 use framecast_stream::{
     Destination, ReceiverBuilder, Retry, SenderBuilder, StreamError, StreamEvent, TcpDestination,
 };
-use nats_server::{Config, NatsServer};
+use framecast_test_support::nats::{Config, NatsServer};
 
 const TIMEOUT: Duration = Duration::from_secs(60);
 

@@ -141,6 +141,8 @@ mod tests {
             format: PayloadFormat::Jpeg as i32,
             source_width: 640,
             source_height: 480,
+            quality: 0,
+            link_rate_bps: 0,
         }
     }
 

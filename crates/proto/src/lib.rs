@@ -25,6 +25,8 @@
 //!     format: PayloadFormat::Jpeg as i32,
 //!     source_width: 640,
 //!     source_height: 480,
+//!     quality: 0,
+//!     link_rate_bps: 0,
 //! };
 //! let bytes = frame.encode_to_vec();
 //! assert_eq!(Video::decode(bytes.as_slice()).unwrap(), frame);
@@ -36,6 +38,8 @@
 //! assert_eq!(legacy.format(), PayloadFormat::Jpeg);
 //! ```
 
+// docs.rs labels each feature-gated item with its feature.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 
 /// The framecast frame message (`framecast.video` package).
@@ -113,6 +117,8 @@ mod tests {
             format: PayloadFormat::Rgb24 as i32,
             source_width: 5,
             source_height: 6,
+            quality: 0,
+            link_rate_bps: 0,
         };
         let bytes = v.encode_to_vec();
         assert_eq!(

@@ -10,11 +10,11 @@
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use framecast_capture::{Pattern, SourceOptions, SourceSpec, open_source};
-use framecast_codec::{ImageBuf, PixelFormat, SenderConfig, SenderPipeline};
+use framecast_capture::{SourceOptions, SourceSpec, open_source};
 use framecast_display::NullSink;
 use framecast_stream::testing::Latest;
 use framecast_stream::{Receiver, ReceiverBuilder, Sender, SenderBuilder};
+use framecast_test_support::fixtures::pattern_jpegs;
 
 fn latest(c: &mut Criterion) {
     let q = Latest::new(2, 4);
@@ -72,17 +72,8 @@ fn loopback(c: &mut Criterion) {
 
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("frames.mjpeg");
-    let pattern = Pattern::new(400, 400).unwrap();
-    let mut encoder = SenderPipeline::new(SenderConfig::default()).unwrap();
-    let mut img = ImageBuf::new(400, 400, PixelFormat::Rgb8);
-    let mut file = Vec::new();
-    for seq in 0..30 {
-        pattern.render(seq, &mut img);
-        let mut jpeg = Vec::new();
-        encoder.encode(img.as_image(), &mut jpeg).unwrap();
-        file.extend_from_slice(&jpeg);
-    }
-    std::fs::write(&path, file).unwrap();
+    // 400x400 at quality 95: the codec's default configuration.
+    std::fs::write(&path, pattern_jpegs(400, 400, 95, 30).concat()).unwrap();
     let (receiver, sender) = pair(
         &SourceSpec::Mjpeg(path),
         &SourceOptions::new(400, 400).with_fps(0),

@@ -78,6 +78,8 @@ pub struct Frame {
     height: u32,
     source_size: Option<(u32, u32)>,
     received: Instant,
+    quality: Option<u8>,
+    link_rate_bps: Option<u64>,
 }
 
 impl Frame {
@@ -131,6 +133,17 @@ impl Frame {
     /// When the receiver finished reading it.
     pub fn received(&self) -> Instant {
         self.received
+    }
+
+    /// The JPEG quality the sender encoded it with, when it said.
+    pub fn quality(&self) -> Option<u8> {
+        self.quality
+    }
+
+    /// The sender's estimate of what the link carries (bits per second),
+    /// when it had one.
+    pub fn link_rate_bps(&self) -> Option<u64> {
+        self.link_rate_bps
     }
 }
 
@@ -250,6 +263,10 @@ pub fn check_frame(
         height: info.height,
         source_size,
         received,
+        quality: (1..=100)
+            .contains(&video.quality)
+            .then_some(video.quality as u8),
+        link_rate_bps: (video.link_rate_bps > 0).then_some(video.link_rate_bps),
     })
 }
 

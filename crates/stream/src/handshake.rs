@@ -1,9 +1,13 @@
 //! The session handshake of the framecast framing, sans I/O.
 //!
 //! Before any frame, the sender writes a **hello** and the receiver answers
-//! with a **status**; then frames flow from sender to receiver and nothing
-//! more comes back. Each handshake message is a small envelope around a
-//! protobuf body ([`Hello`] / [`Status`] from `framecast-proto`):
+//! with a **status**; then frames flow from sender to receiver. When the
+//! hello asked for it ([`Hello::feedback`]) and the status agreed
+//! ([`Status::feedback`]), the receiver sends **feedback** back while frames
+//! flow: what arrived and when, what it dropped, what it asks of the sender
+//! ([`Feedback`]); otherwise nothing more comes back. Each of these messages
+//! is a small envelope around a protobuf body ([`Hello`] / [`Status`] /
+//! [`Feedback`] from `framecast-proto`):
 //!
 //! ```text
 //! byte  0    1    2    3    4         5    6         7 ........ 7+L-1
@@ -12,6 +16,7 @@
 //!     +----+----+----+----+---------+----+----+    +---------------+
 //!       "FCST" (46 43 53 54) hello    L <= 4096      protobuf Hello
 //!       "FCRS" (46 43 52 53) status                  protobuf Status
+//!       "FCFB" (46 43 46 42) feedback                protobuf Feedback
 //! ```
 //!
 //! The magic lets each side tell a framecast peer from anything else (the
@@ -44,11 +49,23 @@
 
 use std::fmt;
 
-use framecast_proto::handshake::{Hello, Status, StatusCode};
+use framecast_proto::handshake::{Feedback, Hello, Status, StatusCode};
 use prost::Message;
 
 /// The version of the handshake this crate speaks.
 pub const HANDSHAKE_VERSION: u8 = 1;
+
+/// The version of the [`Feedback`] messages this crate reads and writes
+/// ([`Hello::feedback`], [`Status::feedback`]); 0 there means none.
+pub const FEEDBACK_VERSION: u32 = 1;
+
+/// The first four bytes of a receiver's feedback: `FCFB`.
+pub const FEEDBACK_MAGIC: [u8; 4] = *b"FCFB";
+
+/// The most arrivals one [`Feedback`] carries, so that its body stays
+/// within [`MAX_HANDSHAKE_BODY`] (an arrival takes at most 40 bytes); a
+/// receiver with more to report sends several.
+pub const MAX_ARRIVALS_PER_FEEDBACK: usize = 64;
 
 /// The first four bytes of a sender's hello: `FCST`.
 pub const HELLO_MAGIC: [u8; 4] = *b"FCST";
@@ -118,7 +135,11 @@ impl PeerGuess {
     /// Guesses from the first bytes a peer sent (look at up to
     /// [`GUESS_LEN`] of them; fewer give a weaker guess).
     pub fn from_bytes(bytes: &[u8]) -> Self {
-        if bytes.len() >= 4 && (bytes[..4] == HELLO_MAGIC || bytes[..4] == STATUS_MAGIC) {
+        if bytes.len() >= 4
+            && (bytes[..4] == HELLO_MAGIC
+                || bytes[..4] == STATUS_MAGIC
+                || bytes[..4] == FEEDBACK_MAGIC)
+        {
             return Self::WrongDirection;
         }
         // A TLS record: content type 22 (handshake), version 3.x.
@@ -199,13 +220,13 @@ pub enum HandshakeError {
     /// The body is not a valid message.
     #[error("the handshake body is not a valid {what} message")]
     Malformed {
-        /// `Hello` or `Status`.
+        /// `Hello`, `Status` or `Feedback`.
         what: &'static str,
         /// The protobuf error.
         source: prost::DecodeError,
     },
     /// The body parsed but breaks a rule.
-    #[error("invalid hello: {0}")]
+    #[error("invalid handshake message: {0}")]
     Invalid(&'static str),
 }
 
@@ -264,6 +285,65 @@ fn encode(magic: [u8; 4], body: &impl Message, out: &mut Vec<u8>) {
     // peer refuses it with TooLong rather than misreading it.
     out.extend_from_slice(&(len.min(usize::from(u16::MAX)) as u16).to_le_bytes());
     body.encode_raw(out);
+}
+
+/// Appends a feedback envelope around `feedback` to `out`.
+///
+/// The caller keeps the body within [`MAX_HANDSHAKE_BODY`]: at most
+/// [`MAX_ARRIVALS_PER_FEEDBACK`] arrivals always are. Encoding into a
+/// reused `out` allocates nothing once it has grown.
+pub fn encode_feedback(feedback: &Feedback, out: &mut Vec<u8>) {
+    encode(FEEDBACK_MAGIC, feedback, out);
+}
+
+/// Decodes a feedback message from the front of `buf`.
+///
+/// # Errors
+///
+/// As [`decode_hello`], with [`FEEDBACK_MAGIC`]; a feedback carrying more
+/// than [`MAX_ARRIVALS_PER_FEEDBACK`] arrivals is
+/// [`HandshakeError::Invalid`].
+pub fn decode_feedback(buf: &[u8]) -> Result<Decoded<Feedback>, HandshakeError> {
+    let decoded = decode::<Feedback>(FEEDBACK_MAGIC, "Feedback", buf)?;
+    if let Decoded::Complete { message, .. } = &decoded
+        && message.arrivals.len() > MAX_ARRIVALS_PER_FEEDBACK
+    {
+        return Err(HandshakeError::Invalid(
+            "the feedback carries more than 64 arrivals",
+        ));
+    }
+    Ok(decoded)
+}
+
+/// Decodes a feedback message from the front of `buf` into `message`
+/// (cleared first, its lists keeping their capacity, so that a reused
+/// message allocates nothing); returns how many bytes it took, or `None`
+/// when the message has not fully arrived.
+///
+/// # Errors
+///
+/// As [`decode_feedback`].
+pub fn decode_feedback_into(
+    buf: &[u8],
+    message: &mut Feedback,
+) -> Result<Option<usize>, HandshakeError> {
+    let total = match envelope(FEEDBACK_MAGIC, buf)? {
+        Decoded::Complete { len, .. } => len,
+        Decoded::Incomplete { .. } => return Ok(None),
+    };
+    message.clear();
+    message
+        .merge(&buf[ENVELOPE_LEN..total])
+        .map_err(|source| HandshakeError::Malformed {
+            what: "Feedback",
+            source,
+        })?;
+    if message.arrivals.len() > MAX_ARRIVALS_PER_FEEDBACK {
+        return Err(HandshakeError::Invalid(
+            "the feedback carries more than 64 arrivals",
+        ));
+    }
+    Ok(Some(total))
 }
 
 /// Decodes a hello from the front of `buf`.
@@ -335,6 +415,21 @@ fn decode<M: Message + Default>(
     what: &'static str,
     buf: &[u8],
 ) -> Result<Decoded<M>, HandshakeError> {
+    let total = match envelope(magic, buf)? {
+        Decoded::Complete { len, .. } => len,
+        Decoded::Incomplete { needed } => return Ok(Decoded::Incomplete { needed }),
+    };
+    let message = M::decode(&buf[ENVELOPE_LEN..total])
+        .map_err(|source| HandshakeError::Malformed { what, source })?;
+    Ok(Decoded::Complete {
+        message,
+        len: total,
+    })
+}
+
+/// Checks the envelope at the front of `buf`: `Complete` with the whole
+/// message's length once its body has arrived.
+fn envelope(magic: [u8; 4], buf: &[u8]) -> Result<Decoded<()>, HandshakeError> {
     let seen = buf.len().min(4);
     if buf[..seen] != magic[..seen] {
         let shown = &buf[..buf.len().min(GUESS_LEN)];
@@ -367,10 +462,8 @@ fn decode<M: Message + Default>(
             needed: total - buf.len(),
         });
     }
-    let message = M::decode(&buf[ENVELOPE_LEN..total])
-        .map_err(|source| HandshakeError::Malformed { what, source })?;
     Ok(Decoded::Complete {
-        message,
+        message: (),
         len: total,
     })
 }
@@ -384,6 +477,7 @@ mod tests {
             name: "front door".into(),
             token: b"secret".to_vec(),
             software: "framecast/0.1.0".into(),
+            feedback: 1,
         }
     }
 

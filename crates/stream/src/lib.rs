@@ -11,8 +11,8 @@
 //!   [`transport::Transport`].
 //! - [`ReceiverBuilder`] → [`Receiver`]: network I/O on one tokio runtime
 //!   (accept, a task per connection, every timeout), decoding on a fixed
-//!   pool of worker threads that take streams round-robin, joined by
-//!   per-stream latest-wins slots. Each stream's newest [`Frame`] stays
+//!   pool of worker threads that share their time out by what each
+//!   stream's frames cost, joined by per-stream latest-wins slots. Each stream's newest [`Frame`] stays
 //!   reachable for other consumers ([`StreamHandle::watch`]), and every
 //!   accepted frame can be followed ([`Receiver::subscribe`]).
 //! - The receiver's seams, for adapters: [`ReceiverHandle`] (stats, streams,
@@ -20,6 +20,9 @@
 //!   transport feeds frames exactly as the TCP connections do. The HTTP
 //!   viewer (`framecast-http`) and frames over NATS (`framecast-nats`) are
 //!   built on them alone.
+//! - [`adapt`]: the sender's rate control, sans I/O: from the receiver's
+//!   feedback, the JPEG quality, picture size and frame rate that keep
+//!   frames within a latency budget on the link there is.
 //! - [`handshake`]: the session handshake, sans I/O; [`limits`]: every
 //!   limit and timeout with its default; [`events`]: what happens to
 //!   connections, for logs and hints.
@@ -68,6 +71,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 
+pub mod adapt;
 mod error;
 pub mod events;
 mod frame;
@@ -94,15 +98,18 @@ pub use receiver::ingest;
 pub use receiver::{
     Receiver, ReceiverBuilder, ReceiverHandle, SUBSCRIBER_BACKLOG, SinkFactory, StreamHandle,
 };
-pub use recording::{RecordError, RecordFormat, RecordTarget, Recording, RecordingStats};
+pub use recording::{
+    FileFields, MAX_NAME_SUFFIX, MAX_SESSION_NAMES, RecordError, RecordFormat, RecordTarget,
+    Recording, RecordingStats, Segment,
+};
 pub use sender::transport;
 pub use sender::{
     DEFAULT_CONNECT_TIMEOUT, DEFAULT_QUALITY, DEFAULT_QUEUE_DEPTH, DEFAULT_SIZE, Destination,
     FrameHook, Retry, Sender, SenderBuilder, TcpDestination,
 };
 pub use stats::{
-    LatencyHistogram, LatencySummary, RECENT_LATENCY_SAMPLES, ReceiverStats, SenderStats,
-    StreamStats, TimeoutCounts,
+    AdaptStats, IntervalMeter, IntervalStats, LatencyHistogram, LatencySummary,
+    RECENT_LATENCY_SAMPLES, ReceiverStats, SenderStats, StreamInterval, StreamStats, TimeoutCounts,
 };
 
 /// Internals the crate's own benches measure (feature `testing`): not a

@@ -33,6 +33,14 @@ pub const DEFAULT_TRICKLE_TIMEOUT: Duration = Duration::from_secs(5);
 /// checked from the JPEG header before decoding.
 pub const DEFAULT_MAX_PIXELS: u64 = 3840 * 2160;
 
+/// A frame predicted to take longer than this to show (decode, scale,
+/// sink) belongs to a slow stream, which only the receiver's slow lane of
+/// workers takes: 10 ms, under the frame interval of a 60 fps stream, so
+/// that a cheap stream never waits behind a picture that costs more than
+/// its own frame interval (a 1280x720 frame is cheap, a 1920x1080 one
+/// slow, on a core of today).
+pub const DEFAULT_SLOW_FRAME: Duration = Duration::from_millis(10);
+
 /// Ended streams whose own counters the stats keep (the most recent ones);
 /// older ones live on only in the receiver's totals.
 pub const DEFAULT_MAX_ENDED_STREAMS: usize = 64;
@@ -80,6 +88,28 @@ pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a sender's write may block before the connection is given up
 /// (a receiver that stopped reading, or vanished without a reset).
 pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How many bytes a sender lets wait unsent in the kernel before it holds
+/// the next frame back (`TCP_NOTSENT_LOWAT`): a frame starts only when less
+/// than this is waiting, so that a frame the link cannot carry yet is
+/// replaced by a newer one instead of queuing behind the others. About a
+/// quarter of a 400x400 frame at quality 95: small enough that nothing
+/// stale waits, large enough that the next frame's start overlaps the end
+/// of the last.
+pub const DEFAULT_UNSENT_LIMIT: u32 = 16 * 1024;
+
+/// The oldest a real-time source's frame (a camera, a paced source) may be
+/// when a sender's first session opens: older ones waited for a receiver
+/// that was not there yet, and are dropped as stale rather than shown late.
+pub const FIRST_FRAME_MAX_AGE: Duration = Duration::from_millis(50);
+
+/// Bytes of feedback a receiver lets wait for a sender that does not read
+/// them; beyond it, arrivals go unreported (never a frame held up).
+pub const FEEDBACK_BACKLOG: usize = 16 * 1024;
+
+/// How often a sender that waits for its socket to take the next frame
+/// looks for the receiver's feedback and for a request to stop.
+pub const SEND_POLL_INTERVAL: Duration = Duration::from_millis(20);
 
 /// TCP keepalive on a sender's connection: probes after this much silence
 /// from the receiver, [`KEEPALIVE_INTERVAL`] apart, [`KEEPALIVE_RETRIES`]

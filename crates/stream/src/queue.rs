@@ -12,6 +12,13 @@
 //! source that must not lose frames pushes with [`Latest::push_wait`]
 //! (backpressure: wait for room).
 //!
+//! The spare bin hands out the item that has waited longest (first in,
+//! first out), so every buffer of a pool is used in turn: none lies unused
+//! at the bottom until a busy moment needs it, smaller than the pictures
+//! of the moment. [`Latest::with_spares`] fills the bin from the start, so
+//! that a stage never makes a new buffer because the others happened to be
+//! in flight at once.
+//!
 //! Not part of the crate's API: its types are reachable only with the
 //! `testing` feature, for the crate's own benches.
 
@@ -38,7 +45,7 @@ pub struct Latest<T> {
 #[derive(Debug)]
 struct State<T> {
     queue: VecDeque<T>,
-    spare: Vec<T>,
+    spare: VecDeque<T>,
     closed: bool,
     dropped: u64,
 }
@@ -56,7 +63,7 @@ impl<T> Latest<T> {
         Self {
             state: Mutex::new(State {
                 queue: VecDeque::with_capacity(capacity),
-                spare: Vec::with_capacity(spare_capacity),
+                spare: VecDeque::with_capacity(spare_capacity),
                 closed: false,
                 dropped: 0,
             }),
@@ -65,6 +72,19 @@ impl<T> Latest<T> {
             capacity,
             spare_capacity,
         }
+    }
+
+    /// A queue as [`new`](Self::new) makes, whose spare bin starts full:
+    /// `spare_capacity` items made by `make`. A pipeline whose stages hold
+    /// at most that many items besides the queued ones then never finds
+    /// the bin empty, whatever the scheduling.
+    pub fn with_spares(capacity: usize, spare_capacity: usize, make: impl FnMut() -> T) -> Self {
+        let queue = Self::new(capacity, spare_capacity);
+        queue
+            .lock()
+            .spare
+            .extend(std::iter::repeat_with(make).take(spare_capacity));
+        queue
     }
 
     fn lock(&self) -> MutexGuard<'_, State<T>> {
@@ -86,7 +106,7 @@ impl<T> Latest<T> {
         {
             s.dropped += 1;
             if s.spare.len() < self.spare_capacity {
-                s.spare.push(old);
+                s.spare.push_back(old);
             }
         }
         s.queue.push_back(item);
@@ -134,6 +154,15 @@ impl<T> Latest<T> {
         }
     }
 
+    /// Takes the oldest queued item if there is one, without waiting.
+    pub fn try_pop(&self) -> Option<T> {
+        let item = self.lock().queue.pop_front();
+        if item.is_some() {
+            self.not_full.notify_one();
+        }
+        item
+    }
+
     /// Waits until an item is queued, without taking it: `true` then,
     /// `false` once the queue is closed and empty.
     pub fn wait_item(&self) -> bool {
@@ -152,16 +181,17 @@ impl<T> Latest<T> {
         }
     }
 
-    /// A recycled item to fill, if the bin has one.
+    /// A recycled item to fill, if the bin has one: the one that has waited
+    /// longest.
     pub fn spare(&self) -> Option<T> {
-        self.lock().spare.pop()
+        self.lock().spare.pop_front()
     }
 
     /// Gives a used item back for [`Latest::spare`] to hand out again.
     pub fn recycle(&self, item: T) {
         let mut s = self.lock();
         if s.spare.len() < self.spare_capacity {
-            s.spare.push(item);
+            s.spare.push_back(item);
         }
     }
 
@@ -246,6 +276,23 @@ mod tests {
         assert!(t.join().unwrap());
         assert_eq!(q.len(), 1, "the item is still queued");
         assert_eq!(q.pop(), Some(5));
+    }
+
+    #[test]
+    fn spares_come_back_in_turn_and_a_filled_bin_starts_full() {
+        let q = Latest::with_spares(1, 3, Vec::<u8>::new);
+        let taken: Vec<Vec<u8>> = (0..3).map(|_| q.spare().unwrap()).collect();
+        assert_eq!(q.spare(), None, "three made, three taken");
+        for (i, mut buf) in taken.into_iter().enumerate() {
+            buf.push(i as u8);
+            q.recycle(buf);
+        }
+        // First in, first out: each buffer is used in turn.
+        assert_eq!(q.spare(), Some(vec![0]));
+        q.recycle(vec![0]);
+        assert_eq!(q.spare(), Some(vec![1]));
+        assert_eq!(q.spare(), Some(vec![2]));
+        assert_eq!(q.spare(), Some(vec![0]));
     }
 
     #[test]

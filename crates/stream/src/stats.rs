@@ -107,6 +107,29 @@ impl LatencyHistogram {
         Some(self.max)
     }
 
+    /// The samples recorded since `earlier`, a copy of this histogram taken
+    /// before (bucket by bucket). The largest is known to within its
+    /// bucket (about 3 %) unless it is the largest ever.
+    pub(crate) fn since(&self, earlier: &Self) -> Self {
+        let mut d = Self::new();
+        let mut top = None;
+        for (i, (a, b)) in self.counts.iter().zip(earlier.counts.iter()).enumerate() {
+            let n = a.saturating_sub(*b);
+            d.counts[i] = n;
+            d.total += n;
+            if n > 0 {
+                top = Some(i);
+            }
+        }
+        d.sum = self.sum.saturating_sub(earlier.sum);
+        d.max = match top {
+            Some(i) if i == BUCKETS - 1 => self.max,
+            Some(i) => Self::bucket_upper(i).min(self.max),
+            None => 0,
+        };
+        d
+    }
+
     /// Adds every sample of `other` to this one.
     pub fn merge(&mut self, other: &Self) {
         for (a, b) in self.counts.iter_mut().zip(other.counts.iter()) {
@@ -246,11 +269,177 @@ pub struct StreamStats {
     pub seconds: f64,
     /// Frames shown per second of connected time.
     pub fps: f64,
+    /// CPU time a worker spent on each frame of this stream it took
+    /// (decoding, scaling, showing), in milliseconds, on average: what the
+    /// stream costs the receiver. The workers share their time out by it.
+    pub cost_ms: f64,
     /// Capture-to-shown latency over the whole stream; `None` when no frame
     /// carried a usable capture time.
     pub latency_ms: Option<LatencySummary>,
     /// The same over the most recent frames only.
     pub recent_latency_ms: Option<LatencySummary>,
+    /// The JPEG quality of the newest frame, as its sender said (a sender
+    /// that adapts to its link changes it as it goes); `None` when it did
+    /// not say.
+    pub quality: Option<u8>,
+    /// The newest frame's width (0 before the first).
+    pub width: u32,
+    /// The newest frame's height (0 before the first).
+    pub height: u32,
+    /// The sender's estimate of what the link carries, kbit/s, when it has
+    /// one.
+    pub link_rate_kbps: Option<u64>,
+    /// Whether this receiver sends the sender feedback (the sender asked
+    /// for it: it adapts to its link).
+    pub feedback: bool,
+    /// The whole-stream latency histogram, for [`IntervalMeter`].
+    #[serde(skip)]
+    pub(crate) latency_histogram: Option<std::sync::Arc<LatencyHistogram>>,
+}
+
+/// One stream over one interval (normally a second): what
+/// [`IntervalMeter`] reports, and what `recv --stats-jsonl` writes.
+#[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
+pub struct StreamInterval {
+    /// The stream's number.
+    pub id: u32,
+    /// Its name.
+    pub name: String,
+    /// Frames shown during the interval.
+    pub frames: u64,
+    /// Frames read off the wire during the interval.
+    pub received: u64,
+    /// Frames dropped (replaced before a worker took them) during it.
+    pub dropped: u64,
+    /// Corrupt frames during it.
+    pub corrupt: u64,
+    /// Payload bytes read during it.
+    pub bytes: u64,
+    /// Frames shown per second.
+    pub fps: f64,
+    /// Payload kbit/s read.
+    pub kbps: f64,
+    /// JPEG quality of the newest frame, when its sender said.
+    pub quality: Option<u8>,
+    /// Size of the newest frame.
+    pub width: u32,
+    /// See `width`.
+    pub height: u32,
+    /// The sender's estimate of the link's rate, kbit/s, when it has one.
+    pub link_rate_kbps: Option<u64>,
+    /// Capture-to-shown latency of the frames shown during the interval
+    /// (the largest to within about 3 %); `None` when none was shown.
+    pub latency_ms: Option<LatencySummary>,
+}
+
+/// Every stream over one interval.
+#[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
+pub struct IntervalStats {
+    /// Seconds since the receiver started, at the end of the interval.
+    pub seconds: f64,
+    /// The interval's length, seconds.
+    pub interval: f64,
+    /// Each stream connected during the interval.
+    pub per_stream: Vec<StreamInterval>,
+}
+
+/// What one stream had at the previous snapshot.
+#[derive(Debug, Clone)]
+struct IntervalMark {
+    id: u32,
+    frames: u64,
+    received: u64,
+    dropped: u64,
+    corrupt: u64,
+    bytes: u64,
+    latency: Option<std::sync::Arc<LatencyHistogram>>,
+}
+
+/// Turns successive [`ReceiverStats`] snapshots into what happened between
+/// them, per stream: the per-second report of `recv --stats-jsonl`.
+///
+/// ```
+/// use framecast_stream::IntervalMeter;
+/// # fn stats() -> framecast_stream::ReceiverStats { unimplemented!() }
+/// let mut meter = IntervalMeter::new();
+/// # if false {
+/// let second = meter.next(&stats());
+/// println!("{}", serde_json::to_string(&second)?);
+/// # }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Default)]
+pub struct IntervalMeter {
+    last: Option<(f64, Vec<IntervalMark>)>,
+}
+
+impl IntervalMeter {
+    /// A meter with no history: its first interval starts when the
+    /// receiver did.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// What happened since the previous call, per stream that was
+    /// connected at either end of the interval or showed a frame in it.
+    pub fn next(&mut self, s: &ReceiverStats) -> IntervalStats {
+        let (t0, prev) = self.last.take().unwrap_or((0.0, Vec::new()));
+        let interval = (s.seconds - t0).max(0.0);
+        let mut per_stream = Vec::new();
+        let mut marks = Vec::with_capacity(s.per_stream.len());
+        for st in &s.per_stream {
+            let before = prev.iter().find(|m| m.id == u32::from(st.id));
+            let d = |now: u64, f: fn(&IntervalMark) -> u64| now - before.map_or(0, f).min(now);
+            let frames = d(st.frames, |m| m.frames);
+            let received = d(st.received, |m| m.received);
+            let bytes = d(st.bytes, |m| m.bytes);
+            let latency = match (
+                &st.latency_histogram,
+                before.and_then(|m| m.latency.as_ref()),
+            ) {
+                (Some(now), Some(then)) => now.since(then).summary(),
+                (Some(now), None) => now.summary(),
+                _ => None,
+            };
+            marks.push(IntervalMark {
+                id: st.id.into(),
+                frames: st.frames,
+                received: st.received,
+                dropped: st.dropped,
+                corrupt: st.corrupt,
+                bytes: st.bytes,
+                latency: st.latency_histogram.clone(),
+            });
+            if !(st.connected || before.is_some_and(|m| m.received < st.received)) {
+                continue;
+            }
+            let per = |n: f64| if interval > 0.0 { n / interval } else { 0.0 };
+            per_stream.push(StreamInterval {
+                id: st.id.into(),
+                name: st.name.clone(),
+                frames,
+                received,
+                dropped: d(st.dropped, |m| m.dropped),
+                corrupt: d(st.corrupt, |m| m.corrupt),
+                bytes,
+                fps: (per(frames as f64) * 100.0).round() / 100.0,
+                kbps: (per(bytes as f64 * 8.0 / 1000.0) * 10.0).round() / 10.0,
+                quality: st.quality,
+                width: st.width,
+                height: st.height,
+                link_rate_kbps: st.link_rate_kbps,
+                latency_ms: latency,
+            });
+        }
+        self.last = Some((s.seconds, marks));
+        IntervalStats {
+            seconds: s.seconds,
+            interval: (interval * 1000.0).round() / 1000.0,
+            per_stream,
+        }
+    }
 }
 
 /// Connections closed because a timeout passed, by kind.
@@ -322,8 +511,20 @@ pub struct SenderStats {
     /// Frames written to the receiver.
     pub sent: u64,
     /// Frames a live source produced faster than they could be sent, dropped
-    /// (latest wins).
+    /// (latest wins), with `replaced` and frames gone stale while the
+    /// connection was down.
     pub dropped: u64,
+    /// Frames that could not start because the link was still busy with
+    /// earlier ones, replaced by a newer frame (latest wins at the socket;
+    /// also counted in `dropped`).
+    pub replaced: u64,
+    /// Frames the rate control left out to send fewer per second (not in
+    /// `dropped`: they were never meant to go).
+    pub skipped: u64,
+    /// Whether the receiver of the current (or last) session sends feedback.
+    pub feedback: bool,
+    /// What the rate control has chosen; `None` when it is off.
+    pub adapt: Option<AdaptStats>,
     /// Frames forwarded as the source's own JPEG, without re-encoding.
     pub passthrough: u64,
     /// Message bytes sent (without length prefixes).
@@ -344,6 +545,27 @@ pub struct SenderStats {
     pub seconds: f64,
     /// Frames sent per second over the whole run.
     pub fps: f64,
+}
+
+/// What a sender's rate control chose, as a snapshot.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct AdaptStats {
+    /// The JPEG quality of the frames being encoded.
+    pub quality: u8,
+    /// The size they fit inside.
+    pub width: u32,
+    /// See `width`.
+    pub height: u32,
+    /// Frames per second being sent, at most.
+    pub fps: f64,
+    /// The rate planned for, kbit/s.
+    pub rate_kbps: u64,
+    /// The estimate of what the link carries, kbit/s; 0 while there is
+    /// none (the link has not yet been the bottleneck).
+    pub link_rate_kbps: u64,
+    /// The newest queuing delay measured from the receiver's feedback, ms.
+    pub queue_delay_ms: f64,
 }
 
 /// Seconds as `f64`, rounded to milliseconds for readable JSON.

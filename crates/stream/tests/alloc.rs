@@ -9,12 +9,11 @@
 
 use std::time::{Duration, Instant};
 
-use framecast_capture::Pattern;
 use framecast_capture::{SourceOptions, SourceSpec, open_source};
-use framecast_codec::{ImageBuf, PixelFormat, SenderConfig, SenderPipeline};
 use framecast_display::Recorder;
 use framecast_stream::{ReceiverBuilder, SenderBuilder};
 use framecast_test_support::alloc::{CountingAllocator, allocations};
+use framecast_test_support::fixtures::pattern_jpegs;
 
 #[global_allocator]
 static GLOBAL: CountingAllocator = CountingAllocator;
@@ -36,17 +35,7 @@ fn engines_allocate_nothing_per_frame_in_the_steady_state() {
     // Twenty 128x128 JPEGs of the test pattern, as an MJPEG file.
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("in.mjpeg");
-    let pattern = Pattern::new(128, 128).unwrap();
-    let mut encoder = SenderPipeline::new(SenderConfig::new(128, 128).with_quality(80)).unwrap();
-    let mut img = ImageBuf::new(128, 128, PixelFormat::Rgb8);
-    let mut file = Vec::new();
-    for seq in 0..20 {
-        pattern.render(seq, &mut img);
-        let mut jpeg = Vec::new();
-        encoder.encode(img.as_image(), &mut jpeg).unwrap();
-        file.extend_from_slice(&jpeg);
-    }
-    std::fs::write(&path, file).unwrap();
+    std::fs::write(&path, pattern_jpegs(128, 128, 80, 20).concat()).unwrap();
 
     let receiver = ReceiverBuilder::new("127.0.0.1:0".parse().unwrap())
         .sinks(|_| Ok(Box::new(Recorder::new(std::io::sink()))))

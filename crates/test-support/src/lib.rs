@@ -9,6 +9,11 @@
 //!   private X server ([`tools::Xvfb`]).
 //! - [`process`]: waiting for a child with a deadline, reading its output
 //!   line by line.
+//! - [`fixtures`]: test data made in the test (`hexdump -C` text,
+//!   certificates from `framecast cert`, and with the `pictures` feature
+//!   the test pattern as JPEGs).
+//! - `nats` (feature `nats`): throwaway `nats-server` processes and
+//!   clusters on free loopback ports.
 //!
 //! ```
 //! use framecast_test_support::tools::{ci, workspace_root};
@@ -17,6 +22,14 @@
 //! let _strict = ci(); // FRAMECAST_CI=1: missing tools fail, never skip
 //! ```
 
+// docs.rs-style labels on what a feature brings (see `cargo doc` with
+// `--cfg docsrs`).
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
 pub mod alloc;
+pub mod fixtures;
+#[cfg(feature = "nats")]
+#[cfg_attr(docsrs, doc(cfg(feature = "nats")))]
+pub mod nats;
 pub mod process;
 pub mod tools;

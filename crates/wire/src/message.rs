@@ -177,6 +177,8 @@ mod tests {
             format: PayloadFormat::Jpeg as i32,
             source_width: 0,
             source_height: 0,
+            quality: 0,
+            link_rate_bps: 0,
         }
     }
 

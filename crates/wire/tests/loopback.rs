@@ -67,6 +67,8 @@ fn videos_cross_a_tcp_connection() {
                 format: PayloadFormat::Jpeg as i32,
                 source_width: 0,
                 source_height: 0,
+                quality: 0,
+                link_rate_bps: 0,
             };
             w.write_message(&v).unwrap();
         }

@@ -4,6 +4,7 @@
 
 use bytes::Bytes;
 use framecast_proto::video::{PayloadFormat, Video};
+use framecast_test_support::fixtures::hexdump;
 use framecast_wire::{FrameCodec, FrameWriter, Prefix};
 use prost::Message;
 
@@ -24,6 +25,8 @@ fn example_video() -> Video {
         format: PayloadFormat::Jpeg as i32,
         source_width: 0,
         source_height: 0,
+        quality: 0,
+        link_rate_bps: 0,
     }
 }
 
@@ -31,33 +34,6 @@ fn frame(prefix: Prefix) -> Vec<u8> {
     let mut w = FrameWriter::with_codec(Vec::new(), FrameCodec::with_prefix(prefix));
     w.write_message(&example_video()).unwrap();
     w.into_inner()
-}
-
-/// The format of `hexdump -C`.
-fn hexdump(bytes: &[u8]) -> String {
-    let mut out = String::new();
-    for (i, line) in bytes.chunks(16).enumerate() {
-        let mut hex = String::new();
-        for (j, b) in line.iter().enumerate() {
-            hex.push_str(&format!("{b:02x} "));
-            if j == 7 {
-                hex.push(' ');
-            }
-        }
-        let ascii: String = line
-            .iter()
-            .map(|&b| {
-                if (0x20..0x7f).contains(&b) {
-                    b as char
-                } else {
-                    '.'
-                }
-            })
-            .collect();
-        out.push_str(&format!("{:08x}  {hex:<49} |{ascii}|\n", i * 16));
-    }
-    out.push_str(&format!("{:08x}\n", bytes.len()));
-    out
 }
 
 fn hex(bytes: &[u8]) -> String {

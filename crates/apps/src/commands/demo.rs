@@ -46,7 +46,7 @@ const LOOPBACK: SocketAddr = SocketAddr::new(framecast_net::DEFAULT_HOST, 0);
 /// Runs `framecast demo`.
 pub(crate) fn run(args: DemoArgs) -> Result<()> {
     let quiet = args.quiet.quiet;
-    let outputs = Outputs::open(args.stats_json.as_deref(), None)?
+    let outputs = Outputs::open(args.stats_json.as_deref(), None, None)?
         .with_http(args.http.plan(false, None, None)?);
     let deadline = (args.seconds > 0).then(|| Instant::now() + Duration::from_secs(args.seconds));
     let expired = move || deadline.is_some_and(|d| Instant::now() >= d);
@@ -91,7 +91,7 @@ pub(crate) fn run(args: DemoArgs) -> Result<()> {
             .take();
         let outputs = match outputs {
             Some(outputs) => outputs,
-            None => Outputs::open(args.stats_json.as_deref(), None)?
+            None => Outputs::open(args.stats_json.as_deref(), None, None)?
                 .with_http(args.http.plan(false, None, None)?),
         };
         return run_headless(outputs, quiet, expired);

@@ -70,6 +70,13 @@ pub(crate) struct RecvArgs {
     #[arg(long, value_name = "PATH")]
     stats_json: Option<PathBuf>,
 
+    /// Write, once a second, what each stream did in that second (frames
+    /// shown, bytes, JPEG quality and size in use, the sender's estimate of
+    /// the link's rate, latency p50/p99/max) as JSON lines (one object a
+    /// line) to this file.
+    #[arg(long, value_name = "PATH")]
+    stats_jsonl: Option<PathBuf>,
+
     #[command(flatten)]
     pub(crate) quiet: Quiet,
 
@@ -126,6 +133,7 @@ fn outputs(args: &RecvArgs) -> Result<Outputs> {
     Ok(args
         .receiver
         .outputs(args.stats_json.as_deref())?
+        .with_lines(args.stats_jsonl.as_deref())?
         .with_probe(args.bench_report.as_deref()))
 }
 

@@ -14,6 +14,7 @@ use crate::probe::Probe;
 #[cfg(feature = "window")]
 use crate::report::HintExt;
 use crate::sender;
+use crate::stats_lines::StatsLines;
 
 /// `framecast send --help`'s examples.
 pub(crate) const EXAMPLES: &str = "\
@@ -50,6 +51,11 @@ pub(crate) struct SendArgs {
     #[arg(long, value_name = "PATH")]
     stats_json: Option<PathBuf>,
 
+    /// Write the sender's counters and what its rate control chose, once a
+    /// second, as JSON lines (one object a line) to this file.
+    #[arg(long, value_name = "PATH")]
+    stats_jsonl: Option<PathBuf>,
+
     #[command(flatten)]
     pub(crate) quiet: Quiet,
 
@@ -70,7 +76,8 @@ pub(crate) fn run(args: SendArgs) -> Result<()> {
     let (builder, frames) = build(&args)?;
     let sender = builder.start().map_err(sender::error)?;
     let probe = args.bench_report.clone().map(Probe::new);
-    let run = sender::run(sender, quiet, frames, probe, || false);
+    let lines = StatsLines::open(args.stats_jsonl.as_deref())?;
+    let run = sender::run(sender, quiet, frames, probe, lines, || false);
     sender::finish(run, json, args.count)
 }
 
@@ -116,7 +123,7 @@ fn run_with_preview(args: SendArgs, json: Option<JsonOut>) -> Result<()> {
             })
             .start()
             .map_err(sender::error)?;
-        Ok(sender::run(sender, quiet, frames, None, || {
+        Ok(sender::run(sender, quiet, frames, None, None, || {
             handle.is_closed()
         }))
     })

@@ -74,7 +74,7 @@ pub(crate) fn run(args: ServeArgs) -> Result<()> {
     ));
     // The source ending (a file without --loop) ends the command, as it
     // ends `send`.
-    let run = receiver::run_receiver(receiver, quiet, None, || sender.is_finished());
+    let run = receiver::run_receiver(receiver, quiet, None, None, || sender.is_finished());
     let sent = sender.shutdown();
     let recorded = attached.finish_recording();
     receiver::finish(run, outputs.take_json(), &attached.nats, attached.http())?;

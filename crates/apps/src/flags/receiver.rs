@@ -57,13 +57,23 @@ pub(crate) struct ReceiverArgs {
     pub(crate) framing: Prefix,
 
     /// Record every frame as it arrives (before the display drops any),
-    /// unchanged, one file per stream: PATH for the first stream and
-    /// PATH with -ID before the extension for later ones, or a template
-    /// with {id} and {name}. A .mkv file keeps each frame's capture time
-    /// (it plays at the captured pace); anything else is raw MJPEG. An
-    /// existing file is never replaced: the receiver refuses to start.
+    /// unchanged, a file per session of each stream. PATH may hold {name},
+    /// {id}, {session} (1, then 2 when that sender reconnects...),
+    /// {segment}, {date} and {time} (UTC), e.g. rec/{name}-{date}-{time}.mkv.
+    /// A file is never replaced: when the name is taken (an earlier run,
+    /// a reconnect, another stream whose name makes the same file name),
+    /// -2, -3... go before the extension, and the log says so. A .mkv file
+    /// keeps each frame's capture time (it plays at the captured pace);
+    /// anything else is raw MJPEG. A stream that cannot be recorded is
+    /// logged, the others go on, and the exit status is 1.
     #[arg(long, value_name = "PATH")]
     pub(crate) record: Option<String>,
+
+    /// With --record: start a new file of each session after this long
+    /// (30s, 10m, 1h) or this size (500MB, 1GiB); the next file gets the
+    /// next {segment}, or -2, -3... when the name is the same.
+    #[arg(long, value_name = "TIME|SIZE", requires = "record")]
+    pub(crate) record_segment: Option<framecast_stream::Segment>,
 
     /// How many senders are served at once; the next one is refused as
     /// busy (it is told so, and retries later).
@@ -86,7 +96,8 @@ pub(crate) struct ReceiverArgs {
     #[arg(long, default_value = "3840x2160", value_name = "WxH|PIXELS")]
     pub(crate) max_pixels: Pixels,
 
-    /// Decode workers (default: one per core).
+    /// Decode workers (default: one per core), and as many more at a lower
+    /// priority for streams whose frames take over 10 ms to decode.
     #[arg(long, value_name = "N")]
     pub(crate) workers: Option<usize>,
 
@@ -123,10 +134,12 @@ impl ReceiverArgs {
             self.auth.token()?,
             self.auth.tls(&[])?,
         )?;
-        Ok(Outputs::open(stats_json, self.record.as_deref())?
-            .with_listen(self.listen.clone())
-            .with_http(http)
-            .with_nats(self.nats.plan(self.auth.allow_anonymous)?))
+        Ok(
+            Outputs::open(stats_json, self.record.as_deref(), self.record_segment)?
+                .with_listen(self.listen.clone())
+                .with_http(http)
+                .with_nats(self.nats.plan(self.auth.allow_anonymous)?),
+        )
     }
 
     /// The addresses the receiver may listen on: `--listen`, else the

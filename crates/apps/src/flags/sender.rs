@@ -4,9 +4,10 @@
 //! ([`DestinationArgs`]: `send`, and a `[senders.NAME]` table with `to`).
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::Result;
-use clap::Args;
+use clap::{Args, ValueEnum};
 use framecast_capture::{CaptureError, FrameSource, SourceOptions, SourceSpec};
 use framecast_codec::Fit;
 use framecast_net::HostPort;
@@ -59,6 +60,54 @@ pub(crate) struct SourceArgs {
     /// and viewer show it [default: this machine's name and the source].
     #[arg(long, value_name = "NAME")]
     pub(crate) name: Option<String>,
+
+    /// Adapt to the link: lower the JPEG quality (down to --min-quality),
+    /// then the picture size, then the frame rate, to keep every frame
+    /// within --max-latency, and climb back as the link allows; never above
+    /// --quality, --size and --fps. "off" sends every frame at --quality
+    /// and --size.
+    #[arg(long, value_enum, default_value_t = Adapt::On)]
+    pub(crate) adapt: Adapt,
+
+    /// The lowest JPEG quality adapting goes down to before it makes
+    /// pictures smaller.
+    #[arg(long, value_name = "Q", default_value_t = framecast_stream::adapt::DEFAULT_MIN_QUALITY, value_parser = clap::value_parser!(u8).range(1..=100))]
+    pub(crate) min_quality: u8,
+
+    /// The latency budget adapting keeps frames within, from capture to
+    /// arrival: milliseconds, or a number with ms or s (150, 150ms, 0.2s).
+    #[arg(long, default_value = "150ms", value_name = "TIME", value_parser = parse_latency)]
+    pub(crate) max_latency: Duration,
+}
+
+/// Whether a sender adapts to its link.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Adapt {
+    /// Adapt quality, size and frame rate to the link.
+    On,
+    /// Send every frame at --quality and --size.
+    Off,
+}
+
+/// A latency: milliseconds, or a number with `ms` or `s`.
+fn parse_latency(s: &str) -> Result<Duration, String> {
+    let t = s.trim();
+    let (number, scale) = if let Some(n) = t.strip_suffix("ms") {
+        (n, 1e-3)
+    } else if let Some(n) = t.strip_suffix('s') {
+        (n, 1.0)
+    } else {
+        (t, 1e-3)
+    };
+    let v: f64 = number
+        .trim()
+        .parse()
+        .map_err(|_| format!("expected a time such as 150ms or 0.2s, got {s:?}"))?;
+    let secs = v * scale;
+    if !(0.01..=60.0).contains(&secs) {
+        return Err(format!("{s:?} is not between 10ms and 60s"));
+    }
+    Ok(Duration::from_secs_f64(secs))
 }
 
 impl SourceArgs {
@@ -107,6 +156,9 @@ impl SourceArgs {
             .size(self.size.width, self.size.height)
             .fit(fit)
             .quality(self.quality)
+            .adapt(self.adapt == Adapt::On)
+            .min_quality(self.min_quality.min(self.quality))
+            .max_latency(self.max_latency)
             .name(self.stream_name())
     }
 }

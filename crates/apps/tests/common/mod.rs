@@ -5,8 +5,8 @@
 
 #![allow(dead_code, unreachable_pub)]
 
-use std::io::{BufRead, BufReader};
-use std::net::{SocketAddr, TcpListener};
+use std::io::{BufRead, BufReader, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
@@ -17,6 +17,7 @@ use framecast_capture::{MjpegIndex, SourceLimits, decode_marker};
 use framecast_codec::{
     ImageBuf, ImageRef, PixelFormat, ReceiverConfig, ReceiverPipeline, probe_jpeg,
 };
+use framecast_proto::handshake::StatusCode;
 
 /// The binary under test.
 pub const BIN: &str = env!("CARGO_BIN_EXE_framecast");
@@ -30,12 +31,23 @@ pub const STREAM_ENDED: &str = " ended: ";
 /// Says hello on a raw connection (name `name`, no token) and returns the
 /// receiver's status.
 pub fn hello(s: &mut std::net::TcpStream, name: &str) -> framecast_proto::handshake::Status {
-    use std::io::{Read, Write};
+    hello_with_token(s, name, "")
+}
+
+/// Says hello on a raw connection with `name` and `token` and returns the
+/// receiver's status.
+pub fn hello_with_token(
+    s: &mut std::net::TcpStream,
+    name: &str,
+    token: &str,
+) -> framecast_proto::handshake::Status {
+    use std::io::Read;
 
     use framecast_stream::handshake::{self, Decoded};
     let mut out = Vec::new();
     let hello = framecast_proto::handshake::Hello {
         name: name.into(),
+        token: token.as_bytes().to_vec(),
         ..Default::default()
     };
     handshake::encode_hello(&hello, &mut out);
@@ -321,22 +333,7 @@ pub use framecast_test_support::tools::{Xvfb, ci, find_tool, require_tools, work
 /// `framecast cert --out DIR --host …`; returns the CA, the server's
 /// certificate and its key.
 pub fn make_certs(dir: &Path, hosts: &[&str]) -> (PathBuf, PathBuf, PathBuf) {
-    let mut cmd = Command::new(BIN);
-    cmd.args(["cert", "--out"]).arg(dir);
-    for host in hosts {
-        cmd.args(["--host", host]);
-    }
-    let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (
-        dir.join("ca.pem"),
-        dir.join("server.pem"),
-        dir.join("server-key.pem"),
-    )
+    framecast_test_support::fixtures::make_certs(Path::new(BIN), dir, hosts)
 }
 
 /// Writes `token` to `dir/name`; returns the path as a string.
@@ -344,6 +341,69 @@ pub fn write_token(dir: &Path, name: &str, token: &str) -> String {
     let (path, s) = path_str(dir, name);
     std::fs::write(path, token).unwrap();
     s
+}
+
+/// Small, fast pattern frames, as in the other end-to-end tests.
+/// (Square, so the pictures are sent at exactly 128x128 with their shape
+/// kept.)
+pub const PATTERN_ARGS: &[&str] = &["--input-size", "160x160", "--size", "128x128"];
+
+/// A sender of the pattern at 30 fps named `good`, for `seconds`.
+pub fn good_sender(addr: SocketAddr, seconds: u64, extra: &[&str]) -> Proc {
+    let to = addr.to_string();
+    let count = (seconds * 30).to_string();
+    let mut args = vec![
+        "send", "--to", &to, "--name", "good", "--fps", "30", "--count", &count,
+    ];
+    args.extend_from_slice(PATTERN_ARGS);
+    args.extend_from_slice(extra);
+    Proc::framecast("good", &args)
+}
+
+/// The stats of the stream named `name` in a receiver's JSON.
+pub fn stream_named<'a>(stats: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    stats["per_stream"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == name)
+        .unwrap_or_else(|| panic!("no stream {name:?} in {stats}"))
+}
+
+/// Checks that the good sender's stream was shown in full health: every
+/// frame received, nearly all shown, none corrupt.
+pub fn assert_good_stream(stats: &serde_json::Value, frames: u64) {
+    let good = stream_named(stats, "good");
+    assert_eq!(
+        good["received"], frames,
+        "the good sender lost frames: {good}"
+    );
+    assert_eq!(good["corrupt"], 0, "{good}");
+    let shown = good["frames"].as_u64().unwrap();
+    assert!(
+        shown * 10 >= frames * 9,
+        "the good stream was starved: {shown} of {frames} shown: {good}"
+    );
+}
+
+/// A raw peer that has said hello and been accepted.
+pub fn session(addr: SocketAddr, name: &str) -> TcpStream {
+    session_with_token(addr, name, "")
+}
+
+/// A raw peer that has said hello with `token` and been accepted.
+pub fn session_with_token(addr: SocketAddr, name: &str, token: &str) -> TcpStream {
+    let mut s = TcpStream::connect(addr).unwrap();
+    let status = hello_with_token(&mut s, name, token);
+    assert_eq!(status.code(), StatusCode::Accepted, "{status:?}");
+    s
+}
+
+/// Writes one frame with the framecast framing (a u32 little-endian
+/// length, then the payload).
+pub fn write_frame(s: &mut TcpStream, payload: &[u8]) -> std::io::Result<()> {
+    s.write_all(&(payload.len() as u32).to_le_bytes())?;
+    s.write_all(payload)
 }
 
 /// Finds the test pattern's picture (`size`) in an RGB screenshot and

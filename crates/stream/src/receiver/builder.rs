@@ -52,6 +52,7 @@ impl ReceiverBuilder {
                 count: None,
                 sink_delay: Duration::ZERO,
                 workers: default_workers(),
+                slow_frame: DEFAULT_SLOW_FRAME,
                 io_threads: DEFAULT_IO_THREADS,
                 #[cfg(feature = "tls")]
                 tls: None,
@@ -150,9 +151,21 @@ impl ReceiverBuilder {
         self
     }
 
-    /// Decode workers (default: one per available core).
+    /// Decode workers (default: one per available core): `n` that take
+    /// only streams whose frames are cheap, and `n` more that take any
+    /// stream, slow ones too (see [`slow_frame`](Self::slow_frame)).
     pub fn workers(mut self, n: usize) -> Self {
         self.config.workers = n;
+        self
+    }
+
+    /// A stream whose next frame is predicted to take longer than this to
+    /// show (decode, scale, sink) is served only by the slow lane of
+    /// workers, so that it never holds back a cheap stream (default
+    /// [`DEFAULT_SLOW_FRAME`]). The prediction is the stream's measured
+    /// cost per pixel times the frame's pixels.
+    pub fn slow_frame(mut self, t: Duration) -> Self {
+        self.config.slow_frame = t;
         self
     }
 
@@ -162,8 +175,9 @@ impl ReceiverBuilder {
         self
     }
 
-    /// The sinks: `factory` is called once per worker (with its index) and
-    /// the worker hands every frame it takes to what it returned. Use
+    /// The sinks: `factory` is called once per worker thread (with its
+    /// index: `0..2 × workers`, the fast lane first) and the worker hands
+    /// every frame it takes to what it returned. Use
     /// [`framecast_display::Tee`] for several.
     pub fn sinks(
         mut self,
@@ -227,6 +241,9 @@ impl ReceiverBuilder {
         if c.workers == 0 {
             return bad("workers", "must be at least 1");
         }
+        if c.slow_frame.is_zero() {
+            return bad("slow_frame", "must be longer than zero");
+        }
         if c.io_threads == 0 {
             return bad("io_threads", "must be at least 1");
         }
@@ -283,8 +300,10 @@ impl ReceiverBuilder {
             let _enter = runtime.enter();
             tokio::net::TcpListener::from_std(std_listener).map_err(bind)?
         };
-        let mut sinks = Vec::with_capacity(config.workers);
-        for i in 0..config.workers {
+        // The fast lane, then as many slow-lane workers.
+        let threads = 2 * config.workers;
+        let mut sinks = Vec::with_capacity(threads);
+        for i in 0..threads {
             sinks.push(match &self.sinks {
                 Some(factory) => Some(factory(i)?),
                 None => None,
@@ -293,7 +312,12 @@ impl ReceiverBuilder {
         let (frames_tx, _) = broadcast::channel(SUBSCRIBER_BACKLOG);
         let shared = Arc::new(Shared {
             registry: Registry::new(config.max_clients, config.max_ended_streams),
-            pool: Pool::new(config.workers, config.max_clients),
+            pool: Pool::new(
+                config.workers,
+                config.workers,
+                config.max_clients,
+                config.slow_frame,
+            ),
             cancel: CancellationToken::new(),
             tasks: tokio_util::task::TaskTracker::new(),
             counters: Counters::default(),

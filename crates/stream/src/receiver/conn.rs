@@ -27,7 +27,7 @@ use std::task::Poll;
 use std::time::Duration;
 
 use framecast_net::Acceptor;
-use framecast_proto::handshake::{Hello, Status, StatusCode};
+use framecast_proto::handshake::{Arrival, Feedback, Hello, Status, StatusCode};
 use framecast_wire::{AsyncFrameReader, FrameCodec, Prefix};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -37,13 +37,14 @@ use tokio_util::task::TaskTracker;
 
 use super::Shared;
 use super::ingest::{Fed, Ingest, IngestStream, OpenError};
+use super::state::StreamState;
 use crate::events::{EndCause, ReceiverEvent, TimeoutKind};
 use crate::frame::BufferRing;
 use crate::handshake::{
     self, Decoded, ENVELOPE_LEN, GUESS_LEN, HELLO_MAGIC, HandshakeError, MAX_HANDSHAKE_BODY,
     PeerGuess,
 };
-use crate::limits::{REFUSAL_LINGER, REFUSAL_LINGER_BYTES};
+use crate::limits::{FEEDBACK_BACKLOG, REFUSAL_LINGER, REFUSAL_LINGER_BYTES};
 use crate::util::lock;
 
 /// Accepts connections until the receiver stops, then waits for every
@@ -165,7 +166,7 @@ async fn connection(
             );
             return;
         }
-        frames(shared, AsyncFrameReader::new(sock, codec), peer, None).await;
+        frames(shared, AsyncFrameReader::new(sock, codec), peer, None, None).await;
         return;
     }
 
@@ -324,6 +325,10 @@ async fn session<S: AsyncRead + AsyncWrite + Unpin>(
             return send_and_close(shared, sock, &status).await;
         }
     };
+    // Feedback only to a sender that asked for it: an older one reads
+    // nothing after the status.
+    let feedback = hello.feedback >= handshake::FEEDBACK_VERSION;
+    stream.state().feedback.store(feedback, Ordering::Relaxed);
     let status = Status {
         code: StatusCode::Accepted as i32,
         reason: String::new(),
@@ -331,6 +336,11 @@ async fn session<S: AsyncRead + AsyncWrite + Unpin>(
         max_pixels: shared.config.max_pixels,
         stream_id: stream.id().get(),
         retry_after_ms: 0,
+        feedback: if feedback {
+            handshake::FEEDBACK_VERSION
+        } else {
+            0
+        },
     };
     let mut out = Vec::with_capacity(64);
     handshake::encode_status(&status, &mut out);
@@ -343,13 +353,107 @@ async fn session<S: AsyncRead + AsyncWrite + Unpin>(
         stream.end(EndCause::Closed);
         return;
     }
+    let feedback = feedback.then(FeedbackOut::new);
     frames(
         shared,
         AsyncFrameReader::new(sock, codec),
         peer,
         Some(stream),
+        feedback,
     )
     .await;
+}
+/// The feedback a session sends back to its sender: each frame's arrival,
+/// written between reads without ever holding them up. Everything is
+/// reused from frame to frame.
+struct FeedbackOut {
+    /// The session's zero on the receiver's clock.
+    began: std::time::Instant,
+    /// When the first byte of the frame being read arrived.
+    first_byte: Option<std::time::Instant>,
+    message: Feedback,
+    /// Encoded messages not yet written, and how much of them was.
+    out: Vec<u8>,
+    written: usize,
+    /// Set when a write failed: the read side will see why; no more
+    /// feedback is attempted.
+    failed: bool,
+}
+
+impl FeedbackOut {
+    fn new() -> Self {
+        Self {
+            began: std::time::Instant::now(),
+            first_byte: None,
+            message: Feedback {
+                arrivals: Vec::with_capacity(1),
+                ..Feedback::default()
+            },
+            out: Vec::with_capacity(FEEDBACK_BACKLOG),
+            written: 0,
+            failed: false,
+        }
+    }
+
+    fn us(&self, t: std::time::Instant) -> u64 {
+        t.saturating_duration_since(self.began).as_micros() as u64
+    }
+
+    /// Queues the arrival of a frame of `bytes` (its sequence, when it
+    /// parsed) with the stream's counters and any new ask.
+    fn arrived(&mut self, stream: &StreamState, sequence: Option<u64>, bytes: usize) {
+        let last = std::time::Instant::now();
+        let first = self.first_byte.take().unwrap_or(last);
+        if self.failed || self.out.len() - self.written + 64 > FEEDBACK_BACKLOG {
+            // The sender reads nothing back (it is stuck, or gone): its
+            // frames are what matters, not its feedback.
+            return;
+        }
+        self.message.arrivals.clear();
+        self.message.arrivals.push(Arrival {
+            sequence,
+            bytes: u32::try_from(bytes).unwrap_or(u32::MAX),
+            first_byte_us: self.us(first),
+            last_byte_us: self.us(last),
+        });
+        self.message.dropped = stream.dropped.load(Ordering::Relaxed);
+        self.message.corrupt = stream.corrupt.load(Ordering::Relaxed);
+        self.message.settings = {
+            let mut asked = lock(&stream.asked);
+            if asked.1 {
+                asked.1 = false;
+                asked.0
+            } else {
+                None
+            }
+        };
+        if self.written == self.out.len() {
+            self.out.clear();
+            self.written = 0;
+        }
+        handshake::encode_feedback(&self.message, &mut self.out);
+    }
+
+    /// Writes what is queued, as far as the socket takes it now.
+    fn poll_write<S: AsyncWrite + Unpin>(&mut self, cx: &mut std::task::Context<'_>, sock: &mut S) {
+        if self.failed {
+            return;
+        }
+        while self.written < self.out.len() {
+            match std::pin::Pin::new(&mut *sock).poll_write(cx, &self.out[self.written..]) {
+                Poll::Ready(Ok(n)) if n > 0 => self.written += n,
+                Poll::Ready(_) => {
+                    self.failed = true;
+                    return;
+                }
+                Poll::Pending => return,
+            }
+        }
+        // TLS holds written bytes until flushed.
+        if let Poll::Ready(Err(_)) = std::pin::Pin::new(&mut *sock).poll_flush(cx) {
+            self.failed = true;
+        }
+    }
 }
 
 /// Why a connection did not produce a hello.
@@ -591,6 +695,7 @@ async fn frames<S: AsyncRead + AsyncWrite + Unpin>(
     mut reader: AsyncFrameReader<S>,
     peer: SocketAddr,
     mut stream: Option<IngestStream>,
+    mut feedback: Option<FeedbackOut>,
 ) {
     let config = &shared.config;
     let mut ring = BufferRing::new(config.frame_buffers);
@@ -605,6 +710,9 @@ async fn frames<S: AsyncRead + AsyncWrite + Unpin>(
             if cancelled.as_mut().poll(cx).is_ready() {
                 return Poll::Ready(Event::Stop);
             }
+            if let Some(f) = feedback.as_mut() {
+                f.poll_write(cx, reader.get_mut());
+            }
             match reader.poll_read_frame(cx, &mut buf) {
                 Poll::Ready(Ok(Some(_))) => return Poll::Ready(Event::Frame),
                 Poll::Ready(Ok(None)) => return Poll::Ready(Event::Eof),
@@ -615,6 +723,9 @@ async fn frames<S: AsyncRead + AsyncWrite + Unpin>(
                 // The first bytes of a frame: it now has the trickle
                 // timeout to finish.
                 frame_started = true;
+                if let Some(f) = feedback.as_mut() {
+                    f.first_byte = Some(std::time::Instant::now());
+                }
                 deadline
                     .as_mut()
                     .reset(Instant::now() + config.trickle_timeout);
@@ -644,7 +755,13 @@ async fn frames<S: AsyncRead + AsyncWrite + Unpin>(
                 let Some(stream) = &stream else { return };
                 let payload = std::mem::replace(&mut buf, ring.take()).freeze();
                 ring.track(payload.clone());
-                match stream.feed(payload) {
+                let len = payload.len();
+                let (fed, sequence) = stream.feed_sequence(payload);
+                if let Some(f) = feedback.as_mut() {
+                    // Written at the next poll, before the next read.
+                    f.arrived(stream.state(), sequence, len);
+                }
+                match fed {
                     Fed::Corrupt(e) => {
                         tracing::debug!(stream = stream.id().get(), %peer, "corrupt frame dropped: {e}");
                     }

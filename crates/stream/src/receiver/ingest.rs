@@ -238,6 +238,12 @@ impl IngestStream {
     /// subscribers and the workers' latest-wins slot, or counted as
     /// corrupt. Allocates nothing.
     pub fn feed(&self, payload: Bytes) -> Fed {
+        self.feed_sequence(payload).0
+    }
+
+    /// [`feed`](Self::feed), also saying the frame's sequence number when it
+    /// was a good one (for the TCP connection's feedback).
+    pub(crate) fn feed_sequence(&self, payload: Bytes) -> (Fed, Option<u64>) {
         let shared = &self.shared;
         let stream = &self.state;
         let len = payload.len();
@@ -250,20 +256,27 @@ impl IngestStream {
             check_frame(stream.id, &stream.name, payload, shared.config.max_pixels)
                 .map_err(FeedError::from)
         };
-        let fed = match checked {
+        let (fed, sequence) = match checked {
             Ok(frame) => {
+                let sequence = frame.sequence();
+                stream.note(&frame);
                 shared.deliver(stream, frame);
-                Fed::Accepted
+                (Fed::Accepted, Some(sequence))
             }
             Err(e) => {
                 stream.corrupt.fetch_add(1, Ordering::Relaxed);
-                Fed::Corrupt(e)
+                (Fed::Corrupt(e), None)
             }
         };
         if shared.count_received() {
-            return Fed::CountReached;
+            return (Fed::CountReached, sequence);
         }
-        fed
+        (fed, sequence)
+    }
+
+    /// The stream's state, for the connection that feeds it.
+    pub(crate) fn state(&self) -> &Arc<StreamState> {
+        &self.state
     }
 
     /// Ends the stream: its place is free at once, its end is reported

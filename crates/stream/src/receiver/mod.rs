@@ -5,7 +5,7 @@
 //!  tokio runtime (io_threads)                      worker threads (workers)
 //!  ┌───────────────────────────────┐
 //!  │ accept ─▶ task per connection │   stream slot      ┌─────────────────────┐
-//!  │   handshake, then frames:     │──▶ (latest wins) ──▶│ fair round-robin:   │
+//!  │   handshake, then frames:     │──▶ (latest wins) ──▶│ fair by cost:       │
 //!  │   read into recycled buffers, │   stream.latest    │ decode, scale, show │
 //!  │   check Video + JPEG header,  │──▶ (watch: viewers,│ via the sinks (one  │
 //!  │   idle/trickle timeouts       │    snapshots)      │ set per worker)     │
@@ -15,14 +15,16 @@
 //!
 //! Nothing a peer sends can block another peer: each connection has its own
 //! task, its own timeouts and its own buffers (bounded by what arrived), and
-//! the workers take streams in turn, so an expensive stream loses its own
-//! frames, not others'. See `ARCHITECTURE.md` and `docs/reliability.md`.
+//! the workers share their time out by what each stream's frames cost (a
+//! slow stream only on a slow lane of lower-priority threads), so an
+//! expensive stream loses its own frames, not others'. See
+//! `ARCHITECTURE.md` and `docs/reliability.md`.
 //!
 //! This module holds the engine's shared state and the running
 //! [`Receiver`]; `builder` its settings, `handle` the [`ReceiverHandle`]
 //! adapters use, `ingest` the port every transport feeds frames through,
-//! `conn` the TCP connection tasks (one such transport), `pool` the fair
-//! ready queue, `worker` the worker threads, `state` each stream's state
+//! `conn` the TCP connection tasks (one such transport), `pool` the ready
+//! queue, fair by cost, `worker` the worker threads, `state` each stream's state
 //! and the registry.
 
 mod builder;
@@ -86,6 +88,7 @@ pub(crate) struct Config {
     pub(crate) count: Option<u64>,
     pub(crate) sink_delay: Duration,
     pub(crate) workers: usize,
+    pub(crate) slow_frame: Duration,
     pub(crate) io_threads: usize,
     /// TLS on every connection, when set.
     #[cfg(feature = "tls")]
@@ -467,6 +470,17 @@ impl StreamHandle {
     /// Its counters now.
     pub fn stats(&self) -> StreamStats {
         self.0.snapshot()
+    }
+
+    /// Asks its sender to keep within `settings` from now on (a viewer that
+    /// wants less, an operator's choice): the ask travels in the session's
+    /// feedback with the next frame, and a sender that adapts treats it as
+    /// its new ceiling. Replaces any earlier ask. Returns whether the
+    /// sender reads feedback at all (a sender that does not, or the legacy
+    /// framing, never learns of it).
+    pub fn ask_sender(&self, settings: framecast_proto::handshake::Settings) -> bool {
+        *lock(&self.0.asked) = (Some(settings), true);
+        self.0.feedback.load(Ordering::Relaxed)
     }
 
     /// Its capture-to-shown latency over the whole session (every frame

@@ -14,6 +14,9 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
+use framecast_proto::handshake::Settings;
+
+use super::pool::Cost;
 use crate::frame::{Frame, StreamId};
 use crate::stats::{LatencyHistogram, RecentLatency, StreamStats, secs};
 
@@ -53,9 +56,22 @@ pub(crate) struct StreamState {
     pub(crate) sched: AtomicU8,
     /// Set once the workers were told the stream ended.
     pub(crate) end_reported: AtomicBool,
+    /// What its frames cost the workers (the pool's fairness).
+    pub(crate) cost: Cost,
     /// The newest accepted frame, for consumers other than the workers
     /// (viewers, snapshots).
     pub(crate) latest: watch::Sender<Option<Frame>>,
+    /// Whether the sender reads feedback (it asked in its hello).
+    pub(crate) feedback: AtomicBool,
+    /// What this receiver asks of the sender, and whether the ask is new
+    /// (not yet sent).
+    pub(crate) asked: Mutex<(Option<Settings>, bool)>,
+    /// What the newest frame said of itself: quality (0 unknown), and the
+    /// sender's estimate of the link's rate (bits/s, 0 none).
+    pub(crate) quality: AtomicU64,
+    pub(crate) link_rate_bps: AtomicU64,
+    /// The newest frame's size, `width << 32 | height`.
+    pub(crate) size: AtomicU64,
 }
 
 impl StreamState {
@@ -80,8 +96,27 @@ impl StreamState {
             pending: Mutex::new(None),
             sched: AtomicU8::new(IDLE),
             end_reported: AtomicBool::new(false),
+            cost: Cost::default(),
             latest: watch::Sender::new(None),
+            feedback: AtomicBool::new(false),
+            asked: Mutex::new((None, false)),
+            quality: AtomicU64::new(0),
+            link_rate_bps: AtomicU64::new(0),
+            size: AtomicU64::new(0),
         }
+    }
+
+    /// Keeps what an accepted frame says of itself (quality, size, the
+    /// sender's link estimate) for the stats.
+    pub(crate) fn note(&self, frame: &Frame) {
+        self.quality
+            .store(u64::from(frame.quality().unwrap_or(0)), Ordering::Relaxed);
+        self.link_rate_bps
+            .store(frame.link_rate_bps().unwrap_or(0), Ordering::Relaxed);
+        self.size.store(
+            (u64::from(frame.width()) << 32) | u64::from(frame.height()),
+            Ordering::Relaxed,
+        );
     }
 
     pub(crate) fn is_connected(&self) -> bool {
@@ -123,8 +158,21 @@ impl StreamState {
             bytes: self.bytes.load(Ordering::SeqCst),
             seconds,
             fps: rate(frames, seconds),
+            cost_ms: self.cost.mean_ms(),
             latency_ms,
             recent_latency_ms,
+            quality: match self.quality.load(Ordering::Relaxed) {
+                0 => None,
+                q => Some(q as u8),
+            },
+            width: (self.size.load(Ordering::Relaxed) >> 32) as u32,
+            height: self.size.load(Ordering::Relaxed) as u32,
+            link_rate_kbps: match self.link_rate_bps.load(Ordering::Relaxed) {
+                0 => None,
+                r => Some(r / 1000),
+            },
+            feedback: self.feedback.load(Ordering::Relaxed),
+            latency_histogram: Some(Arc::new(lock(&self.latency).whole.clone())),
         }
     }
 }

@@ -1,12 +1,16 @@
-//! The worker threads: each takes ready streams in turn from the pool and
-//! shows their newest frame through its own sinks, sorting a sink's error
-//! by [`DisplayError::verdict`](framecast_display::DisplayError::verdict).
+//! The worker threads: each takes ready streams from the pool and shows
+//! their newest frame through its own sinks, sorting a sink's error by
+//! [`DisplayError::verdict`](framecast_display::DisplayError::verdict),
+//! and tells the pool what each frame cost.
 
 use super::*;
 
 /// The body of one worker thread: take streams in turn, show their newest
 /// frame through this worker's sink.
 pub(super) fn worker(index: usize, shared: &Shared, mut sink: Option<Box<dyn FrameSink>>) {
+    if shared.pool.is_slow_lane(index) {
+        yield_to_cheap_work();
+    }
     let mut ended = Vec::with_capacity(shared.config.max_clients);
     let mut broken = false;
     while let Some(work) = shared.pool.next(index, &mut ended) {
@@ -20,20 +24,23 @@ pub(super) fn worker(index: usize, shared: &Shared, mut sink: Option<Box<dyn Fra
                 ended.clear();
             }
             Work::Frame(stream, frame) => {
+                let started = cpu_time();
                 if !broken && show(shared, sink.as_deref_mut(), &stream, &frame).is_break() {
                     broken = true;
                 }
+                let spent = cpu_time().saturating_sub(started);
+                let pixels = u64::from(frame.width()) * u64::from(frame.height());
                 drop(frame);
-                shared.pool.done(stream);
+                shared.pool.done(stream, Some((spent, pixels)));
             }
             Work::End(stream) => {
                 if !stream.end_reported.swap(true, Ordering::SeqCst) {
                     shared.registry.retire(&stream);
                     shared.pool.announce_end(stream.id);
                 }
-                shared.pool.done(stream);
+                shared.pool.done(stream, None);
             }
-            Work::Nothing(stream) => shared.pool.done(stream),
+            Work::Nothing(stream) => shared.pool.done(stream, None),
         }
     }
     if let Some(sink) = sink.as_mut()
@@ -41,6 +48,46 @@ pub(super) fn worker(index: usize, shared: &Shared, mut sink: Option<Box<dyn Fra
     {
         shared.fail(StreamError::Display(e));
     }
+}
+
+/// How much lower the slow lane's threads run than the rest of the
+/// receiver, in nice levels: with 10, a busy fast-lane or network thread
+/// gets about nine tenths of a core the two share.
+#[cfg(target_os = "linux")]
+const SLOW_LANE_NICE: i32 = 10;
+
+/// Lowers this thread's priority, so that when it shares a core with the
+/// network thread or a fast-lane worker, the operating system runs them
+/// first: a slow stream then loses its own frames, not a cheap stream's.
+/// On Linux the nice value is per thread; elsewhere it is per process, so
+/// nothing is changed there.
+fn yield_to_cheap_work() {
+    #[cfg(target_os = "linux")]
+    {
+        let now = rustix::process::getpriority_process(None).unwrap_or(0);
+        if let Err(e) = rustix::process::setpriority_process(None, (now + SLOW_LANE_NICE).min(19)) {
+            tracing::debug!("the slow lane runs at normal priority: {e}");
+        }
+    }
+}
+
+/// The CPU time this thread has had. A frame's cost is measured in it,
+/// not by the wall clock: a cheap frame whose worker the operating system
+/// paused for a slow stream's worker must not be charged for that pause.
+#[cfg(unix)]
+fn cpu_time() -> Duration {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
+    Duration::new(
+        u64::try_from(t.tv_sec).unwrap_or(0),
+        u32::try_from(t.tv_nsec).unwrap_or(0),
+    )
+}
+
+/// Without a thread CPU clock, the wall clock (since the first call).
+#[cfg(not(unix))]
+fn cpu_time() -> Duration {
+    static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    START.get_or_init(Instant::now).elapsed()
 }
 
 /// Shows one frame; breaks when the receiver must stop.

@@ -4,8 +4,12 @@
 //! telling a refusal from a network fault, backoff between attempts, and
 //! framing each message onto the connection.
 
+use framecast_proto::handshake::Feedback;
+
 use super::transport::{Interrupt, OutgoingFrame, Ready, SendContext, Sent, StreamInfo, Transport};
 use super::*;
+use crate::handshake::MAX_HANDSHAKE_BODY;
+use crate::limits::SEND_POLL_INTERVAL;
 
 /// A framecast receiver over TCP, and every setting only TCP has: the
 /// framing, TLS and the access token (feature `tls`), when to give up, the
@@ -36,6 +40,7 @@ pub struct TcpDestination {
     write_timeout: Duration,
     retry: Retry,
     seed: Option<u64>,
+    unsent_limit: u32,
     #[cfg(feature = "tls")]
     tls: Option<TlsClient>,
     #[cfg(feature = "tls")]
@@ -70,6 +75,7 @@ impl TcpDestination {
             write_timeout: DEFAULT_WRITE_TIMEOUT,
             retry: Retry::default(),
             seed: None,
+            unsent_limit: crate::limits::DEFAULT_UNSENT_LIMIT,
             #[cfg(feature = "tls")]
             tls: None,
             #[cfg(feature = "tls")]
@@ -157,6 +163,17 @@ impl TcpDestination {
         self
     }
 
+    /// How many bytes may wait unsent in the kernel before the next frame
+    /// is held back (`TCP_NOTSENT_LOWAT`; default
+    /// [`DEFAULT_UNSENT_LIMIT`](crate::limits::DEFAULT_UNSENT_LIMIT), at
+    /// least 1). A frame starts only once less than this is waiting, so
+    /// frames never queue stale in the socket: one that could not start is
+    /// replaced by a newer one.
+    pub fn unsent_limit(mut self, bytes: u32) -> Self {
+        self.unsent_limit = bytes;
+        self
+    }
+
     /// The transport these settings describe.
     pub(super) fn into_link(self) -> Link {
         Link {
@@ -167,6 +184,11 @@ impl TcpDestination {
             size: (0, 0),
             failures: 0,
             session: None,
+            unsent_limit: self.unsent_limit,
+            feedback: false,
+            inbox: Vec::new(),
+            message: Feedback::default(),
+            waiting_since: None,
             to: self.to,
             status_timeout: self.status_timeout,
             connect_timeout: self.connect_timeout,
@@ -198,6 +220,16 @@ pub(super) struct Link {
     /// The open session: its writer, the receiver's address, and the
     /// frames it carried.
     session: Option<(FrameWriter<Conn>, SocketAddr, u64)>,
+    /// `TCP_NOTSENT_LOWAT`: see [`TcpDestination::unsent_limit`].
+    unsent_limit: u32,
+    /// Whether the open session carries feedback from the receiver.
+    feedback: bool,
+    /// Feedback bytes that have not made a whole message yet, and the
+    /// message decoded into (both reused: reading allocates nothing).
+    inbox: Vec<u8>,
+    message: Feedback,
+    /// Since when the open session's socket has had no room for a frame.
+    waiting_since: Option<Instant>,
     #[cfg(feature = "tls")]
     tls: Option<TlsClient>,
     #[cfg(feature = "tls")]
@@ -217,7 +249,9 @@ pub(super) fn host_of(to: &str) -> &str {
 
 /// What one attempt at a session came to.
 enum Attempt {
-    Session(FrameWriter<Conn>, SocketAddr),
+    /// A session: the writer, the receiver's address, and whether it sends
+    /// feedback.
+    Session(FrameWriter<Conn>, SocketAddr, bool),
     Retry(Duration),
     Fatal(StreamError),
 }
@@ -246,6 +280,12 @@ impl Transport for Link {
                 reason: "the legacy framing cannot carry TLS (the original programs cannot)",
             });
         }
+        if self.unsent_limit == 0 {
+            return Err(StreamError::Config {
+                what: "unsent_limit",
+                reason: "must be at least 1 byte",
+            });
+        }
         for (what, t) in [
             ("connect_timeout", self.connect_timeout),
             ("status_timeout", self.status_timeout),
@@ -262,7 +302,18 @@ impl Transport for Link {
             name: stream.name.clone(),
             token,
             software: concat!("framecast/", env!("CARGO_PKG_VERSION")).to_owned(),
+            // Only a sender that adapts reads what the receiver says back.
+            feedback: if stream.feedback && !legacy {
+                handshake::FEEDBACK_VERSION
+            } else {
+                0
+            },
         };
+        if self.hello.feedback > 0 {
+            // Room for a few whole messages: reading never grows it.
+            self.inbox = Vec::with_capacity(4 * (handshake::ENVELOPE_LEN + MAX_HANDSHAKE_BODY));
+            self.message.arrivals = Vec::with_capacity(handshake::MAX_ARRIVALS_PER_FEEDBACK);
+        }
         handshake::check_hello(&self.hello).map_err(|_| StreamError::Config {
             what: "token",
             reason: "must be at most 1024 bytes",
@@ -273,16 +324,19 @@ impl Transport for Link {
 
     fn ready(&mut self, cx: &mut SendContext<'_>) -> Result<Ready, StreamError> {
         if self.session.is_some() {
-            return Ok(Ready::Ready);
+            return Ok(self.wait_for_room(cx));
         }
         loop {
             if cx.is_stopped() {
                 return Ok(Ready::Stopped);
             }
             match self.attempt(cx) {
-                Attempt::Session(w, peer) => {
+                Attempt::Session(w, peer, feedback) => {
                     self.session = Some((w, peer, 0));
+                    self.feedback = feedback;
+                    self.inbox.clear();
                     cx.session_opened();
+                    cx.feedback_offered(feedback);
                     return Ok(Ready::Ready);
                 }
                 Attempt::Retry(delay) => {
@@ -371,6 +425,64 @@ impl Transport for Link {
 }
 
 impl Link {
+    /// Whether the open session's socket can take a whole new frame (less
+    /// than the unsent limit waiting in the kernel), reading the receiver's
+    /// feedback meanwhile: waits up to [`SEND_POLL_INTERVAL`], then says
+    /// [`Ready::NotYet`] so the send stage can run its rate control. A
+    /// socket that took nothing for the write timeout is given up.
+    fn wait_for_room(&mut self, cx: &mut SendContext<'_>) -> Ready {
+        let Some((w, peer, _)) = self.session.as_mut() else {
+            return Ready::NotYet;
+        };
+        let peer = *peer;
+        let read = self.feedback;
+        let broken = |e: std::io::Error| Some(framecast_wire::WireError::Io(e));
+        let mut failure = None;
+        match wait_ready(w.get_ref(), read, SEND_POLL_INTERVAL) {
+            Ok(ready) => {
+                if ready.readable {
+                    let (inbox, message) = (&mut self.inbox, &mut self.message);
+                    if let Err(end) =
+                        read_feedback(w.get_mut(), inbox, message, |fb| cx.feedback(fb))
+                    {
+                        failure = broken(end.into_io());
+                    }
+                }
+                if failure.is_none() {
+                    if ready.writable {
+                        self.waiting_since = None;
+                        return Ready::Ready;
+                    }
+                    let since = *self.waiting_since.get_or_insert_with(Instant::now);
+                    if since.elapsed() < self.write_timeout {
+                        return Ready::NotYet;
+                    }
+                    failure = broken(std::io::Error::new(
+                        ErrorKind::TimedOut,
+                        format!(
+                            "the connection took no new frame for {} s",
+                            self.write_timeout.as_secs_f64()
+                        ),
+                    ));
+                }
+            }
+            Err(e) => failure = broken(e),
+        }
+        self.session = None;
+        self.waiting_since = None;
+        cx.set_interrupt(None);
+        if let Some(error) = failure
+            && !cx.is_stopped()
+        {
+            cx.event(&SenderEvent::Disconnected {
+                peer,
+                error: &error,
+            });
+        }
+        cx.session_lost();
+        Ready::NotYet
+    }
+
     fn try_connect(&self) -> std::io::Result<TcpStream> {
         let mut last = None;
         for addr in self.to.to_socket_addrs()? {
@@ -450,7 +562,7 @@ impl Link {
             }
         };
         let _ = stream.set_nodelay(true);
-        tune(&stream, self.write_timeout);
+        tune(&stream, self.write_timeout, self.unsent_limit);
         let peer = stream
             .peer_addr()
             .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
@@ -469,6 +581,7 @@ impl Link {
         };
         let mut codec = self.codec.clone();
         let mut stream_id = None;
+        let mut feedback = false;
         if codec.prefix() == Prefix::U32Le {
             let status = match session(&mut stream, &self.hello, self.status_timeout) {
                 Ok(status) => status,
@@ -508,19 +621,32 @@ impl Link {
                 codec.set_max_frame_len(usize::try_from(limit).unwrap_or(usize::MAX));
             }
             stream_id = Some(status.stream_id);
+            feedback = self.hello.feedback > 0 && status.feedback == handshake::FEEDBACK_VERSION;
+            if feedback {
+                // Feedback is read between frames, a little at a time: a
+                // read must never hold up the next frame.
+                let _ = stream.tcp().set_read_timeout(Some(FEEDBACK_READ_TIMEOUT));
+            }
         }
         cx.event(&SenderEvent::Connected {
             peer,
             stream_id: stream_id.map(StreamId::new),
         });
-        Attempt::Session(FrameWriter::with_codec(stream, codec), peer)
+        Attempt::Session(FrameWriter::with_codec(stream, codec), peer, feedback)
     }
 }
 
+/// How long one read of the receiver's feedback may wait for the rest of a
+/// message (or of a TLS record) that has begun to arrive.
+const FEEDBACK_READ_TIMEOUT: Duration = Duration::from_millis(2);
+
 /// Bounds how long a broken connection can go unnoticed: a write timeout,
 /// TCP keepalive, and (on Linux) `TCP_USER_TIMEOUT` on unacknowledged data.
-/// Best effort: a socket that refuses an option keeps its defaults.
-pub(super) fn tune(stream: &TcpStream, write_timeout: Duration) {
+/// Keeps at most `unsent_limit` bytes unsent in the kernel
+/// (`TCP_NOTSENT_LOWAT`, Linux and macOS): the socket reports itself
+/// writable, and a blocking write goes on, only below it. Best effort: a
+/// socket that refuses an option keeps its defaults.
+pub(super) fn tune(stream: &TcpStream, write_timeout: Duration, unsent_limit: u32) {
     let _ = stream.set_write_timeout(Some(write_timeout));
     let sock = socket2::SockRef::from(stream);
     let keepalive = socket2::TcpKeepalive::new()
@@ -530,6 +656,122 @@ pub(super) fn tune(stream: &TcpStream, write_timeout: Duration) {
     let _ = sock.set_tcp_keepalive(&keepalive);
     #[cfg(any(target_os = "linux", target_os = "android"))]
     let _ = sock.set_tcp_user_timeout(Some(write_timeout));
+    #[cfg(any(target_os = "linux", target_os = "android", target_vendor = "apple"))]
+    let _ = sock.set_tcp_notsent_lowat(unsent_limit);
+    #[cfg(not(any(target_os = "linux", target_os = "android", target_vendor = "apple")))]
+    let _ = unsent_limit;
+}
+
+/// What the socket of a session is ready for.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct Readiness {
+    /// A whole new frame may start: less than the unsent limit is waiting.
+    pub(super) writable: bool,
+    /// The receiver sent something (feedback), or closed.
+    pub(super) readable: bool,
+}
+
+/// Waits up to `timeout` until the socket can take a new frame or (with
+/// `read`) has bytes from the receiver.
+pub(super) fn wait_ready(conn: &Conn, read: bool, timeout: Duration) -> std::io::Result<Readiness> {
+    use rustix::event::{PollFd, PollFlags, Timespec};
+    let mut flags = PollFlags::OUT;
+    if read {
+        flags |= PollFlags::IN;
+    }
+    let tcp = conn.tcp();
+    let mut fds = [PollFd::new(tcp, flags)];
+    let timeout = Timespec {
+        tv_sec: timeout.as_secs() as _,
+        tv_nsec: timeout.subsec_nanos() as _,
+    };
+    match rustix::event::poll(&mut fds, Some(&timeout)) {
+        Ok(_) => {}
+        Err(rustix::io::Errno::INTR) => return Ok(Readiness::default()),
+        Err(e) => return Err(e.into()),
+    }
+    let got = fds[0].revents();
+    let broken = got.intersects(PollFlags::ERR | PollFlags::HUP | PollFlags::NVAL);
+    Ok(Readiness {
+        // A broken socket reads as ready: the write or read that follows
+        // says what broke.
+        writable: got.contains(PollFlags::OUT) || broken,
+        readable: got.contains(PollFlags::IN) || (read && broken),
+    })
+}
+
+/// Why the receiver's feedback stopped.
+#[derive(Debug)]
+pub(super) enum FeedbackEnd {
+    /// The receiver closed the connection.
+    Closed,
+    /// A read failed.
+    Io(std::io::Error),
+    /// What it sent is not feedback.
+    Protocol(handshake::HandshakeError),
+}
+
+impl FeedbackEnd {
+    /// As the I/O error that ends the session.
+    fn into_io(self) -> std::io::Error {
+        match self {
+            Self::Closed => std::io::Error::new(
+                ErrorKind::UnexpectedEof,
+                "the receiver closed the connection",
+            ),
+            Self::Io(e) => e,
+            Self::Protocol(e) => std::io::Error::new(
+                ErrorKind::InvalidData,
+                format!("the receiver's feedback is malformed: {e}"),
+            ),
+        }
+    }
+}
+
+/// Reads what the receiver has sent back, without waiting for more than a
+/// moment, and hands each whole feedback message to `on`. `inbox` keeps a
+/// message that has not fully arrived; `message` is reused (decoding into
+/// it allocates nothing once its lists have grown).
+pub(super) fn read_feedback(
+    conn: &mut Conn,
+    inbox: &mut Vec<u8>,
+    message: &mut framecast_proto::handshake::Feedback,
+    mut on: impl FnMut(&framecast_proto::handshake::Feedback),
+) -> Result<(), FeedbackEnd> {
+    use std::io::Read;
+    let mut chunk = [0u8; 2048];
+    loop {
+        match conn.read(&mut chunk) {
+            Ok(0) => return Err(FeedbackEnd::Closed),
+            Ok(n) => {
+                // Bounded: a message is at most the envelope and
+                // MAX_HANDSHAKE_BODY, and whole ones leave at once below.
+                inbox.extend_from_slice(&chunk[..n]);
+                loop {
+                    match handshake::decode_feedback_into(inbox, message) {
+                        Ok(Some(len)) => {
+                            on(message);
+                            inbox.drain(..len);
+                        }
+                        Ok(None) => break,
+                        Err(e) => return Err(FeedbackEnd::Protocol(e)),
+                    }
+                }
+                if n < chunk.len() {
+                    return Ok(());
+                }
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted
+                ) =>
+            {
+                return Ok(());
+            }
+            Err(e) => return Err(FeedbackEnd::Io(e)),
+        }
+    }
 }
 
 /// A sender's connection: plaintext, or TLS over TCP.

@@ -56,7 +56,7 @@ mod send;
 pub mod transport;
 
 pub use self::link::TcpDestination;
-use self::pipeline::{Encoded, Encoder, capture_loop, encode_loop};
+use self::pipeline::{Encoded, Encoder, SharedTarget, capture_loop, encode_loop};
 use self::send::send_loop;
 pub use self::transport::Destination;
 use self::transport::{Interrupt, StreamInfo, Transport};
@@ -116,8 +116,10 @@ impl std::fmt::Display for Retry {
 /// frame period of latency). See [`SenderBuilder::queue_depth`].
 pub const DEFAULT_QUEUE_DEPTH: usize = 2;
 
-/// Buffers kept for reuse per queue beyond its depth: one in each stage's
-/// hands, and one spare.
+/// Buffers per queue beyond its depth: one in each stage's hands, and one
+/// spare. They all exist from the start (the queues' spare bins start
+/// full), so a busy moment that fills the queue finds a buffer waiting
+/// instead of allocating one.
 const POOL_EXTRA: usize = 3;
 
 /// A callback shown every frame the encode stage took (a local preview).
@@ -141,6 +143,9 @@ pub struct SenderBuilder {
     on_frame: Option<FrameHook>,
     name: String,
     hook: Option<SenderHook>,
+    adapt: bool,
+    min_quality: u8,
+    max_latency: Duration,
 }
 
 impl std::fmt::Debug for SenderBuilder {
@@ -174,7 +179,42 @@ impl SenderBuilder {
             on_frame: None,
             name: String::new(),
             hook: None,
+            adapt: true,
+            min_quality: crate::adapt::DEFAULT_MIN_QUALITY,
+            max_latency: crate::adapt::DEFAULT_MAX_LATENCY,
         }
+    }
+
+    /// Whether the sender adapts to its link (default: yes). It then asks
+    /// for feedback (a TCP receiver that knows it sends it back) and, from
+    /// what arrives and when, lowers the JPEG quality (down to
+    /// [`min_quality`](Self::min_quality)), then the picture size, then
+    /// the frame rate, to keep frames within
+    /// [`max_latency`](Self::max_latency), and climbs back as the link
+    /// allows (see [`adapt`](crate::adapt)); never above the configured
+    /// quality, size and rate. Off, every frame has the configured quality
+    /// and size.
+    pub fn adapt(mut self, on: bool) -> Self {
+        self.adapt = on;
+        self
+    }
+
+    /// The lowest JPEG quality the rate control goes down to before it
+    /// makes pictures smaller (default
+    /// [`DEFAULT_MIN_QUALITY`](crate::adapt::DEFAULT_MIN_QUALITY); 1..=100,
+    /// [`start`](Self::start) refuses others).
+    pub fn min_quality(mut self, quality: u8) -> Self {
+        self.min_quality = quality;
+        self
+    }
+
+    /// The latency budget the rate control keeps frames within, from
+    /// capture to arrival (default
+    /// [`DEFAULT_MAX_LATENCY`](crate::adapt::DEFAULT_MAX_LATENCY); at least
+    /// 10 ms).
+    pub fn max_latency(mut self, latency: Duration) -> Self {
+        self.max_latency = latency;
+        self
     }
 
     /// The stream's name: the receiver shows and counts the stream under
@@ -265,6 +305,12 @@ impl SenderBuilder {
         if !(1..=100).contains(&self.quality) {
             return bad("quality", "must be between 1 and 100");
         }
+        if !(1..=100).contains(&self.min_quality) {
+            return bad("min_quality", "must be between 1 and 100");
+        }
+        if self.max_latency < Duration::from_millis(10) {
+            return bad("max_latency", "must be at least 10 ms");
+        }
         if self.queue_depth == 0 {
             return bad("queue_depth", "must be at least 1");
         }
@@ -279,16 +325,38 @@ impl SenderBuilder {
             name: self.name,
             width: self.width,
             height: self.height,
+            feedback: self.adapt,
         })?;
         let format = self.source.format();
+        let adapt = self.adapt.then(|| {
+            let fps = format.paced_fps.map_or(30, |f| f.round().max(1.0) as u32);
+            crate::adapt::Controller::new(
+                crate::adapt::AdaptConfig::new(self.width, self.height, fps)
+                    .with_max_quality(self.quality)
+                    .with_min_quality(self.min_quality)
+                    .with_max_latency(self.max_latency),
+            )
+        });
         let shared = Arc::new(SenderShared {
             stop: AtomicBool::new(false),
             stop_lock: Mutex::new(()),
             stop_cv: Condvar::new(),
-            raw: Latest::new(self.queue_depth, self.queue_depth + POOL_EXTRA),
-            encoded: Latest::new(self.queue_depth, self.queue_depth + POOL_EXTRA),
+            raw: Latest::with_spares(
+                self.queue_depth,
+                self.queue_depth + POOL_EXTRA,
+                Frame::default,
+            ),
+            encoded: Latest::with_spares(
+                self.queue_depth,
+                self.queue_depth + POOL_EXTRA,
+                Encoded::default,
+            ),
             stale: AtomicU64::new(0),
+            replaced: AtomicU64::new(0),
             live: format.live,
+            realtime: format.live || format.paced_fps.is_some(),
+            target: SharedTarget::default(),
+            lost: AtomicBool::new(false),
             counters: Mutex::new(SenderStats::default()),
             interrupt: Mutex::new(None),
             log: LogLimiter::new(),
@@ -322,12 +390,14 @@ impl SenderBuilder {
                 .with_quality(self.quality)
                 .with_fit(self.fit),
         )?;
+        // A camera's rate, when its mode does not say, is taken as 30.
+        let full_fps = format.paced_fps.or_else(|| format.live.then_some(30.0));
         let encode = {
             let shared = Arc::clone(&shared);
             let hook = self.on_frame;
             spawn(
                 "encode",
-                Box::new(move || encode_loop(&shared, encoder, hook)),
+                Box::new(move || encode_loop(&shared, encoder, hook, full_fps)),
             )
         };
         match encode {
@@ -340,7 +410,7 @@ impl SenderBuilder {
         let send_stage: Box<dyn FnOnce() + Send> = {
             let shared = Arc::clone(&shared);
             let (count, hook) = (self.count, self.hook);
-            Box::new(move || send_loop(&shared, transport, hook.as_ref(), count))
+            Box::new(move || send_loop(&shared, transport, hook.as_ref(), count, adapt))
         };
         let send = spawn("send", send_stage);
         match send {
@@ -448,7 +518,19 @@ struct SenderShared {
     /// Frames captured before a connection broke, dropped after it was made
     /// again rather than sent late.
     stale: AtomicU64,
+    /// Frames that could not start because the link was busy, replaced by a
+    /// newer one at the socket.
+    replaced: AtomicU64,
     live: bool,
+    /// Whether frames are due at a steady rate (a camera, a paced source):
+    /// then a frame the link cannot take yet is replaced by a newer one,
+    /// rather than making the source wait.
+    realtime: bool,
+    /// What the rate control chose, for the encode stage.
+    target: SharedTarget,
+    /// Set when the transport lost its session outside `send`: frames from
+    /// before the next session are stale.
+    lost: AtomicBool,
     counters: Mutex<SenderStats>,
     /// What unblocks the transport's blocking call (a write) when the
     /// sender stops.
@@ -508,7 +590,19 @@ impl SenderShared {
 
     fn snapshot(&self) -> SenderStats {
         let mut s = lock(&self.counters).clone();
-        s.dropped = self.raw.dropped() + self.encoded.dropped() + self.stale.load(Ordering::SeqCst);
+        s.replaced = self.encoded.dropped() + self.replaced.load(Ordering::SeqCst);
+        s.dropped = self.raw.dropped() + s.replaced + self.stale.load(Ordering::SeqCst);
+        if let Some(t) = self.target.load() {
+            s.adapt = Some(crate::stats::AdaptStats {
+                quality: t.quality,
+                width: t.width,
+                height: t.height,
+                fps: (t.fps * 100.0).round() / 100.0,
+                rate_kbps: t.rate_bps / 1000,
+                link_rate_kbps: t.link_rate_bps / 1000,
+                queue_delay_ms: secs(self.target.queue_delay()) * 1000.0,
+            });
+        }
         let elapsed = self.started.elapsed();
         s.seconds = secs(elapsed);
         s.fps = if s.seconds > 0.0 {
@@ -519,10 +613,21 @@ impl SenderShared {
         s
     }
 
+    /// Frames captured that will never be sent: gone stale, replaced at
+    /// the socket, or left out by the rate control.
+    fn not_sent(&self) -> u64 {
+        self.stale.load(Ordering::SeqCst)
+            + self.replaced.load(Ordering::SeqCst)
+            + self.encoded.dropped()
+            + lock(&self.counters).skipped
+    }
+
     /// Hands `item` to the next stage: a live source's oldest item is
-    /// dropped when the queue is full; anything else waits for room.
-    fn forward<T>(&self, queue: &Latest<T>, item: T) -> bool {
-        let pushed = if self.live {
+    /// dropped when the queue is full (and, before the send stage, any
+    /// real-time source's: the link decides which frames go); anything
+    /// else waits for room.
+    fn forward<T>(&self, queue: &Latest<T>, item: T, to_send: bool) -> bool {
+        let pushed = if self.live || (to_send && self.realtime) {
             queue.push(item)
         } else {
             queue.push_wait(item)

@@ -10,17 +10,23 @@ pub(super) fn capture_loop(
     count: Option<u64>,
 ) {
     let mut captured: u64 = 0;
+    let mut working = WorkingSize::default();
     while !shared.stopped() {
         // A source that is not live loses nothing but the frames left stale
-        // by a broken connection, so exactly `count` frames plus those are
-        // needed; a live one may drop, so it runs until the send stage has
-        // sent `count`.
-        if !shared.live
-            && count.is_some_and(|n| captured >= n + shared.stale.load(Ordering::SeqCst))
-        {
+        // by a broken connection, replaced at the socket or left out by the
+        // rate control, so exactly `count` frames plus those are needed; a
+        // live one may drop, so it runs until the send stage has sent
+        // `count`.
+        if !shared.live && count.is_some_and(|n| captured >= n + shared.not_sent()) {
             break;
         }
         let mut frame = shared.raw.spare().unwrap_or_default();
+        if working.is_known() {
+            // A JPEG source: room for the largest JPEG so far before the
+            // source fills the frame (it makes the frame a JPEG one again,
+            // of its own size).
+            working.prepare(frame.jpeg_mut(0, 0));
+        }
         if let Err(e) = source.next_frame(&mut frame) {
             if e.is_end_of_file() {
                 lock(&shared.counters).source_ended = true;
@@ -30,25 +36,49 @@ pub(super) fn capture_loop(
             }
             break;
         }
+        if let Some(jpeg) = frame.jpeg() {
+            working.saw(jpeg.len());
+        }
         captured += 1;
         lock(&shared.counters).captured = captured;
-        if !shared.forward(&shared.raw, frame) {
+        if !shared.forward(&shared.raw, frame, false) {
             break;
         }
     }
     shared.raw.close();
 }
 
+/// `full_fps`: the source's own frame rate, when it has a steady one (a
+/// paced source, a camera): the rate control may ask for fewer; a source
+/// that goes as fast as it can is never thinned.
 pub(super) fn encode_loop(
     shared: &SenderShared,
     mut encoder: Encoder,
     mut hook: Option<FrameHook>,
+    full_fps: Option<f64>,
 ) {
+    let mut working = WorkingSize::default();
+    let mut thinning = Thinning::default();
     while let Some(frame) = shared.raw.pop() {
         if shared.stopped() {
             break;
         }
+        if let Some(target) = shared.target.load() {
+            // The rate control asked for fewer frames per second: leave
+            // out the ones between.
+            let thin = full_fps.is_some_and(|full| target.fps < full * 0.99);
+            if thin && !thinning.keep(frame.capture_time_us, target.fps) {
+                lock(&shared.counters).skipped += 1;
+                shared.raw.recycle(frame);
+                continue;
+            }
+            if let Err(e) = encoder.apply(&target) {
+                shared.fail(e);
+                break;
+            }
+        }
         let mut msg = shared.encoded.spare().unwrap_or_default();
+        working.prepare(&mut msg.jpeg);
         match encoder.encode(&frame, &mut msg) {
             Ok(passthrough) => {
                 if passthrough {
@@ -60,15 +90,134 @@ pub(super) fn encode_loop(
                 break;
             }
         }
+        working.saw(msg.jpeg.len());
         if let Some(hook) = hook.as_mut() {
             hook(&frame);
         }
         shared.raw.recycle(frame);
-        if !shared.forward(&shared.encoded, msg) {
+        if !shared.forward(&shared.encoded, msg, true) {
             break;
         }
     }
     shared.encoded.close();
+}
+
+/// The largest JPEG a stage has handled so far, and room for it (and a
+/// quarter more) in each buffer the stage takes from its pool, before the
+/// buffer is filled.
+///
+/// Without it a buffer grows only when a picture larger than any it held
+/// before lands in it, which depends on which buffer each picture happens
+/// to get: a buffer could first meet the largest picture long after the
+/// start and allocate then. With it, every buffer reaches the working size
+/// on its first use after that size is seen (the pools hand their buffers
+/// out in turn), and the headroom absorbs the small variations of a steady
+/// scene; only a new, larger working size allocates again, once per
+/// buffer.
+#[derive(Debug, Default)]
+struct WorkingSize(usize);
+
+impl WorkingSize {
+    /// Whether any JPEG was seen yet.
+    fn is_known(&self) -> bool {
+        self.0 > 0
+    }
+
+    /// Notes a JPEG of `len` bytes.
+    fn saw(&mut self, len: usize) {
+        self.0 = self.0.max(len);
+    }
+
+    /// Gives `buf` room for the working size and its headroom.
+    fn prepare(&self, buf: &mut Vec<u8>) {
+        let want = self.0.saturating_add(self.0 / 4);
+        if buf.capacity() < want {
+            buf.reserve_exact(want - buf.len());
+        }
+    }
+}
+
+/// Which frames to keep when the rate control asks for fewer per second
+/// than the source gives: each kept frame books the next slot one period
+/// later, on the frames' own capture times.
+#[derive(Debug, Default)]
+struct Thinning {
+    next_us: Option<u64>,
+}
+
+impl Thinning {
+    fn keep(&mut self, captured_us: u64, fps: f64) -> bool {
+        if !(fps.is_finite() && fps > 0.0) {
+            return true;
+        }
+        let period = (1e6 / fps) as u64;
+        // A frame a little early for its slot (the source's own period is
+        // not a multiple of ours) still takes it.
+        let slack = period / 4;
+        match self.next_us {
+            Some(next) if captured_us + slack < next => false,
+            _ => {
+                let next = self.next_us.map_or(captured_us, |n| {
+                    n.max(captured_us - period.min(captured_us))
+                });
+                self.next_us = Some(next + period);
+                true
+            }
+        }
+    }
+}
+
+/// The settings the rate control chose, shared from the send stage (which
+/// runs the controller) with the encode stage (which applies them to each
+/// frame). Plain atomics: reading them allocates and blocks nothing.
+#[derive(Debug, Default)]
+pub(super) struct SharedTarget {
+    /// Whether the rate control runs (`false`: nothing is ever stored).
+    on: AtomicBool,
+    quality: AtomicU64,
+    size: AtomicU64,
+    fps_milli: AtomicU64,
+    rate_bps: AtomicU64,
+    link_rate_bps: AtomicU64,
+    queue_us: AtomicU64,
+}
+
+impl SharedTarget {
+    pub(super) fn store(&self, t: &crate::adapt::Target, queue: Duration) {
+        self.quality.store(u64::from(t.quality), Ordering::Relaxed);
+        self.size.store(
+            (u64::from(t.width) << 32) | u64::from(t.height),
+            Ordering::Relaxed,
+        );
+        self.fps_milli
+            .store((t.fps * 1000.0).round() as u64, Ordering::Relaxed);
+        self.rate_bps.store(t.rate_bps, Ordering::Relaxed);
+        self.link_rate_bps.store(t.link_rate_bps, Ordering::Relaxed);
+        self.queue_us
+            .store(queue.as_micros() as u64, Ordering::Relaxed);
+        self.on.store(true, Ordering::Release);
+    }
+
+    /// The settings in force, once the rate control has chosen any.
+    pub(super) fn load(&self) -> Option<crate::adapt::Target> {
+        if !self.on.load(Ordering::Acquire) {
+            return None;
+        }
+        let size = self.size.load(Ordering::Relaxed);
+        Some(crate::adapt::Target {
+            quality: self.quality.load(Ordering::Relaxed) as u8,
+            width: (size >> 32) as u32,
+            height: size as u32,
+            fps: self.fps_milli.load(Ordering::Relaxed) as f64 / 1000.0,
+            rate_bps: self.rate_bps.load(Ordering::Relaxed),
+            link_rate_bps: self.link_rate_bps.load(Ordering::Relaxed),
+        })
+    }
+
+    /// The newest queuing delay the rate control measured.
+    pub(super) fn queue_delay(&self) -> Duration {
+        Duration::from_micros(self.queue_us.load(Ordering::Relaxed))
+    }
 }
 
 /// One frame ready to send: its JPEG and the `Video` fields around it,
@@ -95,13 +244,44 @@ impl Encoded {
 /// source's JPEG passes through or the picture is (re-)encoded.
 pub(super) struct Encoder {
     pub(super) pipeline: SenderPipeline,
+    /// The configured quality and box: the ceiling the rate control works
+    /// under.
+    ceiling: (u8, u32, u32),
+    /// The estimate of the link's rate sent with each frame.
+    link_rate_bps: u64,
 }
 
 impl Encoder {
     pub(super) fn new(config: SenderConfig) -> Result<Self, StreamError> {
         Ok(Self {
             pipeline: SenderPipeline::new(config)?,
+            ceiling: (config.quality, config.width, config.height),
+            link_rate_bps: 0,
         })
+    }
+
+    /// Applies what the rate control chose: quality (allocates nothing),
+    /// the box pictures are fitted in (the resize buffer is reallocated
+    /// once when it grows), and whether a source's own JPEG may still pass
+    /// through unchanged (only at the ceiling: below it, it is re-encoded
+    /// to fit the link).
+    pub(super) fn apply(&mut self, t: &crate::adapt::Target) -> Result<(), StreamError> {
+        let (q, w, h) = self.ceiling;
+        let quality = t.quality.clamp(1, q);
+        let (width, height) = (t.width.clamp(1, w), t.height.clamp(1, h));
+        let config = self.pipeline.config();
+        if config.quality != quality {
+            self.pipeline.set_quality(quality)?;
+        }
+        if (config.width, config.height) != (width, height) {
+            self.pipeline.set_size(width, height)?;
+        }
+        // Only at the ceiling's quality and box may a source's JPEG of the
+        // size sent go unchanged.
+        self.pipeline
+            .set_passthrough(quality == q && (width, height) == (w, h));
+        self.link_rate_bps = t.link_rate_bps;
+        Ok(())
     }
 
     /// Fills `msg` with `frame`'s JPEG and its `Video` fields; returns
@@ -123,6 +303,13 @@ impl Encoder {
             // undistorted whatever size it was sent at.
             source_width: frame.width(),
             source_height: frame.height(),
+            // A source's own JPEG: its quality is not known here.
+            quality: if done == Transcode::PassThrough {
+                0
+            } else {
+                u32::from(self.pipeline.config().quality)
+            },
+            link_rate_bps: self.link_rate_bps,
             ..Video::default()
         };
         Ok(done == Transcode::PassThrough)

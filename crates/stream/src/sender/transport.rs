@@ -35,12 +35,15 @@
 //! rate) reach the sender: a transport that reads them (between frames, in
 //! `ready`) hands them on through the context.
 
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use framecast_proto::handshake::Feedback;
 use framecast_proto::video::VideoRef;
 
 use super::pipeline::Encoded;
 use super::{SenderShared, TcpDestination};
+use crate::adapt::Controller;
 use crate::error::StreamError;
 use crate::events::{SenderEvent, SenderHook};
 use crate::util::lock;
@@ -57,6 +60,10 @@ pub struct StreamInfo {
     pub width: u32,
     /// The height frames are sent at.
     pub height: u32,
+    /// Whether the sender reads feedback (it adapts to its link): a
+    /// transport that can carry feedback from the other end asks for it and
+    /// hands what arrives to [`SendContext::feedback`].
+    pub feedback: bool,
 }
 
 /// One encoded frame, lent to [`Transport::send`].
@@ -255,6 +262,8 @@ pub type Interrupt = Box<dyn Fn() + Send + Sync>;
 pub struct SendContext<'a> {
     shared: &'a SenderShared,
     hook: Option<&'a SenderHook>,
+    /// The rate control, when the sender adapts.
+    adapt: Option<Controller>,
 }
 
 impl std::fmt::Debug for SendContext<'_> {
@@ -266,8 +275,59 @@ impl std::fmt::Debug for SendContext<'_> {
 }
 
 impl<'a> SendContext<'a> {
-    pub(super) fn new(shared: &'a SenderShared, hook: Option<&'a SenderHook>) -> Self {
-        Self { shared, hook }
+    pub(super) fn new(
+        shared: &'a SenderShared,
+        hook: Option<&'a SenderHook>,
+        adapt: Option<Controller>,
+    ) -> Self {
+        let cx = Self {
+            shared,
+            hook,
+            adapt,
+        };
+        if let Some(c) = &cx.adapt {
+            shared.target.store(&c.target(), c.queue_delay());
+        }
+        cx
+    }
+
+    /// The rate control, when the sender adapts.
+    pub(super) fn adapt(&mut self) -> Option<&mut Controller> {
+        self.adapt.as_mut()
+    }
+
+    /// Moves the rate control on to now and hands what it chose to the
+    /// encode stage.
+    pub(super) fn tick(&mut self) {
+        let now = self.shared.started.elapsed();
+        if let Some(c) = self.adapt.as_mut() {
+            let target = c.poll(now);
+            self.shared.target.store(&target, c.queue_delay());
+        }
+    }
+
+    /// Whether the sender reads feedback: it adapts to its link.
+    pub fn wants_feedback(&self) -> bool {
+        self.adapt.is_some()
+    }
+
+    /// Hands a feedback message from the other end (what arrived and when,
+    /// what it dropped, what it asks) to the sender's rate control. Call it
+    /// as messages arrive, between frames; a sender that does not adapt
+    /// ignores it.
+    pub fn feedback(&mut self, feedback: &Feedback) {
+        let now = self.shared.started.elapsed();
+        if let Some(c) = self.adapt.as_mut() {
+            c.on_feedback(now, feedback);
+            self.shared.target.store(&c.target(), c.queue_delay());
+        }
+    }
+
+    /// Says whether the session just opened carries feedback (the other
+    /// end agreed to send it), for the stats
+    /// ([`SenderStats::feedback`](crate::SenderStats::feedback)).
+    pub fn feedback_offered(&self, on: bool) {
+        lock(&self.shared.counters).feedback = on;
     }
 
     /// Whether the sender is stopping.
@@ -306,6 +366,14 @@ impl<'a> SendContext<'a> {
         c.sessions += 1;
         c.reconnects = c.sessions - 1;
         c.connected = true;
+    }
+
+    /// Marks the sender disconnected: the transport lost its session
+    /// outside [`Transport::send`] (while waiting for room, say), and opens
+    /// another on the next [`ready`](Transport::ready).
+    pub fn session_lost(&self) {
+        lock(&self.shared.counters).connected = false;
+        self.shared.lost.store(true, Ordering::SeqCst);
     }
 
     /// Counts a session the other end refused

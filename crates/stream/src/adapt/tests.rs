@@ -1,0 +1,420 @@
+//! The controller against a simulated link: a camera at 30 fps, an encode
+//! stage, a send stage that starts a frame only when the socket holds less
+//! than a little unsent data (latest wins), a TCP connection that keeps the
+//! router's queue as full as the queue allows, a bottleneck of a given rate
+//! (which may change on a schedule), and a receiver whose clock is offset
+//! from the sender's. Deterministic: time advances in fixed steps.
+
+use std::collections::VecDeque;
+
+use framecast_proto::handshake::Arrival;
+
+use super::*;
+
+/// Simulation step.
+const STEP_US: u64 = 250;
+/// The socket is writable below this much unsent data.
+const LOWAT: f64 = 16.0 * 1024.0;
+/// One-way propagation delay each way.
+const PROPAGATION_US: u64 = 2_000;
+/// Time to encode a frame, and to decode and show it.
+const ENCODE_US: u64 = 4_000;
+const DECODE_US: u64 = 5_000;
+/// The receiver's clock runs this far from the sender's.
+const CLOCK_OFFSET_US: u64 = 987_654_321;
+
+/// The bytes a real encoder makes: not quite the controller's model (a
+/// steeper curve, and ±10 % from frame to frame), so the model must learn.
+fn true_bytes(quality: u8, width: u32, height: u32, n: u64) -> f64 {
+    let area = f64::from(width) * f64::from(height) / 160_000.0;
+    let noise = 0.9 + 0.2 * (((n * 7919) % 101) as f64 / 100.0);
+    600.0 + 74_000.0 * curve(quality).powf(1.1) / curve(95).powf(1.1) * area.powf(0.75) * noise
+}
+
+struct Chunk {
+    frame: usize,
+    bytes: f64,
+    first: bool,
+}
+
+#[derive(Debug, Clone, Default)]
+struct FrameRecord {
+    captured_us: u64,
+    quality: u8,
+    first_arrival_us: Option<u64>,
+    arrived_us: Option<u64>,
+    bytes: f64,
+}
+
+struct Sim {
+    c: Controller,
+    /// (from time in µs, rate in bits/s)
+    schedule: Vec<(u64, f64)>,
+    queue_s: f64,
+    feedback: bool,
+    now: u64,
+    unsent: VecDeque<Chunk>,
+    unsent_bytes: f64,
+    router: VecDeque<Chunk>,
+    router_bytes: f64,
+    frames: Vec<FrameRecord>,
+    /// Feedback on its way back: (due at, message).
+    returning: VecDeque<(u64, Feedback)>,
+    /// An encoded frame waiting for the socket: (frame index, ready at).
+    pending: Option<(usize, u64)>,
+    next_capture: u64,
+    next_keep_us: f64,
+    replaced: u64,
+    ticks_since_poll: u64,
+}
+
+impl Sim {
+    fn new(schedule: &[(f64, f64)], queue_s: f64) -> Self {
+        Self {
+            c: Controller::new(AdaptConfig::new(400, 400, 30)),
+            schedule: schedule
+                .iter()
+                .map(|&(t, r)| ((t * 1e6) as u64, r))
+                .collect(),
+            queue_s,
+            feedback: true,
+            now: 0,
+            unsent: VecDeque::new(),
+            unsent_bytes: 0.0,
+            router: VecDeque::new(),
+            router_bytes: 0.0,
+            frames: Vec::new(),
+            returning: VecDeque::new(),
+            pending: None,
+            next_capture: 0,
+            next_keep_us: 0.0,
+            replaced: 0,
+            ticks_since_poll: 0,
+        }
+    }
+
+    fn rate(&self) -> f64 {
+        self.schedule
+            .iter()
+            .rev()
+            .find(|(t, _)| *t <= self.now)
+            .map_or(self.schedule[0].1, |s| s.1)
+    }
+
+    fn at(&self) -> Duration {
+        Duration::from_micros(self.now)
+    }
+
+    fn run(&mut self, seconds: f64) {
+        let end = self.now + (seconds * 1e6) as u64;
+        while self.now < end {
+            self.step();
+            self.now += STEP_US;
+        }
+    }
+
+    fn step(&mut self) {
+        let now = self.now;
+        // Feedback that has come back.
+        while self.returning.front().is_some_and(|(due, _)| *due <= now) {
+            let (_, fb) = self.returning.pop_front().unwrap_or_default();
+            self.c.on_feedback(self.at(), &fb);
+        }
+        // The camera.
+        if now >= self.next_capture {
+            self.next_capture += 1_000_000 / 30;
+            let target = self.c.target();
+            // The encode stage skips frames beyond the target rate.
+            if (now as f64) + 1.0 >= self.next_keep_us {
+                self.next_keep_us =
+                    (self.next_keep_us + 1e6 / target.fps).max(now as f64 - 1e6 / target.fps);
+                let n = self.frames.len();
+                let bytes = true_bytes(target.quality, target.width, target.height, n as u64);
+                self.frames.push(FrameRecord {
+                    captured_us: now,
+                    quality: target.quality,
+                    bytes,
+                    ..Default::default()
+                });
+                if self.pending.is_some() {
+                    self.replaced += 1;
+                    self.c.on_replaced(self.at());
+                }
+                self.pending = Some((n, now + ENCODE_US));
+            }
+        }
+        // The send stage: a whole frame starts only when the socket is
+        // nearly empty.
+        if let Some((n, ready)) = self.pending
+            && ready <= now
+            && self.unsent_bytes < LOWAT
+        {
+            self.pending = None;
+            let f = &self.frames[n];
+            let (w, h) = (self.c.target().width, self.c.target().height);
+            self.c.on_sent(Sent {
+                sequence: n as u64,
+                bytes: f.bytes as usize,
+                quality: f.quality,
+                width: w,
+                height: h,
+                started: self.at(),
+            });
+            self.unsent.push_back(Chunk {
+                frame: n,
+                bytes: f.bytes,
+                first: true,
+            });
+            self.unsent_bytes += f.bytes;
+        }
+        self.ticks_since_poll += 1;
+        if self.ticks_since_poll * STEP_US >= 5_000 {
+            self.ticks_since_poll = 0;
+            self.c.poll(self.at());
+        }
+        // TCP moves unsent data into the router's queue as far as the queue
+        // holds (it fills it: that is what loss-based congestion control
+        // does), and the bottleneck drains it.
+        let rate = self.rate() / 8.0;
+        let cap = (rate * self.queue_s).max(3000.0);
+        while self.router_bytes < cap {
+            let Some(mut chunk) = self.unsent.pop_front() else {
+                break;
+            };
+            let room = cap - self.router_bytes;
+            if chunk.bytes > room {
+                self.unsent.push_front(Chunk {
+                    frame: chunk.frame,
+                    bytes: chunk.bytes - room,
+                    first: false,
+                });
+                chunk.bytes = room;
+            }
+            self.unsent_bytes -= chunk.bytes;
+            self.router_bytes += chunk.bytes;
+            self.router.push_back(chunk);
+        }
+        let mut budget = rate * STEP_US as f64 / 1e6;
+        while budget > 0.0 {
+            let Some(front) = self.router.front_mut() else {
+                break;
+            };
+            let arrive = now + STEP_US + PROPAGATION_US;
+            if front.first {
+                front.first = false;
+                self.frames[front.frame].first_arrival_us = Some(arrive);
+            }
+            let take = front.bytes.min(budget);
+            front.bytes -= take;
+            budget -= take;
+            self.router_bytes -= take;
+            if front.bytes <= 1e-6 {
+                let n = front.frame;
+                self.router.pop_front();
+                // The last chunk of a frame has arrived when no chunk of it
+                // is left anywhere.
+                let more = self.router.iter().chain(&self.unsent).any(|c| c.frame == n);
+                if !more {
+                    let f = &mut self.frames[n];
+                    f.arrived_us = Some(arrive);
+                    if self.feedback {
+                        let fb = Feedback {
+                            arrivals: vec![Arrival {
+                                sequence: Some(n as u64),
+                                bytes: f.bytes as u32,
+                                first_byte_us: f.first_arrival_us.unwrap_or(arrive)
+                                    + CLOCK_OFFSET_US,
+                                last_byte_us: arrive + CLOCK_OFFSET_US,
+                            }],
+                            ..Default::default()
+                        };
+                        self.returning.push_back((arrive + PROPAGATION_US, fb));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Frames shown per second, latency p99 (ms) and mean quality of frames
+    /// captured in [from, to) seconds.
+    fn window(&self, from: f64, to: f64) -> (f64, f64, f64) {
+        let (a, b) = ((from * 1e6) as u64, (to * 1e6) as u64);
+        let shown: Vec<&FrameRecord> = self
+            .frames
+            .iter()
+            .filter(|f| f.captured_us >= a && f.captured_us < b && f.arrived_us.is_some())
+            .collect();
+        let mut lat: Vec<f64> = shown
+            .iter()
+            .map(|f| (f.arrived_us.unwrap_or(0) + DECODE_US - f.captured_us) as f64 / 1000.0)
+            .collect();
+        lat.sort_by(f64::total_cmp);
+        let p99 = lat
+            .get(((lat.len() as f64 * 0.99).ceil() as usize).saturating_sub(1))
+            .copied()
+            .unwrap_or(f64::INFINITY);
+        let q = shown.iter().map(|f| f64::from(f.quality)).sum::<f64>() / shown.len().max(1) as f64;
+        (shown.len() as f64 / (to - from), p99, q)
+    }
+}
+
+fn steady(rate_mbit: f64, queue_s: f64) -> (f64, f64, f64) {
+    let mut sim = Sim::new(&[(0.0, rate_mbit * 1e6)], queue_s);
+    sim.run(40.0);
+    sim.window(10.0, 40.0)
+}
+
+#[test]
+fn an_unshaped_link_keeps_the_ceiling() {
+    let mut sim = Sim::new(&[(0.0, 1e9)], 0.05);
+    sim.run(20.0);
+    assert!(sim.frames.iter().all(|f| f.quality == 95));
+    let (fps, p99, _) = sim.window(1.0, 19.0);
+    assert!(fps > 29.0 && p99 < 20.0, "{fps} fps, p99 {p99} ms");
+    assert_eq!(sim.c.target().width, 400);
+}
+
+#[test]
+fn ten_megabits_fifty_ms_queue() {
+    let (fps, p99, q) = steady(10.0, 0.05);
+    assert!(
+        p99 <= 150.0 && fps >= 28.0,
+        "{fps} fps, p99 {p99} ms, q {q}"
+    );
+}
+
+#[test]
+fn four_megabits() {
+    let (fps, p99, q) = steady(4.0, 0.05);
+    assert!(
+        p99 <= 200.0 && fps >= 27.0,
+        "{fps} fps, p99 {p99} ms, q {q}"
+    );
+}
+
+#[test]
+fn two_megabits() {
+    let (fps, p99, q) = steady(2.0, 0.05);
+    assert!(
+        p99 <= 250.0 && fps >= 25.0,
+        "{fps} fps, p99 {p99} ms, q {q}"
+    );
+}
+
+#[test]
+fn a_bloated_one_second_queue() {
+    let (fps, p99, q) = steady(10.0, 1.0);
+    assert!(
+        p99 <= 300.0 && fps >= 25.0,
+        "{fps} fps, p99 {p99} ms, q {q}"
+    );
+}
+
+#[test]
+fn steps_down_and_back() {
+    let mut sim = Sim::new(&[(0.0, 20e6), (20.0, 4e6), (30.0, 20e6)], 0.05);
+    sim.run(45.0);
+    let (_, _, q_before) = sim.window(15.0, 20.0);
+    // Within a second of the drop, latency is bounded again.
+    let (_, p99_after_drop, _) = sim.window(21.0, 30.0);
+    assert!(
+        p99_after_drop < 300.0,
+        "p99 {p99_after_drop} ms after the drop"
+    );
+    // Within ten seconds of the recovery, quality is back.
+    let (_, _, q_back) = sim.window(39.0, 41.0);
+    assert!(
+        q_back >= q_before - 5.0,
+        "quality {q_before} before, {q_back} after"
+    );
+}
+
+#[test]
+fn it_does_not_oscillate_on_a_steady_link() {
+    let mut sim = Sim::new(&[(0.0, 6e6)], 0.05);
+    sim.run(40.0);
+    let qs: Vec<u8> = sim.frames[sim.frames.len() - 600..]
+        .iter()
+        .map(|f| f.quality)
+        .collect();
+    let changes = qs.windows(2).filter(|w| w[0] != w[1]).count();
+    let (lo, hi) = (qs.iter().min(), qs.iter().max());
+    assert!(
+        changes < 60,
+        "{changes} quality changes in 20 s ({lo:?}..{hi:?})"
+    );
+}
+
+#[test]
+fn the_receivers_ceiling_applies() {
+    let mut c = Controller::new(AdaptConfig::new(400, 400, 30));
+    let fb = Feedback {
+        settings: Some(Settings {
+            max_quality: 50,
+            max_width: 200,
+            max_height: 200,
+            max_fps: 10,
+        }),
+        ..Default::default()
+    };
+    c.on_feedback(Duration::from_millis(10), &fb);
+    let t = c.poll(Duration::from_millis(20));
+    assert!(t.quality <= 50, "{t:?}");
+    assert!(t.width <= 200 && t.height <= 200, "{t:?}");
+    assert!(t.fps <= 10.0, "{t:?}");
+}
+
+#[test]
+fn without_feedback_replaced_frames_lower_the_rate() {
+    let mut sim = Sim::new(&[(0.0, 2e6)], 0.05);
+    sim.feedback = false;
+    sim.run(20.0);
+    let (fps, _, q) = sim.window(10.0, 20.0);
+    assert!(q < 95.0, "quality {q}, {fps} fps");
+}
+
+#[test]
+fn the_curve_is_monotonic() {
+    for q in 1..100 {
+        assert!(curve(q) < curve(q + 1), "{q}");
+    }
+    assert!((curve(95) - 1.0).abs() < 1e-9);
+}
+
+/// A trace for tuning: `cargo test -p framecast-stream --lib trace -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn trace() {
+    let rate: f64 = std::env::var("SIM_RATE")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(6e6);
+    let queue: f64 = std::env::var("SIM_QUEUE")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.05);
+    let mut sim = if std::env::var("SIM_STEPS").is_ok() {
+        Sim::new(&[(0.0, 20e6), (20.0, 4e6), (30.0, 20e6)], queue)
+    } else {
+        Sim::new(&[(0.0, rate)], queue)
+    };
+    for s in 0..45 {
+        let mut cuts = 0;
+        for _ in 0..10 {
+            let before = sim.c.hold_until_us;
+            sim.run(0.1);
+            if sim.c.hold_until_us != before {
+                cuts += 1;
+            }
+        }
+        let (fps, p99, q) = sim.window(s as f64, s as f64 + 1.0);
+        eprintln!(
+            "{s:3}s fps {fps:4.1} p99 {p99:6.1} q {q:5.1} rate {:6.2}M deliv {:?} cap {:?} queue {:.1}ms rung {:?} cuts {cuts}",
+            sim.c.rate / 1e6,
+            sim.c.delivered.map(|d| (d / 1e5).round() / 10.0),
+            sim.c.capacity.map(|d| (d / 1e5).round() / 10.0),
+            sim.c.queue_us as f64 / 1000.0,
+            sim.c.rung
+        );
+    }
+}
