@@ -1,7 +1,9 @@
 //! Throwaway NATS servers for tests (feature `nats`): Debian's
-//! `nats-server`, each with a config file in a temporary directory, on free
-//! loopback ports; stopped (by PID) when dropped, and by a watcher process
-//! if the test process dies first. The NATS crate's tests and example and
+//! `nats-server`, each with a config file in a temporary directory, on
+//! loopback ports the server picks itself (read back from its log, so no
+//! other process can take them between picking and binding); stopped (by
+//! PID) when dropped, and by a watcher process if the test process dies
+//! first. The NATS crate's tests and example and
 //! the binary's tests start theirs here.
 //!
 //! The binary comes from `FRAMECAST_NATS_SERVER`, else `PATH`, else
@@ -46,6 +48,14 @@ pub struct NatsServer {
     stopped: bool,
 }
 
+/// The port of the address logged after `prefix` (`... on 127.0.0.1:4222`).
+fn logged_port(log: &str, prefix: &str) -> u16 {
+    log.lines()
+        .find_map(|l| l.split_once(prefix))
+        .and_then(|(_, addr)| addr.trim().rsplit(':').next()?.parse().ok())
+        .unwrap_or_else(|| panic!("no {prefix:?} in the nats-server log:\n{log}"))
+}
+
 /// A loopback port that was free a moment ago.
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -80,16 +90,20 @@ pub fn binary(test: &str) -> Option<PathBuf> {
 }
 
 impl NatsServer {
-    /// One server with `config`; `None` when skipped.
+    /// One server with `config`, on a client port it picks; `None` when
+    /// skipped.
     pub fn start(test: &str, config: &Config) -> Option<Self> {
-        Self::start_on(test, config, free_port())
+        let bin = binary(test)?;
+        let mut server = Self::spawn(&bin, config, None, None);
+        server.wait_ready();
+        Some(server)
     }
 
     /// One server with `config` on `port` (picked earlier, e.g. for a
     /// client that starts before the server); `None` when skipped.
     pub fn start_on(test: &str, config: &Config, port: u16) -> Option<Self> {
         let bin = binary(test)?;
-        let server = Self::spawn(&bin, config, None, port);
+        let mut server = Self::spawn(&bin, config, None, Some(port));
         server.wait_ready();
         Some(server)
     }
@@ -99,11 +113,11 @@ impl NatsServer {
     pub fn cluster(test: &str, n: usize, config: &Config) -> Option<Vec<Self>> {
         let bin = binary(test)?;
         let routes: Vec<u16> = (0..n).map(|_| free_port()).collect();
-        let nodes: Vec<Self> = routes
+        let mut nodes: Vec<Self> = routes
             .iter()
-            .map(|&port| Self::spawn(&bin, config, Some((port, &routes)), free_port()))
+            .map(|&port| Self::spawn(&bin, config, Some((port, &routes)), None))
             .collect();
-        for node in &nodes {
+        for node in &mut nodes {
             node.wait_ready();
         }
         let deadline = Instant::now() + START_TIMEOUT;
@@ -120,10 +134,18 @@ impl NatsServer {
         Some(nodes)
     }
 
-    fn spawn(bin: &Path, config: &Config, cluster: Option<(u16, &[u16])>, port: u16) -> Self {
+    /// Starts a server on `port`, or on one it picks (`-1` in its
+    /// configuration), its monitoring port always its own pick; the ports
+    /// are known once [`wait_ready`](Self::wait_ready) has read its log.
+    fn spawn(
+        bin: &Path,
+        config: &Config,
+        cluster: Option<(u16, &[u16])>,
+        port: Option<u16>,
+    ) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let http_port = free_port();
-        let mut text = format!("listen: 127.0.0.1:{port}\nhttp: 127.0.0.1:{http_port}\n");
+        let listen = port.map_or("-1".to_owned(), |p| p.to_string());
+        let mut text = format!("listen: 127.0.0.1:{listen}\nhttp: 127.0.0.1:-1\n");
         if let Some(max) = config.max_payload {
             text.push_str(&format!("max_payload: {max}\n"));
         }
@@ -177,21 +199,30 @@ impl NatsServer {
         Self {
             child: Some(child),
             watcher: Some(watcher),
-            port,
-            http_port,
+            port: port.unwrap_or(0),
+            http_port: 0,
             cluster_port: cluster.map(|(own, _)| own),
             dir,
             stopped: false,
         }
     }
 
-    fn wait_ready(&self) {
+    /// Waits until the server is ready and answers on its monitoring
+    /// port, and learns the ports it listens on from its log.
+    fn wait_ready(&mut self) {
         let deadline = Instant::now() + START_TIMEOUT;
-        while !self.log().contains("Server is ready") || self.http_get("/healthz").is_none() {
+        loop {
+            let log = self.log();
+            if log.contains("Server is ready") {
+                self.http_port = logged_port(&log, "Starting http monitor on ");
+                self.port = logged_port(&log, "Listening for client connections on ");
+                if self.http_get("/healthz").is_some() {
+                    return;
+                }
+            }
             assert!(
                 Instant::now() < deadline,
-                "nats-server did not start:\n{}",
-                self.log()
+                "nats-server did not start:\n{log}"
             );
             std::thread::sleep(Duration::from_millis(20));
         }
