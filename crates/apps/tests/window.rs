@@ -12,59 +12,14 @@ mod common;
 
 use std::path::Path;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::*;
+use framecast_test_support::x11::{self, press_key, screenshot};
 
-/// The X window id of the first visible window titled `framecast...`.
+/// The framecast window on `display`.
 fn find_window(xdotool: &Path, display: &str) -> String {
-    let deadline = Instant::now() + TIMEOUT;
-    loop {
-        let out = Command::new(xdotool)
-            .args(["search", "--onlyvisible", "--name", "^framecast"])
-            .env("DISPLAY", display)
-            .output()
-            .unwrap();
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        if let Some(id) = stdout.lines().next() {
-            return id.trim().to_owned();
-        }
-        assert!(Instant::now() < deadline, "no framecast window appeared");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// Presses `key` in window `id` (focused first: there is no window
-/// manager).
-fn press_key(xdotool: &Path, display: &str, id: &str, key: &str) {
-    let status = Command::new(xdotool)
-        .args(["windowfocus", "--sync", id, "key", key])
-        .env("DISPLAY", display)
-        .status()
-        .unwrap();
-    assert!(status.success(), "xdotool failed: {status}");
-}
-
-/// A screenshot of window `id`, as (width, height, RGB bytes).
-fn screenshot(import: &Path, display: &str, id: &str) -> (u32, u32, Vec<u8>) {
-    let dir = tempdir();
-    let path = dir.path().join("shot.png");
-    let status = Command::new(import)
-        .args(["-display", display, "-window", id])
-        .arg(format!("png24:{}", path.display()))
-        .status()
-        .unwrap();
-    assert!(status.success(), "import failed: {status}");
-    let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(&path).unwrap()));
-    let mut reader = decoder.read_info().unwrap();
-    let mut buf = vec![0; reader.output_buffer_size().unwrap()];
-    let info = reader.next_frame(&mut buf).unwrap();
-    let channels = info.color_type.samples();
-    let rgb = buf[..info.buffer_size()]
-        .chunks_exact(channels)
-        .flat_map(|px| [px[0], px[1], px[2]])
-        .collect();
-    (info.width, info.height, rgb)
+    x11::find_window(xdotool, display, TIMEOUT)
 }
 
 #[test]

@@ -10,7 +10,7 @@
 mod common;
 
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -21,6 +21,7 @@ use framecast_display::{DisplayError, EncodedFrame, FrameSink, WindowOptions, ru
 use framecast_test_support::alloc::{CountingAllocator, allocations_on_this_thread as allocations};
 use framecast_test_support::process::{lines, wait_timeout};
 use framecast_test_support::tools::{Xvfb, require_tools};
+use framecast_test_support::x11::{self, Screenshot, press_key, screenshot};
 
 const CHILD_ENV: &str = "FRAMECAST_TEST_WINDOW_CHILD";
 
@@ -122,53 +123,13 @@ fn child_no_display() {
 
 // ---------------------------------------------------------------- X tools
 
-/// The X window id of the window titled `framecast...`, once it is mapped.
+/// The framecast window on `display`, once it is mapped.
 fn find_window(xdotool: &Path, display: &str) -> String {
-    let deadline = Instant::now() + TIMEOUT;
-    loop {
-        let out = Command::new(xdotool)
-            .args(["search", "--onlyvisible", "--name", "^framecast"])
-            .env("DISPLAY", display)
-            .output()
-            .unwrap();
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        if let Some(id) = stdout.lines().next() {
-            return id.trim().to_owned();
-        }
-        assert!(Instant::now() < deadline, "no framecast window appeared");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// A screenshot of window `id`, as (width, height, RGB bytes).
-fn screenshot(import: &Path, display: &str, id: &str) -> (u32, u32, Vec<u8>) {
-    let dir = tempfile::tempdir().unwrap();
-    let path: PathBuf = dir.path().join("shot.png");
-    let status = Command::new(import)
-        .args(["-display", display, "-window", id])
-        .arg(format!("png24:{}", path.display()))
-        .status()
-        .unwrap();
-    assert!(status.success(), "import failed: {status}");
-    let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(&path).unwrap()));
-    let mut reader = decoder.read_info().unwrap();
-    let mut buf = vec![0; reader.output_buffer_size().unwrap()];
-    let info = reader.next_frame(&mut buf).unwrap();
-    let channels = info.color_type.samples();
-    assert!(
-        channels >= 3,
-        "unexpected PNG colour type {:?}",
-        info.color_type
-    );
-    let rgb = buf[..info.buffer_size()]
-        .chunks_exact(channels)
-        .flat_map(|px| [px[0], px[1], px[2]])
-        .collect();
-    (info.width, info.height, rgb)
+    x11::find_window(xdotool, display, TIMEOUT)
 }
 
 /// Asserts the pixel at (`x`, `y`) is `want`, within a JPEG's tolerance.
-fn assert_colour(shot: &(u32, u32, Vec<u8>), x: u32, y: u32, want: [u8; 3], what: &str) {
+fn assert_colour(shot: &Screenshot, x: u32, y: u32, want: [u8; 3], what: &str) {
     let (w, h, rgb) = shot;
     assert!(
         x < *w && y < *h,
@@ -186,17 +147,6 @@ const BLUE: [u8; 3] = [0, 0, 255];
 const YELLOW: [u8; 3] = [255, 255, 0];
 /// The window's background (`0x101010`), seen in letterbox bars.
 const BACKGROUND: [u8; 3] = [16, 16, 16];
-
-/// Presses `key` in window `id` (focused first: there is no window
-/// manager).
-fn press_key(xdotool: &Path, display: &str, id: &str, key: &str) {
-    let status = Command::new(xdotool)
-        .args(["windowfocus", "--sync", id, "key", key])
-        .env("DISPLAY", display)
-        .status()
-        .unwrap();
-    assert!(status.success(), "xdotool failed: {status}");
-}
 
 fn window_shows_the_frame_scaled_and_q_closes_it(xvfb: &Xvfb, xdotool: &Path, import: &Path) {
     let mut child = spawn_child("show", Some(xvfb.display()));

@@ -3,7 +3,7 @@
 //! `framecast recv --http`.
 //!
 //! ```text
-//! cargo run --release -p framecast-stream --features http --example http_load -- \
+//! cargo run --release -p framecast-http --example http_load -- \
 //!     --http 127.0.0.1:8080 --stream 1 --viewers 200 --seconds 20
 //! ```
 //!
@@ -24,21 +24,16 @@
 //! Viewers are real HTTP/1.1 clients (hyper), reading the chunked
 //! multipart body; parts are found by their `Content-Length`.
 
-use std::future::poll_fn;
+mod common;
+
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use bytes::{Buf, Bytes, BytesMut};
+use common::{Parts, chunk, get};
 use framecast_capture::decode_marker;
 use framecast_codec::{ImageBuf, PixelFormat, ReceiverConfig, ReceiverPipeline, probe_jpeg};
-use http_body::Body as _;
-use hyper::Request;
-use hyper::body::Incoming;
-use hyper_util::rt::TokioIo;
-use tokio::net::TcpStream;
 
 struct Options {
     http: SocketAddr,
@@ -101,36 +96,6 @@ where
         .unwrap_or_else(|e| panic!("{flag} {value}: {e}"))
 }
 
-/// Sends `GET path` on a new connection; returns the status and the body.
-async fn get(http: SocketAddr, path: &str) -> Result<(u16, Incoming), String> {
-    let tcp = TcpStream::connect(http)
-        .await
-        .map_err(|e| format!("connect: {e}"))?;
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tcp))
-        .await
-        .map_err(|e| format!("handshake: {e}"))?;
-    tokio::spawn(conn);
-    let request = Request::get(path)
-        .header("host", http.to_string())
-        .body(String::new())
-        .unwrap();
-    let answer = sender
-        .send_request(request)
-        .await
-        .map_err(|e| format!("request: {e}"))?;
-    Ok((answer.status().as_u16(), answer.into_body()))
-}
-
-/// The next chunk of a body, `None` at its end.
-async fn chunk(body: &mut Incoming) -> Option<Bytes> {
-    loop {
-        let frame = poll_fn(|cx| Pin::new(&mut *body).poll_frame(cx)).await?;
-        if let Ok(data) = frame.ok()?.into_data() {
-            return Some(data);
-        }
-    }
-}
-
 /// The stream's frames received so far, from `/stats.json`.
 async fn received(http: SocketAddr, stream: u32) -> u64 {
     let (status, mut body) = get(http, "/stats.json").await.expect("/stats.json");
@@ -148,55 +113,6 @@ async fn received(http: SocketAddr, stream: u32) -> u64 {
         .find(|s| s["id"] == stream)
         .and_then(|s| s["received"].as_u64())
         .unwrap_or_else(|| panic!("no stream {stream} in /stats.json"))
-}
-
-/// Splits an MJPEG body into parts by their `Content-Length`.
-#[derive(Default)]
-struct Parts {
-    head: BytesMut,
-    /// JPEG bytes still to come in the current part.
-    body_left: usize,
-    jpeg: Option<BytesMut>,
-}
-
-impl Parts {
-    /// Feeds a chunk; calls `part` with each complete part (its JPEG when
-    /// `keep`, else empty).
-    fn feed(&mut self, mut data: Bytes, keep: bool, mut part: impl FnMut(Bytes)) {
-        while data.has_remaining() {
-            if self.body_left > 0 {
-                let n = self.body_left.min(data.len());
-                let taken = data.split_to(n);
-                if let Some(j) = self.jpeg.as_mut() {
-                    j.extend_from_slice(&taken);
-                }
-                self.body_left -= n;
-                if self.body_left == 0 {
-                    part(self.jpeg.take().map(BytesMut::freeze).unwrap_or_default());
-                }
-                continue;
-            }
-            self.head.extend_from_slice(&data);
-            data.clear();
-            let Some(end) = self.head.windows(4).position(|w| w == b"\r\n\r\n") else {
-                return;
-            };
-            let head = self.head.split_to(end + 4);
-            // Skip the delimiter: everything up to the boundary line's end.
-            let text = String::from_utf8_lossy(&head);
-            let len = text
-                .lines()
-                .find_map(|l| {
-                    let (k, v) = l.split_once(':')?;
-                    k.eq_ignore_ascii_case("content-length")
-                        .then(|| v.trim().parse::<usize>().ok())?
-                })
-                .expect("a part without Content-Length");
-            self.body_left = len;
-            self.jpeg = keep.then(|| BytesMut::with_capacity(len));
-            data = self.head.split().freeze();
-        }
-    }
 }
 
 /// One viewer: counts its parts until the end.
@@ -235,7 +151,8 @@ async fn probe(http: SocketAddr, path: String, samples: Arc<std::sync::Mutex<Vec
     let mut rgb = ImageBuf::empty(PixelFormat::Rgb8);
     while let Some(data) = chunk(&mut body).await {
         let at = start.elapsed().as_secs_f64();
-        split.feed(data, true, |jpeg| {
+        split.feed(data, true, |part| {
+            let jpeg = part.jpeg;
             let Ok(info) = probe_jpeg(&jpeg) else { return };
             if decoder
                 .decode_to(&jpeg, info.width, info.height, PixelFormat::Rgb8, &mut rgb)

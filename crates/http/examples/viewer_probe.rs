@@ -27,21 +27,16 @@
 //!
 //! `--json FILE` also writes the figures as JSON.
 
+mod common;
+
 use std::collections::{BTreeMap, HashMap};
-use std::future::poll_fn;
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use bytes::{Buf, Bytes, BytesMut};
+use common::{Parts, chunk, get};
 use framecast_capture::decode_marker;
 use framecast_codec::{ImageBuf, PixelFormat, ReceiverConfig, ReceiverPipeline, probe_jpeg};
-use http_body::Body as _;
-use hyper::Request;
-use hyper::body::Incoming;
-use hyper_util::rt::TokioIo;
-use tokio::net::TcpStream;
 
 /// One part as a viewer got it.
 #[derive(Debug, Clone)]
@@ -81,106 +76,6 @@ fn split_url(url: &str) -> (SocketAddr, String) {
         .parse()
         .unwrap_or_else(|e| panic!("{url}: the host must be IP:PORT ({e})"));
     (addr, if path.is_empty() { "/" } else { path }.to_owned())
-}
-
-/// A part's `X-Timestamp: SECONDS.MICROS` as µs since the epoch.
-fn parse_timestamp(v: &str) -> Option<u64> {
-    let (s, us) = v.trim().split_once('.')?;
-    let us = format!("{us:0<6}");
-    Some(s.parse::<u64>().ok()? * 1_000_000 + us.get(..6)?.parse::<u64>().ok()?)
-}
-
-/// Splits an MJPEG body into parts by their `Content-Length`.
-#[derive(Default)]
-struct Parts {
-    head: BytesMut,
-    body_left: usize,
-    jpeg: BytesMut,
-    captured_us: Option<u64>,
-    tier: Option<String>,
-    len: usize,
-}
-
-struct Done {
-    jpeg: Bytes,
-    captured_us: Option<u64>,
-    tier: Option<String>,
-    len: usize,
-}
-
-impl Parts {
-    fn feed(&mut self, mut data: Bytes, keep: bool, mut part: impl FnMut(Done)) {
-        while data.has_remaining() {
-            if self.body_left > 0 {
-                let n = self.body_left.min(data.len());
-                let taken = data.split_to(n);
-                if keep {
-                    self.jpeg.extend_from_slice(&taken);
-                }
-                self.body_left -= n;
-                if self.body_left == 0 {
-                    part(Done {
-                        jpeg: self.jpeg.split().freeze(),
-                        captured_us: self.captured_us.take(),
-                        tier: self.tier.take(),
-                        len: self.len,
-                    });
-                }
-                continue;
-            }
-            self.head.extend_from_slice(&data);
-            data.clear();
-            let Some(end) = self.head.windows(4).position(|w| w == b"\r\n\r\n") else {
-                return;
-            };
-            let head = self.head.split_to(end + 4);
-            let text = String::from_utf8_lossy(&head);
-            let mut len = None;
-            for line in text.lines() {
-                let Some((k, v)) = line.split_once(':') else {
-                    continue;
-                };
-                let k = k.trim().to_ascii_lowercase();
-                match k.as_str() {
-                    "content-length" => len = v.trim().parse::<usize>().ok(),
-                    "x-timestamp" => self.captured_us = parse_timestamp(v),
-                    "x-tier" => self.tier = Some(v.trim().to_owned()),
-                    _ => {}
-                }
-            }
-            self.len = len.expect("a part without Content-Length");
-            self.body_left = self.len;
-            data = self.head.split().freeze();
-        }
-    }
-}
-
-async fn get(addr: SocketAddr, path: &str) -> Result<(u16, Incoming), String> {
-    let tcp = TcpStream::connect(addr)
-        .await
-        .map_err(|e| format!("connect {addr}: {e}"))?;
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tcp))
-        .await
-        .map_err(|e| format!("handshake: {e}"))?;
-    tokio::spawn(conn);
-    let request = Request::get(path)
-        .header("host", addr.to_string())
-        .body(String::new())
-        .unwrap();
-    let answer = sender
-        .send_request(request)
-        .await
-        .map_err(|e| format!("request: {e}"))?;
-    Ok((answer.status().as_u16(), answer.into_body()))
-}
-
-async fn chunk(body: &mut Incoming) -> Option<Bytes> {
-    loop {
-        let frame = poll_fn(|cx| Pin::new(&mut *body).poll_frame(cx)).await?;
-        if let Ok(data) = frame.ok()?.into_data() {
-            return Some(data);
-        }
-    }
 }
 
 async fn watch(viewer: Arc<Viewer>, addr: SocketAddr, path: String) {

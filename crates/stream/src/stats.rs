@@ -68,15 +68,22 @@ impl LatencyHistogram {
         (LINEAR_LIMIT + (exp - 6) * SUB_BUCKETS + mantissa) as usize
     }
 
-    fn bucket_mid(index: usize) -> u64 {
+    /// The smallest value bucket `index` holds, and how many values it
+    /// holds (one each below [`LINEAR_LIMIT`]).
+    fn bucket_range(index: usize) -> (u64, u64) {
         let i = index as u64;
         if i < LINEAR_LIMIT {
-            return i;
+            return (i, 1);
         }
         let exp = (i - LINEAR_LIMIT) / SUB_BUCKETS + 6;
         let mantissa = (i - LINEAR_LIMIT) % SUB_BUCKETS;
         let width = 1u64 << (exp - 5);
-        (SUB_BUCKETS + mantissa) * width + width / 2
+        ((SUB_BUCKETS + mantissa) * width, width)
+    }
+
+    fn bucket_mid(index: usize) -> u64 {
+        let (low, width) = Self::bucket_range(index);
+        low + width / 2
     }
 
     /// Records one latency, in µs; never allocates.
@@ -161,14 +168,8 @@ impl LatencyHistogram {
     }
 
     fn bucket_upper(index: usize) -> u64 {
-        let i = index as u64;
-        if i < LINEAR_LIMIT {
-            return i;
-        }
-        let exp = (i - LINEAR_LIMIT) / SUB_BUCKETS + 6;
-        let mantissa = (i - LINEAR_LIMIT) % SUB_BUCKETS;
-        let width = 1u64 << (exp - 5);
-        (SUB_BUCKETS + mantissa + 1) * width - 1
+        let (low, width) = Self::bucket_range(index);
+        low + width - 1
     }
 
     /// The median, 99th percentile and maximum, in milliseconds; `None`

@@ -14,6 +14,8 @@
 //!   the test pattern as JPEGs).
 //! - `nats` (feature `nats`): throwaway `nats-server` processes and
 //!   clusters on free loopback ports.
+//! - `x11` (feature `x11`): finding, typing into and screenshotting
+//!   windows on the private X server.
 //!
 //! ```
 //! use framecast_test_support::tools::{ci, workspace_root};
@@ -33,3 +35,6 @@ pub mod fixtures;
 pub mod nats;
 pub mod process;
 pub mod tools;
+#[cfg(feature = "x11")]
+#[cfg_attr(docsrs, doc(cfg(feature = "x11")))]
+pub mod x11;
