@@ -56,6 +56,7 @@ const LOG_SOCKET: usize = 3;
 pub(super) const LOG_VIEWER: usize = 4;
 pub(super) const LOG_AUTH: usize = 5;
 const LOG_TLS: usize = 6;
+pub(super) const LOG_SETTINGS: usize = 7;
 
 /// Accepts connections until the viewer stops, then waits for every
 /// connection task to end.
