@@ -200,13 +200,10 @@ fn watch(http: SocketAddr, path: &str, parts: Arc<Mutex<Vec<Part>>>, stop: Arc<M
             Ok(n) => buf.extend_from_slice(&chunk[..n]),
         }
         // Each part: a head with Content-Length and X-Sequence, the JPEG.
-        loop {
-            let Some(start) = buf
-                .windows(16)
-                .position(|w| w.starts_with(b"Content-Type: im"))
-            else {
-                break;
-            };
+        while let Some(start) = buf
+            .windows(16)
+            .position(|w| w.starts_with(b"Content-Type: im"))
+        {
             let Some(end) = buf[start..].windows(4).position(|w| w == b"\r\n\r\n") else {
                 break;
             };
@@ -307,10 +304,12 @@ fn a_posted_quality_size_and_frame_rate_reach_the_sender_within_a_few_frames() {
     let id = st["id"].as_u64().unwrap();
     let watcher = Watcher::start(http, "/streams/by-name/yard.mjpg");
     let before = watcher.wait("30 parts", |p| p.len() >= 30);
+    // 95 and 400 wide on loopback, unless a loaded machine made the
+    // sender adapt.
     assert!(
         before
             .iter()
-            .all(|p| p.quality == Some(95) && p.width == 400),
+            .all(|p| p.quality.is_some_and(|q| q <= 95) && p.width <= 400),
         "{before:?}"
     );
 
@@ -328,28 +327,37 @@ fn a_posted_quality_size_and_frame_rate_reach_the_sender_within_a_few_frames() {
     assert_eq!(answer["asked"]["quality"], 40);
     assert_eq!(answer["asked"]["width"], Value::Null);
     assert_eq!(answer["can_ask"], true);
+    let at_most_40 = |p: &Part| p.quality.is_some_and(|q| q <= 40);
     let parts = watcher.wait("a part at quality 40", |p| {
-        frames_until(p, posted_at, |p| p.quality == Some(40)).is_some()
+        frames_until(p, posted_at, at_most_40).is_some()
     });
-    let frames = frames_until(&parts, posted_at, |p| p.quality == Some(40)).unwrap();
+    let frames = frames_until(&parts, posted_at, at_most_40).unwrap();
     eprintln!("quality 40 took effect {frames} frame(s) after the answer");
     // A frame or two at 30 fps; a loaded machine may have a few more in
     // flight between capture and the socket.
     assert!(frames <= 10, "{frames} frames: {parts:?}");
     // Every frame after that one stays there, and is smaller.
     let parts = watcher.wait("20 parts at quality 40", |p| {
-        p.iter().filter(|p| p.quality == Some(40)).count() >= 20
+        p.iter().filter(|p| at_most_40(p)).count() >= 20
     });
-    let first = parts.iter().position(|p| p.quality == Some(40)).unwrap();
-    assert!(
-        parts[first..].iter().all(|p| p.quality == Some(40)),
-        "{parts:?}"
-    );
+    let first = parts.iter().position(at_most_40).unwrap();
+    assert!(parts[first..].iter().all(at_most_40), "{parts:?}");
+    // Mostly exactly 40: the ask is the ceiling, and loopback carries it.
+    let exactly = parts[first..]
+        .iter()
+        .filter(|p| p.quality == Some(40))
+        .count();
+    assert!(exactly * 2 >= parts.len() - first, "{parts:?}");
     let mean = |ps: &[Part]| ps.iter().map(|p| p.bytes).sum::<usize>() as f64 / ps.len() as f64;
     let (big, small) = (mean(&before), mean(&parts[first..]));
-    assert!(small < 0.7 * big, "{big:.0} bytes at 95, {small:.0} at 40");
+    eprintln!("mean frame: {big:.0} bytes before, {small:.0} at quality 40");
+    if before.iter().all(|p| p.quality == Some(95)) {
+        assert!(small < 0.7 * big, "{big:.0} bytes at 95, {small:.0} at 40");
+    }
     // The receiver's stats say so too.
-    wait_stream(http, "yard", |s| s["quality"] == 40);
+    wait_stream(http, "yard", |s| {
+        s["quality"].as_u64().is_some_and(|q| q <= 40)
+    });
     let (status, got) = {
         let (status, _, body) = request(
             http,
@@ -382,7 +390,7 @@ fn a_posted_quality_size_and_frame_rate_reach_the_sender_within_a_few_frames() {
     eprintln!("200x200 took effect {frames} frame(s) after the answer");
     assert!(frames <= 10, "{frames} frames: {parts:?}");
     let st = wait_stream(http, "yard", |s| {
-        s["width"].as_u64() <= Some(200) && s["quality"] == 95
+        s["width"].as_u64() <= Some(200) && s["quality"].as_u64() > Some(40)
     });
     // Ten frames a second: the receiver's recent rate comes down.
     let deadline = Instant::now() + TIMEOUT;
@@ -405,7 +413,9 @@ fn a_posted_quality_size_and_frame_rate_reach_the_sender_within_a_few_frames() {
     // `{}` lifts every ask: back to the sender's own 400x400.
     let (status, answer) = post(http, &format!("/streams/{id}/settings"), "{}", &[]);
     assert_eq!(status, 200, "{answer}");
-    wait_stream(http, "yard", |s| s["width"] == 400 && s["quality"] == 95);
+    wait_stream(http, "yard", |s| {
+        s["width"] == 400 && s["quality"].as_u64() > Some(40)
+    });
 }
 
 #[test]
@@ -513,7 +523,7 @@ fn what_cannot_work_or_is_not_allowed_is_refused_with_a_reason() {
     // None of it reached the good sender.
     thread::sleep(Duration::from_millis(500));
     let st = wait_stream(http, "good", |_| true);
-    assert_eq!(st["quality"], 95, "{st}");
+    assert!(st["quality"].as_u64() > Some(40), "{st}");
     let (_, _, body) = request(http, "GET", good, &[BEARER], b"");
     let got: Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(got["asked"], Value::Null, "{got}");

@@ -896,13 +896,16 @@ fn the_camera_wall_shows_a_live_tile_per_stream_on_a_desk_and_on_a_phone() {
             "{texts}"
         );
         // Each tile says the size, frame rate and JPEG quality its sender
-        // sends at.
+        // sends at (95 unless a loaded machine made it adapt).
         let figures = page["figures"].as_array().unwrap();
         assert_eq!(figures.len(), 2, "{page}");
         for f in figures {
             let f = f.as_str().unwrap();
+            let quality = f
+                .split(" · ")
+                .find_map(|part| part.strip_prefix('q')?.parse::<u32>().ok());
             assert!(
-                f.contains('×') && f.contains(" fps") && f.contains(" · q95 · "),
+                f.contains('×') && f.contains(" fps") && quality.is_some_and(|q| q <= 95),
                 "{f}"
             );
         }
@@ -976,7 +979,9 @@ fn the_stream_page_fits_the_picture_says_its_age_and_draws_its_graphs() {
         texts["ask-result"],
         "Asked: the sender takes it from its next frame."
     );
-    assert_eq!(texts["stream-quality"], "40", "{texts}");
+    // (40, or less if a loaded machine made the sender adapt further.)
+    let quality: u32 = texts["stream-quality"].as_str().unwrap().parse().unwrap();
+    assert!((1..=40).contains(&quality), "{texts}");
     assert_eq!(
         texts["sender"], "adapts to its link · asked for at most quality 40",
         "{texts}"

@@ -53,14 +53,14 @@
 //! the values as its new ceiling, so its next frame or two are within them.
 //! Fields (all optional, a field left out asks nothing of it): `quality`
 //! (1–100), `width` and `height` or `size` (`"WxH"`, 1 to
-//! [`SETTINGS_MAX_SIDE`](limits::SETTINGS_MAX_SIDE) pixels; the sender
+//! [`SETTINGS_MAX_SIDE`] pixels; the sender
 //! picks the largest of its sizes that fits), `fps` (1 to
-//! [`SETTINGS_MAX_FPS`](limits::SETTINGS_MAX_FPS)). The answer is JSON:
+//! [`SETTINGS_MAX_FPS`]). The answer is JSON:
 //! `200` with the stream and what it was asked; `400` naming a bad value;
 //! `404` for no such live stream; `409` with the reason when the sender
 //! cannot be asked (the legacy framing, a stream from NATS, a sender that
 //! did not ask for feedback such as `send --adapt off`); `413` for a body
-//! over [`HTTP_MAX_SETTINGS_BODY`](limits::HTTP_MAX_SETTINGS_BODY) bytes;
+//! over [`HTTP_MAX_SETTINGS_BODY`] bytes;
 //! `415` for a body that is not `application/json`.
 //!
 //! It needs what every request needs (the token, or the session cookie),

@@ -139,7 +139,7 @@ fn error(status: StatusCode, reason: String) -> Response {
 
 /// The stream of `/streams/{id}/settings`, or the answer saying there is
 /// none.
-fn by_id(state: &State, id: &str) -> Result<StreamHandle, Response> {
+fn by_id(state: &State, id: &str) -> Result<StreamHandle, Box<Response>> {
     let stream = if !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()) {
         id.parse()
             .ok()
@@ -149,24 +149,24 @@ fn by_id(state: &State, id: &str) -> Result<StreamHandle, Response> {
         None
     };
     stream.ok_or_else(|| {
-        error(
+        Box::new(error(
             StatusCode::NOT_FOUND,
             format!(
                 "no live stream {id:?} on this receiver (it may have ended); /stats.json lists them"
             ),
-        )
+        ))
     })
 }
 
-fn by_name(state: &State, name: &str) -> Result<StreamHandle, Response> {
+fn by_name(state: &State, name: &str) -> Result<StreamHandle, Box<Response>> {
     named(state, name).ok_or_else(|| {
-        error(
+        Box::new(error(
             StatusCode::NOT_FOUND,
             format!(
                 "no live stream named {name:?} on this receiver (is its sender running?); \
                  /stats.json lists them"
             ),
-        )
+        ))
     })
 }
 
@@ -177,7 +177,7 @@ pub(super) async fn get_by_id(
 ) -> Response {
     match by_id(&state, &id) {
         Ok(stream) => json(StatusCode::OK, &Answer::of(&stream)),
-        Err(r) => r,
+        Err(r) => *r,
     }
 }
 
@@ -188,7 +188,7 @@ pub(super) async fn get_by_name(
 ) -> Response {
     match by_name(&state, &name) {
         Ok(stream) => json(StatusCode::OK, &Answer::of(&stream)),
-        Err(r) => r,
+        Err(r) => *r,
     }
 }
 
@@ -200,11 +200,11 @@ pub(super) async fn post_by_id(
 ) -> Response {
     let settings = match read(&state, request).await {
         Ok(s) => s,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     match by_id(&state, &id) {
         Ok(stream) => ask(&state, &stream, settings),
-        Err(r) => r,
+        Err(r) => *r,
     }
 }
 
@@ -216,11 +216,11 @@ pub(super) async fn post_by_name(
 ) -> Response {
     let settings = match read(&state, request).await {
         Ok(s) => s,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     match by_name(&state, &name) {
         Ok(stream) => ask(&state, &stream, settings),
-        Err(r) => r,
+        Err(r) => *r,
     }
 }
 
@@ -283,14 +283,14 @@ fn describe(s: &Settings) -> String {
 }
 
 /// Checks a `POST`'s origin, type, size and values, and reads it.
-async fn read(state: &State, request: Request) -> Result<Settings, Response> {
+async fn read(state: &State, request: Request) -> Result<Settings, Box<Response>> {
     if let Err(reason) = same_origin(request.headers()) {
         state.log(
             LOG_SETTINGS,
             tracing::Level::INFO,
             format_args!("settings request refused: {reason}"),
         );
-        return Err(error(StatusCode::FORBIDDEN, reason));
+        return Err(Box::new(error(StatusCode::FORBIDDEN, reason)));
     }
     let is_json = request
         .headers()
@@ -299,18 +299,18 @@ async fn read(state: &State, request: Request) -> Result<Settings, Response> {
         .and_then(|v| v.split(';').next())
         .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
     if !is_json {
-        return Err(error(
+        return Err(Box::new(error(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "the settings are sent as application/json, e.g. {\"quality\": 40}".to_owned(),
-        ));
+        )));
     }
     // Bounded in size before anything is buffered (by the length announced,
     // then by what arrives), and in time like a request head.
     let too_large = || {
-        error(
+        Box::new(error(
             StatusCode::PAYLOAD_TOO_LARGE,
             format!("the settings are limited to {HTTP_MAX_SETTINGS_BODY} bytes"),
-        )
+        ))
     };
     if http_body::Body::size_hint(request.body()).lower() > HTTP_MAX_SETTINGS_BODY as u64 {
         return Err(too_large());
@@ -323,13 +323,13 @@ async fn read(state: &State, request: Request) -> Result<Settings, Response> {
             Ok(Ok(body)) => body,
             Ok(Err(_)) => return Err(too_large()),
             Err(_) => {
-                return Err(error(
+                return Err(Box::new(error(
                     StatusCode::REQUEST_TIMEOUT,
                     format!("the settings did not arrive within {limit:?}"),
-                ));
+                )));
             }
         };
-    parse(&body).map_err(|reason| error(StatusCode::BAD_REQUEST, reason))
+    parse(&body).map_err(|reason| Box::new(error(StatusCode::BAD_REQUEST, reason)))
 }
 
 /// The settings a body asks for, checked.
@@ -480,7 +480,7 @@ mod tests {
     #[test]
     fn only_this_viewers_pages_and_programs_may_ask() {
         let host = (header::HOST, "127.0.0.1:8080");
-        assert!(same_origin(&headers(&[host.clone()])).is_ok());
+        assert!(same_origin(&headers(std::slice::from_ref(&host))).is_ok());
         assert!(
             same_origin(&headers(&[
                 host.clone(),
