@@ -38,10 +38,10 @@ pub(crate) struct HttpArgs {
     #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_VIEWERS, requires = "http")]
     max_viewers: usize,
 
-    /// How many HTTP connections are open at once [default: --max-viewers
-    /// + 64]; more than --max-viewers. When all are taken, the oldest
-    /// connection that has sent no complete request with the token gives
-    /// way to a new one (never a viewer watching).
+    /// How many HTTP connections are open at once, more than --max-viewers
+    /// [default: 64 more than --max-viewers]. When all are taken, the
+    /// oldest connection that has sent no complete request with the token
+    /// gives way to a new one (never a viewer watching).
     #[arg(long, value_name = "N", requires = "http")]
     max_http_connections: Option<usize>,
 }
