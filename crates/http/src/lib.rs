@@ -65,6 +65,14 @@
 //! that, so none holds memory or a place for long. Viewers are capped
 //! (`max_viewers`): the next one gets a `503` saying so.
 //!
+//! Connections are capped too ([`HttpConfig::max_connections`]), but a
+//! crowd of them cannot lock anyone out: when every place is taken, the
+//! oldest connection that has not sent a complete request with the token
+//! (idle, a request head arriving a byte at a time, a stalled TLS
+//! handshake) is closed to make room, else the one idle the longest. A
+//! viewer watching, a request with the token and a `/healthz` being
+//! answered are never closed for a newcomer.
+//!
 //! # Who may watch
 //!
 //! With an access token ([`HttpConfig::token`]) every request but

@@ -408,3 +408,41 @@ fn a_login_form_sent_from_another_site_is_refused() {
     assert_eq!(login(&mut s, TOKEN, "Origin: http://framecast\r\n").0, 303);
     assert_eq!(login(&mut s, TOKEN, "").0, 303);
 }
+
+#[test]
+fn stalled_tls_handshakes_give_way_to_a_health_probe() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = framecast_tls::CertificateSet::generate(&["localhost".to_owned()])
+        .unwrap()
+        .write_to(dir.path(), false)
+        .unwrap();
+    let server = framecast_tls::ServerTls::from_pem_files(&files.server_cert, &files.server_key)
+        .unwrap()
+        .config()
+        .unwrap();
+    let client = framecast_tls::ClientTls::with_ca_file(&files.ca_cert)
+        .unwrap()
+        .with_alpn(&[b"http/1.1"])
+        .config()
+        .unwrap();
+    let setup = Setup::start(|c| c.tls(server).max_viewers(1).max_connections(4));
+    // Many more than the places: connected, never a byte of TLS.
+    let stalled: Vec<TcpStream> = (0..12).map(|_| connect(setup.http(), None)).collect();
+    setup.wait_stats("every place taken", |s| s.open_connections == 4);
+    for _ in 0..5 {
+        let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+        let tls = rustls::ClientConnection::new(std::sync::Arc::clone(&client), name).unwrap();
+        let mut s = rustls::StreamOwned::new(tls, connect(setup.http(), None));
+        s.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+            .unwrap();
+        let mut answer = Vec::new();
+        // The server may close without close_notify after the answer.
+        let _ = s.read_to_end(&mut answer);
+        let answer = String::from_utf8_lossy(&answer);
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer:?}");
+    }
+    let stats = setup.viewer.stats();
+    assert!(stats.connections_evicted >= 5, "{stats:?}");
+    assert_eq!(stats.connections_refused, 0, "{stats:?}");
+    drop(stalled);
+}
