@@ -333,7 +333,8 @@ impl SenderBuilder {
                 crate::adapt::AdaptConfig::new(self.width, self.height, fps)
                     .with_max_quality(self.quality)
                     .with_min_quality(self.min_quality)
-                    .with_max_latency(self.max_latency),
+                    .with_max_latency(self.max_latency)
+                    .with_fit(self.fit),
             )
         });
         let shared = Arc::new(SenderShared {
