@@ -11,8 +11,9 @@
 //!        │                                    │
 //!  IngestStream::feed ─────── counted (received, bytes), checked (length, Video,
 //!        │                    JPEG header, pixels, declared size), delivered:
-//!        │                    latest-frame watch, subscribers, the workers'
-//!        │                    latest-wins slot; the receiver's `count`
+//!        │                    subscribers (recorders), the workers'
+//!        │                    latest-wins slot (then, once shown, the
+//!        │                    latest-frame watch and publishers); `count`
 //!        ▼                                    ▼
 //!  IngestStream::end ──────── place freed at once, "stream ended", the workers
 //!                             show what is left and retire it
@@ -234,9 +235,10 @@ impl IngestStream {
 
     /// One payload (an encoded `Video` message, without framing) for this
     /// stream: counted as received, checked (length, then
-    /// [`check_frame`]) and delivered to the latest-frame watch, the
-    /// subscribers and the workers' latest-wins slot, or counted as
-    /// corrupt. Allocates nothing.
+    /// [`check_frame`]) and delivered to the subscribers of every frame and
+    /// the workers' latest-wins slot, or counted as corrupt. The
+    /// latest-frame watch and the subscribers of shown frames get it once a
+    /// worker has shown it. Allocates nothing.
     pub fn feed(&self, payload: Bytes) -> Fed {
         self.feed_sequence(payload).0
     }
@@ -416,6 +418,8 @@ mod tests {
         assert_eq!(live.len(), 1);
         assert_eq!(live[0].name(), "cams.door");
         assert_eq!(live[0].peer(), peer);
+        // The newest frame is there once a worker has shown it.
+        wait_for(|| live[0].latest().is_some());
         assert_eq!(live[0].latest().map(|f| f.width()), Some(32));
         match events.try_recv().unwrap() {
             crate::StreamEvent::Frame(f) => assert_eq!(f.name(), "cams.door"),
