@@ -611,3 +611,69 @@ fn serve_takes_settings_in_memory() {
     eprintln!("serve: quality 40 took effect {frames} frame(s) after the answer");
     assert!(frames <= 10, "{frames} frames: {parts:?}");
 }
+
+#[test]
+fn a_stream_from_nats_cannot_be_asked() {
+    use framecast_test_support::nats::{Config, NatsServer};
+    let Some(server) = NatsServer::start("settings_nats", &Config::default()) else {
+        return;
+    };
+    let from = format!("{}/cams.>", server.url());
+    let (mut recv, _addr) = start_recv_raw(
+        "recv",
+        &[
+            "recv",
+            "--display",
+            "none",
+            "--from",
+            &from,
+            "--http",
+            "127.0.0.1:0",
+        ],
+    );
+    let http = http_addr(&mut recv);
+    recv.wait_for_stderr("receiving from NATS subject cams.>", TIMEOUT);
+    let to = format!("{}/cams.door", server.url());
+    let _send = Proc::framecast(
+        "send",
+        &[
+            "send",
+            "--to",
+            &to,
+            "--fps",
+            "30",
+            "--input-size",
+            "160x120",
+            "--size",
+            "128x128",
+            "--quiet",
+        ],
+    );
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        let (_, _, body) = request(http, "GET", "/stats.json", &[], b"");
+        let s: Value = serde_json::from_slice(&body).unwrap();
+        if s["per_stream"][0]["frames"].as_u64() > Some(0) {
+            assert_eq!(s["per_stream"][0]["name"], "door", "{s}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "no frame from NATS: {s}");
+        thread::sleep(Duration::from_millis(50));
+    }
+    let (status, _, body) = request(
+        http,
+        "POST",
+        "/streams/by-name/door/settings",
+        &[JSON],
+        br#"{"quality": 40}"#,
+    );
+    let answer: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(status, 409, "{answer}");
+    assert!(
+        answer["error"]
+            .as_str()
+            .unwrap()
+            .contains("comes from NATS"),
+        "{answer}"
+    );
+}
