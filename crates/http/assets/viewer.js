@@ -585,11 +585,15 @@
         if (fields) fields.hidden = !answer.can_ask;
         if (!answer.can_ask) set("ask-result", `This sender cannot be asked: ${answer.reason}.`);
       },
-      // Learns whether the sender can be asked, once per session (a sender
-      // that reconnects is a new session, with nothing asked).
+      // Learns whether the sender can be asked and what it was asked: at
+      // each new session (a sender that reconnects starts with nothing
+      // asked), and every few seconds (another page or a script may ask).
+      checkedAt: 0,
       async follow(s) {
-        if (this.id === s.id) return;
+        const now = performance.now();
+        if (this.id === s.id && now - this.checkedAt < 5000) return;
         this.id = s.id;
+        this.checkedAt = now;
         try {
           const answer = await fetch(this.path, { cache: "no-store" });
           if (answer.ok) this.show(await answer.json());
