@@ -114,11 +114,11 @@ fn a_receiver_publishes_what_it_accepts_and_another_shows_it_byte_for_byte() {
     };
     let camera_side = receiver().start().unwrap();
     let publisher = Publisher::start(&camera_side, &url(&server.url())).unwrap();
-    assert_eq!(publisher.subject_for("door cam"), "framecast.door_cam");
+    assert_eq!(publisher.subject_for("door cam"), "framecast.door~20cam");
     let viewer = receiver().start().unwrap();
     let source =
         NatsSource::start(&viewer, &url(&format!("{}/framecast.>", server.url()))).unwrap();
-    assert!(source.matches("framecast.door_cam"));
+    assert!(source.matches("framecast.door~20cam"));
     let mut sent_events = camera_side.subscribe();
     let mut seen_events = viewer.subscribe();
 

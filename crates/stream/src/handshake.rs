@@ -383,19 +383,19 @@ pub fn decode_status(buf: &[u8]) -> Result<Decoded<Status>, HandshakeError> {
     Ok(decoded)
 }
 
-/// Checks the rules a hello's fields must follow: a name of at most
-/// [`MAX_NAME_LEN`] bytes without control characters, a token of at most
+/// Checks the rules a hello's fields must follow: a name that is empty or a
+/// [`StreamName`](crate::StreamName) (at most [`MAX_NAME_LEN`] bytes
+/// without control characters), a token of at most
 /// [`MAX_TOKEN_LEN`] bytes.
 ///
 /// # Errors
 ///
 /// [`HandshakeError::Invalid`] naming the broken rule.
 pub fn check_hello(hello: &Hello) -> Result<(), HandshakeError> {
-    if hello.name.len() > MAX_NAME_LEN {
-        return Err(HandshakeError::Invalid("the name is longer than 64 bytes"));
-    }
-    if hello.name.chars().any(char::is_control) {
-        return Err(HandshakeError::Invalid("the name holds control characters"));
+    // An empty name names nothing: the receiver names the stream by its
+    // sender's address. Any other goes through the one check of names.
+    if !hello.name.is_empty() {
+        crate::StreamName::check(&hello.name).map_err(|e| HandshakeError::Invalid(e.reason()))?;
     }
     if hello.token.len() > MAX_TOKEN_LEN {
         return Err(HandshakeError::Invalid(

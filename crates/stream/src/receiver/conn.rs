@@ -301,6 +301,9 @@ async fn session<S: AsyncRead + AsyncWrite + Unpin>(
                 StatusCode::Busy,
                 format!("busy: already serving {max_clients} senders"),
             ),
+            // check_hello let it through, so this cannot be, but the
+            // answer would be this one.
+            OpenError::BadName(e) => (StatusCode::BadHello, e.to_string()),
             // Stopping, and anything the port says later.
             _ => (
                 StatusCode::ShuttingDown,
