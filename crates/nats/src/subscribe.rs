@@ -20,7 +20,6 @@ use std::time::{Duration, Instant};
 use framecast_proto::handshake::StatusCode;
 use framecast_stream::ReceiverHandle;
 use framecast_stream::events::{EndCause, TimeoutKind};
-use framecast_stream::handshake::MAX_NAME_LEN;
 use framecast_stream::ingest::{Fed, Ingest, IngestStream, OpenError};
 use futures_util::StreamExt;
 use tokio::time::MissedTickBehavior;
@@ -44,7 +43,7 @@ pub const MAX_REFUSED_SUBJECTS: usize = 1024;
 /// taken as written). A sender named `a.b` publishes to `framecast.a~2eb`, and its
 /// stream is named `a.b` again.
 ///
-/// A name longer than [`MAX_NAME_LEN`] bytes (no framecast sender makes
+/// A name longer than [`MAX_NAME_LEN`](framecast_stream::handshake::MAX_NAME_LEN) bytes (no framecast sender makes
 /// one) is not cut into another subject's name: it keeps its first
 /// characters and ends with `~` and eight hexadecimal digits of a hash of
 /// the subject's tokens ([`NAME_HASH_LEN`](crate::NAME_HASH_LEN) bytes in all), so two subjects
@@ -340,6 +339,7 @@ fn open(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use framecast_stream::handshake::MAX_NAME_LEN;
 
     #[test]
     fn names_are_bounded_whole_characters_and_distinct() {
