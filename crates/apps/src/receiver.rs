@@ -3,8 +3,8 @@
 //! summary; and what to do about what it reports, in this program's flags.
 
 use std::path::Path;
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use anyhow::{Context, Result};
 use framecast_http::StatsDocument;
@@ -358,6 +358,29 @@ pub(crate) fn event_hint(event: &ReceiverEvent<'_>) -> Option<&'static str> {
 }
 
 /// A window's failure to open, with the way to run without one.
+/// After a window could not open: says so, and takes back the outputs that
+/// were handed to the window's thread (or opens them again with `reopen`
+/// if that thread had taken them), so that running headless instead loses
+/// none of them, the bench probe included.
+pub(crate) fn headless_instead(
+    why: &(dyn std::error::Error + 'static),
+    handoff: &Mutex<Option<Outputs>>,
+    reopen: impl FnOnce() -> Result<Outputs>,
+) -> Result<Outputs> {
+    tracing::warn!(
+        "no window ({}); running headless",
+        framecast_stream::Report(why)
+    );
+    let taken = handoff
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .take();
+    match taken {
+        Some(outputs) => Ok(outputs),
+        None => reopen(),
+    }
+}
+
 pub(crate) fn no_window(e: framecast_display::DisplayError) -> anyhow::Error {
     hinted(e, Some("use --display none to run without a window"))
 }

@@ -607,9 +607,13 @@
       const span = Math.max(60, Math.min(HISTORY_SECONDS, history.length));
       const step = w / (span - 1);
       const x0 = w - (history.length - 1) * step;
-      for (const s of series) {
+      // The first series is drawn wide and the second narrow and dashed on
+      // top, so that both stay visible where they coincide (a page that
+      // keeps up shows the stream's fps exactly).
+      series.forEach((s, n) => {
         g.strokeStyle = colour(s.cls);
-        g.lineWidth = 2 * ratio;
+        g.lineWidth = (n === 0 ? 5 : 2) * ratio;
+        g.setLineDash(n === 0 ? [] : [9 * ratio, 3 * ratio]);
         g.beginPath();
         let pen = false;
         history.forEach((e, i) => {
@@ -625,7 +629,8 @@
           pen = true;
         });
         g.stroke();
-      }
+      });
+      g.setLineDash([]);
       g.fillStyle = colour("label");
       g.font = `${11 * ratio}px system-ui, sans-serif`;
       g.textBaseline = "top";

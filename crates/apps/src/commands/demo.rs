@@ -46,8 +46,11 @@ const LOOPBACK: SocketAddr = SocketAddr::new(framecast_net::DEFAULT_HOST, 0);
 /// Runs `framecast demo`.
 pub(crate) fn run(args: DemoArgs) -> Result<()> {
     let quiet = args.quiet.quiet;
-    let outputs = Outputs::open(args.stats_json.as_deref(), None, None)?
-        .with_http(args.http.plan(false, None, None)?);
+    let open = || -> Result<Outputs> {
+        Ok(Outputs::open(args.stats_json.as_deref(), None, None)?
+            .with_http(args.http.plan(false, None, None)?))
+    };
+    let outputs = open()?;
     let deadline = (args.seconds > 0).then(|| Instant::now() + Duration::from_secs(args.seconds));
     let expired = move || deadline.is_some_and(|d| Instant::now() >= d);
     #[cfg(feature = "window")]
@@ -81,19 +84,7 @@ pub(crate) fn run(args: DemoArgs) -> Result<()> {
             Ok(done) => return done,
             Err(e) => e,
         };
-        tracing::warn!(
-            "no window ({}); running headless",
-            framecast_stream::Report(&e)
-        );
-        let outputs = handoff
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
-        let outputs = match outputs {
-            Some(outputs) => outputs,
-            None => Outputs::open(args.stats_json.as_deref(), None, None)?
-                .with_http(args.http.plan(false, None, None)?),
-        };
+        let outputs = receiver::headless_instead(&e, &handoff, open)?;
         return run_headless(outputs, quiet, expired);
     }
     run_headless(outputs, quiet, expired)

@@ -109,18 +109,7 @@ pub(crate) fn run(args: RecvArgs) -> Result<()> {
     match run_window(&args, Arc::clone(&handoff), quiet) {
         Ok(done) => done,
         Err(e) if args.display == DisplayMode::Auto => {
-            tracing::warn!(
-                "no window ({}); running headless",
-                framecast_stream::Report(&e)
-            );
-            let outputs = handoff
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .take();
-            let outputs = match outputs {
-                Some(outputs) => outputs,
-                None => self::outputs(&args)?,
-            };
+            let outputs = receiver::headless_instead(&e, &handoff, || self::outputs(&args))?;
             run_headless(&args, outputs, quiet)
         }
         Err(e) => Err(receiver::no_window(e)),
