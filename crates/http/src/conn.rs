@@ -63,6 +63,9 @@ pub(super) const LOG_VIEWER: usize = 4;
 pub(super) const LOG_AUTH: usize = 5;
 const LOG_TLS: usize = 6;
 const LOG_EVICTED: usize = 7;
+/// Settings asked and refused (sharing the viewers' budget: the limiter
+/// tells `LOG_KINDS` kinds apart).
+pub(super) const LOG_SETTINGS: usize = LOG_VIEWER;
 
 /// The client's address, among a request's extensions.
 #[derive(Debug, Clone, Copy)]

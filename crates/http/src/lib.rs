@@ -14,6 +14,7 @@
 //! | `GET /streams/{id}.mjpg` | `multipart/x-mixed-replace` MJPEG: the received JPEGs exactly as they arrived, or a [tier](#tiers) |
 //! | `GET /streams/{id}.jpg` | the stream's newest frame (a snapshot), or a tier of it |
 //! | `GET /streams/by-name/{name}`, `….mjpg`, `….jpg` | the same by the stream's name: the address outlives a reconnect (an MJPEG response goes on with the new session) |
+//! | `POST /streams/{id}/settings`, `/streams/by-name/{name}/settings` | asks the stream's sender to keep within a JPEG quality, size and frame rate from its next frame on (JSON, e.g. `{"quality": 40, "size": "320x240", "fps": 15}`; `{}` lifts the ask): see [Settings at run time](#settings-at-run-time). `GET` says what was asked and whether the sender can be asked |
 //! | `GET /stream`, `/snapshot`, `/?action=stream`, `/?action=snapshot` | the one live stream (or `?name=NAME`'s), at the addresses mjpg-streamer and ustreamer use |
 //! | `GET /stats.json` | the receiver's stats object (totals and `per_stream`, as `recv --stats-json` writes it), the server's `time` and this viewer's part (`http`): see `docs/stats.schema.json` |
 //! | `GET /metrics` | Prometheus text: frames received, shown, dropped, corrupt, bytes, latency histograms (all and per stream), current rates, resolution and quality per stream, connections, refusals, viewers, tiers |
@@ -43,6 +44,32 @@
 //! slow link gets a smaller picture at full frame rate, with a bounded
 //! age, rather than a slideshow, and climbs back when its link recovers.
 //! `&width=W` caps the ladder's width (the camera wall's tiles).
+//!
+//! # Settings at run time
+//!
+//! `POST /streams/{id}/settings` reaches the sender through its session's
+//! feedback ([`StreamHandle::ask_sender`](framecast_stream::StreamHandle::ask_sender)),
+//! with the next frame that arrives; a sender that adapts to its link takes
+//! the values as its new ceiling, so its next frame or two are within them.
+//! Fields (all optional, a field left out asks nothing of it): `quality`
+//! (1–100), `width` and `height` or `size` (`"WxH"`, 1 to
+//! [`SETTINGS_MAX_SIDE`] pixels; the sender
+//! picks the largest of its sizes that fits), `fps` (1 to
+//! [`SETTINGS_MAX_FPS`]). The answer is JSON:
+//! `200` with the stream and what it was asked; `400` naming a bad value;
+//! `404` for no such live stream; `409` with the reason when the sender
+//! cannot be asked (the legacy framing, a stream from NATS, a sender that
+//! did not ask for feedback such as `send --adapt off`); `413` for a body
+//! over [`HTTP_MAX_SETTINGS_BODY`] bytes;
+//! `415` for a body that is not `application/json`.
+//!
+//! It needs what every request needs (the token, or the session cookie),
+//! and refuses with `403` a request whose `Origin` (else `Referer`) is not
+//! this viewer's host: a page of another site cannot use a viewer's
+//! cookie to change a camera's settings. A body must be
+//! `application/json`, which an HTML form cannot send and which another
+//! origin's script cannot send without a CORS preflight the viewer never
+//! grants. The stream page has the same controls.
 //!
 //! # Many viewers, none slowing another
 //!
@@ -123,6 +150,7 @@ mod pages;
 mod quality;
 mod rates;
 mod routes;
+mod settings;
 mod slots;
 mod throttle;
 pub mod tier;

@@ -54,6 +54,19 @@ pub const DEFAULT_VIEWER_UNSENT_BYTES: usize = 64 * 1024;
 /// arrive within the header timeout, or it is answered `408`.
 pub const HTTP_MAX_LOGIN_FORM: usize = 4 * 1024;
 
+/// The largest body of `POST /streams/{id}/settings` read, in bytes; a
+/// larger one is answered `413` before more than this is buffered. It must
+/// also arrive within the header timeout, or it is answered `408`.
+pub const HTTP_MAX_SETTINGS_BODY: usize = 1024;
+
+/// The largest width or height `POST /streams/{id}/settings` takes, in
+/// pixels (the largest side a source takes); more is answered `400`.
+pub const SETTINGS_MAX_SIDE: u32 = 16_384;
+
+/// The highest frame rate `POST /streams/{id}/settings` takes; more (or
+/// 0) is answered `400`.
+pub const SETTINGS_MAX_FPS: u32 = 1000;
+
 /// Failed logins (`POST /login` with a wrong token) one address may make
 /// before it is slowed: from the next failure on, each attempt must wait
 /// [`DEFAULT_LOGIN_DELAY`], doubled after each further failure; one made

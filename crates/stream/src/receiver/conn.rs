@@ -329,6 +329,9 @@ async fn session<S: AsyncRead + AsyncWrite + Unpin>(
     // nothing after the status.
     let feedback = hello.feedback >= handshake::FEEDBACK_VERSION;
     stream.state().feedback.store(feedback, Ordering::Relaxed);
+    if !feedback {
+        stream.refuse_asks(super::state::NO_ASKS_NOT_NEGOTIATED);
+    }
     let status = Status {
         code: StatusCode::Accepted as i32,
         reason: String::new(),
@@ -848,7 +851,10 @@ fn reader_sent_hello<S>(reader: &AsyncFrameReader<S>) -> bool {
 fn open_legacy_stream(shared: &Arc<Shared>, peer: SocketAddr) -> Option<IngestStream> {
     let ingest = Ingest::new(Arc::clone(shared));
     match ingest.open(None, peer) {
-        Ok(stream) => Some(stream),
+        Ok(stream) => {
+            stream.refuse_asks(super::state::NO_ASKS_LEGACY);
+            Some(stream)
+        }
         Err(OpenError::Busy { max_clients }) => {
             ingest.refuse(
                 peer,

@@ -276,6 +276,37 @@ impl IngestStream {
         (fed, sequence)
     }
 
+    /// Says that this stream's transport carries the receiver's asks
+    /// ([`StreamHandle::ask_sender`](crate::StreamHandle::ask_sender)) to
+    /// its sender: the transport takes each new one with
+    /// [`take_ask`](Self::take_ask) and hands it over. A stream opened here
+    /// carries none until told.
+    pub fn carry_asks(&self) {
+        self.state.feedback.store(true, Ordering::Relaxed);
+    }
+
+    /// Says that this stream's sender cannot be asked anything, and why (a
+    /// sentence for whoever asked, e.g. "the stream comes from NATS, whose
+    /// publishers hear nothing from a receiver"; see
+    /// [`StreamHandle::asks_refused`](crate::StreamHandle::asks_refused)).
+    pub fn refuse_asks(&self, reason: impl Into<std::borrow::Cow<'static, str>>) {
+        self.state.feedback.store(false, Ordering::Relaxed);
+        *crate::util::lock(&self.state.no_asks) = reason.into();
+    }
+
+    /// The receiver's newest ask of the sender, once: `None` when there is
+    /// none new since the previous call. A transport that
+    /// [carries asks](Self::carry_asks) calls it before each frame.
+    pub fn take_ask(&self) -> Option<framecast_proto::handshake::Settings> {
+        let mut asked = crate::util::lock(&self.state.asked);
+        if asked.1 {
+            asked.1 = false;
+            asked.0
+        } else {
+            None
+        }
+    }
+
     /// The stream's state, for the connection that feeds it.
     pub(crate) fn state(&self) -> &Arc<StreamState> {
         &self.state

@@ -529,6 +529,24 @@ impl StreamHandle {
         self.0.feedback.load(Ordering::Relaxed)
     }
 
+    /// Why its sender cannot be asked anything ([`ask_sender`](Self::ask_sender)
+    /// would reach no one), as a sentence: the legacy framing, a sender
+    /// that did not ask for feedback, a transport that carries nothing
+    /// back (NATS); `None` when the sender reads what it is asked.
+    pub fn asks_refused(&self) -> Option<String> {
+        if self.0.feedback.load(Ordering::Relaxed) {
+            None
+        } else {
+            Some(lock(&self.0.no_asks).clone().into_owned())
+        }
+    }
+
+    /// What it last asked its sender ([`ask_sender`](Self::ask_sender)),
+    /// for as long as the session lasts; `None` before any ask.
+    pub fn asked(&self) -> Option<framecast_proto::handshake::Settings> {
+        lock(&self.0.asked).0
+    }
+
     /// Its capture-to-shown latency over the whole session (every frame
     /// that carried a trusted capture time): a copy, for a per-stream
     /// histogram (the HTTP viewer's `/metrics`).

@@ -66,6 +66,9 @@ pub(crate) struct StreamState {
     /// What this receiver asks of the sender, and whether the ask is new
     /// (not yet sent).
     pub(crate) asked: Mutex<(Option<Settings>, bool)>,
+    /// Why the sender cannot be asked anything, while `feedback` is off:
+    /// a sentence set by whatever opened the stream.
+    pub(crate) no_asks: Mutex<std::borrow::Cow<'static, str>>,
     /// What the newest frame said of itself: quality (0 unknown), and the
     /// sender's estimate of the link's rate (bits/s, 0 none).
     pub(crate) quality: AtomicU64,
@@ -73,6 +76,19 @@ pub(crate) struct StreamState {
     /// The newest frame's size, `width << 32 | height`.
     pub(crate) size: AtomicU64,
 }
+
+/// Why a stream's sender cannot be asked anything, when its transport said
+/// nothing more.
+pub(crate) const NO_ASKS_TRANSPORT: &str =
+    "the transport this stream comes over carries nothing back to its sender";
+
+/// Why a legacy-framed sender cannot be asked anything.
+pub(crate) const NO_ASKS_LEGACY: &str = "the sender uses the legacy framing (an 8-byte length, \
+     no session handshake), which carries nothing back to it";
+
+/// Why a sender that did not ask for feedback cannot be asked anything.
+pub(crate) const NO_ASKS_NOT_NEGOTIATED: &str = "the sender did not ask for feedback in its \
+     handshake (an older sender, or one started with --adapt off), so it reads nothing back";
 
 impl StreamState {
     pub(crate) fn new(id: StreamId, name: Arc<str>, peer: SocketAddr) -> Self {
@@ -100,6 +116,7 @@ impl StreamState {
             latest: watch::Sender::new(None),
             feedback: AtomicBool::new(false),
             asked: Mutex::new((None, false)),
+            no_asks: Mutex::new(std::borrow::Cow::Borrowed(NO_ASKS_TRANSPORT)),
             quality: AtomicU64::new(0),
             link_rate_bps: AtomicU64::new(0),
             size: AtomicU64::new(0),

@@ -115,7 +115,10 @@ pub(super) fn show(
         let encoded = EncodedFrame::new(stream.id.get(), &stream.name, &frame.jpeg()[..])
             .with_sequence(frame.sequence())
             .with_capture_time_us(frame.capture_time_us())
-            .with_source_size(frame.source_size());
+            .with_source_size(frame.source_size())
+            .with_quality(frame.quality())
+            .with_size(Some((frame.width(), frame.height())))
+            .with_link_rate_bps(frame.link_rate_bps());
         if let Err(e) = sink.show(&encoded) {
             match e.verdict() {
                 Verdict::BadFrame => {
