@@ -12,6 +12,7 @@
 #   scripts/link-bench.sh --schedule "20mbit@0 4mbit@10 20mbit@20" --plot steps.png
 #   scripts/link-bench.sh --rate 4mbit --original --runs 3 --json out.json
 #   scripts/link-bench.sh --rate 4mbit -- --adapt off      (arguments after -- go to `framecast send`)
+#   scripts/link-bench.sh --rate none --adapt-off-too --original   (unshaped: the LAN case, CPU per frame)
 #
 # `scripts/link-bench.sh --help` lists every option. The method is in
 # scripts/link_bench.py's header; measured tables are in docs/performance.md.

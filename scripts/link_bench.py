@@ -15,10 +15,14 @@ Method:
   queue: 50 ms is a shallow one, 1000 ms a bloated one. --both-directions
   shapes everything with one tbf at the root instead (the setup of the
   measurements in issue 19's table). A schedule (`20mbit@0 4mbit@10`)
-  changes the rate during the run (`tc qdisc change`).
+  changes the rate during the run (`tc qdisc change`). `--rate none` leaves
+  the loopback unshaped (MTU 1500 still), for the LAN case.
 - The frames: the 32 natural 640x480 frames of benches/compare (a window
   panning across the two photographs in crates/codec/testdata), looping,
-  sent at --fps (30) and --size (400x400), from a raw RGB file.
+  sent at --fps (30) and --size (400x400), from a raw RGB file; stretched to
+  exactly that size (`send --stretch`), as the original programs send them,
+  so both send the same pictures (--keep-aspect: framecast's default, the
+  4:3 frames fitted inside, 400x300).
 - framecast: `framecast recv --display none` (decode, scale to 800x600,
   discard) with --stats-jsonl (per second: frames shown, bytes, quality and
   size in use, the sender's link estimate, latency p50/p99/max of the
@@ -27,7 +31,13 @@ Method:
   --stats-json (replaced and skipped frames) and --stats-jsonl (what its
   rate control chose). Latency is from capture (the sender's clock) to the
   frame shown (decoded and scaled) on the receiver's: one machine, one
-  clock.
+  clock. CPU per frame: each process's user + system time (/proc/PID/stat)
+  at the end of the run over the frames it sent or showed.
+- --adapt-off-too runs framecast a second time in each run with
+  `--adapt off`, over the same link, for the side-by-side row.
+- A schedule's steps are judged as issue 19 asks: after each drop, the
+  seconds until p99 stays under 300 ms; after each rise, the seconds until
+  the quality is back within 5 of what it was before the first drop.
 - the original programs (--original): benches/compare's py_sender.py (resize
   INTER_AREA to 400x400, imencode q95, Video, 8-byte length, sendall) into
   py_receiver.py (read, imdecode, resize to 800x600), for the same seconds;
@@ -67,8 +77,11 @@ def sh(*cmd):
 
 
 def parse_rate(text):
-    """'10mbit' -> bits/s (tc's units: kbit, mbit, gbit, bit)."""
+    """'10mbit' -> bits/s (tc's units: kbit, mbit, gbit, bit); 'none' (no
+    shaper) -> None."""
     t = text.strip().lower()
+    if t == "none":
+        return None
     for suffix, scale in (("gbit", 1e9), ("mbit", 1e6), ("kbit", 1e3), ("bit", 1.0)):
         if t.endswith(suffix):
             return float(t[: -len(suffix)]) * scale
@@ -200,6 +213,8 @@ def free_port():
 
 
 def run_schedule(link, schedule, start, stop):
+    if link is None:
+        return
     for at, rate in schedule[1:]:
         while time.monotonic() < start + at:
             if stop.wait(0.01):
@@ -244,10 +259,35 @@ def stop(proc, grace=5.0):
         proc.wait()
 
 
-def run_framecast(args, work, frames, schedule, extra):
-    port = free_port()
+def make_link(args, schedule, port):
+    """The shaper for a run, or None on an unshaped loopback (MTU 1500)."""
+    if schedule[0][1] == "none":
+        sh("ip", "link", "set", "lo", "up")
+        sh("ip", "link", "set", "lo", "mtu", "1500")
+        subprocess.run(["tc", "qdisc", "del", "dev", "lo", "root"],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        return None
     link = Link(args.queue, args.both_directions)
     link.setup(schedule[0][1], port)
+    return link
+
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid):
+    """User + system CPU time of a running process so far, in seconds."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / CLK_TCK
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def run_framecast(args, work, frames, schedule, extra):
+    port = free_port()
+    link = make_link(args, schedule, port)
     lines, totals = os.path.join(work, "recv.jsonl"), os.path.join(work, "recv.json")
     s_lines, s_totals = os.path.join(work, "send.jsonl"), os.path.join(work, "send.json")
     for p in (lines, totals, s_lines, s_totals):
@@ -275,9 +315,11 @@ def run_framecast(args, work, frames, schedule, extra):
             time.sleep(0.05)
         stopping.set()
         steps.join()
+        send_cpu = cpu_seconds(send.pid)
         stop(send)
         # What is in flight still arrives.
         time.sleep(1.0)
+        recv_cpu = cpu_seconds(recv.pid)
     finally:
         stop(recv)
     per_second = []
@@ -290,13 +332,13 @@ def run_framecast(args, work, frames, schedule, extra):
         recv_totals = json.load(f)
     with open(s_totals) as f:
         send_totals = json.load(f)
-    return {"per_second": per_second, "receiver": recv_totals, "sender": send_totals}
+    return {"per_second": per_second, "receiver": recv_totals, "sender": send_totals,
+            "send_cpu_s": send_cpu, "recv_cpu_s": recv_cpu}
 
 
 def run_original(args, work, frames, schedule):
     port = free_port()
-    link = Link(args.queue, args.both_directions)
-    link.setup(schedule[0][1], port)
+    link = make_link(args, schedule, port)
     sent, got = os.path.join(work, "py_sent.json"), os.path.join(work, "py_got.json")
     python = sys.executable
     count = int(args.seconds * args.fps)
@@ -373,7 +415,12 @@ def framecast_rows(result, schedule):
 def framecast_totals(result, seconds):
     r, s = result["receiver"], result["sender"]
     lat = r.get("latency_ms") or {}
+    per_frame = lambda cpu, n: cpu * 1e6 / n if cpu is not None and n else None
+    adapt = s.get("adapt") or {}
     return {
+        "send_cpu_us": per_frame(result["send_cpu_s"], s.get("sent")),
+        "recv_cpu_us": per_frame(result["recv_cpu_s"], r["frames"]),
+        "quality_end": adapt.get("quality"),
         "fps": r["frames"] / seconds,
         "p50": lat.get("p50"), "p99": lat.get("p99"), "max": lat.get("max"),
         "shown": r["frames"], "bytes": r["bytes"],
@@ -402,6 +449,43 @@ def original_totals(result, seconds):
     return {"fps": len(lat) / max(span, seconds) if lat else 0.0,
             "p50": percentile(lat, 50), "p99": percentile(lat, 99),
             "max": max(lat) if lat else None, "shown": len(lat), "sent": result["sent"]}
+
+
+def judge_steps(rows, schedule):
+    """Issue 19's step-change figures: after each drop of the rate, the
+    seconds until p99 stays under 300 ms (until the next step); after each
+    rise, the seconds until the quality is back within 5 of its median over
+    the 5 s before the first drop. Rows are per second, `t` the end of it."""
+    out = []
+    drops = [(at, r) for (at, r), (_, before) in zip(schedule[1:], schedule)
+             if (parse_rate(r) or 1e18) < (parse_rate(before) or 1e18)]
+    if not drops:
+        return out
+    first_drop = drops[0][0]
+    before = [r["quality"] for r in rows
+              if first_drop - 5 < r["t"] <= first_drop and r["quality"] is not None]
+    q_before = statistics.median(before) if before else None
+    for i, (at, rate) in enumerate(schedule[1:], 1):
+        prev = schedule[i - 1][1]
+        end = schedule[i + 1][0] if i + 1 < len(schedule) else float("inf")
+        span = [r for r in rows if at < r["t"] <= end]
+        if (parse_rate(rate) or 1e18) < (parse_rate(prev) or 1e18):
+            settled = None
+            for k, r in enumerate(span):
+                if all(x["p99"] is not None and x["p99"] < 300 for x in span[k:]):
+                    settled = r["t"] - at
+                    break
+            out.append({"at": at, "step": f"{prev} -> {rate}", "kind": "drop",
+                        "p99_under_300ms_after_s": settled,
+                        "worst_p99_ms": max((r["p99"] or 0 for r in span), default=None)})
+        else:
+            back = None
+            if q_before is not None:
+                back = next((r["t"] - at for r in span
+                             if r["quality"] is not None and r["quality"] >= q_before - 5), None)
+            out.append({"at": at, "step": f"{prev} -> {rate}", "kind": "rise",
+                        "quality_before": q_before, "quality_back_after_s": back})
+    return out
 
 
 def fmt(v, spec="{:.1f}"):
@@ -455,7 +539,7 @@ def plot(path, rows, schedule, title, original=None):
     ax.set_ylabel("frames/s")
     ax.set_ylim(0, 35)
     ax3 = ax.twinx()
-    link = [parse_rate(r["link"]) / 1e6 for r in rows]
+    link = [(parse_rate(r["link"]) or float("nan")) / 1e6 for r in rows]
     ax3.step(t, link, where="post", color="black", alpha=0.5, label="link rate")
     ax3.plot(t, [r["kbps"] / 1000 if r["kbps"] else None for r in rows], color="tab:cyan",
              label="sent, Mbit/s")
@@ -471,7 +555,8 @@ def plot(path, rows, schedule, title, original=None):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--rate", default="10mbit", help="the link's rate (tc units: kbit, mbit)")
+    p.add_argument("--rate", default="10mbit",
+                   help="the link's rate (tc units: kbit, mbit), or none: unshaped")
     p.add_argument("--schedule", help='rate changes, e.g. "20mbit@0 4mbit@10 20mbit@20"')
     p.add_argument("--queue", default="50ms", help="the router queue's depth (tbf latency)")
     p.add_argument("--seconds", type=float, default=20.0)
@@ -483,6 +568,11 @@ def main():
     p.add_argument("--no-framecast", action="store_true", help="only the original programs")
     p.add_argument("--both-directions", action="store_true",
                    help="shape both directions with one tbf (ACKs and feedback too)")
+    p.add_argument("--adapt-off-too", action="store_true",
+                   help="also run framecast with --adapt off in each run, same link")
+    p.add_argument("--keep-aspect", action="store_true",
+                   help="framecast fits the 4:3 frames inside --size (its default) "
+                        "instead of stretching them as the original programs do")
     p.add_argument("--json", help="write every figure here")
     p.add_argument("--plot", help="draw latency, quality and fps over time to this PNG")
     p.add_argument("--quiet-seconds", action="store_true", help="totals only")
@@ -497,23 +587,38 @@ def main():
                              f"network namespace); this one has {devices}")
     schedule = parse_schedule(args.schedule) if args.schedule else [(0.0, args.rate)]
     load_start = os.getloadavg()
-    runs = {"framecast": [], "original": []}
+    runs = {"framecast": [], "adapt_off": [], "original": []}
+    fit = [] if args.keep_aspect else ["--stretch"]
+    variants = [("framecast", "framecast", [])]
+    if args.adapt_off_too:
+        variants.append(("adapt_off", "framecast --adapt off", ["--adapt", "off"]))
     with tempfile.TemporaryDirectory(prefix="framecast-link-") as work:
         frames = os.path.join(work, "frames.rgb")
         make_frames(frames)
         for n in range(args.runs):
-            if not args.no_framecast:
-                res = run_framecast(args, work, frames, schedule, args.send_args)
+            for key, name, more in variants if not args.no_framecast else []:
+                res = run_framecast(args, work, frames, schedule,
+                                    fit + more + args.send_args)
                 rows = framecast_rows(res, schedule)
                 tot = framecast_totals(res, args.seconds)
-                runs["framecast"].append({"rows": rows, "totals": tot})
+                steps = judge_steps(rows, schedule)
+                runs[key].append({"rows": rows, "totals": tot, "steps": steps})
                 if not args.quiet_seconds:
-                    print_rows(f"run {n + 1}: framecast", rows)
-                print(f"run {n + 1} framecast: {tot['fps']:.1f} fps shown, latency p50 "
+                    print_rows(f"run {n + 1}: {name}", rows)
+                print(f"run {n + 1} {name}: {tot['fps']:.1f} fps shown, latency p50 "
                       f"{fmt(tot['p50'])} p99 {fmt(tot['p99'])} max {fmt(tot['max'])} ms; "
                       f"sent {tot['sent']}, replaced at the socket {tot['replaced']}, "
-                      f"skipped {tot['skipped']}, receiver dropped {tot['receiver_dropped']}",
-                      flush=True)
+                      f"skipped {tot['skipped']}, receiver dropped {tot['receiver_dropped']}; "
+                      f"CPU per frame: sender {fmt(tot['send_cpu_us'], '{:.0f}')} us, "
+                      f"receiver {fmt(tot['recv_cpu_us'], '{:.0f}')} us; "
+                      f"quality at the end {tot['quality_end']}", flush=True)
+                for st in steps:
+                    print(f"  step at {st['at']:.0f} s ({st['step']}): "
+                          + (f"p99 under 300 ms after {fmt(st['p99_under_300ms_after_s'], '{:.0f}')} s, "
+                             f"worst second's p99 {fmt(st['worst_p99_ms'])} ms"
+                             if st["kind"] == "drop" else
+                             f"quality back within 5 of {fmt(st['quality_before'], '{:.0f}')} after "
+                             f"{fmt(st['quality_back_after_s'], '{:.0f}')} s"), flush=True)
             if args.original:
                 res = run_original(args, work, frames, schedule)
                 rows = original_rows(res, schedule, args.seconds)
@@ -535,18 +640,23 @@ def main():
           f"{', both directions shaped' if args.both_directions else ''}; {args.seconds:.0f} s "
           f"runs, median of {args.runs}; load average {load_start[0]:.2f} at start, "
           f"{load_end[0]:.2f} at end; {os.cpu_count()} CPUs")
-    print("| program | frames/s shown | latency p50 | p99 | max |")
-    print("| --- | ---: | ---: | ---: | ---: |")
-    for which, name in (("framecast", "framecast"), ("original", "original programs")):
+    print("| program | frames/s shown | latency p50 | p99 | max | CPU/frame sender, receiver |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: |")
+    for which, name in (("framecast", "framecast"), ("adapt_off", "framecast --adapt off"),
+                        ("original", "original programs")):
         if runs[which]:
+            cpu = (f"{fmt(med(which, 'send_cpu_us'), '{:.0f}')}, "
+                   f"{fmt(med(which, 'recv_cpu_us'), '{:.0f}')} us"
+                   if which != "original" else "—")
             print(f"| {name} | {fmt(med(which, 'fps'))} | {fmt(med(which, 'p50'))} ms "
-                  f"| {fmt(med(which, 'p99'))} ms | {fmt(med(which, 'max'))} ms |")
+                  f"| {fmt(med(which, 'p99'))} ms | {fmt(med(which, 'max'))} ms | {cpu} |")
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"link": link, "queue": args.queue, "seconds": args.seconds,
                        "both_directions": args.both_directions, "send_args": args.send_args,
                        "load_start": load_start, "load_end": load_end, "runs": runs,
-                       "median": {w: {k: med(w, k) for k in ("fps", "p50", "p99", "max")}
+                       "median": {w: {k: med(w, k) for k in ("fps", "p50", "p99", "max",
+                                                             "send_cpu_us", "recv_cpu_us")}
                                   for w in runs if runs[w]}}, f, indent=1)
     if args.plot and runs["framecast"]:
         original = runs["original"][0]["rows"] if runs["original"] else None

@@ -300,6 +300,46 @@ fn a_restarted_receiver_gets_a_fresh_frame_first() {
 }
 
 #[test]
+fn a_sender_started_before_its_receiver_shows_fresh_first_frames() {
+    let dir = tempdir();
+    let to = format!("127.0.0.1:{}", free_port());
+    let mut args = vec!["--to", &to, "--fps", "30"];
+    args.extend_from_slice(PATTERN_ARGS);
+    let mut s = send("send", &args);
+    // Nobody listens for 2 s: what the sender captured meanwhile waited
+    // for a receiver that was not there.
+    std::thread::sleep(Duration::from_secs(2));
+    let (json_path, json) = path_str(dir.path(), "first.json");
+    let (mut r, _) = start_recv_raw(
+        "recv",
+        &[
+            "recv",
+            "--listen",
+            &to,
+            "--display",
+            "none",
+            "--count",
+            "30",
+            "--stats-json",
+            &json,
+        ],
+    );
+    r.wait_ok(TIMEOUT);
+    s.interrupt();
+    s.wait_ok(TIMEOUT);
+    // The first second's frames, capture to shown: each was captured after
+    // the session opened (it is a few ms on a quiet machine; frames from
+    // the wait were 2 s old). The margin is a loaded machine's.
+    let stats = read_json(&json_path);
+    let max = stats["latency_ms"]["max"].as_f64().unwrap();
+    assert!(
+        max < 500.0,
+        "a stale first frame was shown ({max} ms old): {stats}"
+    );
+    assert_eq!(stats["frames"], 30, "{stats}");
+}
+
+#[test]
 fn recv_fps_counts_connected_time_only() {
     let dir = tempdir();
     let (json_path, json) = path_str(dir.path(), "stats.json");

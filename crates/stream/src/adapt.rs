@@ -42,17 +42,27 @@
 //! assert_eq!(c.target().quality, 95);
 //! c.on_sent(Sent {
 //!     sequence: 0,
-//!     bytes: 68_000,
+//!     bytes: 51_000,
 //!     quality: 95,
+//!     // A 4:3 camera's picture, fitted inside the 400x400 box.
 //!     width: 400,
-//!     height: 400,
+//!     height: 300,
+//!     source_width: 640,
+//!     source_height: 480,
 //!     started: Duration::ZERO,
 //! });
 //! assert_eq!(c.target().quality, 95);
 //! ```
+//!
+//! The size steps are boxes the picture is fitted inside, as the sender
+//! sizes every picture ([`framecast_codec::fit_within`] with
+//! [`Fit::Contain`], the default): each step keeps the source's shape, and
+//! the model of what a frame costs counts the picture's real area. With
+//! [`Fit::Stretch`] each step is exactly the box, scaled.
 
 use std::time::Duration;
 
+use framecast_codec::{Fit, fit_within};
 use framecast_proto::handshake::{Feedback, Settings};
 
 /// The latency a sender that adapts aims to keep each frame within, from
@@ -142,12 +152,18 @@ pub struct AdaptConfig {
     pub fps: u32,
     /// The latency budget of a frame, from capture to arrival.
     pub max_latency: Duration,
+    /// How a picture is sized to each step's box, as the sender sizes it:
+    /// [`Fit::Contain`] keeps the source's shape at every step (the
+    /// source's size is learnt from the frames sent, [`Sent`]),
+    /// [`Fit::Stretch`] makes each picture exactly the box.
+    pub fit: Fit,
 }
 
 impl AdaptConfig {
-    /// Quality 95 down to [`DEFAULT_MIN_QUALITY`], pictures up to `width` x
-    /// `height`, `fps` frames per second (0 is taken as 30), within
-    /// [`DEFAULT_MAX_LATENCY`].
+    /// Quality 95 down to [`DEFAULT_MIN_QUALITY`], pictures fitted inside
+    /// `width` x `height` with their shape kept ([`Fit::Contain`], a
+    /// sender's default), `fps` frames per second (0 is taken as 30),
+    /// within [`DEFAULT_MAX_LATENCY`].
     pub fn new(width: u32, height: u32, fps: u32) -> Self {
         Self {
             max_quality: framecast_codec::DEFAULT_QUALITY,
@@ -156,7 +172,15 @@ impl AdaptConfig {
             height: height.max(1),
             fps: if fps == 0 { 30 } else { fps },
             max_latency: DEFAULT_MAX_LATENCY,
+            fit: Fit::Contain,
         }
+    }
+
+    /// Sets how pictures are sized to each step's box (the sender's own
+    /// [`Fit`]).
+    pub fn with_fit(mut self, fit: Fit) -> Self {
+        self.fit = fit;
+        self
     }
 
     /// Sets the highest quality (1..=100).
@@ -185,7 +209,9 @@ impl AdaptConfig {
 pub struct Target {
     /// JPEG quality.
     pub quality: u8,
-    /// The picture must fit inside this width ...
+    /// The box the picture is sized to (fitted inside it with its shape
+    /// kept, or stretched to it, as [`AdaptConfig::fit`] says): this
+    /// width ...
     pub width: u32,
     /// ... and this height.
     pub height: u32,
@@ -214,6 +240,11 @@ pub struct Sent {
     pub width: u32,
     /// Its height.
     pub height: u32,
+    /// The width of the picture it was made from, as captured (0 when not
+    /// known): the source's shape, which each step of the ladder keeps.
+    pub source_width: u32,
+    /// The height of the picture it was made from (0 when not known).
+    pub source_height: u32,
     /// When its first byte was written, on the sender's clock (any fixed
     /// origin: the controller only compares these with each other).
     pub started: Duration,
@@ -309,8 +340,11 @@ pub struct Controller {
     config: AdaptConfig,
     /// The receiver's ceilings (its `Settings`), when it sent some.
     asked: Option<Settings>,
-    /// Bytes of a full-size frame at quality 95: the model's scale, learnt.
+    /// Bytes of a frame at quality 95 and the first size step: the
+    /// model's scale, learnt.
     bytes_at_95: f64,
+    /// The source's size, as the frames sent say.
+    source: Option<(u32, u32)>,
     model_samples: u64,
     sent: [SentRecord; SENT_RING],
     arrivals: [ArrivalRecord; ARRIVAL_RING],
@@ -335,6 +369,9 @@ pub struct Controller {
     /// machine delays one frame's read, not several in a row).
     queue_recent: [u64; QUEUE_SAMPLES],
     queue_next: usize,
+    /// Whether the first frame's delay was seen: it is the base delay by
+    /// definition, a queuing delay of zero that says nothing.
+    base_seen: bool,
     /// Sequence numbers below this were sent before the last cut: their
     /// queuing delay says nothing new.
     cut_sequence: u64,
@@ -362,6 +399,7 @@ impl Controller {
             config,
             asked: None,
             bytes_at_95,
+            source: None,
             model_samples: 0,
             sent: [SentRecord::default(); SENT_RING],
             arrivals: [ArrivalRecord::default(); ARRIVAL_RING],
@@ -376,6 +414,7 @@ impl Controller {
             queue_us: 0,
             queue_recent: [0; QUEUE_SAMPLES],
             queue_next: 0,
+            base_seen: false,
             cut_sequence: 0,
             capacity: None,
             delivered: None,
@@ -402,7 +441,7 @@ impl Controller {
 
     /// What the next frames should be.
     pub fn target(&self) -> Target {
-        let (width, height) = self.size_of(self.rung.size);
+        let (width, height) = self.box_of(self.rung.size);
         Target {
             quality: self.rung.quality,
             width,
@@ -431,6 +470,16 @@ impl Controller {
     pub fn on_sent(&mut self, sent: Sent) {
         let now = sent.started.as_micros() as u64;
         self.advance(now);
+        if sent.source_width > 0 && sent.source_height > 0 {
+            let source = (sent.source_width, sent.source_height);
+            if self.source != Some(source) {
+                // A new shape: the model's scale is the first step's
+                // picture, which changed with it.
+                let before = self.picture_area(0);
+                self.source = Some(source);
+                self.bytes_at_95 *= (self.picture_area(0) / before).powf(AREA_EXPONENT);
+            }
+        }
         self.sent[(sent.sequence % SENT_RING as u64) as usize] = SentRecord {
             sequence: sent.sequence,
             started_us: now,
@@ -472,6 +521,13 @@ impl Controller {
             self.base.push(now, owd);
             let base = self.base.min(now).unwrap_or(owd);
             self.queue_us = (owd - base).max(0) as u64;
+            if !self.base_seen {
+                // The very first frame defines the base: its zero must not
+                // hide the queue the next ones show (on a slow link, the
+                // first frames queue behind each other at once).
+                self.base_seen = true;
+                continue;
+            }
             self.queue_recent[self.queue_next % QUEUE_SAMPLES] = self.queue_us;
             self.queue_next += 1;
             if sequence < self.cut_sequence {
@@ -551,7 +607,7 @@ impl Controller {
                     u32::MAX
                 };
                 while size + 1 < SIZE_STEPS.len() {
-                    let (sw, sh) = self.size_of(size);
+                    let (sw, sh) = self.picture_of(size);
                     if sw <= w && sh <= h {
                         break;
                     }
@@ -565,7 +621,9 @@ impl Controller {
         (q, size, fps)
     }
 
-    fn size_of(&self, step: usize) -> (u32, u32) {
+    /// The box of size step `step`: the configured one scaled by
+    /// [`SIZE_STEPS`], each side even.
+    fn box_of(&self, step: usize) -> (u32, u32) {
         let s = SIZE_STEPS[step.min(SIZE_STEPS.len() - 1)];
         let even = |v: u32| ((f64::from(v) * s / 2.0).round() as u32 * 2).max(2);
         if step == 0 {
@@ -575,6 +633,22 @@ impl Controller {
         }
     }
 
+    /// The picture sent at size step `step`: its box, or the source's
+    /// shape fitted inside it, exactly as the sender sizes it
+    /// ([`framecast_codec::SenderConfig::size_for`]).
+    fn picture_of(&self, step: usize) -> (u32, u32) {
+        let (w, h) = self.box_of(step);
+        match (self.config.fit, self.source) {
+            (Fit::Contain, Some((sw, sh))) => fit_within(sw, sh, w, h),
+            _ => (w, h),
+        }
+    }
+
+    fn picture_area(&self, step: usize) -> f64 {
+        let (w, h) = self.picture_of(step);
+        f64::from(w) * f64::from(h)
+    }
+
     fn fps_of(&self, step: usize) -> f64 {
         let (_, _, fps) = self.ceilings();
         (fps * FPS_STEPS[step.min(FPS_STEPS.len() - 1)]).max(1.0)
@@ -582,8 +656,8 @@ impl Controller {
 
     /// The model: bytes of a frame at `quality` and size step `size`.
     fn frame_bytes(&self, quality: u8, size: usize) -> f64 {
-        let s = SIZE_STEPS[size.min(SIZE_STEPS.len() - 1)];
-        self.bytes_at_95 * curve(quality) / curve(95) * (s * s).powf(AREA_EXPONENT)
+        let area = self.picture_area(size) / self.picture_area(0);
+        self.bytes_at_95 * curve(quality) / curve(95) * area.powf(AREA_EXPONENT)
     }
 
     /// Teaches the model the size of a frame just sent.
@@ -591,7 +665,7 @@ impl Controller {
         if sent.quality == 0 || sent.bytes == 0 {
             return;
         }
-        let full = f64::from(self.config.width) * f64::from(self.config.height);
+        let full = self.picture_area(0);
         let area = (f64::from(sent.width) * f64::from(sent.height) / full).clamp(0.001, 4.0);
         let at_95 =
             sent.bytes as f64 / (curve(sent.quality) / curve(95)) / area.powf(AREA_EXPONENT);
@@ -666,6 +740,11 @@ impl Controller {
 
     /// The queuing delay that persisted over the last few frames.
     fn standing_queue_us(&self) -> u64 {
+        // One frame's delay is no queue that persists (a hiccup delays
+        // one): two at least.
+        if self.queue_next < 2 {
+            return 0;
+        }
         let n = self.queue_next.min(QUEUE_SAMPLES);
         self.queue_recent[..n].iter().copied().min().unwrap_or(0)
     }

@@ -5,7 +5,7 @@
 //! (which may change on a schedule), and a receiver whose clock is offset
 //! from the sender's. Deterministic: time advances in fixed steps.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeSet, VecDeque};
 
 use framecast_proto::handshake::Arrival;
 
@@ -44,6 +44,8 @@ struct FrameRecord {
     first_arrival_us: Option<u64>,
     arrived_us: Option<u64>,
     bytes: f64,
+    width: u32,
+    height: u32,
 }
 
 struct Sim {
@@ -66,6 +68,8 @@ struct Sim {
     next_keep_us: f64,
     replaced: u64,
     ticks_since_poll: u64,
+    /// The camera's picture size; `None`: pictures of the box's own shape.
+    source: Option<(u32, u32)>,
 }
 
 impl Sim {
@@ -90,7 +94,26 @@ impl Sim {
             next_keep_us: 0.0,
             replaced: 0,
             ticks_since_poll: 0,
+            source: None,
         }
+    }
+
+    /// A camera of `width` x `height`, its pictures sized to the
+    /// controller's boxes as the sender sizes them (`fit`).
+    fn with_source(mut self, width: u32, height: u32, fit: Fit) -> Self {
+        self.c = Controller::new(AdaptConfig::new(400, 400, 30).with_fit(fit));
+        self.source = Some((width, height));
+        self
+    }
+
+    /// The size of the pictures sent at `from` seconds and later.
+    fn sizes_from(&self, from: f64) -> BTreeSet<(u32, u32)> {
+        let a = (from * 1e6) as u64;
+        self.frames
+            .iter()
+            .filter(|f| f.captured_us >= a && f.arrived_us.is_some())
+            .map(|f| (f.width, f.height))
+            .collect()
     }
 
     fn rate(&self) -> f64 {
@@ -129,11 +152,20 @@ impl Sim {
                 self.next_keep_us =
                     (self.next_keep_us + 1e6 / target.fps).max(now as f64 - 1e6 / target.fps);
                 let n = self.frames.len();
-                let bytes = true_bytes(target.quality, target.width, target.height, n as u64);
+                // What the encode stage does with the box.
+                let (width, height) = match self.source {
+                    Some((w, h)) => framecast_codec::SenderConfig::new(target.width, target.height)
+                        .with_fit(self.c.config().fit)
+                        .size_for(w, h),
+                    None => (target.width, target.height),
+                };
+                let bytes = true_bytes(target.quality, width, height, n as u64);
                 self.frames.push(FrameRecord {
                     captured_us: now,
                     quality: target.quality,
                     bytes,
+                    width,
+                    height,
                     ..Default::default()
                 });
                 if self.pending.is_some() {
@@ -151,13 +183,15 @@ impl Sim {
         {
             self.pending = None;
             let f = &self.frames[n];
-            let (w, h) = (self.c.target().width, self.c.target().height);
+            let (source_width, source_height) = self.source.unwrap_or((0, 0));
             self.c.on_sent(Sent {
                 sequence: n as u64,
                 bytes: f.bytes as usize,
                 quality: f.quality,
-                width: w,
-                height: h,
+                width: f.width,
+                height: f.height,
+                source_width,
+                source_height,
                 started: self.at(),
             });
             self.unsent.push_back(Chunk {
@@ -362,6 +396,90 @@ fn the_receivers_ceiling_applies() {
     assert!(t.quality <= 50, "{t:?}");
     assert!(t.width <= 200 && t.height <= 200, "{t:?}");
     assert!(t.fps <= 10.0, "{t:?}");
+}
+
+/// A picture of `w` x `h` has the shape of a `sw` x `sh` source, to the
+/// pixel: the side that does not touch the box is rounded, nothing more.
+fn same_shape((w, h): (u32, u32), (sw, sh): (u32, u32)) -> bool {
+    let (w, h, sw, sh) = (u64::from(w), u64::from(h), u64::from(sw), u64::from(sh));
+    2 * (w * sh).abs_diff(h * sw) <= sw.max(sh)
+}
+
+#[test]
+fn each_step_down_keeps_the_sources_shape() {
+    for source in [(640, 480), (1280, 720), (480, 640), (400, 400)] {
+        // A fast link, then one that takes a small picture at a low rate:
+        // the ladder walks down every size step.
+        let mut sim = Sim::new(&[(0.0, 20e6), (5.0, 0.4e6)], 0.05).with_source(
+            source.0,
+            source.1,
+            Fit::Contain,
+        );
+        sim.run(25.0);
+        let sizes = sim.sizes_from(0.0);
+        let smallest = sizes.iter().map(|&(w, h)| w.max(h)).min().unwrap_or(0);
+        assert!(smallest <= 200, "{source:?}: never stepped down: {sizes:?}");
+        assert!(sizes.len() >= 3, "{source:?}: {sizes:?}");
+        for &size in &sizes {
+            assert!(
+                same_shape(size, source),
+                "{source:?}: {size:?} of {sizes:?}"
+            );
+            assert!(size.0 <= 400 && size.1 <= 400, "{size:?}");
+        }
+        // And the sizes the controller plans for are those.
+        for step in 0..SIZE_STEPS.len() {
+            let (bw, bh) = sim.c.box_of(step);
+            let sender = framecast_codec::SenderConfig::new(bw, bh).with_fit(Fit::Contain);
+            assert_eq!(sim.c.picture_of(step), sender.size_for(source.0, source.1));
+        }
+    }
+}
+
+#[test]
+fn stretched_steps_are_the_boxes_exactly() {
+    let mut sim = Sim::new(&[(0.0, 20e6), (5.0, 0.4e6)], 0.05).with_source(640, 480, Fit::Stretch);
+    sim.run(25.0);
+    let boxes: BTreeSet<(u32, u32)> = (0..SIZE_STEPS.len()).map(|s| sim.c.box_of(s)).collect();
+    let sizes = sim.sizes_from(0.0);
+    assert!(sizes.len() >= 3, "{sizes:?}");
+    for size in &sizes {
+        assert!(boxes.contains(size), "{size:?} is no step's box: {boxes:?}");
+        assert_eq!(size.0, size.1, "the 400x400 box, stretched: {size:?}");
+    }
+}
+
+#[test]
+fn a_receivers_size_ask_is_met_at_the_sources_shape() {
+    let mut c = Controller::new(AdaptConfig::new(400, 400, 30));
+    c.on_sent(Sent {
+        sequence: 0,
+        bytes: 40_000,
+        quality: 95,
+        width: 400,
+        height: 225,
+        source_width: 1280,
+        source_height: 720,
+        started: Duration::ZERO,
+    });
+    let fb = Feedback {
+        settings: Some(Settings {
+            max_quality: 0,
+            max_width: 320,
+            max_height: 180,
+            max_fps: 0,
+        }),
+        ..Default::default()
+    };
+    c.on_feedback(Duration::from_millis(10), &fb);
+    let t = c.poll(Duration::from_millis(20));
+    // A 16:9 picture of 320x180 meets the ask: the box that gives it is
+    // the one chosen, not one whose own square shape fits (160x90).
+    assert_eq!(
+        fit_within(1280, 720, t.width, t.height),
+        (320, 180),
+        "{t:?}"
+    );
 }
 
 #[test]

@@ -102,6 +102,8 @@ pub(super) fn send_loop(
             quality: msg.meta.quality.min(100) as u8,
             width: msg.meta.width,
             height: msg.meta.height,
+            source_width: msg.meta.source_width,
+            source_height: msg.meta.source_height,
             started,
         };
         shared.encoded.recycle(msg);
