@@ -459,7 +459,9 @@ mod tests {
             reg.disconnect(&s);
             reg.retire(&s);
         }
-        let open = reg.register(Some("open"), peer(2000)).unwrap();
+        let open = reg
+            .register(Some(StreamName::new("open").unwrap()), peer(2000))
+            .unwrap();
         // Sessions over, last frames not dealt with (the workers are
         // behind): never retired in this test.
         for i in 0..50u16 {
