@@ -37,6 +37,13 @@ pub(crate) struct HttpArgs {
     /// 503 (too many viewers).
     #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_VIEWERS, requires = "http")]
     max_viewers: usize,
+
+    /// How many HTTP connections are open at once, more than --max-viewers
+    /// [default: 64 more than --max-viewers]. When all are taken, the
+    /// oldest connection that has sent no complete request with the token
+    /// gives way to a new one (never a viewer watching).
+    #[arg(long, value_name = "N", requires = "http")]
+    max_http_connections: Option<usize>,
 }
 
 /// What the refusal to serve the viewer beyond loopback without a token
@@ -73,12 +80,21 @@ impl HttpArgs {
         let addr = resolve("--http", address)?[0];
         // Refused here, before the receiver listens, as the viewer itself
         // would refuse it once started.
-        if token.is_none() && !allow_anonymous && !framecast_net::is_loopback(addr.ip()) {
-            return Err(HttpError::Anonymous { addr }).hint(ANONYMOUS_HINT);
+        if !framecast_net::is_loopback(addr.ip()) {
+            match &token {
+                None if !allow_anonymous => {
+                    return Err(HttpError::Anonymous { addr }).hint(ANONYMOUS_HINT);
+                }
+                Some(token) => crate::flags::auth::check_token_strength(token, &addr)?,
+                None => {}
+            }
         }
         let mut config = HttpConfig::new(addr)
             .max_viewers(self.max_viewers)
             .allow_anonymous(allow_anonymous);
+        if let Some(n) = self.max_http_connections {
+            config = config.max_connections(n);
+        }
         if let Some(token) = token {
             config = config.token(token);
         }

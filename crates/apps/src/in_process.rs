@@ -13,7 +13,9 @@
 //!
 //! There is no socket, framing, handshake or retry: the session is the
 //! ingest stream, opened when the sender is first ready and ended when it
-//! finishes. The stream is a stream like any other to the receiver (its
+//! finishes. It carries the receiver's asks (the viewer's
+//! `POST /streams/{id}/settings`) to a sender that adapts, in memory,
+//! before its next frame. The stream is a stream like any other to the receiver (its
 //! limits, checks and counters apply); its peer address is the
 //! unspecified address with port 0, as no network peer exists.
 //!
@@ -22,7 +24,7 @@
 
 use std::net::{Ipv4Addr, SocketAddr};
 
-use framecast_proto::handshake::StatusCode;
+use framecast_proto::handshake::{Feedback, StatusCode};
 use framecast_stream::ingest::{Fed, IngestStream, OpenError};
 use framecast_stream::transport::{OutgoingFrame, Ready, SendContext, Sent, StreamInfo, Transport};
 use framecast_stream::{BufferRing, ReceiverHandle, StreamError};
@@ -74,6 +76,17 @@ impl Transport for InProcess {
             let ingest = self.receiver.ingest();
             match ingest.open(Some(&self.name), IN_PROCESS_PEER) {
                 Ok(stream) => {
+                    // The receiver's asks (the viewer's settings) reach a
+                    // sender that adapts, in memory, before its next frame.
+                    if cx.wants_feedback() {
+                        stream.carry_asks();
+                    } else {
+                        stream.refuse_asks(
+                            "the sender was started with --adapt off, so it keeps its own \
+                             settings",
+                        );
+                    }
+                    cx.feedback_offered(cx.wants_feedback());
                     self.stream = Some(stream);
                     cx.session_opened();
                 }
@@ -99,11 +112,19 @@ impl Transport for InProcess {
     fn send(
         &mut self,
         frame: &OutgoingFrame<'_>,
-        _cx: &mut SendContext<'_>,
+        cx: &mut SendContext<'_>,
     ) -> Result<Sent, StreamError> {
         let Some(stream) = &self.stream else {
             return Ok(Sent::Lost);
         };
+        if let Some(settings) = stream.take_ask() {
+            // What the TCP session's feedback would carry, without the
+            // arrivals: memory has no link to measure.
+            cx.feedback(&Feedback {
+                settings: Some(settings),
+                ..Feedback::default()
+            });
+        }
         let message = frame.message();
         let mut buf = self.buffers.take();
         buf.reserve(frame.encoded_len());

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use anyhow::Result;
 use framecast_net::{Host, HostPort};
 use framecast_stream::events::SenderEvent;
-use framecast_stream::{Sender, SenderStats, StreamError};
+use framecast_stream::{Refused, Sender, SenderStats, SessionError, StreamError};
 use framecast_wire::Prefix;
 
 use crate::output::{JsonOut, StatsPrinter, out};
@@ -145,12 +145,20 @@ pub(crate) fn finish(run: SenderRun, json: Option<JsonOut>, count: Option<u64>) 
 /// A sender's error, with what to do about it in this program's flags.
 pub(crate) fn error(e: StreamError) -> anyhow::Error {
     let hint = match &e {
+        StreamError::Rejected { cause, .. } => failure_hint(cause.as_ref(), None),
         StreamError::GaveUp { to, .. } if unresolvable(to) => {
             Some("check the host name in --to, or give an IP address")
         }
-        StreamError::GaveUp { .. } => {
-            Some("is a receiver running there? --retry forever keeps trying")
-        }
+        StreamError::GaveUp { last, .. } => match last.downcast_ref::<Refused>() {
+            Some(r) if r.code == framecast_proto::handshake::StatusCode::Busy => Some(
+                "it serves as many senders as its --max-clients allows; --retry forever keeps \
+                 trying",
+            ),
+            Some(_) => Some("it is stopping; --retry forever keeps trying"),
+            None => failure_hint(last.as_ref(), None).or(Some(
+                "is a receiver running there? --retry forever keeps trying",
+            )),
+        },
         StreamError::PictureTooLarge { .. } => Some("send smaller pictures with --size"),
         StreamError::Transport(e) => e
             .downcast_ref::<framecast_nats::NatsError>()
@@ -158,6 +166,83 @@ pub(crate) fn error(e: StreamError) -> anyhow::Error {
         _ => None,
     };
     hinted(e, hint)
+}
+
+/// What to do about a refusal or a failed session attempt (the cause of a
+/// sender's error), when there is something to do; `framing` is ours, when
+/// known.
+fn failure_hint(
+    cause: &(dyn std::error::Error + Send + Sync + 'static),
+    framing: Option<Prefix>,
+) -> Option<&'static str> {
+    if let Some(refused) = cause.downcast_ref::<Refused>() {
+        return refusal_hint(refused.code, framing);
+    }
+    cause.downcast_ref::<SessionError>().and_then(session_hint)
+}
+
+/// What to do about a receiver's refusal with `code`.
+fn refusal_hint(
+    code: framecast_proto::handshake::StatusCode,
+    framing: Option<Prefix>,
+) -> Option<&'static str> {
+    use framecast_proto::handshake::StatusCode;
+    match code {
+        StatusCode::WrongFraming => Some(match framing {
+            Some(Prefix::LegacyI64Le) => {
+                "the receiver expects the default framing: send with --framing u32"
+            }
+            Some(_) => "the receiver uses the legacy framing: send with --framing legacy",
+            None => "send with the framing the receiver uses (--framing legacy or --framing u32)",
+        }),
+        StatusCode::Busy => Some("it serves as many senders as its --max-clients allows"),
+        StatusCode::Unauthenticated => {
+            Some("give the receiver's token with --token-file (or FRAMECAST_TOKEN)")
+        }
+        StatusCode::TlsRequired => Some(
+            "the receiver requires TLS: send with --tls (and --tls-ca with the CA that signed its \
+             certificate)",
+        ),
+        StatusCode::UnsupportedVersion => {
+            Some("the receiver speaks another version of framecast: use the same version on both")
+        }
+        _ => None,
+    }
+}
+
+/// What to do about a session attempt that failed after connecting.
+fn session_hint(error: &SessionError) -> Option<&'static str> {
+    if error.peer_is_http_server() {
+        return Some(
+            "that is an HTTP server (a receiver's viewer?), not a frame port: send to the \
+             receiver's frame port, 5252 unless it was started with another --listen",
+        );
+    }
+    if error.peer_lacks_handshake() {
+        return Some(
+            "if the receiver is the original server.py or `framecast recv --framing legacy`, \
+             send with --framing legacy",
+        );
+    }
+    let SessionError::Tls { kind, .. } = error else {
+        return None;
+    };
+    use framecast_stream::TlsFailureKind as K;
+    match kind {
+        K::NotTls => Some(
+            "the receiver does not use TLS: send without --tls, or start it with --tls-cert and \
+             --tls-key",
+        ),
+        K::UnknownIssuer => {
+            Some("give the CA that signed the receiver's certificate with --tls-ca")
+        }
+        K::WrongName => Some(
+            "connect with a name the receiver's certificate holds (framecast cert --host NAME \
+             makes one)",
+        ),
+        K::Expired => Some("the receiver needs a new certificate (framecast cert --force)"),
+        _ => None,
+    }
 }
 
 /// Whether `to` names a host that cannot be looked up now: a sender that
@@ -170,50 +255,9 @@ fn unresolvable(to: &str) -> bool {
 
 /// What the user can do about a sender event, in this program's flags.
 pub(crate) fn event_hint(event: &SenderEvent<'_>, framing: Prefix) -> Option<&'static str> {
-    use framecast_proto::handshake::StatusCode;
     match event {
-        SenderEvent::HandshakeFailed { error, .. } if error.peer_lacks_handshake() => Some(
-            "if the receiver is the original server.py or `framecast recv --framing legacy`, \
-             send with --framing legacy",
-        ),
-        SenderEvent::Refused { code, .. } if *code == StatusCode::WrongFraming => {
-            Some(if framing == Prefix::LegacyI64Le {
-                "the receiver expects the default framing: send with --framing u32"
-            } else {
-                "the receiver uses the legacy framing: send with --framing legacy"
-            })
-        }
-        SenderEvent::Refused { code, .. } if *code == StatusCode::Busy => {
-            Some("it serves as many senders as its --max-clients allows")
-        }
-        SenderEvent::Refused { code, .. } if *code == StatusCode::Unauthenticated => {
-            Some("give the receiver's token with --token-file (or FRAMECAST_TOKEN)")
-        }
-        SenderEvent::Refused { code, .. } if *code == StatusCode::TlsRequired => Some(
-            "the receiver requires TLS: send with --tls (and --tls-ca with the CA that signed its \
-             certificate)",
-        ),
-        SenderEvent::HandshakeFailed {
-            error: framecast_stream::SessionError::Tls { kind, .. },
-            ..
-        } => {
-            use framecast_stream::TlsFailureKind as K;
-            match kind {
-                K::NotTls => Some(
-                    "the receiver does not use TLS: send without --tls, or start it with \
-                     --tls-cert and --tls-key",
-                ),
-                K::UnknownIssuer => {
-                    Some("give the CA that signed the receiver's certificate with --tls-ca")
-                }
-                K::WrongName => Some(
-                    "connect with a name the receiver's certificate holds (framecast cert \
-                     --host NAME makes one)",
-                ),
-                K::Expired => Some("the receiver needs a new certificate (framecast cert --force)"),
-                _ => None,
-            }
-        }
+        SenderEvent::Refused { code, .. } => refusal_hint(*code, Some(framing)),
+        SenderEvent::HandshakeFailed { error, .. } => session_hint(error),
         _ => None,
     }
 }

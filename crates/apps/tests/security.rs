@@ -242,3 +242,42 @@ fn beyond_loopback_without_a_token_refuses_to_start() {
         recv.stderr()
     );
 }
+
+#[test]
+fn a_weak_token_is_refused_beyond_loopback_with_how_to_make_one() {
+    let dir = tempdir();
+    let weak = write_token(dir.path(), "weak", "aaaaaaaaaaaaaaaa");
+    let run = |args: &[&str]| {
+        let out = Command::new(BIN)
+            .args(["recv", "--display", "none", "--token-file", &weak])
+            .args(args)
+            .env_remove("FRAMECAST_TOKEN")
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{args:?} started");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    for args in [
+        &["--listen", "0.0.0.0:0"][..],
+        &["--listen", "127.0.0.1:0", "--http", "0.0.0.0:0"],
+    ] {
+        let err = run(args);
+        for needle in [
+            "weak access token",
+            "only 1 distinct characters",
+            "at least 6",
+            "openssl rand -hex 32",
+        ] {
+            assert!(err.contains(needle), "{args:?}: no {needle:?} in {err}");
+        }
+        assert!(
+            !err.contains("aaaaaaaaaaaaaaaa"),
+            "the token was shown: {err}"
+        );
+    }
+    // On loopback the same token is accepted, stream and viewer.
+    let (mut recv, _) = start_recv(&["--token-file", &weak, "--http", "127.0.0.1:0"]);
+    recv.wait_for_stderr("HTTP viewer on http://127.0.0.1:", TIMEOUT);
+    recv.interrupt();
+    recv.wait_ok(TIMEOUT);
+}

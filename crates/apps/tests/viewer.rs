@@ -770,7 +770,13 @@ fn read_png(path: &Path) -> (Vec<u8>, u32, u32) {
 
 /// What `tests/python/chromium_page.py shot` saw: the screenshot (RGB,
 /// width, height) and the page's elements.
-fn page_shot(test: &str, url: &str, size: (u32, u32), wait: f64) -> Option<(Vec<u8>, u32, Value)> {
+fn page_shot(
+    test: &str,
+    url: &str,
+    size: (u32, u32),
+    wait: f64,
+    then: Option<&str>,
+) -> Option<(Vec<u8>, u32, Value)> {
     let tools = require_tools(test, &["chromium"])?;
     let python = python(test, &["json"])?;
     let dir = tempdir();
@@ -783,6 +789,7 @@ fn page_shot(test: &str, url: &str, size: (u32, u32), wait: f64) -> Option<(Vec<
             .arg(&tools[0])
             .args(["shot", url, &shot_str, "--wait", &wait.to_string()])
             .arg(format!("--size={}x{}", size.0, size.1))
+            .args(then.map(|js| format!("--then={js}")))
             .output()
             .unwrap()
     };
@@ -863,7 +870,7 @@ fn the_camera_wall_shows_a_live_tile_per_stream_on_a_desk_and_on_a_phone() {
     wait_live(http, "garden");
     wait_live(http, "porch");
     for size in [(1024, 768), (390, 844)] {
-        let Some((rgb, width, page)) = page_shot(test, &format!("http://{http}/"), size, 5.0)
+        let Some((rgb, width, page)) = page_shot(test, &format!("http://{http}/"), size, 5.0, None)
         else {
             return;
         };
@@ -888,6 +895,21 @@ fn the_camera_wall_shows_a_live_tile_per_stream_on_a_desk_and_on_a_phone() {
             texts["status"].as_str().unwrap().contains("2 live streams"),
             "{texts}"
         );
+        // Each tile says the size, frame rate and JPEG quality its sender
+        // sends at (95 unless a loaded machine made it adapt).
+        let figures = page["figures"].as_array().unwrap();
+        assert_eq!(figures.len(), 2, "{page}");
+        for f in figures {
+            let f = f.as_str().unwrap();
+            let quality = f
+                .split(" · ")
+                .find_map(|part| part.strip_prefix('q')?.parse::<u32>().ok());
+            assert!(
+                f.contains('×') && f.contains(" fps") && quality.is_some_and(|q| q <= 95),
+                "{f}"
+            );
+        }
+
         if size.0 < 500 {
             // A phone: one column, each tile as wide as the screen.
             assert!(
@@ -905,11 +927,16 @@ fn the_stream_page_fits_the_picture_says_its_age_and_draws_its_graphs() {
     let (_recv, addr, http) = start_recv_http(&[]);
     let _send = send_pattern(addr, "yard", &["--fps", "30"]);
     wait_live(http, "yard");
+    // Halfway through, the page's controls ask the sender for quality 40.
     let Some((rgb, width, page)) = page_shot(
         test,
         &format!("http://{http}/streams/by-name/yard"),
         (1280, 800),
-        6.0,
+        8.0,
+        Some(
+            "document.getElementById('ask-quality').value = '40'; \
+             document.getElementById('ask-apply').click();",
+        ),
     ) else {
         return;
     };
@@ -946,6 +973,25 @@ fn the_stream_page_fits_the_picture_says_its_age_and_draws_its_graphs() {
         "{texts}"
     );
     assert_eq!(texts["stream-size"], "400×400");
+    // What the sender sends at and what it was asked, from the page's own
+    // controls (a same-origin POST): quality 40 from a frame or two on.
+    assert_eq!(
+        texts["ask-result"],
+        "Asked: the sender takes it from its next frame."
+    );
+    // (40, or less if a loaded machine made the sender adapt further.)
+    let quality: u32 = texts["stream-quality"].as_str().unwrap().parse().unwrap();
+    assert!((1..=40).contains(&quality), "{texts}");
+    assert_eq!(
+        texts["sender"], "adapts to its link · asked for at most quality 40",
+        "{texts}"
+    );
+    let link = texts["link-rate"].as_str().unwrap();
+    assert!(link == "–" || link.ends_with("bit/s"), "{link}");
+    assert!(
+        texts["stream-fps"].as_str().unwrap().ends_with("fps"),
+        "{texts}"
+    );
     // The tier in use, as a size (auto climbs from a small one).
     assert!(texts["tier-now"].as_str().unwrap().contains('×'), "{texts}");
     // The receiver's own drops are not this page's.

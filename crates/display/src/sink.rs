@@ -40,6 +40,14 @@ pub struct EncodedFrame<'a> {
     /// When the receiver finished reading it, if known: the pace a
     /// recording falls back on when the sender's clock cannot be trusted.
     pub received: Option<Instant>,
+    /// The JPEG quality the sender encoded it with, if it said (a sender
+    /// that adapts to its link changes it as it goes).
+    pub quality: Option<u8>,
+    /// The picture's size as sent (the JPEG's), if the sender said.
+    pub size: Option<(u32, u32)>,
+    /// The sender's estimate of what its link carries, bits per second, if
+    /// it has one.
+    pub link_rate_bps: Option<u64>,
 }
 
 impl<'a> EncodedFrame<'a> {
@@ -54,6 +62,9 @@ impl<'a> EncodedFrame<'a> {
             source_size: None,
             jpeg,
             received: None,
+            quality: None,
+            size: None,
+            link_rate_bps: None,
         }
     }
 
@@ -75,6 +86,27 @@ impl<'a> EncodedFrame<'a> {
     #[must_use]
     pub fn with_source_size(mut self, source_size: Option<(u32, u32)>) -> Self {
         self.source_size = source_size;
+        self
+    }
+
+    /// Sets [`EncodedFrame::quality`].
+    #[must_use]
+    pub fn with_quality(mut self, quality: Option<u8>) -> Self {
+        self.quality = quality;
+        self
+    }
+
+    /// Sets [`EncodedFrame::size`].
+    #[must_use]
+    pub fn with_size(mut self, size: Option<(u32, u32)>) -> Self {
+        self.size = size;
+        self
+    }
+
+    /// Sets [`EncodedFrame::link_rate_bps`].
+    #[must_use]
+    pub fn with_link_rate_bps(mut self, link_rate_bps: Option<u64>) -> Self {
+        self.link_rate_bps = link_rate_bps;
         self
     }
 

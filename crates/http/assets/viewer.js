@@ -376,13 +376,20 @@
           fmt.size(s.width || httpOf(stats, s.id)?.width, s.height || httpOf(stats, s.id)?.height),
           fmt.fps(r.fps),
           fmt.bits(r.bitrate),
-          `latency ${fmt.ms(latencyOf(s))}`,
-          `${viewersOf(stats, s.id)} watching`,
         ];
+        const titles = ["picture size", "frames per second received", "bits per second received"];
+        if (s.quality != null) {
+          parts.push(`q${s.quality}`);
+          titles.push("JPEG quality the sender encodes at");
+        }
+        if (s.link_rate_kbps != null) {
+          parts.push(`link ${fmt.bits(s.link_rate_kbps * 1000)}`);
+          titles.push("what the sender estimates its link carries");
+        }
+        parts.push(`latency ${fmt.ms(latencyOf(s))}`, `${viewersOf(stats, s.id)} watching`);
+        titles.push("time from capture to the receiver (median)", "people watching now");
         tile.figures.textContent = parts.join(" · ");
-        tile.figures.title =
-          "picture size · frames per second received · bits per second received · " +
-          "time from capture to the receiver (median) · people watching now";
+        tile.figures.title = titles.join(" · ");
       }
       set(
         "status",
@@ -523,11 +530,19 @@
       set("latency", fmt.ms(latencyOf(s)));
       set("viewers", String(viewersOf(stats, s.id)));
       set("uptime", fmt.duration(s.seconds));
-      const sender = [];
-      if (s.quality != null) sender.push(`quality ${s.quality}`);
-      if (s.link_rate_kbps != null) sender.push(`its link carries ${fmt.bits(s.link_rate_kbps * 1000)}`);
-      if (s.feedback) sender.push("adapts to its link");
-      set("sender", sender.length ? sender.join(" · ") : "–");
+      set("stream-quality", s.quality != null ? String(s.quality) : "–");
+      set("link-rate", s.link_rate_kbps != null ? fmt.bits(s.link_rate_kbps * 1000) : "–");
+      const sender = [s.feedback ? "adapts to its link" : "keeps its own settings"];
+      const a = ask.asked;
+      if (a) {
+        const limits = [];
+        if (a.quality != null) limits.push(`quality ${a.quality}`);
+        if (a.width != null || a.height != null) limits.push(`${a.width ?? "any"}×${a.height ?? "any"}`);
+        if (a.fps != null) limits.push(`${a.fps} fps`);
+        if (limits.length) sender.push(`asked for at most ${limits.join(", ")}`);
+      }
+      set("sender", sender.join(" · "));
+      ask.follow(s);
       history.push({
         t: at,
         pageFps,
@@ -551,6 +566,74 @@
         { key: "pageBits", cls: "b" },
       ]);
     }
+
+    // The sender's settings, asked at run time: POST .../settings (JSON,
+    // same origin) and what the answer says.
+    const ask = {
+      asked: null,
+      id: null,
+      section: document.getElementById("ask"),
+      path: `${mjpgPath.replace(/\.mjpg$/, "")}/settings`,
+      field(name) {
+        return document.getElementById(`ask-${name}`);
+      },
+      show(answer) {
+        this.asked = answer.asked || null;
+        if (!this.section) return;
+        this.section.hidden = false;
+        const fields = document.getElementById("ask-fields");
+        if (fields) fields.hidden = !answer.can_ask;
+        if (!answer.can_ask) set("ask-result", `This sender cannot be asked: ${answer.reason}.`);
+      },
+      // Learns whether the sender can be asked, once per session (a sender
+      // that reconnects is a new session, with nothing asked).
+      async follow(s) {
+        if (this.id === s.id) return;
+        this.id = s.id;
+        try {
+          const answer = await fetch(this.path, { cache: "no-store" });
+          if (answer.ok) this.show(await answer.json());
+        } catch (e) {
+          // Tried again with the next session.
+        }
+      },
+      async send(body) {
+        set("ask-result", "asking…");
+        try {
+          const answer = await fetch(this.path, {
+            method: "POST",
+            headers: { "Content-Type": "application/json" },
+            body: JSON.stringify(body),
+          });
+          const json = await answer.json();
+          if (answer.ok) {
+            this.show(json);
+            set("ask-result", "Asked: the sender takes it from its next frame.");
+          } else {
+            set("ask-result", `Refused: ${json.error || answer.status}`);
+          }
+        } catch (e) {
+          set("ask-result", `Cannot reach the receiver (${e.message}).`);
+        }
+      },
+      apply() {
+        const body = {};
+        for (const name of ["quality", "width", "height", "fps"]) {
+          const v = this.field(name)?.value.trim();
+          if (v) body[name] = Number(v);
+        }
+        this.send(body);
+      },
+      reset() {
+        for (const name of ["quality", "width", "height", "fps"]) {
+          const f = this.field(name);
+          if (f) f.value = "";
+        }
+        this.send({});
+      },
+    };
+    document.getElementById("ask-apply")?.addEventListener("click", () => ask.apply());
+    document.getElementById("ask-reset")?.addEventListener("click", () => ask.reset());
 
     // The colours of the graph lines, from the style sheet.
     const colours = {};

@@ -21,6 +21,7 @@
 use std::fmt::Write as _;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
 
 use axum::body::{Body, to_bytes};
 use axum::extract::{Request, State as Extract};
@@ -31,8 +32,9 @@ use framecast_tls::{AuthFailure, Token};
 use rand::RngCore as _;
 use subtle::ConstantTimeEq as _;
 
-use super::conn::LOG_AUTH;
-use super::{State, pages};
+use super::conn::{LOG_AUTH, Peer};
+use super::slots::Place;
+use super::{State, lock, pages};
 use crate::limits::HTTP_MAX_LOGIN_FORM;
 
 /// The cookie a browser keeps after logging in.
@@ -40,6 +42,10 @@ pub const SESSION_COOKIE: &str = "framecast_session";
 
 /// The login form's path (`GET` shows it, `POST` submits it).
 pub const LOGIN_PATH: &str = "/login";
+
+/// The health probe's path: open to anyone, and never evicted while
+/// answered.
+const HEALTH_PATH: &str = "/healthz";
 
 /// The query parameter that carries the token in a shared link.
 pub const TOKEN_PARAMETER: &str = "token";
@@ -170,7 +176,7 @@ fn query_token(query: &str) -> Option<String> {
 /// orchestrators carry no token), the login form and the pages' static
 /// script and style (they hold nothing about the streams).
 fn is_open(path: &str) -> bool {
-    path == "/healthz" || path == LOGIN_PATH || path.starts_with("/assets/")
+    path == HEALTH_PATH || path == LOGIN_PATH || path.starts_with("/assets/")
 }
 
 /// The HTML pages: `/`, `/streams/{id}` and `/streams/by-name/{name}`.
@@ -217,14 +223,31 @@ pub(super) async fn require(
     request: Request,
     next: Next,
 ) -> Response {
+    // The connection's place: a request with the token (or to a viewer
+    // that asks for none) and a health probe keep theirs while answered;
+    // anything else leaves the connection first to make room.
+    let place = request.extensions().get::<Place>().cloned();
+    let busy = |proven: bool| {
+        if let Some(place) = &place {
+            place.busy(proven);
+        }
+    };
     let Some(auth) = state.auth.as_ref() else {
+        busy(true);
         return next.run(request).await;
     };
     let path = request.uri().path();
     if is_open(path) {
+        if path == HEALTH_PATH {
+            busy(false);
+        }
         return next.run(request).await;
     }
-    match auth.check(request.headers(), request.uri().query()) {
+    let checked = auth.check(request.headers(), request.uri().query());
+    if checked.is_ok() {
+        busy(true);
+    }
+    match checked {
         Ok(Granted::Header | Granted::Cookie) => next.run(request).await,
         Ok(Granted::Query) if request.method() == Method::GET && is_page(path) => {
             let rest = without_token(request.uri().query().unwrap_or(""));
@@ -296,6 +319,11 @@ pub(super) async fn login_submit(
             format!("the login form is limited to {HTTP_MAX_LOGIN_FORM} bytes\n"),
         )
     };
+    // Read before anything is decided, so that the connection can carry
+    // the next request whatever the answer.
+    let headers = request.headers().clone();
+    let ip = request.extensions().get::<Peer>().map(|p| p.0.ip());
+    let browser = wants_html(&headers);
     let announced = http_body::Body::size_hint(request.body()).lower();
     if announced > HTTP_MAX_LOGIN_FORM as u64 {
         return too_large();
@@ -313,24 +341,155 @@ pub(super) async fn login_submit(
             );
         }
     };
+    if let Err(why) = same_origin(&headers, state.tls.is_some()) {
+        state
+            .counters
+            .logins_cross_origin
+            .fetch_add(1, Ordering::Relaxed);
+        state.log(
+            LOG_AUTH,
+            tracing::Level::INFO,
+            format_args!("HTTP login refused: {why}"),
+        );
+        return super::routes::text(
+            StatusCode::FORBIDDEN,
+            format!("login refused: {why}; log in from this viewer's own page ({LOGIN_PATH})\n"),
+        );
+    }
+    let throttled = ip.and_then(|ip| lock(&state.logins).check(ip, Instant::now()).err());
+    if let Some(wait) = throttled {
+        state
+            .counters
+            .logins_throttled
+            .fetch_add(1, Ordering::Relaxed);
+        state.log(
+            LOG_AUTH,
+            tracing::Level::INFO,
+            format_args!(
+                "HTTP login from {} refused unchecked: too many failed logins, it must wait \
+                 {wait:.0?}",
+                ip.map_or_else(String::new, |ip| ip.to_string())
+            ),
+        );
+        return too_many(browser, wait);
+    }
     let candidate = std::str::from_utf8(&body).ok().and_then(query_token);
     match candidate {
         Some(token) if auth.token.matches(token.as_bytes()) => {
+            if let Some(ip) = ip {
+                lock(&state.logins).succeeded(ip);
+            }
             see_other("/", Some(auth.cookie.clone()))
         }
         _ => {
             state.counters.auth_failures.fetch_add(1, Ordering::Relaxed);
+            let wait = ip.map_or(Duration::ZERO, |ip| {
+                lock(&state.logins).failed(ip, Instant::now())
+            });
             state.log(
                 LOG_AUTH,
                 tracing::Level::INFO,
                 format_args!("HTTP login refused: the access token is not valid"),
             );
-            login_page(
+            let mut response = login_page(
                 StatusCode::UNAUTHORIZED,
                 Some("That is not the access token of this receiver."),
-            )
+            );
+            if !wait.is_zero() {
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, retry_after(wait));
+            }
+            response
         }
     }
+}
+
+/// `Retry-After` for `wait`, in whole seconds rounded up.
+fn retry_after(wait: Duration) -> HeaderValue {
+    let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    HeaderValue::from(seconds.max(1))
+}
+
+/// `429`: the address must wait before its next login attempt.
+fn too_many(browser: bool, wait: Duration) -> Response {
+    let seconds = retry_after(wait);
+    let text = format!(
+        "Too many failed logins from this address: try again in {} s.",
+        seconds.to_str().unwrap_or("a few")
+    );
+    let mut response = if browser {
+        login_page(StatusCode::TOO_MANY_REQUESTS, Some(&text))
+    } else {
+        super::routes::text(StatusCode::TOO_MANY_REQUESTS, format!("{text}\n"))
+    };
+    response.headers_mut().insert(header::RETRY_AFTER, seconds);
+    response
+}
+
+/// Checks that a login form was sent by a page of this viewer: its
+/// `Origin` (else its `Referer`) names the host the request was sent to
+/// (`Host`, or `X-Forwarded-Host` behind a proxy), with the viewer's
+/// scheme. A request with neither header (not from a browser) passes;
+/// `Origin: null` (a sandboxed or privacy-restricted page) does not.
+/// `Err` says what came from where.
+fn same_origin(headers: &HeaderMap, tls: bool) -> Result<(), String> {
+    let value = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let (sent, what) = match (
+        value(header::ORIGIN.as_str()),
+        value(header::REFERER.as_str()),
+    ) {
+        (Some(origin), _) => (origin, "Origin"),
+        (None, Some(referer)) => (referer, "Referer"),
+        (None, None) => return Ok(()),
+    };
+    let scheme = if tls { "https" } else { "http" };
+    let hosts = [value(header::HOST.as_str()), value("x-forwarded-host")];
+    let sent_authority = origin_authority(sent);
+    let matches = sent_authority
+        .as_ref()
+        .is_some_and(|(sent_scheme, authority)| {
+            hosts.into_iter().flatten().any(|host| {
+                let host = host.split(',').next().unwrap_or("").trim();
+                // Behind a proxy that ends TLS, the page's scheme is https.
+                let schemes_agree = sent_scheme == scheme || (!tls && sent_scheme == "https");
+                schemes_agree && same_authority(authority, host, sent_scheme)
+            })
+        });
+    if matches {
+        return Ok(());
+    }
+    let host = value(header::HOST.as_str()).unwrap_or("(no Host header)");
+    let shown: String = sent.chars().take(200).collect();
+    Err(format!(
+        "the form was sent from another site ({what}: {shown:?}), not from this viewer \
+         ({scheme}://{host})"
+    ))
+}
+
+/// The scheme and `host[:port]` of an origin or URL, lower-cased.
+fn origin_authority(url: &str) -> Option<(String, String)> {
+    let (scheme, rest) = url.split_once("://")?;
+    let authority = rest.split(['/', '?', '#']).next()?;
+    // No user information: `https://viewer@evil.example` is evil.example.
+    if authority.is_empty() || authority.contains('@') {
+        return None;
+    }
+    Some((scheme.to_ascii_lowercase(), authority.to_ascii_lowercase()))
+}
+
+/// Whether `a` and `b` (each `host[:port]`) name the same place, the
+/// scheme's default port being implied.
+fn same_authority(a: &str, b: &str, scheme: &str) -> bool {
+    let default = if scheme == "https" { ":443" } else { ":80" };
+    let strip = |s: &str| {
+        let s = s.to_ascii_lowercase();
+        match s.strip_suffix(default) {
+            Some(host) => host.to_owned(),
+            None => s,
+        }
+    };
+    strip(a) == strip(b)
 }
 
 fn see_other(location: &str, cookie: Option<HeaderValue>) -> Response {
@@ -382,9 +541,11 @@ fn login_page(status: StatusCode, error: Option<&str>) -> Response {
              frame-ancestors 'none'",
         ),
     );
+    // Not `no-referrer`: a browser would then send the form with
+    // `Origin: null`, which the login refuses as cross-origin.
     h.insert(
         header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
+        HeaderValue::from_static("same-origin"),
     );
     response
 }
@@ -403,6 +564,92 @@ mod tests {
             h.append(name, HeaderValue::from_str(value).unwrap());
         }
         h
+    }
+
+    #[test]
+    fn only_forms_from_this_viewer_log_in() {
+        let check =
+            |pairs: &[(header::HeaderName, &str)], tls: bool| same_origin(&headers(pairs), tls);
+        let host = (header::HOST, "cam.example:8080");
+        // Not from a browser: nothing to compare.
+        assert!(check(std::slice::from_ref(&host), false).is_ok());
+        for ok in [
+            "http://cam.example:8080",
+            "http://CAM.example:8080",
+            // Behind a proxy that ends TLS.
+            "https://cam.example:8080",
+        ] {
+            assert!(
+                check(&[host.clone(), (header::ORIGIN, ok)], false).is_ok(),
+                "{ok}"
+            );
+        }
+        assert!(
+            check(
+                &[
+                    host.clone(),
+                    (header::REFERER, "http://cam.example:8080/login?x=1")
+                ],
+                false
+            )
+            .is_ok()
+        );
+        assert!(
+            check(
+                &[
+                    (header::HOST, "cam.example"),
+                    (header::ORIGIN, "https://cam.example:443")
+                ],
+                true
+            )
+            .is_ok()
+        );
+        assert!(
+            check(
+                &[
+                    (header::HOST, "127.0.0.1:9000"),
+                    ("x-forwarded-host".parse().unwrap(), "cam.example"),
+                    (header::ORIGIN, "https://cam.example")
+                ],
+                false
+            )
+            .is_ok()
+        );
+        for bad in [
+            "http://evil.example",
+            "http://cam.example:8081",
+            "http://cam.example:8080.evil.example",
+            "http://cam.example:8080@evil.example",
+            "null",
+            "",
+        ] {
+            let err = check(&[host.clone(), (header::ORIGIN, bad)], false).unwrap_err();
+            assert!(err.contains("another site"), "{err}");
+            assert!(err.contains("http://cam.example:8080"), "{err}");
+        }
+        // An https viewer refuses a plain http page of the same host.
+        assert!(
+            check(
+                &[
+                    (header::HOST, "cam.example"),
+                    (header::ORIGIN, "http://cam.example")
+                ],
+                true
+            )
+            .is_err()
+        );
+        // Origin decides when both are sent.
+        assert!(
+            check(
+                &[
+                    host.clone(),
+                    (header::ORIGIN, "http://evil.example"),
+                    (header::REFERER, "http://cam.example:8080/login")
+                ],
+                false
+            )
+            .is_err()
+        );
     }
 
     #[test]

@@ -14,6 +14,7 @@
 //! | `GET /streams/{id}.mjpg` | `multipart/x-mixed-replace` MJPEG: the received JPEGs exactly as they arrived, or a [tier](#tiers) |
 //! | `GET /streams/{id}.jpg` | the stream's newest frame (a snapshot), or a tier of it |
 //! | `GET /streams/by-name/{name}`, `….mjpg`, `….jpg` | the same by the stream's name: the address outlives a reconnect (an MJPEG response goes on with the new session) |
+//! | `POST /streams/{id}/settings`, `/streams/by-name/{name}/settings` | asks the stream's sender to keep within a JPEG quality, size and frame rate from its next frame on (JSON, e.g. `{"quality": 40, "size": "320x240", "fps": 15}`; `{}` lifts the ask): see [Settings at run time](#settings-at-run-time). `GET` says what was asked and whether the sender can be asked |
 //! | `GET /stream`, `/snapshot`, `/?action=stream`, `/?action=snapshot` | the one live stream (or `?name=NAME`'s), at the addresses mjpg-streamer and ustreamer use |
 //! | `GET /stats.json` | the receiver's stats object (totals and `per_stream`, as `recv --stats-json` writes it), the server's `time` and this viewer's part (`http`): see `docs/stats.schema.json` |
 //! | `GET /metrics` | Prometheus text: frames received, shown, dropped, corrupt, bytes, latency histograms (all and per stream), current rates, resolution and quality per stream, connections, refusals, viewers, tiers |
@@ -44,6 +45,32 @@
 //! age, rather than a slideshow, and climbs back when its link recovers.
 //! `&width=W` caps the ladder's width (the camera wall's tiles).
 //!
+//! # Settings at run time
+//!
+//! `POST /streams/{id}/settings` reaches the sender through its session's
+//! feedback ([`StreamHandle::ask_sender`](framecast_stream::StreamHandle::ask_sender)),
+//! with the next frame that arrives; a sender that adapts to its link takes
+//! the values as its new ceiling, so its next frame or two are within them.
+//! Fields (all optional, a field left out asks nothing of it): `quality`
+//! (1–100), `width` and `height` or `size` (`"WxH"`, 1 to
+//! [`SETTINGS_MAX_SIDE`] pixels; the sender
+//! picks the largest of its sizes that fits), `fps` (1 to
+//! [`SETTINGS_MAX_FPS`]). The answer is JSON:
+//! `200` with the stream and what it was asked; `400` naming a bad value;
+//! `404` for no such live stream; `409` with the reason when the sender
+//! cannot be asked (the legacy framing, a stream from NATS, a sender that
+//! did not ask for feedback such as `send --adapt off`); `413` for a body
+//! over [`HTTP_MAX_SETTINGS_BODY`] bytes;
+//! `415` for a body that is not `application/json`.
+//!
+//! It needs what every request needs (the token, or the session cookie),
+//! and refuses with `403` a request whose `Origin` (else `Referer`) is not
+//! this viewer's host: a page of another site cannot use a viewer's
+//! cookie to change a camera's settings. A body must be
+//! `application/json`, which an HTML form cannot send and which another
+//! origin's script cannot send without a CORS preflight the viewer never
+//! grants. The stream page has the same controls.
+//!
 //! # Many viewers, none slowing another
 //!
 //! ```text
@@ -64,6 +91,14 @@
 //! `write_timeout`, one that reads a part slower than `part_timeout` after
 //! that, so none holds memory or a place for long. Viewers are capped
 //! (`max_viewers`): the next one gets a `503` saying so.
+//!
+//! Connections are capped too ([`HttpConfig::max_connections`]), but a
+//! crowd of them cannot lock anyone out: when every place is taken, the
+//! oldest connection that has not sent a complete request with the token
+//! (idle, a request head arriving a byte at a time, a stalled TLS
+//! handshake) is closed to make room, else the one idle the longest. A
+//! viewer watching, a request with the token and a `/healthz` being
+//! answered are never closed for a newcomer.
 //!
 //! # Who may watch
 //!
@@ -115,6 +150,9 @@ mod pages;
 mod quality;
 mod rates;
 mod routes;
+mod settings;
+mod slots;
+mod throttle;
 pub mod tier;
 mod transcode;
 
@@ -163,6 +201,15 @@ pub enum HttpError {
         /// The address asked for.
         addr: SocketAddr,
     },
+    /// The address is not a loopback address and the access token is too
+    /// weak to be used there ([`Token::check_strength`]).
+    #[error("refusing to serve the HTTP viewer on {addr} with a weak access token")]
+    WeakToken {
+        /// The address asked for.
+        addr: SocketAddr,
+        /// What is wrong with the token (and how to make a good one).
+        source: framecast_tls::TokenError,
+    },
     /// The address cannot be listened on.
     #[error("cannot serve the HTTP viewer on {addr}")]
     Bind {
@@ -204,6 +251,7 @@ pub struct HttpConfig {
     tier_threads: usize,
     auto_unsent_bytes: usize,
     by_name_wait: Duration,
+    login: throttle::Limits,
     sections: Sections,
 }
 
@@ -232,6 +280,13 @@ impl HttpConfig {
             tier_threads: DEFAULT_TIER_THREADS,
             auto_unsent_bytes: DEFAULT_AUTO_UNSENT_BYTES,
             by_name_wait: DEFAULT_BY_NAME_WAIT,
+            login: throttle::Limits {
+                free_failures: DEFAULT_LOGIN_FREE_FAILURES,
+                delay: DEFAULT_LOGIN_DELAY,
+                max_delay: DEFAULT_LOGIN_MAX_DELAY,
+                addresses: DEFAULT_LOGIN_THROTTLE_ADDRESSES,
+                memory: DEFAULT_LOGIN_FAILURE_MEMORY,
+            },
             sections: Sections::default(),
         }
     }
@@ -245,6 +300,7 @@ impl HttpConfig {
 
     /// Requires this access token on every request but `/healthz`, the
     /// login form and the static assets (see the [module docs](self)).
+    /// Beyond loopback it must pass [`Token::check_strength`].
     pub fn token(mut self, token: Token) -> Self {
         self.token = Some(token);
         self
@@ -272,7 +328,13 @@ impl HttpConfig {
     }
 
     /// HTTP connections open at once (default: `max_viewers` +
-    /// [`DEFAULT_HTTP_SPARE_CONNECTIONS`]); one more is closed at once.
+    /// [`DEFAULT_HTTP_SPARE_CONNECTIONS`]); more than `max_viewers`, so
+    /// that the viewers never hold every place. When every place is taken
+    /// a new connection takes the place of the oldest one that has not
+    /// sent a complete request with the token (idle, a slow request head,
+    /// a stalled TLS handshake), else of the one idle the longest; a
+    /// viewer watching or a `/healthz` being answered is never evicted.
+    /// Only when those hold every place is the new one closed at once.
     pub fn max_connections(mut self, n: usize) -> Self {
         self.max_connections = Some(n);
         self
@@ -359,6 +421,34 @@ impl HttpConfig {
         self
     }
 
+    /// Slows the login form after failures, per address: after
+    /// `free_failures` failed logins (default
+    /// [`DEFAULT_LOGIN_FREE_FAILURES`]) each attempt must wait `delay`
+    /// (default [`DEFAULT_LOGIN_DELAY`]), doubled after each further
+    /// failure up to `max_delay` (default [`DEFAULT_LOGIN_MAX_DELAY`]); an
+    /// attempt made sooner is answered `429` without its token being
+    /// looked at.
+    pub fn login_throttle(
+        mut self,
+        free_failures: u32,
+        delay: Duration,
+        max_delay: Duration,
+    ) -> Self {
+        self.login.free_failures = free_failures;
+        self.login.delay = delay;
+        self.login.max_delay = max_delay;
+        self
+    }
+
+    /// The addresses whose failed logins are remembered (default
+    /// [`DEFAULT_LOGIN_THROTTLE_ADDRESSES`]), each for `memory` after its
+    /// last failure (default [`DEFAULT_LOGIN_FAILURE_MEMORY`]).
+    pub fn login_throttle_table(mut self, addresses: usize, memory: Duration) -> Self {
+        self.login.addresses = addresses;
+        self.login.memory = memory;
+        self
+    }
+
     /// Adds a section `key` to `/stats.json`, made by `section` at each
     /// request (`None`: left out); the binary adds `nats` this way, so that
     /// the page and `--stats-json` give the same object.
@@ -378,8 +468,12 @@ impl HttpConfig {
         {
             return bad("max_viewers", "is too large");
         }
-        if self.connections() < self.max_viewers {
-            return bad("max_connections", "must be at least max_viewers");
+        if self.connections() <= self.max_viewers {
+            return bad(
+                "max_connections",
+                "must be more than max_viewers (the places beyond the viewers keep /healthz \
+                 and the pages reachable)",
+            );
         }
         if self.max_request_head < 1024 {
             return bad("max_request_head", "must be at least 1024 bytes");
@@ -398,6 +492,18 @@ impl HttpConfig {
         }
         if self.tier_threads == 0 {
             return bad("tier_threads", "must be at least 1");
+        }
+        if self.login.delay.is_zero() || self.login.max_delay < self.login.delay {
+            return bad(
+                "login_throttle",
+                "the delay must be longer than zero and the longest delay at least as long",
+            );
+        }
+        if self.login.addresses == 0 || self.login.memory.is_zero() {
+            return bad(
+                "login_throttle_table",
+                "must remember at least 1 address, for longer than zero",
+            );
         }
         for (what, t) in [
             ("header_timeout", self.header_timeout),
@@ -427,8 +533,14 @@ pub struct HttpStats {
     pub connections: u64,
     /// HTTP connections open now.
     pub open_connections: u64,
-    /// HTTP connections closed at once because `max_connections` were open.
+    /// HTTP connections closed at once because `max_connections` were open
+    /// and none of them could be evicted (viewers watching, requests with
+    /// the token or `/healthz` being answered).
     pub connections_refused: u64,
+    /// HTTP connections closed to make room for a new one: they had not
+    /// sent a complete request with the token (or had been idle the
+    /// longest) when every place was taken.
+    pub connections_evicted: u64,
     /// Connections closed because no request head came in time.
     pub header_timeouts: u64,
     /// Connections closed because a write made no progress in time.
@@ -437,6 +549,12 @@ pub struct HttpStats {
     pub part_timeouts: u64,
     /// Requests and logins refused for a missing or wrong access token.
     pub auth_failures: u64,
+    /// Login attempts answered `429` unchecked: their address had failed
+    /// too often and had not waited long enough.
+    pub logins_throttled: u64,
+    /// Login forms refused `403` because a page of another origin sent
+    /// them.
+    pub logins_cross_origin: u64,
     /// Connections closed because their TLS handshake failed or took
     /// longer than `tls_handshake_timeout`.
     pub tls_failures: u64,
@@ -572,10 +690,13 @@ struct Counters {
     parts: AtomicU64,
     connections: AtomicU64,
     connections_refused: AtomicU64,
+    connections_evicted: AtomicU64,
     header_timeouts: AtomicU64,
     write_timeouts: AtomicU64,
     part_timeouts: AtomicU64,
     auth_failures: AtomicU64,
+    logins_throttled: AtomicU64,
+    logins_cross_origin: AtomicU64,
     tls_failures: AtomicU64,
     auto_switches: AtomicU64,
 }
@@ -586,8 +707,8 @@ struct State {
     config: HttpConfig,
     /// One permit per MJPEG viewer.
     viewers: Arc<Semaphore>,
-    /// One permit per open connection.
-    connections: Arc<Semaphore>,
+    /// Every open connection, and which one gives way to a new one.
+    slots: Arc<slots::Slots>,
     /// Viewers per stream (only streams with viewers are listed).
     per_stream: Mutex<HashMap<StreamId, u64>>,
     counters: Counters,
@@ -604,6 +725,8 @@ struct State {
     tiers: Arc<transcode::Tiers>,
     /// Each stream's current rates.
     rates: rates::Rates,
+    /// Failed logins by address.
+    logins: Mutex<throttle::Throttle>,
 }
 
 impl std::fmt::Debug for State {
@@ -624,12 +747,15 @@ impl State {
             viewers_refused: load(&c.viewers_refused),
             parts: load(&c.parts),
             connections: load(&c.connections),
-            open_connections: in_use(&self.connections, self.config.connections()),
+            open_connections: self.slots.len() as u64,
             connections_refused: load(&c.connections_refused),
+            connections_evicted: load(&c.connections_evicted),
             header_timeouts: load(&c.header_timeouts),
             write_timeouts: load(&c.write_timeouts),
             part_timeouts: load(&c.part_timeouts),
             auth_failures: load(&c.auth_failures),
+            logins_throttled: load(&c.logins_throttled),
+            logins_cross_origin: load(&c.logins_cross_origin),
             tls_failures: load(&c.tls_failures),
             tier_decodes: load(&self.tiers.counters.decodes),
             tier_encodes: load(&self.tiers.counters.encodes),
@@ -721,7 +847,9 @@ impl HttpViewer {
     ///
     /// [`HttpError::Config`] for a setting that cannot work,
     /// [`HttpError::Anonymous`] for a non-loopback address with neither a
-    /// token nor [`HttpConfig::allow_anonymous`], [`HttpError::Bind`] when the
+    /// token nor [`HttpConfig::allow_anonymous`], [`HttpError::WeakToken`]
+    /// for a non-loopback address with a token of too few distinct
+    /// characters, [`HttpError::Bind`] when the
     /// address cannot be listened on, [`HttpError::Stopped`] when the
     /// receiver has stopped.
     pub fn start(
@@ -731,8 +859,16 @@ impl HttpViewer {
         let receiver = receiver.as_ref();
         config.check()?;
         let addr = config.listen;
-        if Exposure::check(&[addr], config.token.is_some(), config.allow_anonymous).is_err() {
-            return Err(HttpError::Anonymous { addr });
+        match Exposure::check(&[addr], config.token.is_some(), config.allow_anonymous) {
+            Err(_) => return Err(HttpError::Anonymous { addr }),
+            Ok(Exposure::Authenticated) => {
+                if let Some(token) = &config.token {
+                    token
+                        .check_strength()
+                        .map_err(|source| HttpError::WeakToken { addr, source })?;
+                }
+            }
+            Ok(_) => {}
         }
         let runtime = receiver.runtime().ok_or(HttpError::Stopped)?.clone();
         if receiver.is_stopping() {
@@ -776,9 +912,10 @@ impl HttpViewer {
             receiver: receiver.clone(),
             log: LogLimiter::new(),
             viewers: Arc::new(Semaphore::new(config.max_viewers)),
-            connections: Arc::new(Semaphore::new(config.connections())),
+            slots: Arc::new(slots::Slots::new(config.connections())),
             per_stream: Mutex::new(HashMap::new()),
             counters: Counters::default(),
+            logins: Mutex::new(throttle::Throttle::new(config.login)),
             config,
         });
         let app = routes::app(Arc::clone(&state));
@@ -882,6 +1019,11 @@ mod tests {
             what(base().max_viewers(10).max_connections(5)),
             "max_connections"
         );
+        assert_eq!(
+            what(base().max_viewers(10).max_connections(10)),
+            "max_connections"
+        );
+        assert!(base().max_viewers(10).max_connections(11).check().is_ok());
         assert_eq!(what(base().max_request_head(100, 10)), "max_request_head");
         assert_eq!(what(base().write_timeout(Duration::ZERO)), "write_timeout");
         assert_eq!(what(base().viewer_unsent_bytes(0)), "viewer_unsent_bytes");

@@ -54,6 +54,42 @@ pub const DEFAULT_VIEWER_UNSENT_BYTES: usize = 64 * 1024;
 /// arrive within the header timeout, or it is answered `408`.
 pub const HTTP_MAX_LOGIN_FORM: usize = 4 * 1024;
 
+/// The largest body of `POST /streams/{id}/settings` read, in bytes; a
+/// larger one is answered `413` before more than this is buffered. It must
+/// also arrive within the header timeout, or it is answered `408`.
+pub const HTTP_MAX_SETTINGS_BODY: usize = 1024;
+
+/// The largest width or height `POST /streams/{id}/settings` takes, in
+/// pixels (the largest side a source takes); more is answered `400`.
+pub const SETTINGS_MAX_SIDE: u32 = 16_384;
+
+/// The highest frame rate `POST /streams/{id}/settings` takes; more (or
+/// 0) is answered `400`.
+pub const SETTINGS_MAX_FPS: u32 = 1000;
+
+/// Failed logins (`POST /login` with a wrong token) one address may make
+/// before it is slowed: from the next failure on, each attempt must wait
+/// [`DEFAULT_LOGIN_DELAY`], doubled after each further failure; one made
+/// sooner is answered `429 Too Many Requests` with `Retry-After`, and its
+/// token is not looked at.
+pub const DEFAULT_LOGIN_FREE_FAILURES: u32 = 5;
+
+/// The first wait imposed on an address after its free failures; doubled
+/// after each further failure, up to [`DEFAULT_LOGIN_MAX_DELAY`].
+pub const DEFAULT_LOGIN_DELAY: Duration = Duration::from_secs(1);
+
+/// The longest wait imposed between two login attempts of one address: at
+/// most one guess a minute, once the wait has grown this far.
+pub const DEFAULT_LOGIN_MAX_DELAY: Duration = Duration::from_secs(60);
+
+/// Addresses whose failed logins are remembered (an IPv6 address by its
+/// /64). When the table is full, the address whose last failure is the
+/// oldest is forgotten first.
+pub const DEFAULT_LOGIN_THROTTLE_ADDRESSES: usize = 4096;
+
+/// How long an address's failed logins are remembered after its last one.
+pub const DEFAULT_LOGIN_FAILURE_MEMORY: Duration = Duration::from_secs(15 * 60);
+
 /// How long a client has to complete the TLS handshake when the viewer is
 /// served over HTTPS; the request head then has its own
 /// [`DEFAULT_HTTP_HEADER_TIMEOUT`].

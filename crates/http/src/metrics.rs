@@ -103,13 +103,30 @@ pub(super) fn render(state: &State) -> String {
             ),
             (
                 "framecast_http_connections_refused_total",
-                "HTTP connections closed at once because the most allowed were open.",
+                "HTTP connections closed at once because the most allowed were open, none \
+                 evictable.",
                 http.connections_refused,
+            ),
+            (
+                "framecast_http_connections_evicted_total",
+                "HTTP connections closed to make room for a new one (no complete request with \
+                 the access token, or idle the longest).",
+                http.connections_evicted,
             ),
             (
                 "framecast_http_auth_failures_total",
                 "HTTP requests and logins refused for a missing or wrong access token.",
                 http.auth_failures,
+            ),
+            (
+                "framecast_http_logins_throttled_total",
+                "Login attempts answered 429 unchecked: their address had failed too often.",
+                http.logins_throttled,
+            ),
+            (
+                "framecast_http_logins_cross_origin_total",
+                "Login forms refused 403 because a page of another origin sent them.",
+                http.logins_cross_origin,
             ),
             (
                 "framecast_http_tls_failures_total",

@@ -263,9 +263,24 @@ pub(crate) fn stream(stream: &StreamHandle) -> String {
     );
     figure(
         &mut page,
+        "JPEG quality",
+        "stream-quality",
+        "The quality the sender encodes at now (1–100): a sender that adapts lowers it \
+         when its link cannot carry more, and never goes above its own setting or what was \
+         asked below.",
+    );
+    figure(
+        &mut page,
         "Bitrate",
         "stream-bitrate",
         "What the camera sends a second.",
+    );
+    figure(
+        &mut page,
+        "Link",
+        "link-rate",
+        "What the sender estimates its link to the receiver carries (a sender that adapts, \
+         once it knows).",
     );
     figure(
         &mut page,
@@ -289,9 +304,25 @@ pub(crate) fn stream(stream: &StreamHandle) -> String {
         &mut page,
         "Sender",
         "sender",
-        "What the sender is set to, and what its link carries.",
+        "Whether the sender adapts to its link, and what it was asked to keep within.",
     );
     page.push_str("</dl>\n");
+    // The sender's settings, asked at run time (the script shows them when
+    // the sender can be asked; without it, nothing here works).
+    page.push_str(
+        "<section id=\"ask\" hidden>\n<h3>Ask the sender</h3>\n<p class=\"note\" \
+         id=\"ask-note\">Ceilings for the sender: it sends at most this quality, size and frame \
+         rate from its next frame on (less when its link needs it). Empty: its own \
+         setting.</p>\n<div class=\"ask-fields\" id=\"ask-fields\">\n<label>Quality <input \
+         id=\"ask-quality\" type=\"number\" min=\"1\" max=\"100\" step=\"1\" \
+         placeholder=\"own\"></label>\n<label>Width <input id=\"ask-width\" type=\"number\" \
+         min=\"1\" step=\"1\" placeholder=\"own\"></label>\n<label>Height <input \
+         id=\"ask-height\" type=\"number\" min=\"1\" step=\"1\" placeholder=\"own\"></label>\n\
+         <label>Frames a second <input id=\"ask-fps\" type=\"number\" min=\"1\" step=\"1\" \
+         placeholder=\"own\"></label>\n<button id=\"ask-apply\" type=\"button\">Apply</button>\n\
+         <button id=\"ask-reset\" type=\"button\">Its own settings</button>\n</div>\n\
+         <p id=\"ask-result\" role=\"status\"></p>\n</section>\n",
+    );
     let _ = write!(
         page,
         "<p class=\"links\"><a href=\"/\">all streams</a> · <a href=\"{base}.jpg\">snapshot</a> \

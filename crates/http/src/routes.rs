@@ -17,7 +17,7 @@ use super::conn::LOG_VIEWER;
 use super::meter::Meter;
 use super::mjpeg::{MjpegBody, PartClock, Picture, Target, Viewer, tier_name};
 use super::tier::{Ask, rung_tier};
-use super::{MJPEG_BOUNDARY, State, auth, metrics, pages};
+use super::{MJPEG_BOUNDARY, State, auth, metrics, pages, settings};
 
 /// How long a client refused for lack of room is asked to wait.
 const RETRY_AFTER_SECONDS: &str = "5";
@@ -33,6 +33,14 @@ pub(super) fn app(state: Arc<State>) -> Router {
         .route("/", get(index))
         .route("/streams/{file}", get(stream_file))
         .route("/streams/by-name/{file}", get(by_name_file))
+        .route(
+            "/streams/{file}/settings",
+            get(settings::get_by_id).post(settings::post_by_id),
+        )
+        .route(
+            "/streams/by-name/{file}/settings",
+            get(settings::get_by_name).post(settings::post_by_name),
+        )
         .route("/stream", get(single_stream))
         .route("/snapshot", get(single_snapshot))
         .route("/stats.json", get(stats_json))

@@ -187,14 +187,40 @@ fn oversized_request_heads_are_refused_with_431() {
 }
 
 #[test]
-fn connections_over_the_cap_are_closed_at_once() {
-    let setup = Setup::start(|c| c.max_viewers(1).max_connections(2));
-    let _a = connect(setup.http(), None);
-    let _b = connect(setup.http(), None);
-    setup.wait_stats("two connections", |s| s.open_connections == 2);
-    let mut c = connect(setup.http(), None);
-    assert!(closed_within(&mut c, Duration::from_secs(5)));
-    assert_eq!(setup.viewer.stats().connections_refused, 1);
+fn over_the_cap_the_oldest_idle_connection_gives_way_never_a_viewer() {
+    let setup = Setup::start(|c| c.max_viewers(1).max_connections(3));
+    let mut watching = connect(setup.http(), None);
+    assert_eq!(get_head(&mut watching, "/streams/1.mjpg"), 200);
+    let mut old = connect(setup.http(), None);
+    let mut young = connect(setup.http(), None);
+    setup.wait_stats("three connections", |s| s.open_connections == 3);
+    // Every place taken: a health probe gets the oldest idle one's.
+    let mut probe = connect(setup.http(), None);
+    assert_eq!(get_head(&mut probe, "/healthz"), 200);
+    assert!(closed_within(&mut old, Duration::from_secs(5)));
+    let stats = setup.viewer.stats();
+    assert_eq!(
+        (stats.connections_evicted, stats.connections_refused),
+        (1, 0)
+    );
+    // Then the next oldest; the viewer keeps watching throughout.
+    setup.wait_stats("the probe gone", |s| s.open_connections == 2);
+    let _third = connect(setup.http(), None);
+    setup.wait_stats("three connections", |s| s.open_connections == 3);
+    let mut other = connect(setup.http(), None);
+    assert_eq!(get_head(&mut other, "/healthz"), 200);
+    assert!(closed_within(&mut young, Duration::from_secs(5)));
+    let mut frames = [0u8; 64 * 1024];
+    let before = setup.viewer.stats().parts;
+    let deadline = Instant::now() + TIMEOUT;
+    while setup.viewer.stats().parts < before + 3 {
+        assert!(
+            watching.read(&mut frames).unwrap() > 0,
+            "the viewer was closed"
+        );
+        assert!(Instant::now() < deadline);
+    }
+    assert_eq!(setup.viewer.stats().viewers, 1);
 }
 
 #[test]
@@ -274,4 +300,149 @@ fn login_forms_too_large_or_too_slow_are_refused() {
     assert_eq!(setup.viewer.stats().auth_failures, 0);
     let mut s = connect(setup.http(), None);
     assert_eq!(get_head(&mut s, "/stats.json"), 401);
+}
+
+/// `POST /login` with `token` (and `extra` headers) on `s`, kept alive;
+/// the status and `Retry-After` of the answer, whose body is read.
+fn login(s: &mut TcpStream, token: &str, extra: &str) -> (u16, Option<u64>) {
+    let body = format!("token={token}");
+    // In one write: no piece waits for an acknowledgement.
+    let request = format!(
+        "POST /login HTTP/1.1\r\nHost: framecast\r\n{extra}Content-Type: \
+         application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(request.as_bytes()).unwrap();
+    let mut head = Vec::new();
+    let mut byte = [0u8];
+    while !head.ends_with(b"\r\n\r\n") {
+        assert_eq!(s.read(&mut byte).unwrap(), 1, "closed: {head:?}");
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8(head).unwrap().to_ascii_lowercase();
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    let field = |name: &str| {
+        head.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .map(|v| v.trim().to_owned())
+    };
+    let length: usize = field("content-length:").unwrap().parse().unwrap();
+    let mut body = vec![0; length];
+    s.read_exact(&mut body).unwrap();
+    let retry = field("retry-after:").map(|v| v.parse().unwrap());
+    (status, retry)
+}
+
+#[test]
+fn failed_logins_slow_their_address_down() {
+    const TOKEN: &str = "throttle-test-token-0123456789";
+    let token = framecast_tls::Token::new(TOKEN).unwrap();
+    let setup = Setup::start(|c| {
+        c.token(token)
+            .login_throttle(3, Duration::from_millis(250), Duration::from_secs(1))
+    });
+    // Guess as fast as one connection can, for 2 s.
+    let mut s = connect(setup.http(), None);
+    let started = Instant::now();
+    let (mut checked, mut throttled) = (0, 0);
+    while started.elapsed() < Duration::from_secs(2) {
+        match login(&mut s, "a-wrong-guess-0123456789", "") {
+            (401, _) => checked += 1,
+            (429, Some(_)) => throttled += 1,
+            other => panic!("{other:?}"),
+        }
+    }
+    eprintln!("in 2 s on one connection: {checked} guesses checked, {throttled} answered 429");
+    // 3 free and a 4th at once, then one 0.25 s, 0.5 s and 1 s later: at
+    // most 7 checked in 2 s however fast the machine.
+    assert!((4..=7).contains(&checked), "{checked} guesses checked");
+    assert!(throttled > 0);
+    let stats = setup.viewer.stats();
+    assert_eq!(stats.logins_throttled, throttled);
+    assert_eq!(stats.auth_failures, checked);
+    // Right after a failure (1 s to wait now), even the right token waits:
+    // it is not looked at.
+    while login(&mut s, "a-wrong-guess-0123456789", "").0 != 401 {
+        thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(login(&mut s, TOKEN, ""), (429, Some(1)));
+    thread::sleep(Duration::from_millis(1100));
+    assert_eq!(login(&mut s, TOKEN, "").0, 303);
+    // The success forgot the failures: the next wrong guess is free again.
+    assert_eq!(login(&mut s, "a-wrong-guess-0123456789", ""), (401, None));
+}
+
+#[test]
+fn a_login_form_sent_from_another_site_is_refused() {
+    const TOKEN: &str = "origin-test-token-0123456789";
+    let token = framecast_tls::Token::new(TOKEN).unwrap();
+    let setup = Setup::start(|c| c.token(token));
+    let mut s = connect(setup.http(), None);
+    for evil in [
+        "Origin: http://evil.example\r\n",
+        "Origin: null\r\n",
+        "Referer: http://evil.example/csrf.html\r\n",
+    ] {
+        assert_eq!(login(&mut s, TOKEN, evil).0, 403, "{evil}");
+    }
+    let mut s = connect(setup.http(), None);
+    write!(
+        s,
+        "POST /login HTTP/1.1\r\nHost: framecast\r\nOrigin: http://evil.example\r\nConnection: \
+         close\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 6\r\n\r\n\
+         token="
+    )
+    .unwrap();
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 403"), "{answer}");
+    assert!(
+        answer.contains(
+            "login refused: the form was sent from another site (Origin: \"http://evil.example\")"
+        ),
+        "{answer}"
+    );
+    assert_eq!(setup.viewer.stats().logins_cross_origin, 4);
+    // From this viewer's own page (and from no browser at all): in.
+    let mut s = connect(setup.http(), None);
+    assert_eq!(login(&mut s, TOKEN, "Origin: http://framecast\r\n").0, 303);
+    assert_eq!(login(&mut s, TOKEN, "").0, 303);
+}
+
+#[test]
+fn stalled_tls_handshakes_give_way_to_a_health_probe() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = framecast_tls::CertificateSet::generate(&["localhost".to_owned()])
+        .unwrap()
+        .write_to(dir.path(), false)
+        .unwrap();
+    let server = framecast_tls::ServerTls::from_pem_files(&files.server_cert, &files.server_key)
+        .unwrap()
+        .config()
+        .unwrap();
+    let client = framecast_tls::ClientTls::with_ca_file(&files.ca_cert)
+        .unwrap()
+        .with_alpn(&[b"http/1.1"])
+        .config()
+        .unwrap();
+    let setup = Setup::start(|c| c.tls(server).max_viewers(1).max_connections(4));
+    // Many more than the places: connected, never a byte of TLS.
+    let stalled: Vec<TcpStream> = (0..12).map(|_| connect(setup.http(), None)).collect();
+    setup.wait_stats("every place taken", |s| s.open_connections == 4);
+    for _ in 0..5 {
+        let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+        let tls = rustls::ClientConnection::new(std::sync::Arc::clone(&client), name).unwrap();
+        let mut s = rustls::StreamOwned::new(tls, connect(setup.http(), None));
+        s.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+            .unwrap();
+        let mut answer = Vec::new();
+        // The server may close without close_notify after the answer.
+        let _ = s.read_to_end(&mut answer);
+        let answer = String::from_utf8_lossy(&answer);
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer:?}");
+    }
+    let stats = setup.viewer.stats();
+    assert!(stats.connections_evicted >= 5, "{stats:?}");
+    assert_eq!(stats.connections_refused, 0, "{stats:?}");
+    drop(stalled);
 }

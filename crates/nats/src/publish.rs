@@ -1,8 +1,8 @@
-//! [`Publisher`]: a receiver's accepted frames, published to NATS.
+//! [`Publisher`]: a receiver's shown frames, published to NATS.
 //!
 //! ```text
-//!  receiver.subscribe() ──▶ intake ──▶ one slot per stream ──▶ publish ──▶ NATS client
-//!  (every accepted frame)   (never     (latest wins: a frame    (round      (≤ NATS_CLIENT_
+//!  subscribe_shown() ─────▶ intake ──▶ one slot per stream ──▶ publish ──▶ NATS client
+//!  (every frame decoded)    (never     (latest wins: a frame    (round      (≤ NATS_CLIENT_
 //!                            waits)     not yet published is    robin;      CAPACITY queued)
 //!                                       replaced, counted)      skipped
 //!                                                               while
@@ -88,9 +88,14 @@ struct State {
     closed: AtomicBool,
 }
 
-/// Publishes every frame a receiver accepts to NATS, to
+/// Publishes every frame a receiver shows to NATS, to
 /// `PREFIX.<stream name>` (see [`subject_token`]), the `Video` message byte
-/// for byte as it arrived.
+/// for byte as it arrived. Only frames its workers decoded without error
+/// are published
+/// ([`ReceiverHandle::subscribe_shown`](framecast_stream::ReceiverHandle::subscribe_shown)):
+/// a frame found damaged when decoded is counted as corrupt by the
+/// receiver and never published, and a frame the workers dropped (a newer
+/// one came before a worker was free) is not published either.
 ///
 /// It runs on the receiver's runtime and stops with the receiver (after
 /// publishing what it holds and flushing, within its flush timeout,
@@ -147,7 +152,9 @@ impl Publisher {
                 link.max_payload()
             );
         }
-        let events = handle.subscribe();
+        // Shown frames only: one found damaged when decoded is never
+        // passed on.
+        let events = handle.subscribe_shown();
         let state = Arc::new(State {
             prefix,
             link,
@@ -201,17 +208,39 @@ async fn run(
         loop {
             tokio::select! {
                 biased;
-                () = &mut stopping => {
-                    // Frames delivered before the stop are still published.
-                    loop {
-                        match events.try_recv() {
-                            Ok(event) => state.take(event),
-                            Err(TryRecvError::Lagged(n)) => state.lost(n),
-                            Err(_) => break,
-                        }
-                    }
-                    break;
+                () = &mut stopping => break,
+                event = events.recv() => match event {
+                    Ok(event) => state.take(event),
+                    Err(RecvError::Lagged(n)) => state.lost(n),
+                    Err(RecvError::Closed) => break,
+                },
+            }
+        }
+        // Stopping: the workers still show what is left of each stream
+        // (they wait for this task only to close), so its frames are
+        // published until every stream is retired, within the flush
+        // timeout.
+        let mut changes = handle.stream_changes();
+        let deadline = tokio::time::sleep(state.link.limits.flush_timeout);
+        let mut deadline = std::pin::pin!(deadline);
+        loop {
+            loop {
+                match events.try_recv() {
+                    Ok(event) => state.take(event),
+                    Err(TryRecvError::Lagged(n)) => state.lost(n),
+                    Err(_) => break,
                 }
+            }
+            if handle.streams().is_empty() {
+                // Retired: the last frames were sent before the change.
+                while let Ok(event) = events.try_recv() {
+                    state.take(event);
+                }
+                break;
+            }
+            tokio::select! {
+                () = &mut deadline => break,
+                changed = changes.changed() => if changed.is_err() { break },
                 event = events.recv() => match event {
                     Ok(event) => state.take(event),
                     Err(RecvError::Lagged(n)) => state.lost(n),

@@ -293,7 +293,13 @@ async fn run(state: Arc<State>, handle: ReceiverHandle, mut subscriber: async_na
 /// refusal reported) or stopping.
 fn open(ingest: &Ingest, name: &str, peer: std::net::SocketAddr) -> Option<IngestStream> {
     match ingest.open(Some(name), peer) {
-        Ok(stream) => Some(stream),
+        Ok(stream) => {
+            stream.refuse_asks(
+                "the stream comes from NATS, whose publishers hear nothing back from a \
+                 receiver: change its settings where it is published",
+            );
+            Some(stream)
+        }
         Err(OpenError::Busy { max_clients }) => {
             ingest.refuse(
                 peer,

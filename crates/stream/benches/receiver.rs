@@ -14,6 +14,15 @@
 //!   the same run.
 //! - `streams`: how many 30 fps streams one receiver (2 workers) sustains
 //!   with under 1 % of frames dropped, stepping up 10 streams at a time.
+//! - `handoff`: what holding frames until the workers have decoded them
+//!   costs a viewer. One 30 fps stream, decode-only workers (a headless
+//!   receiver): for each frame, the time from its arrival to when the
+//!   subscribers of every frame get it (before decoding: the recorders'
+//!   path, and the viewers' before they waited for the verdict) and to when
+//!   the latest-frame watch (snapshots, MJPEG) and the subscribers of shown
+//!   frames (publishers) get it. Medians and 99th percentiles, and the
+//!   watch's median as a multiple of the stream's decode time, in the
+//!   same run.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -266,4 +275,94 @@ fn main() {
     if which == "streams" || which == "all" {
         streams(&frames);
     }
+    if which == "handoff" || which == "all" {
+        handoff(&frames);
+    }
+}
+
+/// The `p`-th percentile of `v` (sorted here), in ms.
+fn percentile_ms(v: &mut [Duration], p: usize) -> f64 {
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    v.sort();
+    v[(v.len() * p / 100).min(v.len() - 1)].as_secs_f64() * 1000.0
+}
+
+fn handoff(frames: &Arc<Vec<Vec<u8>>>) {
+    let rx = ReceiverBuilder::new("127.0.0.1:0".parse().unwrap())
+        .workers(1)
+        .sinks(|_| Ok(Box::new(NullSink::decode_only())))
+        .start()
+        .unwrap();
+    let runtime = rx.runtime().unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let sending = sender(
+        rx.local_addr(),
+        "handoff".into(),
+        Arc::clone(frames),
+        30,
+        Arc::clone(&stop),
+    );
+    while rx.streams().is_empty() {
+        thread::sleep(Duration::from_millis(5));
+    }
+    let stream = rx.streams().remove(0);
+    // Each path's delays, gathered on the receiver's runtime.
+    let gathered = || Arc::new(std::sync::Mutex::new(Vec::<Duration>::new()));
+    let (every, shown, watched) = (gathered(), gathered(), gathered());
+    for (mut events, into) in [
+        (rx.subscribe(), Arc::clone(&every)),
+        (rx.subscribe_shown(), Arc::clone(&shown)),
+    ] {
+        runtime.spawn(async move {
+            while let Ok(event) = events.recv().await {
+                if let framecast_stream::StreamEvent::Frame(f) = event {
+                    let d = f.received().elapsed();
+                    into.lock().unwrap().push(d);
+                }
+            }
+        });
+    }
+    {
+        let mut latest = stream.watch();
+        let into = Arc::clone(&watched);
+        runtime.spawn(async move {
+            while latest.changed().await.is_ok() {
+                let d = latest
+                    .borrow_and_update()
+                    .as_ref()
+                    .map(|f| f.received().elapsed());
+                into.lock().unwrap().extend(d);
+            }
+        });
+    }
+    thread::sleep(Duration::from_secs(10));
+    let cost_ms = stream.stats().cost_ms;
+    let take = |v: &Arc<std::sync::Mutex<Vec<Duration>>>| std::mem::take(&mut *v.lock().unwrap());
+    let (mut every, mut shown, mut watched) = (take(&every), take(&shown), take(&watched));
+    stop.store(true, Ordering::Relaxed);
+    let _ = sending.join();
+    let stats = rx.shutdown().unwrap();
+    println!(
+        "handoff, 400x400 q95 at 30 fps, 1 decode-only worker: {} frames received, {} shown; \
+         decode {cost_ms:.2} ms a frame",
+        stats.received, stats.frames
+    );
+    for (what, d) in [
+        ("every frame (before decoding)", &mut every),
+        ("latest-frame watch (viewers)", &mut watched),
+        ("shown frames (publishers)", &mut shown),
+    ] {
+        let n = d.len();
+        println!(
+            "  {what}: {n} frames, median {:.2} ms, p99 {:.2} ms",
+            percentile_ms(d, 50),
+            percentile_ms(d, 99)
+        );
+    }
+    println!(
+        "  the watch's median is {:.1}x the decode time",
+        percentile_ms(&mut watched, 50) / cost_ms.max(0.001)
+    );
 }

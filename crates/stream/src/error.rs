@@ -17,7 +17,7 @@ use framecast_codec::CodecError;
 use framecast_display::DisplayError;
 use framecast_wire::WireError;
 
-use crate::handshake::HandshakeError;
+use crate::handshake::{HandshakeError, PeerGuess};
 
 /// Everything that can stop a sender or a receiver.
 ///
@@ -96,6 +96,22 @@ pub enum StreamError {
         #[source]
         last: Box<dyn std::error::Error + Send + Sync>,
     },
+    /// The receiver answered in a way trying again cannot change: it
+    /// refused the session for a reason that stays (a wrong or missing
+    /// token, TLS required, the other framing, a handshake version it does
+    /// not speak), or the connection cannot work (TLS on one side only, a
+    /// certificate not trusted or not for the name connected to, a peer
+    /// that does not speak the handshake). The sender stops at the first
+    /// such answer, whatever its retry setting; `cause` is a [`Refused`]
+    /// (with the receiver's code and reason) or a [`SessionError`].
+    #[error("cannot stream to {to}, and trying again would not help")]
+    Rejected {
+        /// The receiver's address, as given.
+        to: String,
+        /// The receiver's refusal or the failure.
+        #[source]
+        cause: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// A sender's transport other than TCP cannot go on (its own error,
     /// found with `downcast_ref`: a NATS sender's is `framecast_nats::NatsError`).
     #[error(transparent)]
@@ -172,10 +188,16 @@ impl SessionError {
     pub fn peer_lacks_handshake(&self) -> bool {
         match self {
             Self::ClosedBeforeStatus | Self::Timeout(_) => true,
-            Self::Handshake(e) => e.peer_guess().is_some(),
+            Self::Handshake(e) => e.peer_guess().is_some_and(|g| g != PeerGuess::HttpServer),
             Self::Io(e) => e.kind() == io::ErrorKind::ConnectionReset,
             Self::Tls { .. } => false,
         }
+    }
+
+    /// Whether the peer answered as an HTTP server does: the address is an
+    /// HTTP port (a receiver's viewer, say), not a receiver's frame port.
+    pub fn peer_is_http_server(&self) -> bool {
+        matches!(self, Self::Handshake(e) if e.peer_guess() == Some(PeerGuess::HttpServer))
     }
 }
 

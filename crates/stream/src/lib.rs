@@ -12,9 +12,11 @@
 //! - [`ReceiverBuilder`] → [`Receiver`]: network I/O on one tokio runtime
 //!   (accept, a task per connection, every timeout), decoding on a fixed
 //!   pool of worker threads that share their time out by what each
-//!   stream's frames cost, joined by per-stream latest-wins slots. Each stream's newest [`Frame`] stays
-//!   reachable for other consumers ([`StreamHandle::watch`]), and every
-//!   accepted frame can be followed ([`Receiver::subscribe`]).
+//!   stream's frames cost, joined by per-stream latest-wins slots. Each
+//!   stream's newest shown [`Frame`] (decoded without error) stays
+//!   reachable for other consumers ([`StreamHandle::watch`]), every shown
+//!   frame can be followed ([`Receiver::subscribe_shown`]), and so can
+//!   every accepted frame, before decoding ([`Receiver::subscribe`]).
 //! - The receiver's seams, for adapters: [`ReceiverHandle`] (stats, streams,
 //!   frames, lifetime, runtime) and its [`ingest`] port, through which any
 //!   transport feeds frames exactly as the TCP connections do. The HTTP

@@ -80,6 +80,19 @@ pub enum TokenError {
     /// (a control character or non-ASCII).
     #[error("the token may hold only printable ASCII characters")]
     BadCharacter,
+    /// The token has too few distinct characters to be used beyond
+    /// loopback (see [`Token::check_strength`](crate::Token::check_strength)).
+    #[error(
+        "the token has only {distinct} distinct characters; a server reachable from other hosts \
+         needs at least {min} (a random token has far more): make one with `openssl rand -hex \
+         32 > token`"
+    )]
+    Weak {
+        /// Its distinct characters.
+        distinct: usize,
+        /// The fewest accepted.
+        min: usize,
+    },
     /// The environment variable holds something that is not UTF-8.
     #[error("the environment variable {name} is not valid UTF-8")]
     NotUnicode {

@@ -55,7 +55,7 @@ pub use certs::{CA_VALIDITY_DAYS, CertificateSet, SERVER_VALIDITY_DAYS, WrittenF
 pub use config::{ClientTls, HandshakeFailure, ServerTls, provider, server_name};
 pub use error::{CertError, TlsError, TokenError};
 pub use exposure::{Exposure, ExposureError};
-pub use token::{AuthFailure, MIN_TOKEN_BYTES, TOKEN_ENV, Token};
+pub use token::{AuthFailure, MIN_TOKEN_BYTES, MIN_TOKEN_DISTINCT_CHARS, TOKEN_ENV, Token};
 
 /// The ALPN protocol id of HTTP/2, which gRPC clients such as grpcio insist
 /// on over TLS.

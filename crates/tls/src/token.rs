@@ -11,6 +11,13 @@ use crate::TokenError;
 /// printable characters carries well over 64 bits).
 pub const MIN_TOKEN_BYTES: usize = 16;
 
+/// The fewest distinct characters a token may have on a server reachable
+/// from other hosts ([`Token::check_strength`]): 6. `aaaaaaaaaaaaaaaa` or
+/// `abababab…` is guessed at once; a random token has many more (16 random
+/// hex digits have fewer than 6 distinct about once in 50,000; 32 or more,
+/// practically never).
+pub const MIN_TOKEN_DISTINCT_CHARS: usize = 6;
+
 /// The environment variable framecast reads a token from when no token file
 /// is given.
 pub const TOKEN_ENV: &str = "FRAMECAST_TOKEN";
@@ -61,6 +68,37 @@ impl Token {
         Ok(Self {
             secret: Zeroizing::new(trimmed.to_owned()),
         })
+    }
+
+    /// Whether the token is strong enough for a server reachable from
+    /// other hosts: it has at least [`MIN_TOKEN_DISTINCT_CHARS`] distinct
+    /// characters. Servers on loopback accept any token.
+    ///
+    /// ```
+    /// use framecast_tls::{Token, TokenError};
+    ///
+    /// let weak = Token::new("aaaaaaaaaaaaaaaa")?;
+    /// assert!(matches!(weak.check_strength(), Err(TokenError::Weak { distinct: 1, .. })));
+    /// Token::new("3f9c2a71d04be86d5a1c")?.check_strength()?;
+    /// # Ok::<(), framecast_tls::TokenError>(())
+    /// ```
+    pub fn check_strength(&self) -> Result<(), TokenError> {
+        let mut seen = [false; 128];
+        let mut distinct = 0;
+        for b in self.secret.bytes() {
+            let s = &mut seen[usize::from(b & 0x7f)];
+            if !*s {
+                *s = true;
+                distinct += 1;
+            }
+        }
+        if distinct < MIN_TOKEN_DISTINCT_CHARS {
+            return Err(TokenError::Weak {
+                distinct,
+                min: MIN_TOKEN_DISTINCT_CHARS,
+            });
+        }
+        Ok(())
     }
 
     /// Reads a token from a file (its whole content, trimmed).
@@ -189,6 +227,27 @@ mod tests {
             Err(TokenError::BadCharacter)
         ));
         Token::new(GOOD).unwrap();
+    }
+
+    #[test]
+    fn tokens_with_too_few_distinct_characters_are_weak() {
+        for (weak, distinct) in [
+            ("aaaaaaaaaaaaaaaa", 1),
+            ("abababababababab", 2),
+            ("12345123451234512345", 5),
+        ] {
+            let err = Token::new(weak).unwrap().check_strength().unwrap_err();
+            assert!(
+                matches!(err, TokenError::Weak { distinct: d, min: 6 } if d == distinct),
+                "{weak}: {err:?}"
+            );
+            let text = err.to_string();
+            assert!(text.contains("openssl rand -hex 32"), "{text}");
+            assert!(!text.contains(weak), "{text}");
+        }
+        for strong in [GOOD, "abcdefabcdefabcd", "correct-horse-battery-staple"] {
+            Token::new(strong).unwrap().check_strength().unwrap();
+        }
     }
 
     #[test]

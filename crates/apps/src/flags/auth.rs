@@ -61,18 +61,21 @@ impl ServerAuthArgs {
     }
 
     /// Protected mode: a server on `addresses` (shown as `shown`) beyond
-    /// loopback needs a token or `--allow-anonymous`; then a warning says
-    /// what anyone can do there (`anyone_can`), or that the token crosses
-    /// the network in plaintext.
+    /// loopback needs a token (not an obviously weak one) or
+    /// `--allow-anonymous`; then a warning says what anyone can do there
+    /// (`anyone_can`), or that the token crosses the network in plaintext.
     pub(crate) fn check_exposure(
         &self,
         addresses: &[SocketAddr],
         shown: &dyn Display,
-        authenticated: bool,
+        token: Option<&Token>,
         anyone_can: &str,
     ) -> Result<Exposure> {
-        let exposure =
-            Exposure::check(addresses, authenticated, self.allow_anonymous).hint(EXPOSURE_HINT)?;
+        let exposure = Exposure::check(addresses, token.is_some(), self.allow_anonymous)
+            .hint(EXPOSURE_HINT)?;
+        if let (Exposure::Authenticated, Some(token)) = (exposure, token) {
+            check_token_strength(token, shown)?;
+        }
         match exposure {
             Exposure::Anonymous => tracing::warn!(
                 "{shown} is open without authentication (--allow-anonymous): anyone who can reach \
@@ -121,6 +124,19 @@ impl ClientAuthArgs {
         Ok(trust.with_alpn(alpn).config()?)
     }
 }
+
+/// Refuses a token too weak for a server reachable from other hosts (on
+/// `shown`).
+pub(crate) fn check_token_strength(token: &Token, shown: &dyn Display) -> Result<()> {
+    token
+        .check_strength()
+        .with_context(|| format!("refusing to listen on {shown} with a weak access token"))
+        .hint(WEAK_TOKEN_HINT)
+}
+
+/// What the refusal of a weak token suggests.
+const WEAK_TOKEN_HINT: &str = "write a random token into the token file: `openssl rand -hex 32 > \
+                               token` (or serve on 127.0.0.1, where any token is accepted)";
 
 /// The token in `file`, else in `FRAMECAST_TOKEN`, if any.
 pub(crate) fn read_token(file: Option<&Path>) -> Result<Option<Token>> {

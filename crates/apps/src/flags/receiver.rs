@@ -187,7 +187,7 @@ impl ReceiverArgs {
         // Protected mode: only this machine may connect, unless senders must
         // authenticate or the user opted out.
         self.auth
-            .check_exposure(&addresses[..1], &listen, token.is_some(), "send frames")?;
+            .check_exposure(&addresses[..1], &listen, token.as_ref(), "send frames")?;
         if let Some(token) = token {
             builder = builder.token(token);
         }

@@ -3,11 +3,12 @@
 over the DevTools protocol on a pipe (--remote-debugging-pipe: no port, no
 extra package), for the HTTP viewer's tests and scripts/viewer-links.sh.
 
-    chromium_page.py shot URL OUT.png [--wait S] [--size WxH]
-        waits S seconds (default 4) after the page loads, then saves a
-        screenshot of the viewport and prints, as JSON, what the page's
-        elements say: {"tiles": N, "canvases": [{"id", "width", "height",
-        "points"}], "texts": {id: text}}.
+    chromium_page.py shot URL OUT.png [--wait S] [--size WxH] [--then JS]
+        waits S seconds (default 4) after the page loads (running JS in
+        the page halfway through, when given), then saves a screenshot of
+        the viewport and prints, as JSON, what the page's elements say:
+        {"tiles": N, "canvases": [{"id", "width", "height", "points"}],
+        "figures": [the wall tiles' figures], "texts": {id: text}}.
     chromium_page.py figures URL [--seconds S] [--warmup W]
         a stream page's own figures: the frames it drew in S seconds after
         W seconds of warm-up (`window.framecastViewer.samples()`), their
@@ -130,6 +131,7 @@ DESCRIBE = """(() => ({
       x: Math.round(r.x), y: Math.round(r.y), w: Math.round(r.width), h: Math.round(r.height),
     };
   }),
+  figures: [...document.querySelectorAll('.tile .figures')].map((e) => e.textContent),
   texts: Object.fromEntries([...document.querySelectorAll('[id]')]
     .filter((e) => e.children.length === 0)
     .map((e) => [e.id, e.textContent])),
@@ -144,7 +146,14 @@ def percentile(values, q):
 
 
 def shot(browser, a):
-    time.sleep(a.wait)
+    if a.then:
+        # Half the wait, then what a person would do on the page, then
+        # the rest.
+        time.sleep(a.wait / 2)
+        browser.evaluate(a.then)
+        time.sleep(a.wait / 2)
+    else:
+        time.sleep(a.wait)
     data = browser.call("Page.captureScreenshot", {"format": "png"})["data"]
     with open(a.out, "wb") as f:
         f.write(base64.b64decode(data))
@@ -214,6 +223,7 @@ def main():
     s.add_argument("out")
     s.add_argument("--wait", type=float, default=4)
     s.add_argument("--size", default="1024x768")
+    s.add_argument("--then", help="a script to run in the page halfway through the wait")
     f = sub.add_parser("figures")
     f.add_argument("url")
     f.add_argument("--seconds", type=float, default=20)

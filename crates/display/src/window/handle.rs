@@ -66,7 +66,7 @@ impl WindowHandle {
             tile.has_image = true;
             tile.shape = self.shared.options.keep_aspect.then_some((w, h));
             let sequence = tile.sequence.wrapping_add(1);
-            tile.arrived(label, sequence, None);
+            tile.arrived(label, sequence, None, About::default());
         }
         self.shared.request_redraw()
     }
@@ -218,7 +218,12 @@ impl FrameSink for WindowSink {
             std::mem::swap(&mut tile.image, &mut self.scratch);
             tile.has_image = true;
             tile.shape = shape;
-            tile.arrived(frame.label, frame.sequence, frame.capture_time_us);
+            tile.arrived(
+                frame.label,
+                frame.sequence,
+                frame.capture_time_us,
+                About::of(frame),
+            );
         }
         self.shared.request_redraw()
     }

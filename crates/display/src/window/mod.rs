@@ -57,7 +57,7 @@ mod tiles;
 
 use self::event_loop::Runner;
 pub use self::handle::{WindowHandle, WindowSink};
-use self::tiles::{Shared, State, tile_rect};
+use self::tiles::{About, Shared, State, tile_rect};
 
 /// Default [`WindowOptions::max_tiles`]: at most 16 streams (a 4x4 grid) in
 /// one window; more would make tiles too small to be useful.
@@ -352,9 +352,14 @@ mod tests {
     }
 
     #[test]
-    fn status_shows_label_fps_and_latency() {
+    fn status_shows_label_fps_latency_quality_size_and_link() {
         let mut tile = Tile::new(0, "peer");
-        tile.arrived("10.0.0.1:5000", 3, Some(crate::matroska::now_us() - 20_000));
+        tile.arrived(
+            "10.0.0.1:5000",
+            3,
+            Some(crate::matroska::now_us() - 20_000),
+            About::default(),
+        );
         assert!(tile.status.starts_with("0.0 fps  "), "{}", tile.status);
         assert!(
             tile.status.ends_with(" ms  10.0.0.1:5000"),
@@ -363,7 +368,36 @@ mod tests {
         );
         assert!(tile.latency_ms.unwrap() >= 20);
         // A capture clock ahead of ours reads as 0 ms, not a wrap-around.
-        tile.arrived("x", 4, Some(crate::matroska::now_us() + 10_000_000));
+        tile.arrived(
+            "x",
+            4,
+            Some(crate::matroska::now_us() + 10_000_000),
+            About::default(),
+        );
         assert_eq!(tile.latency_ms, Some(0));
+        // What the sender said of the frame: quality, size, its link.
+        let about = About {
+            quality: Some(40),
+            size: Some((320, 240)),
+            link_rate_bps: Some(9_800_000),
+        };
+        tile.arrived("door", 5, None, about);
+        assert!(
+            tile.status
+                .ends_with("fps  q40 320x240  link 9.8 Mbit/s  door"),
+            "{}",
+            tile.status
+        );
+        let about = About {
+            link_rate_bps: Some(640_000),
+            ..About::default()
+        };
+        tile.arrived("door", 6, None, about);
+        assert!(
+            tile.status.ends_with("fps  link 640 kbit/s  door"),
+            "{}",
+            tile.status
+        );
+        assert_eq!(tile.latency_ms, None);
     }
 }

@@ -21,8 +21,28 @@ pub(super) struct Tile {
     pub(super) fps: f32,
     pub(super) fps_frames: u32,
     pub(super) fps_since: Instant,
-    /// "30.0 fps  12 ms  label", rebuilt into the same storage per frame.
+    /// "30.0 fps  12 ms  q95 400x400  link 9.8 Mbit/s  label", rebuilt
+    /// into the same storage per frame.
     pub(super) status: String,
+}
+
+/// What a frame says of itself, for the tile's status: what the sender
+/// sends (quality, size) and what it thinks its link carries.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct About {
+    pub(super) quality: Option<u8>,
+    pub(super) size: Option<(u32, u32)>,
+    pub(super) link_rate_bps: Option<u64>,
+}
+
+impl About {
+    pub(super) fn of(frame: &crate::EncodedFrame<'_>) -> Self {
+        Self {
+            quality: frame.quality,
+            size: frame.size,
+            link_rate_bps: frame.link_rate_bps,
+        }
+    }
 }
 
 impl Tile {
@@ -44,7 +64,13 @@ impl Tile {
     }
 
     /// Records a frame's arrival: label, fps, latency, status text.
-    pub(super) fn arrived(&mut self, label: &str, sequence: u64, capture_time_us: Option<u64>) {
+    pub(super) fn arrived(
+        &mut self,
+        label: &str,
+        sequence: u64,
+        capture_time_us: Option<u64>,
+        about: About,
+    ) {
         if self.label != label {
             self.label.clear();
             self.label.push_str(label);
@@ -67,6 +93,25 @@ impl Tile {
         let _ = write!(self.status, "{:.1} fps", self.fps);
         if let Some(ms) = self.latency_ms {
             let _ = write!(self.status, "  {ms} ms");
+        }
+        match (about.quality, about.size) {
+            (Some(q), Some((w, h))) => {
+                let _ = write!(self.status, "  q{q} {w}x{h}");
+            }
+            (Some(q), None) => {
+                let _ = write!(self.status, "  q{q}");
+            }
+            (None, Some((w, h))) => {
+                let _ = write!(self.status, "  {w}x{h}");
+            }
+            (None, None) => {}
+        }
+        if let Some(bps) = about.link_rate_bps {
+            if bps >= 1_000_000 {
+                let _ = write!(self.status, "  link {:.1} Mbit/s", bps as f64 / 1e6);
+            } else {
+                let _ = write!(self.status, "  link {} kbit/s", bps.div_ceil(1000));
+            }
         }
         let _ = write!(self.status, "  {}", self.label);
     }

@@ -322,6 +322,7 @@ impl ReceiverBuilder {
             tasks: tokio_util::task::TaskTracker::new(),
             counters: Counters::default(),
             frames_tx: Mutex::new(Some(frames_tx)),
+            shown_tx: Mutex::new(Some(broadcast::channel(SUBSCRIBER_BACKLOG).0)),
             hook: self.hook,
             log: LogLimiter::new(),
             started: Instant::now(),

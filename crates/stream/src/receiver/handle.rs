@@ -123,8 +123,12 @@ impl ReceiverHandle {
     }
 
     /// Every frame accepted from now on, from every stream, before the
-    /// workers' drop policy, and the end of every stream: for recorders and
-    /// publishers. A subscriber more than
+    /// workers' drop policy and before any decoding, and the end of every
+    /// stream (as soon as its session closes): for recorders, which keep
+    /// frames as they came. A frame whose picture turns out to be damaged
+    /// only when a worker decodes it is here too; viewers and publishers
+    /// follow [`subscribe_shown`](Self::subscribe_shown) instead. A
+    /// subscriber more than
     /// [`SUBSCRIBER_BACKLOG`](crate::SUBSCRIBER_BACKLOG) events behind
     /// misses the oldest and is told how many (`RecvError::Lagged`). The
     /// subscription ends (`RecvError::Closed`) once the receiver has
@@ -133,6 +137,26 @@ impl ReceiverHandle {
         match lock(&self.shared.frames_tx).as_ref() {
             Some(tx) => tx.subscribe(),
             // Stopped: a subscription that is already over.
+            None => broadcast::channel(1).1,
+        }
+    }
+
+    /// Every frame the workers show from now on, from every stream: each
+    /// one decoded without error by the sinks (for a receiver without
+    /// sinks, each one a worker took; a sink that skips a frame, such as a
+    /// window without room for another tile, has it decoded to check it),
+    /// and the end of every stream once its last frame was dealt with: for
+    /// publishers, which must never pass a damaged frame on. Frames the
+    /// workers dropped (a newer one replaced them before a worker was
+    /// free) or found corrupt are not here; they are counted in the stats.
+    /// A subscriber more than
+    /// [`SUBSCRIBER_BACKLOG`](crate::SUBSCRIBER_BACKLOG) events behind
+    /// misses the oldest and is told how many (`RecvError::Lagged`). The
+    /// subscription ends (`RecvError::Closed`) once the receiver has
+    /// stopped.
+    pub fn subscribe_shown(&self) -> broadcast::Receiver<StreamEvent> {
+        match lock(&self.shared.shown_tx).as_ref() {
+            Some(tx) => tx.subscribe(),
             None => broadcast::channel(1).1,
         }
     }

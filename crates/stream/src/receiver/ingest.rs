@@ -11,8 +11,9 @@
 //!        │                                    │
 //!  IngestStream::feed ─────── counted (received, bytes), checked (length, Video,
 //!        │                    JPEG header, pixels, declared size), delivered:
-//!        │                    latest-frame watch, subscribers, the workers'
-//!        │                    latest-wins slot; the receiver's `count`
+//!        │                    subscribers (recorders), the workers'
+//!        │                    latest-wins slot (then, once shown, the
+//!        │                    latest-frame watch and publishers); `count`
 //!        ▼                                    ▼
 //!  IngestStream::end ──────── place freed at once, "stream ended", the workers
 //!                             show what is left and retire it
@@ -234,9 +235,10 @@ impl IngestStream {
 
     /// One payload (an encoded `Video` message, without framing) for this
     /// stream: counted as received, checked (length, then
-    /// [`check_frame`]) and delivered to the latest-frame watch, the
-    /// subscribers and the workers' latest-wins slot, or counted as
-    /// corrupt. Allocates nothing.
+    /// [`check_frame`]) and delivered to the subscribers of every frame and
+    /// the workers' latest-wins slot, or counted as corrupt. The
+    /// latest-frame watch and the subscribers of shown frames get it once a
+    /// worker has shown it. Allocates nothing.
     pub fn feed(&self, payload: Bytes) -> Fed {
         self.feed_sequence(payload).0
     }
@@ -272,6 +274,37 @@ impl IngestStream {
             return (Fed::CountReached, sequence);
         }
         (fed, sequence)
+    }
+
+    /// Says that this stream's transport carries the receiver's asks
+    /// ([`StreamHandle::ask_sender`](crate::StreamHandle::ask_sender)) to
+    /// its sender: the transport takes each new one with
+    /// [`take_ask`](Self::take_ask) and hands it over. A stream opened here
+    /// carries none until told.
+    pub fn carry_asks(&self) {
+        self.state.feedback.store(true, Ordering::Relaxed);
+    }
+
+    /// Says that this stream's sender cannot be asked anything, and why (a
+    /// sentence for whoever asked, e.g. "the stream comes from NATS, whose
+    /// publishers hear nothing from a receiver"; see
+    /// [`StreamHandle::asks_refused`](crate::StreamHandle::asks_refused)).
+    pub fn refuse_asks(&self, reason: impl Into<std::borrow::Cow<'static, str>>) {
+        self.state.feedback.store(false, Ordering::Relaxed);
+        *crate::util::lock(&self.state.no_asks) = reason.into();
+    }
+
+    /// The receiver's newest ask of the sender, once: `None` when there is
+    /// none new since the previous call. A transport that
+    /// [carries asks](Self::carry_asks) calls it before each frame.
+    pub fn take_ask(&self) -> Option<framecast_proto::handshake::Settings> {
+        let mut asked = crate::util::lock(&self.state.asked);
+        if asked.1 {
+            asked.1 = false;
+            asked.0
+        } else {
+            None
+        }
     }
 
     /// The stream's state, for the connection that feeds it.
@@ -385,6 +418,8 @@ mod tests {
         assert_eq!(live.len(), 1);
         assert_eq!(live[0].name(), "cams.door");
         assert_eq!(live[0].peer(), peer);
+        // The newest frame is there once a worker has shown it.
+        wait_for(|| live[0].latest().is_some());
         assert_eq!(live[0].latest().map(|f| f.width()), Some(32));
         match events.try_recv().unwrap() {
             crate::StreamEvent::Frame(f) => assert_eq!(f.name(), "cams.door"),

@@ -7,11 +7,19 @@
 //!  │ accept ─▶ task per connection │   stream slot      ┌─────────────────────┐
 //!  │   handshake, then frames:     │──▶ (latest wins) ──▶│ fair by cost:       │
 //!  │   read into recycled buffers, │   stream.latest    │ decode, scale, show │
-//!  │   check Video + JPEG header,  │──▶ (watch: viewers,│ via the sinks (one  │
-//!  │   idle/trickle timeouts       │    snapshots)      │ set per worker)     │
-//!  └───────────────────────────────┘   subscribe()      └─────────────────────┘
-//!                                      (every frame: recorders, publishers)
+//!  │   check Video + JPEG header,  │    subscribe()     │ via the sinks (one  │
+//!  │   idle/trickle timeouts       │    (every frame:   │ set per worker)     │
+//!  └───────────────────────────────┘    recorders)      └──────────┬──────────┘
+//!                                       stream.latest (watch: viewers, ◀──┤ shown
+//!                                       snapshots), subscribe_shown()  ◀──┘ frames
+//!                                       (publishers)
 //! ```
+//!
+//! Viewers and publishers get a frame only once a worker has shown it
+//! (decoded without error): a frame whose header reads but whose picture
+//! is damaged is counted as corrupt and never served or published. The
+//! price is the decode time (and the wait for a worker) before a viewer
+//! sees a frame; see `docs/reliability.md`.
 //!
 //! Nothing a peer sends can block another peer: each connection has its own
 //! task, its own timeouts and its own buffers (bounded by what arrived), and
@@ -147,8 +155,12 @@ pub(crate) struct Shared {
     /// ended too.
     pub(crate) tasks: tokio_util::task::TaskTracker,
     pub(crate) counters: Counters,
-    /// Taken (closing every subscription) once the receiver has stopped.
+    /// Every accepted frame ([`ReceiverHandle::subscribe`]); taken (closing
+    /// every subscription) once the receiver has stopped.
     pub(crate) frames_tx: Mutex<Option<broadcast::Sender<StreamEvent>>>,
+    /// Every frame the workers showed
+    /// ([`ReceiverHandle::subscribe_shown`]); taken with `frames_tx`.
+    pub(crate) shown_tx: Mutex<Option<broadcast::Sender<StreamEvent>>>,
     hook: Option<ReceiverHook>,
     /// This receiver's event lines, rate-limited per kind.
     log: LogLimiter,
@@ -195,10 +207,12 @@ impl Shared {
         self.event(&ReceiverEvent::Refused { peer, code, reason });
     }
 
-    /// Hands an accepted frame to its consumers: the latest-frame watch,
-    /// the subscribers, and the workers' slot (latest wins).
+    /// Hands an accepted frame to the subscribers of every frame (the
+    /// recorders) and to the workers' slot (latest wins). Viewers and
+    /// publishers get it only once a worker has shown it
+    /// ([`hand_on`](Self::hand_on)): a frame whose picture turns out to be
+    /// damaged when decoded never reaches them.
     pub(crate) fn deliver(&self, stream: &Arc<StreamState>, frame: Frame) {
-        stream.latest.send_replace(Some(frame.clone()));
         if let Some(tx) = lock(&self.frames_tx).as_ref()
             && tx.receiver_count() > 0
         {
@@ -206,6 +220,28 @@ impl Shared {
         }
         if self.pool.put(stream, frame) {
             stream.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Hands a frame the workers showed (decoded without error) to the
+    /// latest-frame watch (viewers, snapshots) and the subscribers of shown
+    /// frames (publishers).
+    pub(crate) fn hand_on(&self, stream: &StreamState, frame: &Frame) {
+        stream.latest.send_replace(Some(frame.clone()));
+        if let Some(tx) = lock(&self.shown_tx).as_ref()
+            && tx.receiver_count() > 0
+        {
+            let _ = tx.send(StreamEvent::Frame(frame.clone()));
+        }
+    }
+
+    /// A stream was retired (its last frame dealt with): the subscribers of
+    /// shown frames get no more of it.
+    pub(crate) fn retired(&self, id: StreamId) {
+        if let Some(tx) = lock(&self.shown_tx).as_ref()
+            && tx.receiver_count() > 0
+        {
+            let _ = tx.send(StreamEvent::Ended(id));
         }
     }
 
@@ -346,6 +382,12 @@ impl Receiver {
         self.handle.subscribe()
     }
 
+    /// Every frame the workers show from now on (see
+    /// [`ReceiverHandle::subscribe_shown`]).
+    pub fn subscribe_shown(&self) -> broadcast::Receiver<StreamEvent> {
+        self.handle.subscribe_shown()
+    }
+
     /// The network runtime, to run tasks beside the receiver's own (see
     /// [`ReceiverHandle::spawn`] for tasks tied to its lifetime).
     pub fn runtime(&self) -> Option<tokio::runtime::Handle> {
@@ -405,6 +447,7 @@ impl Receiver {
         }
         // No frame can come any more: end every subscription.
         lock(&self.shared.frames_tx).take();
+        lock(&self.shared.shown_tx).take();
         if let Some(e) = lock(&self.shared.error).take() {
             return Err(e);
         }
@@ -456,13 +499,16 @@ impl StreamHandle {
         self.0.is_connected()
     }
 
-    /// Its newest accepted frame.
+    /// Its newest frame the workers showed: decoded without error by the
+    /// sinks (or, for a receiver without sinks, that passed the checks). A
+    /// frame found damaged when decoded is never here.
     pub fn latest(&self) -> Option<Frame> {
         self.0.latest.borrow().clone()
     }
 
-    /// Its newest accepted frame, as a watch: `changed().await` wakes on
-    /// each new frame, and a slow reader simply sees the newest one.
+    /// Its newest shown frame (as [`latest`](Self::latest)), as a watch:
+    /// `changed().await` wakes on each new one, and a slow reader simply
+    /// sees the newest.
     pub fn watch(&self) -> watch::Receiver<Option<Frame>> {
         self.0.latest.subscribe()
     }
@@ -481,6 +527,24 @@ impl StreamHandle {
     pub fn ask_sender(&self, settings: framecast_proto::handshake::Settings) -> bool {
         *lock(&self.0.asked) = (Some(settings), true);
         self.0.feedback.load(Ordering::Relaxed)
+    }
+
+    /// Why its sender cannot be asked anything ([`ask_sender`](Self::ask_sender)
+    /// would reach no one), as a sentence: the legacy framing, a sender
+    /// that did not ask for feedback, a transport that carries nothing
+    /// back (NATS); `None` when the sender reads what it is asked.
+    pub fn asks_refused(&self) -> Option<String> {
+        if self.0.feedback.load(Ordering::Relaxed) {
+            None
+        } else {
+            Some(lock(&self.0.no_asks).clone().into_owned())
+        }
+    }
+
+    /// What it last asked its sender ([`ask_sender`](Self::ask_sender)),
+    /// for as long as the session lasts; `None` before any ask.
+    pub fn asked(&self) -> Option<framecast_proto::handshake::Settings> {
+        lock(&self.0.asked).0
     }
 
     /// Its capture-to-shown latency over the whole session (every frame

@@ -66,6 +66,9 @@ pub(crate) struct StreamState {
     /// What this receiver asks of the sender, and whether the ask is new
     /// (not yet sent).
     pub(crate) asked: Mutex<(Option<Settings>, bool)>,
+    /// Why the sender cannot be asked anything, while `feedback` is off:
+    /// a sentence set by whatever opened the stream.
+    pub(crate) no_asks: Mutex<std::borrow::Cow<'static, str>>,
     /// What the newest frame said of itself: quality (0 unknown), and the
     /// sender's estimate of the link's rate (bits/s, 0 none).
     pub(crate) quality: AtomicU64,
@@ -73,6 +76,19 @@ pub(crate) struct StreamState {
     /// The newest frame's size, `width << 32 | height`.
     pub(crate) size: AtomicU64,
 }
+
+/// Why a stream's sender cannot be asked anything, when its transport said
+/// nothing more.
+pub(crate) const NO_ASKS_TRANSPORT: &str =
+    "the transport this stream comes over carries nothing back to its sender";
+
+/// Why a legacy-framed sender cannot be asked anything.
+pub(crate) const NO_ASKS_LEGACY: &str = "the sender uses the legacy framing (an 8-byte length, \
+     no session handshake), which carries nothing back to it";
+
+/// Why a sender that did not ask for feedback cannot be asked anything.
+pub(crate) const NO_ASKS_NOT_NEGOTIATED: &str = "the sender did not ask for feedback in its \
+     handshake (an older sender, or one started with --adapt off), so it reads nothing back";
 
 impl StreamState {
     pub(crate) fn new(id: StreamId, name: Arc<str>, peer: SocketAddr) -> Self {
@@ -100,6 +116,7 @@ impl StreamState {
             latest: watch::Sender::new(None),
             feedback: AtomicBool::new(false),
             asked: Mutex::new((None, false)),
+            no_asks: Mutex::new(std::borrow::Cow::Borrowed(NO_ASKS_TRANSPORT)),
             quality: AtomicU64::new(0),
             link_rate_bps: AtomicU64::new(0),
             size: AtomicU64::new(0),
@@ -360,17 +377,31 @@ impl Registry {
     pub(crate) fn snapshot(&self) -> RegistrySnapshot {
         let r = lock(&self.inner);
         let mut latency = r.ended_latency.clone();
-        let mut per_stream = Vec::with_capacity(r.live.len() + r.ended.len());
         let mut totals = r.ended_totals;
+        // Streams whose session is over but whose last frame a worker has
+        // not dealt with yet count as ended here: `max_ended` bounds them
+        // all together, however far the workers are behind (connection
+        // churn), keeping the newest.
+        let mut live = Vec::with_capacity(r.live.len());
         for s in &r.live {
             let stats = s.snapshot();
             totals.add(&stats);
             latency.merge(&lock(&s.latency).whole);
-            per_stream.push(stats);
+            live.push(stats);
         }
+        let waiting = live.iter().filter(|s| !s.connected).count();
+        let mut skip_waiting = waiting.saturating_sub(self.max_ended);
+        let retired = self.max_ended.saturating_sub(waiting).min(r.ended.len());
+        let mut all = Vec::with_capacity(retired + live.len() - skip_waiting);
         // Ended first (oldest first), then the live ones.
-        let mut all: Vec<StreamStats> = r.ended.iter().cloned().collect();
-        all.append(&mut per_stream);
+        all.extend(r.ended.iter().skip(r.ended.len() - retired).cloned());
+        for stats in live {
+            if !stats.connected && skip_waiting > 0 {
+                skip_waiting -= 1;
+                continue;
+            }
+            all.push(stats);
+        }
         let connected = r.busy_total + r.busy_since.map_or(Duration::ZERO, |s| s.elapsed());
         RegistrySnapshot {
             per_stream: all,
@@ -417,6 +448,61 @@ mod tests {
         assert_eq!(snap.totals.received, (1..=10).sum::<u64>());
         assert_eq!(snap.totals.frames, 10);
         assert_eq!(snap.active, 0);
+    }
+
+    #[test]
+    fn ended_streams_not_yet_retired_count_against_the_bound() {
+        let reg = Registry::new(100, 3);
+        let mut waiting = Vec::new();
+        for i in 0..2u16 {
+            let s = reg.register(None, peer(1000 + i)).unwrap();
+            reg.disconnect(&s);
+            reg.retire(&s);
+        }
+        let open = reg.register(Some("open"), peer(2000)).unwrap();
+        // Sessions over, last frames not dealt with (the workers are
+        // behind): never retired in this test.
+        for i in 0..50u16 {
+            let s = reg.register(None, peer(3000 + i)).unwrap();
+            s.received.store(1, Ordering::SeqCst);
+            reg.disconnect(&s);
+            waiting.push(s);
+        }
+        let snap = reg.snapshot();
+        let ended: Vec<_> = snap.per_stream.iter().filter(|s| !s.connected).collect();
+        assert_eq!(
+            ended.len(),
+            3,
+            "at most max_ended ended streams, waiting or not"
+        );
+        assert_eq!(
+            ended.iter().map(|s| s.id.get()).collect::<Vec<_>>(),
+            [51, 52, 53],
+            "the newest kept"
+        );
+        assert!(
+            snap.per_stream
+                .iter()
+                .any(|s| s.id == open.id && s.connected)
+        );
+        assert_eq!(snap.totals.received, 50, "the totals hold them all");
+        assert_eq!(snap.accepted, 53);
+        // Two waiting: one retired stream still fits beside them.
+        let reg = Registry::new(100, 3);
+        for i in 0..3u16 {
+            let s = reg.register(None, peer(1000 + i)).unwrap();
+            reg.disconnect(&s);
+            if i == 0 {
+                reg.retire(&s);
+            }
+        }
+        let ids: Vec<u32> = reg
+            .snapshot()
+            .per_stream
+            .iter()
+            .map(|s| s.id.get())
+            .collect();
+        assert_eq!(ids, [1, 2, 3]);
     }
 
     #[test]

@@ -3,6 +3,8 @@
 //! [`DisplayError::verdict`](framecast_display::DisplayError::verdict),
 //! and tells the pool what each frame cost.
 
+use framecast_display::NullSink;
+
 use super::*;
 
 /// The body of one worker thread: take streams in turn, show their newest
@@ -13,6 +15,9 @@ pub(super) fn worker(index: usize, shared: &Shared, mut sink: Option<Box<dyn Fra
     }
     let mut ended = Vec::with_capacity(shared.config.max_clients);
     let mut broken = false;
+    // Decodes, to check them, the frames the sink skips (made when first
+    // needed).
+    let mut checker = None;
     while let Some(work) = shared.pool.next(index, &mut ended) {
         match work {
             Work::Ended => {
@@ -25,7 +30,9 @@ pub(super) fn worker(index: usize, shared: &Shared, mut sink: Option<Box<dyn Fra
             }
             Work::Frame(stream, frame) => {
                 let started = cpu_time();
-                if !broken && show(shared, sink.as_deref_mut(), &stream, &frame).is_break() {
+                if !broken
+                    && show(shared, sink.as_deref_mut(), &mut checker, &stream, &frame).is_break()
+                {
                     broken = true;
                 }
                 let spent = cpu_time().saturating_sub(started);
@@ -37,6 +44,7 @@ pub(super) fn worker(index: usize, shared: &Shared, mut sink: Option<Box<dyn Fra
                 if !stream.end_reported.swap(true, Ordering::SeqCst) {
                     shared.registry.retire(&stream);
                     shared.pool.announce_end(stream.id);
+                    shared.retired(stream.id);
                 }
                 shared.pool.done(stream, None);
             }
@@ -90,10 +98,12 @@ fn cpu_time() -> Duration {
     START.get_or_init(Instant::now).elapsed()
 }
 
-/// Shows one frame; breaks when the receiver must stop.
+/// Shows one frame, and hands it on to viewers and publishers when it
+/// decoded; breaks when the receiver must stop.
 pub(super) fn show(
     shared: &Shared,
     sink: Option<&mut (dyn FrameSink + 'static)>,
+    checker: &mut Option<NullSink>,
     stream: &StreamState,
     frame: &Frame,
 ) -> ControlFlow<()> {
@@ -105,7 +115,10 @@ pub(super) fn show(
         let encoded = EncodedFrame::new(stream.id.get(), &stream.name, &frame.jpeg()[..])
             .with_sequence(frame.sequence())
             .with_capture_time_us(frame.capture_time_us())
-            .with_source_size(frame.source_size());
+            .with_source_size(frame.source_size())
+            .with_quality(frame.quality())
+            .with_size(Some((frame.width(), frame.height())))
+            .with_link_rate_bps(frame.link_rate_bps());
         if let Err(e) = sink.show(&encoded) {
             match e.verdict() {
                 Verdict::BadFrame => {
@@ -114,7 +127,22 @@ pub(super) fn show(
                     return ControlFlow::Continue(());
                 }
                 Verdict::Skipped => {
-                    stream.dropped.fetch_add(1, Ordering::Relaxed);
+                    // Not shown here, but viewers may want it: decoded to
+                    // check it first.
+                    let checker = checker.get_or_insert_with(NullSink::decode_only);
+                    match checker.show(&encoded) {
+                        Ok(()) => {
+                            stream.dropped.fetch_add(1, Ordering::Relaxed);
+                            shared.hand_on(stream, frame);
+                        }
+                        Err(bad) => {
+                            stream.corrupt.fetch_add(1, Ordering::Relaxed);
+                            tracing::debug!(
+                                stream = stream.id.get(),
+                                "corrupt frame dropped: {bad}"
+                            );
+                        }
+                    }
                     tracing::debug!(stream = stream.id.get(), "frame not shown: {e}");
                     return ControlFlow::Continue(());
                 }
@@ -132,6 +160,7 @@ pub(super) fn show(
         }
     }
     stream.shown.fetch_add(1, Ordering::Relaxed);
+    shared.hand_on(stream, frame);
     if let Some(t) = frame.capture_time_us() {
         let now = now_us();
         let skew = config.max_clock_skew.as_micros() as u64;

@@ -391,19 +391,7 @@ impl Transport for Link {
                 match refusal {
                     Some(status) => {
                         cx.refused();
-                        let retry_in = self.failed(Duration::ZERO);
-                        cx.event(&SenderEvent::Refused {
-                            peer,
-                            code: status.code(),
-                            reason: &status.reason,
-                            retry_in,
-                        });
-                        let Some(delay) = retry_in else {
-                            return Err(self.give_up(crate::error::Refused {
-                                code: status.code(),
-                                reason: status.reason,
-                            }));
-                        };
+                        let delay = self.refusal(status, peer, cx)?;
                         cx.sleep(delay);
                     }
                     None => cx.event(&SenderEvent::Disconnected { peer, error: &e }),
@@ -533,7 +521,12 @@ impl Link {
         if cx.is_stopped() {
             return Attempt::Retry(Duration::ZERO);
         }
-        let retry_in = self.failed(Duration::ZERO);
+        let retry_in = if retrying_may_help(&error) {
+            self.failed(Duration::ZERO)
+        } else {
+            self.failures = self.failures.saturating_add(1);
+            None
+        };
         cx.event(&SenderEvent::HandshakeFailed {
             peer,
             error: &error,
@@ -541,7 +534,51 @@ impl Link {
         });
         match retry_in {
             Some(delay) => Attempt::Retry(delay),
-            None => Attempt::Fatal(self.give_up(error)),
+            None if retrying_may_help(&error) => Attempt::Fatal(self.give_up(error)),
+            None => Attempt::Fatal(self.rejected(error)),
+        }
+    }
+
+    /// The receiver refused the session: a refusal that can pass (busy,
+    /// stopping) is retried after the backoff, at least `retry_after_ms`
+    /// later (the delay is returned); any other stops the sender at once.
+    fn refusal(
+        &mut self,
+        status: Status,
+        peer: SocketAddr,
+        cx: &SendContext<'_>,
+    ) -> Result<Duration, StreamError> {
+        let code = status.code();
+        let passes = refusal_may_pass(code);
+        let retry_in = if passes {
+            self.failed(Duration::from_millis(u64::from(status.retry_after_ms)))
+        } else {
+            self.failures = self.failures.saturating_add(1);
+            None
+        };
+        cx.event(&SenderEvent::Refused {
+            peer,
+            code,
+            reason: &status.reason,
+            retry_in,
+        });
+        let refused = crate::error::Refused {
+            code,
+            reason: status.reason,
+        };
+        match retry_in {
+            Some(delay) => Ok(delay),
+            None if passes => Err(self.give_up(refused)),
+            None => Err(self.rejected(refused)),
+        }
+    }
+
+    /// The error of a sender stopped by an answer that trying again cannot
+    /// change.
+    fn rejected(&self, cause: impl std::error::Error + Send + Sync + 'static) -> StreamError {
+        StreamError::Rejected {
+            to: self.to.clone(),
+            cause: Box::new(cause),
         }
     }
 
@@ -589,20 +626,9 @@ impl Link {
             };
             if status.code() != StatusCode::Accepted {
                 cx.refused();
-                let floor = Duration::from_millis(u64::from(status.retry_after_ms));
-                let retry_in = self.failed(floor);
-                cx.event(&SenderEvent::Refused {
-                    peer,
-                    code: status.code(),
-                    reason: &status.reason,
-                    retry_in,
-                });
-                return match retry_in {
-                    Some(delay) => Attempt::Retry(delay),
-                    None => Attempt::Fatal(self.give_up(crate::error::Refused {
-                        code: status.code(),
-                        reason: status.reason,
-                    })),
+                return match self.refusal(status, peer, cx) {
+                    Ok(delay) => Attempt::Retry(delay),
+                    Err(e) => Attempt::Fatal(e),
                 };
             }
             let (w, h) = self.size;
@@ -633,6 +659,31 @@ impl Link {
             stream_id: stream_id.map(StreamId::new),
         });
         Attempt::Session(FrameWriter::with_codec(stream, codec), peer, feedback)
+    }
+}
+
+/// Whether a refusal with `code` can pass by itself, so that trying again
+/// later may succeed: the receiver is busy, or stopping (and may be
+/// restarted). Every other refusal (a wrong or missing token, TLS
+/// required, the other framing, a hello or a handshake version the
+/// receiver does not take) stays the same however often the sender asks.
+pub(super) fn refusal_may_pass(code: StatusCode) -> bool {
+    matches!(code, StatusCode::Busy | StatusCode::ShuttingDown)
+}
+
+/// Whether a session attempt that failed with `error` may succeed when
+/// made again: a network fault, a connection closed or a status that did
+/// not come (a receiver under load closes waiting handshakes) may pass. A
+/// TLS handshake that failed on the certificate or on TLS itself (one side
+/// without it), or an answer in another protocol or handshake version,
+/// will fail the same way every time.
+pub(super) fn retrying_may_help(error: &SessionError) -> bool {
+    match error {
+        SessionError::ClosedBeforeStatus | SessionError::Timeout(_) | SessionError::Io(_) => true,
+        SessionError::Handshake(_) => false,
+        SessionError::Tls { kind, .. } => {
+            matches!(kind, TlsFailureKind::Closed | TlsFailureKind::Other)
+        }
     }
 }
 

@@ -35,7 +35,6 @@ use framecast_wire::{FrameCodec, FrameWriter, Prefix};
 
 use framecast_net::Backoff;
 
-#[cfg(feature = "tls")]
 use crate::error::TlsFailureKind;
 use crate::error::{Report, SessionError, StreamError};
 use crate::events::{LogLimiter, SenderEvent, SenderHook};
@@ -746,5 +745,111 @@ mod tests {
         .unwrap();
         let stats = wait(sender).unwrap();
         assert_eq!((stats.sent, stats.dropped, stats.sessions), (20, 0, 1));
+    }
+
+    #[test]
+    fn only_what_can_pass_by_itself_is_retried() {
+        use framecast_proto::handshake::StatusCode as C;
+
+        let passes: Vec<C> = [
+            C::Unspecified,
+            C::Busy,
+            C::UnsupportedVersion,
+            C::Unauthenticated,
+            C::BadHello,
+            C::ShuttingDown,
+            C::WrongFraming,
+            C::TlsRequired,
+        ]
+        .into_iter()
+        .filter(|&c| link::refusal_may_pass(c))
+        .collect();
+        assert_eq!(passes, [C::Busy, C::ShuttingDown]);
+
+        let tls = |kind| SessionError::Tls {
+            kind,
+            reason: String::new(),
+        };
+        for (error, retried) in [
+            (SessionError::ClosedBeforeStatus, true),
+            (SessionError::Timeout(Duration::from_secs(5)), true),
+            (
+                SessionError::Io(std::io::ErrorKind::ConnectionReset.into()),
+                true,
+            ),
+            (tls(TlsFailureKind::Closed), true),
+            (tls(TlsFailureKind::Other), true),
+            (tls(TlsFailureKind::NotTls), false),
+            (tls(TlsFailureKind::UnknownIssuer), false),
+            (tls(TlsFailureKind::WrongName), false),
+            (tls(TlsFailureKind::Expired), false),
+            (
+                SessionError::Handshake(crate::handshake::HandshakeError::UnsupportedVersion {
+                    got: 9,
+                    supported: 1,
+                }),
+                false,
+            ),
+        ] {
+            assert_eq!(link::retrying_may_help(&error), retried, "{error}");
+        }
+    }
+
+    #[test]
+    fn a_refusal_that_cannot_pass_stops_the_sender_at_its_first_answer() {
+        let receiver = crate::ReceiverBuilder::new("127.0.0.1:0".parse().unwrap())
+            .max_clients(1)
+            .start()
+            .unwrap();
+        // The receiver's only place is taken: busy, which passes, is
+        // retried as often as allowed.
+        let ingest = receiver.handle().ingest();
+        let taken = ingest
+            .open(Some("taken"), "127.0.0.1:1".parse().unwrap())
+            .unwrap();
+        let busy = SenderBuilder::new(
+            TcpDestination::new(receiver.local_addr().to_string())
+                .retry(Retry::Attempts(1))
+                .backoff(Duration::from_millis(1), Duration::from_millis(2)),
+            pattern(),
+        )
+        .size(64, 48)
+        .count(1)
+        .start()
+        .unwrap();
+        match wait(busy) {
+            Err(StreamError::GaveUp { attempts: 2, .. }) => {}
+            other => panic!("{other:?}"),
+        }
+        drop(taken);
+        // Legacy framing to a receiver that expects the handshake: told
+        // WRONG_FRAMING, which asking again cannot change.
+        let started = Instant::now();
+        let legacy = SenderBuilder::new(
+            TcpDestination::new(receiver.local_addr().to_string())
+                .framing(Prefix::LegacyI64Le)
+                .retry(Retry::Forever),
+            pattern(),
+        )
+        .size(64, 48)
+        .start()
+        .unwrap();
+        match wait(legacy) {
+            Err(StreamError::Rejected { cause, .. }) => {
+                let refused = cause.downcast_ref::<crate::Refused>().expect("a refusal");
+                assert_eq!(
+                    refused.code,
+                    framecast_proto::handshake::StatusCode::WrongFraming
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "one attempt, however long the receiver lingers"
+        );
+        let stats = receiver.shutdown().unwrap();
+        assert_eq!(stats.refused, 2, "two busy");
+        assert_eq!(stats.handshake_failures, 1, "one wrong framing");
     }
 }

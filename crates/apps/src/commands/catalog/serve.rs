@@ -111,7 +111,7 @@ pub(crate) async fn run(args: ServeArgs) -> Result<()> {
     args.auth.check_exposure(
         &addresses,
         &args.listen,
-        token.is_some(),
+        token.as_ref(),
         "add and delete products",
     )?;
     let mut access = Access::new();
