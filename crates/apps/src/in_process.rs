@@ -104,6 +104,14 @@ impl Transport for InProcess {
                         return Ok(Ready::Stopped);
                     }
                 }
+                // The sender checks its name before starting: this is
+                // for a transport started otherwise.
+                Err(OpenError::BadName(e)) => {
+                    return Err(StreamError::Config {
+                        what: "name",
+                        reason: e.reason(),
+                    });
+                }
                 Err(_) => return Ok(Ready::Stopped),
             }
         }

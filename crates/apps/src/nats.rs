@@ -37,7 +37,8 @@ pub(crate) struct NatsRecvArgs {
     /// Publish every frame this receiver accepts, its Video message
     /// unchanged, to the NATS servers of this URL, to the subject
     /// PREFIX.NAME: PREFIX defaults to framecast, NAME is the stream's name
-    /// with characters other than letters, digits, - and _ made _. Several
+    /// with each byte other than letters, digits, - and _ written ~ and two
+    /// hex digits (a.b is a~2eb: two names never share a subject). Several
     /// servers, comma separated, fail over: nats://a:4222,b:4222/site1. A
     /// slow or absent server costs frames for NATS only (latest frame
     /// wins).
@@ -46,7 +47,8 @@ pub(crate) struct NatsRecvArgs {
 
     /// Take streams from the NATS subscription SUBJECT (wildcards allowed;
     /// default framecast.>, every stream published with the default
-    /// prefix): each subject is a stream, checked and shown, recorded and
+    /// prefix): each subject is a stream, named by the name its subject was
+    /// made from (framecast.a~2eb is a.b), checked and shown, recorded and
     /// counted as a TCP sender is, ended after --idle-timeout without
     /// frames. Without --listen the TCP listener takes a free loopback
     /// port.

@@ -212,6 +212,12 @@ fn refusal_hint(
 
 /// What to do about a session attempt that failed after connecting.
 fn session_hint(error: &SessionError) -> Option<&'static str> {
+    if error.peer_is_http_server() {
+        return Some(
+            "that is an HTTP server (a receiver's viewer?), not a frame port: send to the \
+             receiver's frame port, 5252 unless it was started with another --listen",
+        );
+    }
     if error.peer_lacks_handshake() {
         return Some(
             "if the receiver is the original server.py or `framecast recv --framing legacy`, \

@@ -102,7 +102,11 @@ impl RateMeter {
             let _ = write!(
                 line,
                 "stream {} {}: {:5.1} fps shown, {:5.1} received, {:7.0} kbit/s, ",
-                st.id, st.name, shown_fps, recv_fps, kbps
+                st.id,
+                framecast_net::printable(&st.name),
+                shown_fps,
+                recv_fps,
+                kbps
             );
             match st.recent_latency_ms {
                 Some(l) => {

@@ -117,8 +117,9 @@ fn recv_publish_makes_a_tcp_sender_watchable_from_another_receiver() {
     let mut send = Proc::framecast("send", &args);
     send.wait_ok(TIMEOUT);
 
-    // The stream reaches the viewer under its subject's last token.
-    viewer.wait_for_stderr("\"yard_cam\" connected from 127.0.0.1:", TIMEOUT);
+    // The stream reaches the viewer under its sender's name, read back
+    // from its subject (framecast.yard~20cam).
+    viewer.wait_for_stderr("\"yard cam\" connected from 127.0.0.1:", TIMEOUT);
     camera_side.wait_for_stderr(STREAM_ENDED, TIMEOUT);
     camera_side.interrupt();
     camera_side.wait_ok(TIMEOUT);
@@ -159,7 +160,7 @@ fn recv_publish_makes_a_tcp_sender_watchable_from_another_receiver() {
 
     let seen = read_json(&viewer_json_path);
     assert_eq!(seen["received"].as_u64(), Some(n), "{seen}");
-    assert_eq!(seen["per_stream"][0]["name"], "yard_cam", "{seen}");
+    assert_eq!(seen["per_stream"][0]["name"], "yard cam", "{seen}");
     assert_eq!(seen["corrupt"], 0, "{seen}");
 }
 

@@ -167,3 +167,54 @@ fn a_busy_receiver_is_retried_and_the_hint_names_its_limit() {
     assert_eq!(stats["refused"], 3, "{stats}");
     assert_good_stream(&stats, 8 * 30);
 }
+
+/// The frame port answers an HTTP client in HTTP, saying what the port is;
+/// a sender pointed at the viewer's port stops at once, saying that it is
+/// an HTTP server and which port frames go to.
+#[test]
+fn the_frame_port_and_the_viewer_port_each_say_which_is_which() {
+    use std::io::{Read, Write};
+
+    let dir = tempdir();
+    let token = write_token(dir.path(), "token", TOKEN);
+    let (mut recv, addr) = start_recv(&["--token-file", &token, "--http", "127.0.0.1:0"]);
+    let line = recv.wait_for_stderr("HTTP viewer on http://", TIMEOUT);
+    let http = line
+        .rsplit("http://")
+        .next()
+        .map(|a| a.trim().trim_end_matches('/').to_owned())
+        .unwrap_or_else(|| panic!("no address in {line:?}"));
+
+    // A browser (or curl) at the frame port.
+    let mut sock = std::net::TcpStream::connect(addr).unwrap();
+    sock.set_read_timeout(Some(TIMEOUT)).unwrap();
+    sock.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let mut answer = String::new();
+    sock.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 400 "), "{answer:?}");
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap();
+    assert!(
+        head.contains(&format!("Content-Length: {}", body.len())),
+        "{answer:?}"
+    );
+    assert!(
+        body.contains("frame port") && body.contains("--http"),
+        "{body:?}"
+    );
+
+    // A sender at the viewer's port.
+    let (err, took) = refused_send(&http, &["--token-file", &token]);
+    assert!(took < STOPS_WITHIN, "took {took:?}:\n{err}");
+    let last = err.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("hint: ") && last.contains("that is an HTTP server"),
+        "the last line is not the HTTP hint:\n{err}"
+    );
+    assert!(
+        !err.contains("--framing legacy") && !err.contains("retrying in"),
+        "{err}"
+    );
+    recv.interrupt();
+    recv.wait_ok(TIMEOUT);
+}

@@ -7,7 +7,7 @@
 //! carries the transport error that caused it, and a deadline that ran out
 //! carries tonic's [`TimeoutExpired`](tonic::TimeoutExpired).
 
-use std::{borrow::Cow, error::Error as _, io, time::Duration};
+use std::{error::Error as _, io, time::Duration};
 
 use framecast_net::HostPort;
 use framecast_proto::ecommerce::{
@@ -423,11 +423,10 @@ impl ConnectError {
     }
 }
 
-/// `text` with every character that could act on a terminal or fake a line
-/// escaped: control characters (`\n`, `\t`, `\u{1b}` ...) and the Unicode
-/// bidirectional controls, written as Rust escapes. Everything else, other
-/// scripts included, is as it was. What a catalog server sends (product
-/// fields, status messages) is untrusted: print it through this.
+/// `text` with its control, bidirectional and zero-width characters
+/// escaped (the one escaping every framecast program shows untrusted text
+/// with). What a catalog server sends (product fields, status messages) is
+/// untrusted: print it through this.
 ///
 /// ```
 /// use framecast_catalog::client::printable;
@@ -435,24 +434,7 @@ impl ConnectError {
 /// assert_eq!(printable("Desk lamp é 名"), "Desk lamp é 名");
 /// assert_eq!(printable("red\u{1b}[2J\nprice: 0"), "red\\u{1b}[2J\\nprice: 0");
 /// ```
-pub fn printable(text: &str) -> Cow<'_, str> {
-    fn unsafe_char(c: char) -> bool {
-        c.is_control()
-            || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
-    }
-    if !text.chars().any(unsafe_char) {
-        return Cow::Borrowed(text);
-    }
-    let mut out = String::with_capacity(text.len() + 8);
-    for c in text.chars() {
-        if unsafe_char(c) {
-            out.extend(c.escape_default());
-        } else {
-            out.push(c);
-        }
-    }
-    Cow::Owned(out)
-}
+pub use framecast_net::printable;
 
 /// The canonical gRPC name of a status code, as other gRPC tools print it
 /// (`NOT_FOUND`).

@@ -18,6 +18,17 @@
   const WALL_LIVE_TILES = 4;
   const SNAPSHOT_INTERVAL_MS = 1000;
 
+  // A stream name as shown: control, bidirectional and zero-width characters
+  // written as escapes (\u{202e}), as the server shows names everywhere.
+  const INVISIBLE =
+    /[\u0000-\u001f\u007f-\u009f\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ufff9-\ufffb]/g;
+  const SHORT_ESCAPES = { "\t": "\\t", "\n": "\\n", "\r": "\\r" };
+  const printable = (text) =>
+    String(text).replace(
+      INVISIBLE,
+      (c) => SHORT_ESCAPES[c] || `\\u{${c.codePointAt(0).toString(16)}}`,
+    );
+
   // ---- the server's clock -------------------------------------------------
   // Capture times are the server's (the sender's, checked by the receiver)
   // clock; the browser's may be off by seconds. Each /stats.json answer
@@ -287,7 +298,7 @@
       pic.className = "pic";
       const canvas = document.createElement("canvas");
       canvas.setAttribute("role", "img");
-      canvas.setAttribute("aria-label", `${s.name}, live`);
+      canvas.setAttribute("aria-label", `${printable(s.name)}, live`);
       const state = document.createElement("p");
       state.className = "state";
       state.textContent = "connecting…";
@@ -295,7 +306,7 @@
       const cap = document.createElement("div");
       cap.className = "cap";
       const name = document.createElement("h2");
-      name.textContent = s.name;
+      name.textContent = printable(s.name);
       const figures = document.createElement("p");
       figures.className = "figures";
       cap.append(name, figures);

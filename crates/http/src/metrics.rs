@@ -265,7 +265,7 @@ pub(super) fn render(state: &State) -> String {
             "Pictures of this stream encoded at this tier (one a frame while watched, however many watch)."
         );
         for s in &stats.per_stream {
-            let labels = [("stream", s.id.to_string()), ("name", s.name.clone())];
+            let labels = [("stream", s.id.to_string()), ("name", label_name(&s.name))];
             gauge!("framecast_stream_connected", &labels).set(f64::from(u8::from(s.connected)));
             for (name, value) in [
                 ("framecast_stream_frames_received_total", s.received),
@@ -299,7 +299,7 @@ pub(super) fn render(state: &State) -> String {
                 .to_string();
                 let labels = [
                     ("stream", s.id.to_string()),
-                    ("name", s.name.clone()),
+                    ("name", label_name(&s.name)),
                     ("tier", tier),
                 ];
                 gauge!("framecast_http_tier_viewers", &labels).set(t.viewers as f64);
@@ -332,11 +332,19 @@ pub(super) fn render(state: &State) -> String {
             &mut out,
             STREAM_LATENCY,
             help,
-            &[("stream", s.id.to_string()), ("name", s.name.clone())],
+            &[("stream", s.id.to_string()), ("name", label_name(&s.name))],
             &h.latency(),
         );
     }
     out
+}
+
+/// A stream's name as a label value: its control, bidirectional and
+/// zero-width characters escaped as everywhere a name is shown (the
+/// exporter then escapes `\`, `"` and line breaks as the text format
+/// wants).
+fn label_name(name: &str) -> String {
+    framecast_net::printable(name).into_owned()
 }
 
 /// Writes a latency histogram: its help and type, then cumulative counts
@@ -463,6 +471,15 @@ mod tests {
         assert!(
             text.contains("framecast_latency_seconds_sum 102.0854\n"),
             "{text}"
+        );
+    }
+
+    #[test]
+    fn names_are_escaped_in_labels() {
+        assert_eq!(label_name("door"), "door");
+        assert_eq!(
+            label_name("\u{1b}[2Jx\u{202e}y\u{200b}"),
+            "\\u{1b}[2Jx\\u{202e}y\\u{200b}"
         );
     }
 

@@ -29,7 +29,11 @@ pub(crate) const SCRIPT: &str = include_str!("../assets/viewer.js");
 /// The pages' style sheet.
 pub(crate) const STYLE: &str = include_str!("../assets/viewer.css");
 
-/// `s` with the characters that mean something in HTML escaped.
+/// `s` with the characters that mean something in HTML escaped, and the
+/// invisible ones (control, bidirectional, zero-width: see
+/// [`framecast_net::is_invisible`]) written as character references, so
+/// that the page's source holds none of them raw while an attribute's value
+/// stays exact.
 pub(crate) fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
@@ -39,10 +43,21 @@ pub(crate) fn escape(s: &str) -> String {
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&#39;"),
+            c if framecast_net::is_invisible(c) => {
+                let _ = write!(out, "&#x{:x};", u32::from(c));
+            }
             c => out.push(c),
         }
     }
     out
+}
+
+/// A stream's name as page text: its control, bidirectional and zero-width
+/// characters made visible escapes (as everywhere a name is shown), then
+/// escaped for HTML. Where the exact name is data (the page's
+/// `data-name`, links), it is only escaped for HTML.
+pub(crate) fn shown(name: &str) -> String {
+    escape(&framecast_net::printable(name))
 }
 
 /// `name` as one path segment: everything but unreserved characters
@@ -132,7 +147,7 @@ pub(crate) fn wall(streams: &[StreamHandle]) -> String {
         top(&count(streams.len()))
     );
     for s in streams {
-        let name = escape(s.name());
+        let name = shown(s.name());
         let link = by_name(s.name());
         let size = s
             .latest()
@@ -167,9 +182,13 @@ fn figure(page: &mut String, label: &str, id: &str, meaning: &str) {
 /// minutes.
 pub(crate) fn stream(stream: &StreamHandle) -> String {
     let id = stream.id();
-    let name = escape(stream.name());
+    let exact = escape(stream.name());
+    let name = shown(stream.name());
     let base = by_name(stream.name());
-    let mut page = head(&format!("{} · framecast", stream.name()));
+    let mut page = head(&format!(
+        "{} · framecast",
+        framecast_net::printable(stream.name())
+    ));
     // The picture's size, when a frame has come, so the page does not
     // jump when the first one is drawn.
     let size = stream
@@ -178,7 +197,7 @@ pub(crate) fn stream(stream: &StreamHandle) -> String {
         .unwrap_or_default();
     let _ = write!(
         page,
-        "<body data-page=\"stream\" data-stream=\"{id}\" data-name=\"{name}\" \
+        "<body data-page=\"stream\" data-stream=\"{id}\" data-name=\"{exact}\" \
          data-mjpg=\"{base}.mjpg\" data-refresh=\"{REFRESH_MS}\">\n{}\
          <main class=\"watch\">\n<div id=\"stage\">\n<canvas id=\"live\" role=\"img\" \
          aria-label=\"{name}, live\"{size}></canvas>\n<noscript><img src=\"{base}.mjpg\" \
@@ -186,7 +205,7 @@ pub(crate) fn stream(stream: &StreamHandle) -> String {
          <select id=\"tier\" aria-label=\"Picture quality\">\n\
          <option value=\"auto\" selected>auto</option>\n\
          <option value=\"original\">original</option>\n",
-        top(stream.name())
+        top(&framecast_net::printable(stream.name()))
     );
     for r in LADDER.iter().skip(1) {
         let _ = writeln!(
@@ -343,6 +362,13 @@ mod tests {
             "&lt;img src=x onerror=&quot;alert(&#39;1&#39;)&quot;&gt;&amp;"
         );
         assert_eq!(escape("door cam"), "door cam");
+        // Exact as a value, never raw in the source.
+        assert_eq!(escape("a\u{202e}b\u{200b}"), "a&#x202e;b&#x200b;");
+        // Shown: invisible characters made visible, then HTML-escaped.
+        assert_eq!(
+            shown("a\u{202e}<b\u{200b}\u{1b}"),
+            "a\\u{202e}&lt;b\\u{200b}\\u{1b}"
+        );
     }
 
     #[test]

@@ -18,13 +18,15 @@
 //! - [`Publisher`] follows a running [`Receiver`](framecast_stream::Receiver) and
 //!   publishes every frame it accepts, its `Video` message byte for byte,
 //!   to `PREFIX.<stream name>` ([`subject_token`] makes the name one
-//!   subject token). It never slows the receiver: each stream has a
+//!   subject token, one-to-one: two names never share a subject). It never slows the receiver: each stream has a
 //!   latest-wins slot in front of NATS, so a slow or unreachable server
 //!   costs frames for NATS only (counted in [`PublisherStats`]).
 //! - [`NatsSource`] makes a receiver take streams from a NATS subscription
 //!   (wildcards allowed): each subject is a stream, registered, checked and
 //!   counted exactly as a TCP sender's, ended after the receiver's idle
-//!   timeout.
+//!   timeout. Its name is the one the subject was made from
+//!   ([`token_name`], see [`stream_name`]), checked as every stream's name
+//!   is ([`StreamName`](framecast_stream::StreamName)).
 //! - [`NatsTransport`] makes a sender publish its encoded messages instead
 //!   of connecting to a receiver.
 //!
@@ -70,10 +72,9 @@ pub(crate) use self::client::{Link, Role};
 pub use self::publish::{Publisher, PublisherStats};
 pub use self::send::NatsTransport;
 pub use self::subscribe::{MAX_REFUSED_SUBJECTS, NatsSource, NatsSourceStats, stream_name};
-pub use self::url::{
-    DEFAULT_NATS_PORT, MAX_SUBJECT_LEN, MAX_TOKEN_LEN, NatsUrl, check_subject, subject_token,
-};
+pub use self::url::{DEFAULT_NATS_PORT, MAX_SUBJECT_LEN, MAX_TOKEN_LEN, NatsUrl, check_subject};
 pub(crate) use self::url::{publishes_into, subject_matches};
+pub use framecast_stream::name::{NAME_HASH_LEN, SUBJECT_ESCAPE, subject_token, token_name};
 
 /// The subject prefix a receiver publishes under when the URL names none:
 /// frames go to `framecast.<stream name>`.

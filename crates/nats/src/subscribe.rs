@@ -20,7 +20,6 @@ use std::time::{Duration, Instant};
 use framecast_proto::handshake::StatusCode;
 use framecast_stream::ReceiverHandle;
 use framecast_stream::events::{EndCause, TimeoutKind};
-use framecast_stream::handshake::MAX_NAME_LEN;
 use framecast_stream::ingest::{Fed, Ingest, IngestStream, OpenError};
 use futures_util::StreamExt;
 use tokio::time::MissedTickBehavior;
@@ -28,6 +27,7 @@ use tokio::time::MissedTickBehavior;
 use super::{
     DEFAULT_SUBSCRIPTION, Link, NatsError, NatsUrl, Role, check_subject, run_on, subject_matches,
 };
+use framecast_stream::name::subject_name;
 
 /// Subjects remembered as refused (the receiver was full) at once; beyond,
 /// the oldest memories are forgotten and those subjects are tried again at
@@ -36,16 +36,31 @@ pub const MAX_REFUSED_SUBJECTS: usize = 1024;
 
 /// The name a stream from `subject` gets when it came through the
 /// subscription `subscription`: the subject without the subscription's
-/// leading tokens up to its first wildcard, at most
-/// [`MAX_NAME_LEN`] bytes. A subscription without
-/// wildcards names its stream by the whole subject.
+/// leading tokens up to its first wildcard (a subscription without
+/// wildcards names its stream by the whole subject), each token read back
+/// into the name it was made from ([`subject_name`], which says how:
+/// a token that [`subject_token`](crate::subject_token) did not make is
+/// taken as written). A sender named `a.b` publishes to `framecast.a~2eb`, and its
+/// stream is named `a.b` again.
+///
+/// A name longer than [`MAX_NAME_LEN`](framecast_stream::handshake::MAX_NAME_LEN) bytes (no framecast sender makes
+/// one) is not cut into another subject's name: it keeps its first
+/// characters and ends with `~` and eight hexadecimal digits of a hash of
+/// the subject's tokens ([`NAME_HASH_LEN`](crate::NAME_HASH_LEN) bytes in all), so two subjects
+/// alike in their first 64 bytes are two names. The name is then checked
+/// as every stream's name is ([`StreamName`](framecast_stream::StreamName)):
+/// one holding a control character opens no stream.
 ///
 /// ```
 /// use framecast_nats::stream_name;
 ///
-/// assert_eq!(stream_name("framecast.>", "framecast.studio_pattern"), "studio_pattern");
+/// assert_eq!(stream_name("framecast.>", "framecast.studio~20pattern"), "studio pattern");
+/// assert_eq!(stream_name("framecast.>", "framecast.a~2eb"), "a.b");
+/// assert_eq!(stream_name("framecast.>", "framecast.a_b"), "a_b");
 /// assert_eq!(stream_name("site1.*.cam", "site1.door.cam"), "door.cam");
 /// assert_eq!(stream_name("cams.door", "cams.door"), "cams.door");
+/// let long = format!("framecast.{}", "x".repeat(70));
+/// assert_eq!(stream_name("framecast.>", &long), format!("{}~77f3c97d", "x".repeat(55)));
 /// ```
 pub fn stream_name(subscription: &str, subject: &str) -> String {
     let literal = subscription
@@ -53,7 +68,7 @@ pub fn stream_name(subscription: &str, subject: &str) -> String {
         .take_while(|t| *t != "*" && *t != ">")
         .count();
     let wild = subscription.split('.').any(|t| t == "*" || t == ">");
-    let name = if wild {
+    let rest = if wild {
         subject
             .splitn(literal + 1, '.')
             .nth(literal)
@@ -61,11 +76,7 @@ pub fn stream_name(subscription: &str, subject: &str) -> String {
     } else {
         subject
     };
-    let mut end = name.len().min(MAX_NAME_LEN);
-    while !name.is_char_boundary(end) {
-        end -= 1;
-    }
-    name[..end].to_owned()
+    subject_name(rest)
 }
 
 /// What a [`NatsSource`] has done so far (the frames themselves are in the
@@ -250,7 +261,7 @@ async fn run(state: Arc<State>, handle: ReceiverHandle, mut subscriber: async_na
                 continue;
             }
             let name = stream_name(&state.subscription, subject);
-            let Some(stream) = open(&ingest, &name, state.link.peer()) else {
+            let Some(stream) = open(&ingest, subject, &name, state.link.peer()) else {
                 state.refused.fetch_add(1, Ordering::Relaxed);
                 if refused.len() >= MAX_REFUSED_SUBJECTS {
                     refused.clear();
@@ -275,7 +286,7 @@ async fn run(state: Arc<State>, handle: ReceiverHandle, mut subscriber: async_na
             Fed::Corrupt(e) => tracing::debug!(
                 stream = entry.stream.id().get(),
                 "corrupt frame from NATS subject {} dropped: {e}",
-                message.subject
+                framecast_net::printable(&message.subject)
             ),
             Fed::CountReached => break,
             // Accepted, and any outcome added later: on to the next.
@@ -289,9 +300,14 @@ async fn run(state: Arc<State>, handle: ReceiverHandle, mut subscriber: async_na
     let _ = subscriber.unsubscribe().await;
 }
 
-/// Opens the stream of a subject, unless the receiver is full (the
-/// refusal reported) or stopping.
-fn open(ingest: &Ingest, name: &str, peer: std::net::SocketAddr) -> Option<IngestStream> {
+/// Opens the stream of a subject, unless its name is no stream name or
+/// the receiver is full (the refusal reported), or it is stopping.
+fn open(
+    ingest: &Ingest,
+    subject: &str,
+    name: &str,
+    peer: std::net::SocketAddr,
+) -> Option<IngestStream> {
     match ingest.open(Some(name), peer) {
         Ok(stream) => {
             stream.refuse_asks(
@@ -304,7 +320,21 @@ fn open(ingest: &Ingest, name: &str, peer: std::net::SocketAddr) -> Option<Inges
             ingest.refuse(
                 peer,
                 StatusCode::Busy,
-                &format!("busy: already serving {max_clients} streams; \"{name}\" is left out"),
+                &format!(
+                    "busy: already serving {max_clients} streams; \"{}\" is left out",
+                    framecast_net::printable(name)
+                ),
+            );
+            None
+        }
+        Err(OpenError::BadName(e)) => {
+            ingest.refuse(
+                peer,
+                StatusCode::BadHello,
+                &format!(
+                    "NATS subject {} makes no stream name: {e}; its messages are dropped",
+                    framecast_net::printable(subject)
+                ),
             );
             None
         }
@@ -315,14 +345,49 @@ fn open(ingest: &Ingest, name: &str, peer: std::net::SocketAddr) -> Option<Inges
 #[cfg(test)]
 mod tests {
     use super::*;
+    use framecast_stream::handshake::MAX_NAME_LEN;
 
     #[test]
-    fn names_are_bounded_and_whole_characters() {
+    fn names_are_bounded_whole_characters_and_distinct() {
         let long = format!("framecast.{}", "é".repeat(60));
         let name = stream_name("framecast.>", &long);
-        assert!(name.len() <= MAX_NAME_LEN && name.chars().all(|c| c == 'é'));
+        let (kept, hash) = name.split_at(name.len() - crate::NAME_HASH_LEN);
+        assert!(
+            name.len() <= MAX_NAME_LEN && kept.chars().all(|c| c == 'é'),
+            "{name}"
+        );
+        assert!(hash.starts_with('~') && hash[1..].bytes().all(|b| b.is_ascii_hexdigit()));
+        // Alike in their first 64 bytes (and more), two names.
+        let a = stream_name("framecast.>", &format!("framecast.{}a", "x".repeat(80)));
+        let b = stream_name("framecast.>", &format!("framecast.{}b", "x".repeat(80)));
+        assert_ne!(a, b);
+        assert!(a.len() <= MAX_NAME_LEN && b.len() <= MAX_NAME_LEN);
+        // Exactly MAX_NAME_LEN: kept whole.
+        let whole = "n".repeat(MAX_NAME_LEN);
+        assert_eq!(
+            stream_name("framecast.>", &format!("framecast.{whole}")),
+            whole
+        );
+        // A long name decoded from a short-enough token is bounded too.
+        let escaped = crate::subject_token(&"é".repeat(40));
+        let name = stream_name("framecast.>", &format!("framecast.{escaped}"));
+        assert!(name.len() <= MAX_NAME_LEN, "{name}");
         assert_eq!(stream_name("*", "a.b"), "a.b");
         assert_eq!(stream_name("a.*", "a.b"), "b");
+        assert_eq!(stream_name("a.*", "a.b~2ec"), "b.c");
+        // Names read back from tokens are the senders' names.
+        for name in [
+            "a.b",
+            "a_b",
+            "a*b",
+            "a>b",
+            "\u{1b}[2J",
+            "cam\u{202e}1",
+            "é t",
+        ] {
+            let subject = format!("framecast.{}", crate::subject_token(name));
+            assert_eq!(stream_name("framecast.>", &subject), name);
+        }
     }
 
     #[test]

@@ -1,12 +1,14 @@
 //! [`NatsUrl`]: where the NATS servers are, the subject, and the
-//! credentials; and the subject rules ([`check_subject`],
-//! [`subject_token`]).
+//! credentials; and the subject rules ([`check_subject`]; names become
+//! subject tokens by [`subject_token`](crate::subject_token)).
 
 use std::fmt;
 use std::path::Path;
 use std::str::FromStr;
 
 use super::{NatsError, NatsLimits};
+#[cfg(test)]
+use framecast_stream::name::{subject_token, token_name};
 
 /// The NATS client port.
 pub const DEFAULT_NATS_PORT: u16 = 4222;
@@ -467,33 +469,6 @@ pub(crate) fn subject_matches(pattern: &str, subject: &str) -> bool {
     }
 }
 
-/// A stream name made into one subject token: ASCII letters, digits, `-`
-/// and `_` are kept; every other character (space, `.`, `*`, `>`, other
-/// punctuation, anything beyond ASCII) becomes `_`; an empty name becomes
-/// `_`. A stream named `studio pattern` is published to
-/// `framecast.studio_pattern`.
-///
-/// ```
-/// use framecast_nats::subject_token;
-///
-/// assert_eq!(subject_token("studio pattern"), "studio_pattern");
-/// assert_eq!(subject_token("10.0.0.5 #3"), "10_0_0_5__3");
-/// assert_eq!(subject_token("caméra>1"), "cam_ra_1");
-/// ```
-pub fn subject_token(name: &str) -> String {
-    let token: String = name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    if token.is_empty() { "_".into() } else { token }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -621,20 +596,39 @@ mod tests {
     }
 
     #[test]
-    fn names_become_one_valid_token() {
-        for name in [
+    fn names_become_one_valid_token_one_to_one() {
+        let names = [
             "",
             " ",
             "a.b",
+            "a_b",
+            "a*b",
+            "a>b",
+            "a~2eb",
+            "a~b",
+            "~",
             "*",
             ">",
             "x\u{7f}",
+            "\u{1b}[2J",
             "ünïcode",
+            "cam\u{202e}1",
             &"n".repeat(64),
-        ] {
-            let subject = format!("framecast.{}", subject_token(name));
+            &"\u{10ffff}".repeat(16),
+        ];
+        let mut tokens = std::collections::HashSet::new();
+        for name in names {
+            let token = subject_token(name);
+            let subject = format!("framecast.{token}");
             assert!(check_subject(&subject, false).is_ok(), "{name:?}");
             assert_eq!(subject.matches('.').count(), 1, "{name:?}");
+            assert!(tokens.insert(token.clone()), "{name:?} shares {token}");
+            assert_eq!(token_name(&token).as_deref(), Some(name), "{token}");
+        }
+        // Every byte value, alone and in a name.
+        for b in 0..=255u8 {
+            let name = String::from_utf8_lossy(&[b'x', b, b'y']).into_owned();
+            assert_eq!(token_name(&subject_token(&name)), Some(name));
         }
     }
 }

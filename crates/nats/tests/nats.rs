@@ -114,11 +114,11 @@ fn a_receiver_publishes_what_it_accepts_and_another_shows_it_byte_for_byte() {
     };
     let camera_side = receiver().start().unwrap();
     let publisher = Publisher::start(&camera_side, &url(&server.url())).unwrap();
-    assert_eq!(publisher.subject_for("door cam"), "framecast.door_cam");
+    assert_eq!(publisher.subject_for("door cam"), "framecast.door~20cam");
     let viewer = receiver().start().unwrap();
     let source =
         NatsSource::start(&viewer, &url(&format!("{}/framecast.>", server.url()))).unwrap();
-    assert!(source.matches("framecast.door_cam"));
+    assert!(source.matches("framecast.door~20cam"));
     let mut sent_events = camera_side.subscribe();
     let mut seen_events = viewer.subscribe();
 
@@ -150,7 +150,7 @@ fn a_receiver_publishes_what_it_accepts_and_another_shows_it_byte_for_byte() {
 
     let streams = viewer.streams();
     assert_eq!(streams.len(), 1);
-    assert_eq!(streams[0].name(), "door_cam");
+    assert_eq!(streams[0].name(), "door cam");
     assert_eq!(
         streams[0].peer().to_string(),
         server.addr(),
@@ -159,7 +159,7 @@ fn a_receiver_publishes_what_it_accepts_and_another_shows_it_byte_for_byte() {
     let stats = viewer.shutdown().unwrap();
     assert_eq!(stats.received, published as u64);
     assert_eq!(stats.corrupt, 0);
-    assert_eq!(stats.per_stream[0].name, "door_cam");
+    assert_eq!(stats.per_stream[0].name, "door cam");
     assert_eq!(source.stats().messages, published as u64);
     let publisher_stats = publisher.stats();
     camera_side.shutdown().unwrap();
@@ -346,7 +346,7 @@ fn a_sender_publishes_to_framecast_and_its_name_by_default() {
     let sent = sender.wait().unwrap();
     assert_eq!((sent.sent, sent.sessions, sent.reconnects), (10, 1, 0));
     wait_for("ten frames", || viewer.stats().received == 10);
-    assert_eq!(viewer.streams()[0].name(), "yard_2");
+    assert_eq!(viewer.streams()[0].name(), "yard 2");
     let stats = viewer.shutdown().unwrap();
     assert_eq!((stats.frames + stats.dropped, stats.corrupt), (10, 0));
 

@@ -15,6 +15,9 @@
 //!   wait along.
 //! - `Acceptor` (feature `tokio`): the one accept step of every server,
 //!   riding out accept errors along that ladder.
+//! - [`printable`]: untrusted text (a stream name, what a server sends)
+//!   with its control, bidirectional and zero-width characters escaped, the
+//!   one way every program shows such text.
 //!
 //! ```
 //! use framecast_net::{Host, HostPort};
@@ -47,11 +50,13 @@
 #[cfg(feature = "tokio")]
 mod accept;
 mod backoff;
+mod printable;
 
 #[cfg(feature = "tokio")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
 pub use accept::{ACCEPT_RETRY_INITIAL, ACCEPT_RETRY_MAX, Acceptor};
 pub use backoff::Backoff;
+pub use printable::{is_invisible, printable};
 
 use std::fmt;
 use std::io;

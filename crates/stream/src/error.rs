@@ -17,7 +17,7 @@ use framecast_codec::CodecError;
 use framecast_display::DisplayError;
 use framecast_wire::WireError;
 
-use crate::handshake::HandshakeError;
+use crate::handshake::{HandshakeError, PeerGuess};
 
 /// Everything that can stop a sender or a receiver.
 ///
@@ -188,10 +188,16 @@ impl SessionError {
     pub fn peer_lacks_handshake(&self) -> bool {
         match self {
             Self::ClosedBeforeStatus | Self::Timeout(_) => true,
-            Self::Handshake(e) => e.peer_guess().is_some(),
+            Self::Handshake(e) => e.peer_guess().is_some_and(|g| g != PeerGuess::HttpServer),
             Self::Io(e) => e.kind() == io::ErrorKind::ConnectionReset,
             Self::Tls { .. } => false,
         }
+    }
+
+    /// Whether the peer answered as an HTTP server does: the address is an
+    /// HTTP port (a receiver's viewer, say), not a receiver's frame port.
+    pub fn peer_is_http_server(&self) -> bool {
+        matches!(self, Self::Handshake(e) if e.peer_guess() == Some(PeerGuess::HttpServer))
     }
 }
 

@@ -88,7 +88,8 @@ pub enum ReceiverEvent<'a> {
     StreamStarted {
         /// Its number.
         id: StreamId,
-        /// Its name.
+        /// Its name, exact (`Display` shows it escaped, see
+        /// [`StreamName::printable`](crate::StreamName::printable)).
         name: &'a str,
         /// The sender's address.
         peer: SocketAddr,
@@ -97,7 +98,8 @@ pub enum ReceiverEvent<'a> {
     StreamEnded {
         /// Its number.
         id: StreamId,
-        /// Its name.
+        /// Its name, exact (`Display` shows it escaped, see
+        /// [`StreamName::printable`](crate::StreamName::printable)).
         name: &'a str,
         /// The sender's address.
         peer: SocketAddr,
@@ -194,6 +196,7 @@ impl fmt::Display for ReceiverEvent<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::StreamStarted { id, name, peer } => {
+                let name = framecast_net::printable(name);
                 write!(f, "stream {id} \"{name}\" connected from {peer}")
             }
             Self::StreamEnded {
@@ -201,7 +204,10 @@ impl fmt::Display for ReceiverEvent<'_> {
                 name,
                 peer,
                 cause,
-            } => write!(f, "stream {id} \"{name}\" from {peer} ended: {cause}"),
+            } => {
+                let name = framecast_net::printable(name);
+                write!(f, "stream {id} \"{name}\" from {peer} ended: {cause}")
+            }
             Self::Refused { peer, reason, .. } => write!(f, "refused {peer}: {reason}"),
             Self::HandshakeFailed { peer, error } => {
                 write!(f, "closed {peer}: {error}")?;

@@ -124,6 +124,9 @@ pub enum PeerGuess {
     Tls,
     /// An HTTP request.
     Http,
+    /// An HTTP response: the peer is an HTTP server (a receiver's viewer,
+    /// say), not a framecast receiver.
+    HttpServer,
     /// The other direction's magic: two senders, or two receivers, talking
     /// to each other.
     WrongDirection,
@@ -145,6 +148,9 @@ impl PeerGuess {
         // A TLS record: content type 22 (handshake), version 3.x.
         if bytes.len() >= 2 && bytes[0] == 0x16 && bytes[1] == 0x03 {
             return Self::Tls;
+        }
+        if bytes.len() >= 4 && bytes[..4] == *b"HTTP" {
+            return Self::HttpServer;
         }
         const METHODS: [&[u8]; 6] = [b"GET ", b"POST", b"HEAD", b"PUT ", b"PRI ", b"OPTI"];
         if bytes.len() >= 4 && METHODS.iter().any(|m| bytes[..4] == **m) {
@@ -181,6 +187,9 @@ impl PeerGuess {
             }
             Self::Tls => "it looks like a TLS handshake: the peer uses TLS and this side does not",
             Self::Http => "it looks like an HTTP request",
+            Self::HttpServer => {
+                "it is an HTTP answer: that port serves HTTP (a receiver's viewer?), not frames"
+            }
             Self::WrongDirection => {
                 "it is the other direction's handshake: both ends are senders, or both receivers"
             }
@@ -383,19 +392,19 @@ pub fn decode_status(buf: &[u8]) -> Result<Decoded<Status>, HandshakeError> {
     Ok(decoded)
 }
 
-/// Checks the rules a hello's fields must follow: a name of at most
-/// [`MAX_NAME_LEN`] bytes without control characters, a token of at most
+/// Checks the rules a hello's fields must follow: a name that is empty or a
+/// [`StreamName`](crate::StreamName) (at most [`MAX_NAME_LEN`] bytes
+/// without control characters), a token of at most
 /// [`MAX_TOKEN_LEN`] bytes.
 ///
 /// # Errors
 ///
 /// [`HandshakeError::Invalid`] naming the broken rule.
 pub fn check_hello(hello: &Hello) -> Result<(), HandshakeError> {
-    if hello.name.len() > MAX_NAME_LEN {
-        return Err(HandshakeError::Invalid("the name is longer than 64 bytes"));
-    }
-    if hello.name.chars().any(char::is_control) {
-        return Err(HandshakeError::Invalid("the name holds control characters"));
+    // An empty name names nothing: the receiver names the stream by its
+    // sender's address. Any other goes through the one check of names.
+    if !hello.name.is_empty() {
+        crate::StreamName::check(&hello.name).map_err(|e| HandshakeError::Invalid(e.reason()))?;
     }
     if hello.token.len() > MAX_TOKEN_LEN {
         return Err(HandshakeError::Invalid(
@@ -529,7 +538,7 @@ mod tests {
 
     #[test]
     fn guesses_name_the_peer() {
-        let cases: [(&[u8], PeerGuess); 8] = [
+        let cases: [(&[u8], PeerGuess); 9] = [
             (
                 b"\x31\x01\x00\x00\x00\x00\x00\x00\x0a",
                 PeerGuess::LegacyFraming,
@@ -540,6 +549,7 @@ mod tests {
             ),
             (b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc", PeerGuess::Tls),
             (b"GET / HTTP/1.1", PeerGuess::Http),
+            (b"HTTP/1.1 400 Bad Request", PeerGuess::HttpServer),
             (b"FCRS\x01\x00\x00", PeerGuess::WrongDirection),
             (b"FCST\x01\x00\x00", PeerGuess::WrongDirection),
             (b"\xff\xff\xff\xff\xff\xff\xff\xff\xff", PeerGuess::Unknown),

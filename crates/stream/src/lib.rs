@@ -79,6 +79,7 @@ pub mod events;
 mod frame;
 pub mod handshake;
 pub mod limits;
+pub mod name;
 mod queue;
 mod receiver;
 mod recording;
@@ -96,6 +97,7 @@ pub use frame::{BufferRing, Frame, FrameError, StreamEvent, StreamId, check_fram
 #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
 pub use framecast_tls::Token;
 pub use limits::{DEFAULT_INITIAL_BACKOFF, DEFAULT_MAX_BACKOFF, DEFAULT_MAX_CLIENTS};
+pub use name::{NameError, StreamName};
 pub use receiver::ingest;
 pub use receiver::{
     Receiver, ReceiverBuilder, ReceiverHandle, SUBSCRIBER_BACKLOG, SinkFactory, StreamHandle,

@@ -667,7 +667,7 @@ impl Files {
                     self.stats.failed += 1;
                     tracing::error!(
                         "stream {id} \"{}\" is not recorded: {}",
-                        stream.name,
+                        framecast_net::printable(&stream.name),
                         Report(&e)
                     );
                     return;
@@ -687,7 +687,7 @@ impl Files {
             self.stats.failed += 1;
             tracing::error!(
                 "the recording of stream {id} \"{}\" to {} stopped after {} frames: {}",
-                stream.name,
+                framecast_net::printable(&stream.name),
                 active.path.display(),
                 active.frames,
                 Report(&e)
@@ -707,7 +707,7 @@ impl Files {
                 tracing::warn!(
                     "stream {id} \"{}\": the sender's clock jumped at frame {}; its recording \
                      {} goes on at the frames' arrival pace there",
-                    stream.name,
+                    framecast_net::printable(&stream.name),
                     frame.sequence(),
                     active.path.display()
                 );
@@ -746,13 +746,13 @@ impl Files {
                     if n == 1 {
                         tracing::info!(
                             "recording stream {id} \"{}\" to {}",
-                            stream.name,
+                            framecast_net::printable(&stream.name),
                             path.display()
                         );
                     } else {
                         tracing::info!(
                             "recording stream {id} \"{}\" to {} ({} is taken)",
-                            stream.name,
+                            framecast_net::printable(&stream.name),
                             path.display(),
                             base.display()
                         );
@@ -790,14 +790,14 @@ impl Files {
             Ok(()) => tracing::info!(
                 "recorded {} frames of stream {id} \"{}\" to {}{jumps}",
                 active.frames,
-                stream.name,
+                framecast_net::printable(&stream.name),
                 active.path.display()
             ),
             Err(e) => {
                 self.stats.failed += 1;
                 tracing::error!(
                     "the recording of stream {id} \"{}\" to {} may be incomplete: {}",
-                    stream.name,
+                    framecast_net::printable(&stream.name),
                     active.path.display(),
                     Report(&e)
                 );

@@ -9,6 +9,7 @@ use framecast_stream::handshake::{
     MAX_ARRIVALS_PER_FEEDBACK, MAX_HANDSHAKE_BODY, MAX_NAME_LEN, MAX_TOKEN_LEN, STATUS_MAGIC,
 };
 use framecast_stream::limits;
+use framecast_stream::name::{NAME_HASH_LEN, StreamName, subject_name, subject_token, token_name};
 use framecast_test_support::fixtures::hexdump;
 
 /// The spec, read at compile time from the repository.
@@ -198,4 +199,81 @@ fn spec_states_the_constants() {
             "docs/protocol.md must list status code {code} {name}"
         );
     }
+}
+
+/// The lines of section 9 ("Stream names and NATS subjects").
+fn names_section() -> &'static str {
+    let start = SPEC
+        .find("## 9. Stream names and NATS subjects")
+        .expect("docs/protocol.md has a section 9 on names and subjects");
+    &SPEC[start..]
+}
+
+/// A name of the examples table as written there.
+fn table_name(cell: &str) -> String {
+    if cell == "(empty)" {
+        return String::new();
+    }
+    cell.strip_prefix('`')
+        .and_then(|c| c.strip_suffix('`'))
+        .unwrap_or_else(|| panic!("a name in backquotes: {cell}"))
+        .to_owned()
+}
+
+#[test]
+fn spec_examples_of_subject_tokens_are_what_the_code_makes() {
+    let section = names_section();
+    let table = section
+        .split("| name | token |\n| --- | --- |\n")
+        .nth(1)
+        .expect("section 9.2 has the table of names and tokens");
+    let mut rows = 0;
+    let mut tokens = std::collections::HashSet::new();
+    for line in table.lines().take_while(|l| l.starts_with('|')) {
+        let cells: Vec<&str> = line.trim_matches('|').split('|').map(str::trim).collect();
+        let [name, token] = cells[..] else {
+            panic!("two cells: {line}");
+        };
+        let name = table_name(name);
+        let token = table_name(token);
+        assert_eq!(subject_token(&name), token, "the token of {name:?}");
+        assert_eq!(token_name(&token).as_deref(), Some(&*name), "{token}");
+        assert_eq!(
+            subject_name(&token),
+            name,
+            "the stream of framecast.{token}"
+        );
+        assert!(tokens.insert(token), "{line}: two names, one token");
+        rows += 1;
+    }
+    assert!(rows >= 8, "{rows} examples");
+    // The four names the scheme keeps apart, all in the table.
+    for name in ["a.b", "a_b", "a*b", "a>b"] {
+        assert!(tokens.contains(&subject_token(name)), "{name}");
+    }
+    // The examples in the text.
+    assert_eq!(subject_name("door.cam"), "door.cam");
+    assert!(section.contains("`site1.door.cam` is the stream `door.cam`"));
+    for (token, rule) in [("~61", "~61"), ("~2E", "~2E")] {
+        assert_eq!(token_name(token), None, "{token}");
+        assert_eq!(subject_name(token), token, "taken as written");
+        assert!(section.contains(&format!("`{rule}`")), "{rule}");
+    }
+    let long = subject_name(&"x".repeat(70));
+    assert_eq!(long.len(), MAX_NAME_LEN);
+    assert!(
+        section.contains(&format!("`{long}`")),
+        "docs/protocol.md must show the long name as {long}"
+    );
+    assert!(section.contains(&format!("at most {} bytes", MAX_NAME_LEN - NAME_HASH_LEN)));
+    assert!(section.contains("`0x811c9dc5`") && section.contains("`0x01000193`"));
+    // A control character: the name is refused.
+    assert!(section.contains("`framecast.~1b~5b2J`"));
+    assert!(StreamName::new(&subject_name("~1b~5b2J")).is_err());
+    // The shown form of a name with U+202E.
+    let shown = StreamName::new("cam\u{202e}1")
+        .unwrap()
+        .printable()
+        .into_owned();
+    assert!(section.contains(&format!("`{shown}`")), "{shown}");
 }

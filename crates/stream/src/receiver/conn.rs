@@ -301,6 +301,9 @@ async fn session<S: AsyncRead + AsyncWrite + Unpin>(
                 StatusCode::Busy,
                 format!("busy: already serving {max_clients} senders"),
             ),
+            // check_hello let it through, so this cannot be, but the
+            // answer would be this one.
+            OpenError::BadName(e) => (StatusCode::BadHello, e.to_string()),
             // Stopping, and anything the port says later.
             _ => (
                 StatusCode::ShuttingDown,
@@ -518,9 +521,29 @@ async fn refuse_hello<S: AsyncRead + AsyncWrite + Unpin>(
     let HelloFailure::Handshake(error) = failure else {
         return report_failure(shared, peer, &failure);
     };
-    if let Some(status) = handshake_failed(shared, peer, &Failure::Hello(&error)) {
+    let status = handshake_failed(shared, peer, &Failure::Hello(&error));
+    if error.peer_guess() == Some(PeerGuess::Http) {
+        // A browser or an HTTP client at the frame port: told in its own
+        // language which port this is.
+        return answer_and_close(shared, sock, http_answer().as_bytes()).await;
+    }
+    if let Some(status) = status {
         send_and_close(shared, sock, &status).await;
     }
+}
+
+/// What an HTTP client that reached the frame port is told.
+const HTTP_ANSWER_BODY: &str = "This is a framecast receiver's frame port: senders connect here \
+(framecast send --to HOST:PORT), browsers do not.\nThe receiver's viewer is on its own port, \
+given with framecast recv --http (for example --http 8080).\n";
+
+/// The whole HTTP answer to a request on the frame port.
+fn http_answer() -> String {
+    format!(
+        "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{HTTP_ANSWER_BODY}",
+        HTTP_ANSWER_BODY.len()
+    )
 }
 
 /// Why a connection's handshake failed, before any session.
@@ -651,13 +674,23 @@ fn report_failure(shared: &Shared, peer: SocketAddr, failure: &HelloFailure) {
 /// the peer reads the status instead of a reset.
 async fn send_and_close<S: AsyncRead + AsyncWrite + Unpin>(
     shared: &Shared,
-    mut sock: S,
+    sock: S,
     status: &Status,
 ) {
     let mut out = Vec::with_capacity(64 + status.reason.len());
     handshake::encode_status(status, &mut out);
+    answer_and_close(shared, sock, &out).await;
+}
+
+/// Writes `out` (within the handshake timeout), then reads and discards for
+/// a moment before closing, so the peer reads the answer instead of a reset.
+async fn answer_and_close<S: AsyncRead + AsyncWrite + Unpin>(
+    shared: &Shared,
+    mut sock: S,
+    out: &[u8],
+) {
     let written = timeout(shared.config.handshake_timeout, async {
-        sock.write_all(&out).await?;
+        sock.write_all(out).await?;
         sock.flush().await
     })
     .await;
@@ -840,6 +873,18 @@ fn open_legacy_stream(shared: &Arc<Shared>, peer: SocketAddr) -> Option<IngestSt
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_http_answer_is_the_one_docs_protocol_md_shows() {
+        let doc = include_str!("../../../../docs/protocol.md");
+        let start = doc
+            .find("```text\nHTTP/1.1 400")
+            .expect("protocol.md shows the frame port's HTTP answer");
+        let block = &doc[start + "```text\n".len()..];
+        let block = &block[..block.find("```").unwrap()];
+        let shown = block.replace("\\r\\n\n", "\r\n").replace("\\n\n", "\n");
+        assert_eq!(shown, http_answer());
+    }
 
     #[test]
     fn the_oldest_waiting_handshake_makes_room() {

@@ -44,6 +44,7 @@ use super::Shared;
 use super::state::StreamState;
 use crate::events::{EndCause, ReceiverEvent, TimeoutKind};
 use crate::frame::{FrameError, StreamId, check_frame};
+use crate::name::{NameError, StreamName};
 
 /// The receiver's limits that a transport applies to its streams.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -109,6 +110,9 @@ pub enum OpenError {
         /// The receiver's limit.
         max_clients: usize,
     },
+    /// The name is not a stream name ([`StreamName::new`] says why).
+    #[error(transparent)]
+    BadName(#[from] NameError),
 }
 
 impl Ingest {
@@ -133,18 +137,26 @@ impl Ingest {
     }
 
     /// Opens a stream whose frames come from `peer`, named `name` (when
-    /// absent or empty: the peer's address and the stream's number), and
-    /// reports it started. `max_clients` applies: past it the stream is
-    /// not opened.
+    /// absent or empty: the peer's address and the stream's number, see
+    /// [`StreamName::unnamed`]), and reports it started. The name is
+    /// checked by [`StreamName::new`], as every stream's name is.
+    /// `max_clients` applies: past it the stream is not opened.
     ///
     /// # Errors
     ///
+    /// [`OpenError::BadName`] when `name` is not a stream name (too long,
+    /// or holding control characters): nothing is counted or logged, the
+    /// transport refuses its peer in its own terms;
     /// [`OpenError::Busy`] when `max_clients` streams are open,
     /// [`OpenError::Stopping`] once the receiver is stopping.
     pub fn open(&self, name: Option<&str>, peer: SocketAddr) -> Result<IngestStream, OpenError> {
         if self.is_stopping() {
             return Err(OpenError::Stopping);
         }
+        let name = match name {
+            Some(name) if !name.is_empty() => Some(StreamName::new(name)?),
+            _ => None,
+        };
         let state = self
             .shared
             .registry
@@ -395,6 +407,11 @@ mod tests {
         let mut events = receiver.subscribe();
         let ingest = receiver.handle().ingest();
         let peer: SocketAddr = "127.0.0.1:4222".parse().unwrap();
+        // Every name is checked (StreamName::new), before max_clients.
+        assert_eq!(
+            ingest.open(Some("\u{1b}[2Jevil"), peer).unwrap_err(),
+            OpenError::BadName(NameError::Control)
+        );
         let stream = ingest.open(Some("cams.door"), peer).expect("a free place");
         // max_clients applies: a second stream is not opened.
         assert_eq!(

@@ -18,6 +18,7 @@ use framecast_proto::handshake::Settings;
 
 use super::pool::Cost;
 use crate::frame::{Frame, StreamId};
+use crate::name::StreamName;
 use crate::stats::{LatencyHistogram, RecentLatency, StreamStats, secs};
 
 pub(crate) use crate::util::lock;
@@ -282,7 +283,7 @@ impl Registry {
     /// Opens a stream, unless `max_clients` are open already.
     pub(crate) fn register(
         &self,
-        name: Option<&str>,
+        name: Option<StreamName>,
         peer: SocketAddr,
     ) -> Result<Arc<StreamState>, Busy> {
         let state = {
@@ -296,10 +297,9 @@ impl Registry {
             r.next_id = StreamId::new(r.next_id.get().wrapping_add(1).max(1));
             // Unnamed (an old or legacy sender): its address, without the
             // ephemeral port, and its number.
-            let name: Arc<str> = match name {
-                Some(n) if !n.is_empty() => n.into(),
-                _ => format!("{} #{id}", peer.ip()).into(),
-            };
+            let name = name
+                .unwrap_or_else(|| StreamName::unnamed(peer, id))
+                .into_arc();
             let state = Arc::new(StreamState::new(id, name, peer));
             r.live.push(Arc::clone(&state));
             r.connected += 1;
@@ -459,7 +459,9 @@ mod tests {
             reg.disconnect(&s);
             reg.retire(&s);
         }
-        let open = reg.register(Some("open"), peer(2000)).unwrap();
+        let open = reg
+            .register(Some(StreamName::new("open").unwrap()), peer(2000))
+            .unwrap();
         // Sessions over, last frames not dealt with (the workers are
         // behind): never retired in this test.
         for i in 0..50u16 {
@@ -508,8 +510,10 @@ mod tests {
     #[test]
     fn registration_stops_at_max_clients_and_names_fall_back_to_the_peer() {
         let reg = Registry::new(2, 0);
-        let a = reg.register(Some("door"), peer(1)).unwrap();
-        let b = reg.register(Some(""), peer(2)).unwrap();
+        let a = reg
+            .register(Some(StreamName::new("door").unwrap()), peer(1))
+            .unwrap();
+        let b = reg.register(None, peer(2)).unwrap();
         assert_eq!(&*a.name, "door");
         assert_eq!(&*b.name, "127.0.0.1 #2");
         assert!(reg.register(None, peer(3)).is_err());
