@@ -390,8 +390,15 @@ fn the_recording_holds_every_frame_received_even_behind_a_slow_display() {
     );
     let frames = mjpeg_frames(&rec_path);
     assert_eq!(frames.len(), 60, "every received frame is recorded");
+    // In order and unchanged. Not necessarily 0..60: a real-time sender
+    // replaces a frame the socket could not take yet by a newer one (a
+    // loaded machine), so the pattern's counter may skip; every frame the
+    // receiver got is recorded all the same.
     let markers: Vec<u64> = frames.iter().map(|f| marker(f)).collect();
-    assert_eq!(markers, (0..60).collect::<Vec<_>>(), "in order, unchanged");
+    assert!(
+        markers.windows(2).all(|w| w[0] < w[1]),
+        "in order, unchanged: {markers:?}"
+    );
     assert!(
         recv.stdout().contains("recorded 60 frames"),
         "{}",
