@@ -427,13 +427,14 @@ fn too_many(browser: bool, wait: Duration) -> Response {
     response
 }
 
-/// Checks that a login form was sent by a page of this viewer: its
+/// Checks that a request (the login form, a settings change) was sent by a
+/// page of this viewer, the viewer's one same-origin check: its
 /// `Origin` (else its `Referer`) names the host the request was sent to
 /// (`Host`, or `X-Forwarded-Host` behind a proxy), with the viewer's
 /// scheme. A request with neither header (not from a browser) passes;
 /// `Origin: null` (a sandboxed or privacy-restricted page) does not.
 /// `Err` says what came from where.
-fn same_origin(headers: &HeaderMap, tls: bool) -> Result<(), String> {
+pub(crate) fn same_origin(headers: &HeaderMap, tls: bool) -> Result<(), String> {
     let value = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     let (sent, what) = match (
         value(header::ORIGIN.as_str()),
@@ -462,7 +463,7 @@ fn same_origin(headers: &HeaderMap, tls: bool) -> Result<(), String> {
     let host = value(header::HOST.as_str()).unwrap_or("(no Host header)");
     let shown: String = sent.chars().take(200).collect();
     Err(format!(
-        "the form was sent from another site ({what}: {shown:?}), not from this viewer \
+        "it was sent from another site ({what}: {shown:?}), not from this viewer \
          ({scheme}://{host})"
     ))
 }

@@ -284,7 +284,7 @@ fn describe(s: &Settings) -> String {
 
 /// Checks a `POST`'s origin, type, size and values, and reads it.
 async fn read(state: &State, request: Request) -> Result<Settings, Box<Response>> {
-    if let Err(reason) = same_origin(request.headers()) {
+    if let Err(reason) = same_origin(request.headers(), state.tls.is_some()) {
         state.log(
             LOG_SETTINGS,
             tracing::Level::INFO,
@@ -392,43 +392,15 @@ fn parse(body: &[u8]) -> Result<Settings, String> {
 }
 
 /// Whether a request comes from a page of this viewer (or from no page at
-/// all: a program): its `Origin`, else its `Referer`, names the host it
-/// was sent to. `Err` says why not.
-pub(crate) fn same_origin(headers: &HeaderMap) -> Result<(), String> {
-    let text = |name| {
-        headers
-            .get(name)
-            .map(|v: &HeaderValue| v.to_str().unwrap_or(""))
-    };
-    let host = text(header::HOST).unwrap_or("");
-    let (what, claimed) = match (text(header::ORIGIN), text(header::REFERER)) {
-        (Some(origin), _) => ("Origin", origin),
-        (None, Some(referer)) => ("Referer", referer),
-        // No browser page sent it.
-        (None, None) => return Ok(()),
-    };
-    // scheme://authority[/path...]
-    let authority = claimed
-        .split_once("://")
-        .map(|(_, rest)| rest.split(['/', '?', '#']).next().unwrap_or(""));
-    match authority {
-        Some(a) if !a.is_empty() && !host.is_empty() && a.eq_ignore_ascii_case(host) => Ok(()),
-        _ => Err(format!(
-            "cross-origin request refused: its {what} ({}) is not this viewer ({}); change \
-             settings from the viewer's own page, or without a browser with the access token",
-            printable(claimed),
-            printable(host)
-        )),
-    }
-}
-
-/// A header value as it may be logged and echoed: printable ASCII only,
-/// at most 100 characters.
-fn printable(s: &str) -> String {
-    s.chars()
-        .take(100)
-        .map(|c| if c.is_ascii_graphic() { c } else { '?' })
-        .collect()
+/// all: a program), by the viewer's one same-origin check (the login
+/// form's); `Err` says why not.
+fn same_origin(headers: &HeaderMap, tls: bool) -> Result<(), String> {
+    super::auth::same_origin(headers, tls).map_err(|why| {
+        format!(
+            "cross-origin request refused: {why}; change settings from the viewer's own page, \
+             or without a browser with the access token"
+        )
+    })
 }
 
 #[cfg(test)]
@@ -480,19 +452,22 @@ mod tests {
     #[test]
     fn only_this_viewers_pages_and_programs_may_ask() {
         let host = (header::HOST, "127.0.0.1:8080");
-        assert!(same_origin(&headers(std::slice::from_ref(&host))).is_ok());
+        assert!(same_origin(&headers(std::slice::from_ref(&host)), false).is_ok());
         assert!(
-            same_origin(&headers(&[
-                host.clone(),
-                (header::ORIGIN, "http://127.0.0.1:8080")
-            ]))
+            same_origin(
+                &headers(&[host.clone(), (header::ORIGIN, "http://127.0.0.1:8080")]),
+                false
+            )
             .is_ok()
         );
         assert!(
-            same_origin(&headers(&[
-                host.clone(),
-                (header::REFERER, "https://127.0.0.1:8080/streams/1?x=1")
-            ]))
+            same_origin(
+                &headers(&[
+                    host.clone(),
+                    (header::REFERER, "https://127.0.0.1:8080/streams/1?x=1")
+                ]),
+                false
+            )
             .is_ok()
         );
         for (name, value) in [
@@ -502,7 +477,8 @@ mod tests {
             (header::ORIGIN, "http://127.0.0.1:8080.evil.example"),
             (header::REFERER, "http://evil.example/127.0.0.1:8080"),
         ] {
-            let e = same_origin(&headers(&[host.clone(), (name.clone(), value)])).unwrap_err();
+            let e =
+                same_origin(&headers(&[host.clone(), (name.clone(), value)]), false).unwrap_err();
             assert!(
                 e.starts_with("cross-origin request refused"),
                 "{value}: {e}"
@@ -510,14 +486,23 @@ mod tests {
         }
         // The Origin decides when both are sent.
         assert!(
-            same_origin(&headers(&[
-                host.clone(),
-                (header::ORIGIN, "http://evil.example"),
-                (header::REFERER, "http://127.0.0.1:8080/")
-            ]))
+            same_origin(
+                &headers(&[
+                    host.clone(),
+                    (header::ORIGIN, "http://evil.example"),
+                    (header::REFERER, "http://127.0.0.1:8080/")
+                ]),
+                false
+            )
             .is_err()
         );
         // A browser's request always names a host.
-        assert!(same_origin(&headers(&[(header::ORIGIN, "http://127.0.0.1:8080")])).is_err());
+        assert!(
+            same_origin(
+                &headers(&[(header::ORIGIN, "http://127.0.0.1:8080")]),
+                false
+            )
+            .is_err()
+        );
     }
 }

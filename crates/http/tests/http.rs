@@ -398,7 +398,7 @@ fn a_login_form_sent_from_another_site_is_refused() {
     assert!(answer.starts_with("HTTP/1.1 403"), "{answer}");
     assert!(
         answer.contains(
-            "login refused: the form was sent from another site (Origin: \"http://evil.example\")"
+            "login refused: it was sent from another site (Origin: \"http://evil.example\")"
         ),
         "{answer}"
     );
