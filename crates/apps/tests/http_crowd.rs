@@ -50,14 +50,6 @@ fn raise_fd_limit() -> u64 {
     getrlimit(Resource::Nofile).current.unwrap_or(u64::MAX)
 }
 
-fn http_addr(recv: &mut Proc) -> SocketAddr {
-    let line = recv.wait_for_stderr("HTTP viewer on http://", TIMEOUT);
-    line.rsplit("http://")
-        .next()
-        .and_then(|a| a.trim().trim_end_matches('/').parse().ok())
-        .unwrap_or_else(|| panic!("no address in {line:?}"))
-}
-
 /// What the crowd's connections do once open.
 #[derive(Clone, Copy, Debug)]
 enum Kind {

@@ -99,14 +99,6 @@ fn http_get(http: SocketAddr, path: &str) -> String {
     answer
 }
 
-fn http_addr(recv: &mut Proc) -> SocketAddr {
-    let line = recv.wait_for_stderr("HTTP viewer on http://", TIMEOUT);
-    line.rsplit("http://")
-        .next()
-        .and_then(|a| a.trim().trim_end_matches('/').parse().ok())
-        .unwrap_or_else(|| panic!("no address in {line:?}"))
-}
-
 /// The streams of a `--stats-json` file.
 fn streams(stats: &serde_json::Value) -> Vec<serde_json::Value> {
     stats["per_stream"].as_array().unwrap().clone()

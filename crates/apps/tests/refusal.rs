@@ -177,13 +177,8 @@ fn the_frame_port_and_the_viewer_port_each_say_which_is_which() {
 
     let dir = tempdir();
     let token = write_token(dir.path(), "token", TOKEN);
-    let (mut recv, addr) = start_recv(&["--token-file", &token, "--http", "127.0.0.1:0"]);
-    let line = recv.wait_for_stderr("HTTP viewer on http://", TIMEOUT);
-    let http = line
-        .rsplit("http://")
-        .next()
-        .map(|a| a.trim().trim_end_matches('/').to_owned())
-        .unwrap_or_else(|| panic!("no address in {line:?}"));
+    let (mut recv, addr, http) = start_recv_http(&["--token-file", &token]);
+    let http = http.to_string();
 
     // A browser (or curl) at the frame port.
     let mut sock = std::net::TcpStream::connect(addr).unwrap();

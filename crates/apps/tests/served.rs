@@ -43,15 +43,6 @@ fn video(jpeg: &[u8], sequence: u64) -> Vec<u8> {
     .encode_to_vec()
 }
 
-/// `recv`'s HTTP viewer address, from its log.
-fn http_addr(recv: &mut Proc) -> SocketAddr {
-    let line = recv.wait_for_stderr("HTTP viewer on http://", TIMEOUT);
-    line.rsplit("http://")
-        .next()
-        .and_then(|a| a.trim().trim_end_matches('/').parse().ok())
-        .unwrap_or_else(|| panic!("no address in {line:?}"))
-}
-
 /// A GET over a raw connection: the status code and the body.
 fn get(http: SocketAddr, path: &str) -> (u16, Vec<u8>) {
     let mut s = TcpStream::connect(http).unwrap();

@@ -19,15 +19,6 @@ use serde_json::Value;
 /// An access token for the files the tests write.
 const TOKEN: &str = "service-token-0123456789-abcdef";
 
-/// The address the HTTP viewer printed.
-fn http_addr(proc: &mut Proc) -> SocketAddr {
-    let line = proc.wait_for_stderr("HTTP viewer on http://", TIMEOUT);
-    line.rsplit("http://")
-        .next()
-        .and_then(|a| a.trim().trim_end_matches('/').parse().ok())
-        .unwrap_or_else(|| panic!("no address in {line:?}"))
-}
-
 /// `GET http://ADDR/PATH`'s status and body, with a plain blocking socket.
 fn get(http: SocketAddr, path: &str) -> (u16, Vec<u8>) {
     use std::io::{Read, Write};

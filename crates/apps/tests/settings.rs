@@ -19,24 +19,6 @@ use serde_json::Value;
 /// The access token of the receivers here.
 const TOKEN: &str = "settings-test-token-0123456789abcdef";
 
-/// `framecast recv --display none --http 127.0.0.1:0 ARGS`, with the frame
-/// and HTTP addresses it printed.
-fn start_recv_http(args: &[&str]) -> (Proc, SocketAddr, SocketAddr) {
-    let mut all = vec!["--http", "127.0.0.1:0"];
-    all.extend_from_slice(args);
-    let (mut recv, addr) = start_recv(&all);
-    let http = http_addr(&mut recv);
-    (recv, addr, http)
-}
-
-fn http_addr(recv: &mut Proc) -> SocketAddr {
-    let line = recv.wait_for_stderr("HTTP viewer on http://", TIMEOUT);
-    line.rsplit("http://")
-        .next()
-        .and_then(|a| a.trim().trim_end_matches('/').parse().ok())
-        .unwrap_or_else(|| panic!("no address in {line:?}"))
-}
-
 /// `framecast send --source pattern` to `addr`, named `name`: 400x400 at
 /// 30 fps, adapting to its link (the default), with `extra`.
 fn send_pattern(addr: SocketAddr, name: &str, extra: &[&str]) -> Proc {

@@ -22,21 +22,6 @@ use framecast_codec::probe_jpeg;
 use framecast_test_support::tools::python;
 use serde_json::Value;
 
-/// `framecast recv --display none --http 127.0.0.1:0 ARGS`, with the frame
-/// and HTTP addresses it printed.
-fn start_recv_http(args: &[&str]) -> (Proc, SocketAddr, SocketAddr) {
-    let mut all = vec!["--http", "127.0.0.1:0"];
-    all.extend_from_slice(args);
-    let (mut recv, addr) = start_recv(&all);
-    let line = recv.wait_for_stderr("HTTP viewer on http://", TIMEOUT);
-    let http = line
-        .rsplit("http://")
-        .next()
-        .and_then(|a| a.trim().trim_end_matches('/').parse().ok())
-        .unwrap_or_else(|| panic!("no address in {line:?}"));
-    (recv, addr, http)
-}
-
 /// `framecast send --source pattern` to `addr`, named `name`, with `extra`:
 /// a square pattern, sent 400x400 at its own shape, whose size every check
 /// here knows.

@@ -252,6 +252,26 @@ pub fn start_recv(args: &[&str]) -> (Proc, SocketAddr) {
     start_recv_raw("recv", &all)
 }
 
+/// `framecast recv --display none --http 127.0.0.1:0 ARGS`, with the frame
+/// and viewer addresses it printed.
+pub fn start_recv_http(args: &[&str]) -> (Proc, SocketAddr, SocketAddr) {
+    let mut all = vec!["--http", "127.0.0.1:0"];
+    all.extend_from_slice(args);
+    let (mut recv, addr) = start_recv(&all);
+    let http = http_addr(&mut recv);
+    (recv, addr, http)
+}
+
+/// The viewer's address, from the "HTTP viewer on http://ADDR/" line of a
+/// receiver (or `serve`, or `run`).
+pub fn http_addr(recv: &mut Proc) -> SocketAddr {
+    let line = recv.wait_for_stderr("HTTP viewer on http://", TIMEOUT);
+    line.rsplit("http://")
+        .next()
+        .and_then(|a| a.trim().trim_end_matches('/').parse().ok())
+        .unwrap_or_else(|| panic!("no address in {line:?}"))
+}
+
 /// Starts a `framecast` receiver with exactly `args` and waits for its
 /// "listening on" line.
 pub fn start_recv_raw(name: &str, args: &[&str]) -> (Proc, SocketAddr) {
