@@ -336,6 +336,9 @@ impl Transport for Link {
                     self.feedback = feedback;
                     self.inbox.clear();
                     cx.session_opened();
+                    if feedback {
+                        cx.expect_reports();
+                    }
                     cx.feedback_offered(feedback);
                     return Ok(Ready::Ready);
                 }
@@ -424,9 +427,12 @@ impl Link {
         };
         let peer = *peer;
         let read = self.feedback;
+        // While the frames on their way fill the path, the next one waits
+        // for the receiver's reports, not for the socket.
+        let held = read && !cx.may_start();
         let broken = |e: std::io::Error| Some(framecast_wire::WireError::Io(e));
         let mut failure = None;
-        match wait_ready(w.get_ref(), read, SEND_POLL_INTERVAL) {
+        match wait_ready(w.get_ref(), read, !held, SEND_POLL_INTERVAL) {
             Ok(ready) => {
                 if ready.readable {
                     let (inbox, message) = (&mut self.inbox, &mut self.message);
@@ -437,6 +443,11 @@ impl Link {
                     }
                 }
                 if failure.is_none() {
+                    if held {
+                        // The socket is not what waits.
+                        self.waiting_since = None;
+                        return Ready::NotYet;
+                    }
                     if ready.writable {
                         self.waiting_since = None;
                         return Ready::Ready;
@@ -722,11 +733,19 @@ pub(super) struct Readiness {
     pub(super) readable: bool,
 }
 
-/// Waits up to `timeout` until the socket can take a new frame or (with
-/// `read`) has bytes from the receiver.
-pub(super) fn wait_ready(conn: &Conn, read: bool, timeout: Duration) -> std::io::Result<Readiness> {
+/// Waits up to `timeout` until the socket (with `write`) can take a new
+/// frame or (with `read`) has bytes from the receiver.
+pub(super) fn wait_ready(
+    conn: &Conn,
+    read: bool,
+    write: bool,
+    timeout: Duration,
+) -> std::io::Result<Readiness> {
     use rustix::event::{PollFd, PollFlags, Timespec};
-    let mut flags = PollFlags::OUT;
+    let mut flags = PollFlags::empty();
+    if write {
+        flags |= PollFlags::OUT;
+    }
     if read {
         flags |= PollFlags::IN;
     }
