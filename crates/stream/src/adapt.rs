@@ -518,13 +518,7 @@ impl Controller {
     /// [`may_start`]: Controller::may_start
     pub fn on_session(&mut self, reports: bool) {
         self.expect_reports = reports;
-        let newest = self
-            .sent
-            .iter()
-            .filter(|r| r.valid)
-            .map(|r| r.sequence)
-            .max();
-        self.session_start = newest.map_or(0, |s| s + 1);
+        self.session_start = self.next_sequence();
         self.reported = None;
         self.base = WindowedMin::new(BASE_DELAY_WINDOW);
         self.base_seen = false;
@@ -981,13 +975,17 @@ impl Controller {
         self.over_since_us = None;
         // Frames sent from now on are the ones that show whether the cut
         // was enough.
-        let newest = self
-            .sent
+        self.cut_sequence = self.next_sequence();
+    }
+
+    /// The sequence after the newest frame sent (0 before any).
+    fn next_sequence(&self) -> u64 {
+        self.sent
             .iter()
             .filter(|r| r.valid)
             .map(|r| r.sequence)
-            .max();
-        self.cut_sequence = newest.map_or(0, |s| s + 1);
+            .max()
+            .map_or(0, |s| s + 1)
     }
 
     /// The least the ladder can go down to.

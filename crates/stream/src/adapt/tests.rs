@@ -163,6 +163,22 @@ impl Sim {
         }
     }
 
+    /// Up to `limit` bytes from the front of the unsent data (the rest of
+    /// that chunk stays in front).
+    fn take_unsent(&mut self, limit: f64) -> Option<Chunk> {
+        let mut chunk = self.unsent.pop_front()?;
+        if chunk.bytes > limit {
+            self.unsent.push_front(Chunk {
+                frame: chunk.frame,
+                bytes: chunk.bytes - limit,
+                first: false,
+            });
+            chunk.bytes = limit;
+        }
+        self.unsent_bytes -= chunk.bytes;
+        Some(chunk)
+    }
+
     fn step(&mut self) {
         let now = self.now;
         if now == 0 {
@@ -259,20 +275,11 @@ impl Sim {
             // queue cannot hold is lost.
             self.window_now = (self.window_now * (1.0 + STEP_US as f64 / 10_000.0)).min(window);
             while self.router_bytes + self.lost_bytes < self.window_now {
-                let Some(mut chunk) = self.unsent.pop_front() else {
-                    break;
-                };
                 // The window's room, and the rest waits.
                 let open = self.window_now - self.router_bytes - self.lost_bytes;
-                if chunk.bytes > open {
-                    self.unsent.push_front(Chunk {
-                        frame: chunk.frame,
-                        bytes: chunk.bytes - open,
-                        first: false,
-                    });
-                    chunk.bytes = open;
-                }
-                self.unsent_bytes -= chunk.bytes;
+                let Some(chunk) = self.take_unsent(open) else {
+                    break;
+                };
                 let room = (cap - self.router_bytes).max(0.0);
                 let (kept, dropped) = (chunk.bytes.min(room), (chunk.bytes - room).max(0.0));
                 if kept > 0.0 {
@@ -298,19 +305,9 @@ impl Sim {
             }
         }
         while self.window.is_none() && self.router_bytes < cap {
-            let Some(mut chunk) = self.unsent.pop_front() else {
+            let Some(chunk) = self.take_unsent(cap - self.router_bytes) else {
                 break;
             };
-            let room = cap - self.router_bytes;
-            if chunk.bytes > room {
-                self.unsent.push_front(Chunk {
-                    frame: chunk.frame,
-                    bytes: chunk.bytes - room,
-                    first: false,
-                });
-                chunk.bytes = room;
-            }
-            self.unsent_bytes -= chunk.bytes;
             self.router_bytes += chunk.bytes;
             self.router.push_back(chunk);
         }
