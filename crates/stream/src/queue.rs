@@ -48,6 +48,11 @@ struct State<T> {
     spare: VecDeque<T>,
     closed: bool,
     dropped: u64,
+    /// Threads waiting for an item (on `not_empty`) and for room (on
+    /// `not_full`): a condition variable is signalled only when someone
+    /// waits on it, since signalling costs a system call even then.
+    want_item: u32,
+    want_room: u32,
 }
 
 /// Why an item could not be queued: the queue is closed. The item is handed
@@ -66,6 +71,8 @@ impl<T> Latest<T> {
                 spare: VecDeque::with_capacity(spare_capacity),
                 closed: false,
                 dropped: 0,
+                want_item: 0,
+                want_room: 0,
             }),
             not_empty: Condvar::new(),
             not_full: Condvar::new(),
@@ -110,8 +117,11 @@ impl<T> Latest<T> {
             }
         }
         s.queue.push_back(item);
+        let wake = s.want_item > 0;
         drop(s);
-        self.not_empty.notify_one();
+        if wake {
+            self.not_empty.notify_one();
+        }
         Ok(())
     }
 
@@ -120,17 +130,22 @@ impl<T> Latest<T> {
     pub fn push_wait(&self, item: T) -> Result<(), Closed<T>> {
         let mut s = self.lock();
         while !s.closed && s.queue.len() >= self.capacity {
+            s.want_room += 1;
             s = self
                 .not_full
                 .wait(s)
                 .unwrap_or_else(PoisonError::into_inner);
+            s.want_room -= 1;
         }
         if s.closed {
             return Err(Closed(item));
         }
         s.queue.push_back(item);
+        let wake = s.want_item > 0;
         drop(s);
-        self.not_empty.notify_one();
+        if wake {
+            self.not_empty.notify_one();
+        }
         Ok(())
     }
 
@@ -140,24 +155,27 @@ impl<T> Latest<T> {
         let mut s = self.lock();
         loop {
             if let Some(item) = s.queue.pop_front() {
+                let wake = s.want_room > 0;
                 drop(s);
-                self.not_full.notify_one();
+                if wake {
+                    self.not_full.notify_one();
+                }
                 return Some(item);
             }
             if s.closed {
                 return None;
             }
-            s = self
-                .not_empty
-                .wait(s)
-                .unwrap_or_else(PoisonError::into_inner);
+            s = self.wait_item_locked(s);
         }
     }
 
     /// Takes the oldest queued item if there is one, without waiting.
     pub fn try_pop(&self) -> Option<T> {
-        let item = self.lock().queue.pop_front();
-        if item.is_some() {
+        let mut s = self.lock();
+        let item = s.queue.pop_front();
+        let wake = item.is_some() && s.want_room > 0;
+        drop(s);
+        if wake {
             self.not_full.notify_one();
         }
         item
@@ -174,11 +192,19 @@ impl<T> Latest<T> {
             if s.closed {
                 return false;
             }
-            s = self
-                .not_empty
-                .wait(s)
-                .unwrap_or_else(PoisonError::into_inner);
+            s = self.wait_item_locked(s);
         }
+    }
+
+    /// Waits on `not_empty`, counted as a thread that wants an item.
+    fn wait_item_locked<'a>(&self, mut s: MutexGuard<'a, State<T>>) -> MutexGuard<'a, State<T>> {
+        s.want_item += 1;
+        let mut s = self
+            .not_empty
+            .wait(s)
+            .unwrap_or_else(PoisonError::into_inner);
+        s.want_item -= 1;
+        s
     }
 
     /// A recycled item to fill, if the bin has one: the one that has waited

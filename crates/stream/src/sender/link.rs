@@ -188,6 +188,7 @@ impl TcpDestination {
             feedback: false,
             inbox: Vec::new(),
             message: Feedback::default(),
+            delivery: Delivery::default(),
             waiting_since: None,
             to: self.to,
             status_timeout: self.status_timeout,
@@ -228,6 +229,9 @@ pub(super) struct Link {
     /// message decoded into (both reused: reading allocates nothing).
     inbox: Vec<u8>,
     message: Feedback,
+    /// The last frame of the open session written, and the last the
+    /// receiver said arrived.
+    delivery: Delivery,
     /// Since when the open session's socket has had no room for a frame.
     waiting_since: Option<Instant>,
     #[cfg(feature = "tls")]
@@ -335,6 +339,7 @@ impl Transport for Link {
                     self.session = Some((w, peer, 0));
                     self.feedback = feedback;
                     self.inbox.clear();
+                    self.delivery = Delivery::default();
                     cx.session_opened();
                     if feedback {
                         cx.expect_reports();
@@ -377,6 +382,7 @@ impl Transport for Link {
                     self.failures = 0;
                 }
                 *carried += 1;
+                self.delivery.written(frame.sequence());
                 Ok(Sent::Sent)
             }
             Err(e) if e.is_io() => {
@@ -422,64 +428,115 @@ impl Link {
     /// [`Ready::NotYet`] so the send stage can run its rate control. A
     /// socket that took nothing for the write timeout is given up.
     fn wait_for_room(&mut self, cx: &mut SendContext<'_>) -> Ready {
-        let Some((w, peer, _)) = self.session.as_mut() else {
-            return Ready::NotYet;
+        match self.room(cx) {
+            Ok(ready) => ready,
+            Err(error) => {
+                self.lose_session(&error, cx);
+                Ready::NotYet
+            }
+        }
+    }
+
+    fn room(&mut self, cx: &mut SendContext<'_>) -> Result<Ready, framecast_wire::WireError> {
+        let Some((w, _, _)) = self.session.as_mut() else {
+            return Ok(Ready::NotYet);
         };
-        let peer = *peer;
-        let read = self.feedback;
+        // The receiver's feedback says whether the last frame written has
+        // arrived: then nothing of it waits unsent in the kernel, and the
+        // socket can take a whole new frame without being asked. On a
+        // plain connection whose feedback kept up so far, the feedback is
+        // read first, without waiting: that one read stands for the poll.
+        // (A TLS record may need more than one read: it is polled for.)
+        if self.feedback && self.delivery.kept_up && matches!(w.get_ref(), Conn::Plain(_)) {
+            let (inbox, message, delivery) =
+                (&mut self.inbox, &mut self.message, &mut self.delivery);
+            let tcp = w.get_ref().tcp();
+            let read = |buf: &mut [u8]| {
+                rustix::net::recv(tcp, buf, rustix::net::RecvFlags::DONTWAIT)
+                    .map(|(n, _)| n)
+                    .map_err(std::io::Error::from)
+            };
+            read_feedback(read, inbox, message, |fb| {
+                delivery.saw(fb);
+                cx.feedback(fb);
+            })
+            .map_err(|end| framecast_wire::WireError::Io(end.into_io()))?;
+            if self.delivery.all_arrived() && cx.may_start() {
+                self.waiting_since = None;
+                return Ok(Ready::Ready);
+            }
+        }
+        self.poll_for_room(cx)
+    }
+
+    /// [`room`](Self::room) by polling the socket for room (and, with
+    /// feedback, for what the receiver sent).
+    fn poll_for_room(
+        &mut self,
+        cx: &mut SendContext<'_>,
+    ) -> Result<Ready, framecast_wire::WireError> {
+        let Some((w, _, _)) = self.session.as_mut() else {
+            return Ok(Ready::NotYet);
+        };
+        let broken = framecast_wire::WireError::Io;
         // While the frames on their way fill the path, the next one waits
         // for the receiver's reports, not for the socket.
-        let held = read && !cx.may_start();
-        let broken = |e: std::io::Error| Some(framecast_wire::WireError::Io(e));
-        let mut failure = None;
-        match wait_ready(w.get_ref(), read, !held, SEND_POLL_INTERVAL) {
-            Ok(ready) => {
-                if ready.readable {
-                    let (inbox, message) = (&mut self.inbox, &mut self.message);
-                    if let Err(end) =
-                        read_feedback(w.get_mut(), inbox, message, |fb| cx.feedback(fb))
-                    {
-                        failure = broken(end.into_io());
-                    }
-                }
-                if failure.is_none() {
-                    if held {
-                        // The socket is not what waits.
-                        self.waiting_since = None;
-                        return Ready::NotYet;
-                    }
-                    if ready.writable {
-                        self.waiting_since = None;
-                        return Ready::Ready;
-                    }
-                    let since = *self.waiting_since.get_or_insert_with(Instant::now);
-                    if since.elapsed() < self.write_timeout {
-                        return Ready::NotYet;
-                    }
-                    failure = broken(std::io::Error::new(
-                        ErrorKind::TimedOut,
-                        format!(
-                            "the connection took no new frame for {} s",
-                            self.write_timeout.as_secs_f64()
-                        ),
-                    ));
-                }
-            }
-            Err(e) => failure = broken(e),
+        let held = self.feedback && !cx.may_start();
+        let ready =
+            wait_ready(w.get_ref(), self.feedback, !held, SEND_POLL_INTERVAL).map_err(broken)?;
+        if ready.readable {
+            let (inbox, message, delivery) =
+                (&mut self.inbox, &mut self.message, &mut self.delivery);
+            let conn = w.get_mut();
+            read_feedback(
+                |buf| std::io::Read::read(conn, buf),
+                inbox,
+                message,
+                |fb| {
+                    delivery.saw(fb);
+                    cx.feedback(fb);
+                },
+            )
+            .map_err(|end| broken(end.into_io()))?;
         }
-        self.session = None;
+        // Whether the next wait reads first: the feedback on the last frame
+        // had come by the time the socket was asked (a link that queues
+        // frames is polled, as before, until it no longer does).
+        self.delivery.kept_up = self.delivery.all_arrived();
+        if held {
+            // The socket is not what waits.
+            self.waiting_since = None;
+            return Ok(Ready::NotYet);
+        }
+        if ready.writable {
+            self.waiting_since = None;
+            return Ok(Ready::Ready);
+        }
+        let since = *self.waiting_since.get_or_insert_with(Instant::now);
+        if since.elapsed() < self.write_timeout {
+            return Ok(Ready::NotYet);
+        }
+        Err(broken(std::io::Error::new(
+            ErrorKind::TimedOut,
+            format!(
+                "the connection took no new frame for {} s",
+                self.write_timeout.as_secs_f64()
+            ),
+        )))
+    }
+
+    /// The open session broke outside [`Transport::send`]: the next
+    /// [`ready`](Transport::ready) opens another.
+    fn lose_session(&mut self, error: &framecast_wire::WireError, cx: &mut SendContext<'_>) {
+        let Some((_, peer, _)) = self.session.take() else {
+            return;
+        };
         self.waiting_since = None;
         cx.set_interrupt(None);
-        if let Some(error) = failure
-            && !cx.is_stopped()
-        {
-            cx.event(&SenderEvent::Disconnected {
-                peer,
-                error: &error,
-            });
+        if !cx.is_stopped() {
+            cx.event(&SenderEvent::Disconnected { peer, error });
         }
         cx.session_lost();
-        Ready::NotYet
     }
 
     fn try_connect(&self) -> std::io::Result<TcpStream> {
@@ -770,6 +827,48 @@ pub(super) fn wait_ready(
     })
 }
 
+/// The last frame of a session written, and the last its receiver said
+/// arrived.
+#[derive(Debug, Clone, Copy)]
+struct Delivery {
+    /// The sequence of the last frame written.
+    written: Option<u64>,
+    /// The sequence of the newest arrival reported.
+    arrived: Option<u64>,
+    /// Whether the receiver's feedback said, when the socket was last
+    /// asked for room, that the last frame written had arrived.
+    kept_up: bool,
+}
+
+impl Default for Delivery {
+    fn default() -> Self {
+        Self {
+            written: None,
+            arrived: None,
+            kept_up: true,
+        }
+    }
+}
+
+impl Delivery {
+    fn written(&mut self, sequence: u64) {
+        self.written = Some(sequence);
+    }
+
+    fn saw(&mut self, feedback: &Feedback) {
+        // Oldest first: the last one is the newest.
+        if let Some(arrival) = feedback.arrivals.last() {
+            self.arrived = arrival.sequence;
+        }
+    }
+
+    /// Whether the last frame written has arrived whole (or none was
+    /// written): nothing of this session waits unsent in the kernel.
+    fn all_arrived(&self) -> bool {
+        self.written.is_none() || self.arrived == self.written
+    }
+}
+
 /// Why the receiver's feedback stopped.
 #[derive(Debug)]
 pub(super) enum FeedbackEnd {
@@ -798,20 +897,19 @@ impl FeedbackEnd {
     }
 }
 
-/// Reads what the receiver has sent back, without waiting for more than a
-/// moment, and hands each whole feedback message to `on`. `inbox` keeps a
-/// message that has not fully arrived; `message` is reused (decoding into
-/// it allocates nothing once its lists have grown).
+/// Reads what the receiver has sent back with `read` (which waits for no
+/// more than a moment), and hands each whole feedback message to `on`.
+/// `inbox` keeps a message that has not fully arrived; `message` is reused
+/// (decoding into it allocates nothing once its lists have grown).
 pub(super) fn read_feedback(
-    conn: &mut Conn,
+    mut read: impl FnMut(&mut [u8]) -> std::io::Result<usize>,
     inbox: &mut Vec<u8>,
     message: &mut framecast_proto::handshake::Feedback,
     mut on: impl FnMut(&framecast_proto::handshake::Feedback),
 ) -> Result<(), FeedbackEnd> {
-    use std::io::Read;
     let mut chunk = [0u8; 2048];
     loop {
-        match conn.read(&mut chunk) {
+        match read(&mut chunk) {
             Ok(0) => return Err(FeedbackEnd::Closed),
             Ok(n) => {
                 // Bounded: a message is at most the envelope and
@@ -1020,5 +1118,46 @@ fn refusal_on_legacy(stream: &Conn) -> Option<Status> {
     match handshake::decode_status(&buf[..n]) {
         Ok(Decoded::Complete { message, .. }) => Some(message),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use framecast_proto::handshake::Arrival;
+
+    use super::*;
+
+    fn arrivals(sequences: &[Option<u64>]) -> Feedback {
+        Feedback {
+            arrivals: sequences
+                .iter()
+                .map(|&sequence| Arrival {
+                    sequence,
+                    ..Arrival::default()
+                })
+                .collect(),
+            ..Feedback::default()
+        }
+    }
+
+    #[test]
+    fn only_the_arrival_of_the_last_frame_written_means_nothing_waits() {
+        let mut d = Delivery::default();
+        assert!(d.all_arrived(), "nothing written yet");
+        d.written(7);
+        assert!(!d.all_arrived());
+        d.saw(&arrivals(&[Some(6)]));
+        assert!(!d.all_arrived(), "an older frame");
+        d.saw(&arrivals(&[Some(6), Some(7)]));
+        assert!(d.all_arrived(), "the newest arrival is the last frame");
+        d.written(8);
+        assert!(!d.all_arrived());
+        d.saw(&arrivals(&[]));
+        assert!(!d.all_arrived(), "no arrival says nothing");
+        d.saw(&arrivals(&[Some(8), None]));
+        assert!(
+            !d.all_arrived(),
+            "a payload that was no Video came after it"
+        );
     }
 }

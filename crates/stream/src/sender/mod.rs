@@ -4,17 +4,24 @@
 //!  capture thread ──▶ [raw frames] ──▶ encode thread ──▶ [messages] ──▶ send thread ──▶ transport
 //!   source.next_frame   latest wins     resize + JPEG     latest wins    (TCP: reconnects
 //!   into a recycled     (live source)   or pass-through   (live source)  with backoff +
-//!   Frame               or waits        into a recycled   or waits       jitter)
-//!                       (file, pattern) message buffer
+//!   Frame                               into a recycled   or waits       jitter)
+//!                                       message buffer    (file, pattern)
 //! ```
 //!
 //! Buffers circulate: the send thread gives each message buffer back to the
 //! encode thread, and the encode thread gives each frame back to the capture
 //! thread, so the steady state allocates nothing. A live source (a camera)
 //! has its oldest queued frame dropped when a later stage falls behind, so
-//! the receiver always gets a recent picture; a source that is not live (a
-//! file, the test pattern) is never dropped from: the full queue makes the
-//! capture thread wait (backpressure).
+//! the receiver always gets a recent picture.
+//!
+//! A source that is not live (a file, a directory of pictures, a raw file,
+//! the test pattern) has no capture thread: its frames do not go stale, so
+//! the encode thread takes each from the source when it is ready for it
+//! (a paced source sleeps there until the frame is due), one thread
+//! wake-up and hand-off a frame fewer. It is never dropped from before
+//! the send stage: a full queue makes the encode thread wait
+//! (backpressure), unless the source is paced (then the link decides
+//! which frames go, as for a camera).
 //!
 //! `transport` is the seam every transport implements, `link` the TCP one
 //! ([`TcpDestination`]), `send` the stage that drives it, `pipeline` the
@@ -55,7 +62,9 @@ mod send;
 pub mod transport;
 
 pub use self::link::TcpDestination;
-use self::pipeline::{Encoded, Encoder, SharedTarget, capture_loop, encode_loop};
+use self::pipeline::{
+    EncodeStage, Encoded, Encoder, SharedTarget, capture_encode_loop, capture_loop, encode_loop,
+};
 use self::send::send_loop;
 pub use self::transport::Destination;
 use self::transport::{Interrupt, StreamInfo, Transport};
@@ -376,15 +385,6 @@ impl SenderBuilder {
                 })
                 .map_err(|source| StreamError::Spawn { what, source })
         };
-        let capture = {
-            let shared = Arc::clone(&shared);
-            let (source, count) = (self.source, self.count);
-            spawn(
-                "capture",
-                Box::new(move || capture_loop(&shared, source, count)),
-            )
-        };
-        threads.push(("capture", capture?));
         let encoder = Encoder::new(
             SenderConfig::new(self.width, self.height)
                 .with_quality(self.quality)
@@ -392,20 +392,41 @@ impl SenderBuilder {
         )?;
         // A camera's rate, when its mode does not say, is taken as 30.
         let full_fps = format.paced_fps.or_else(|| format.live.then_some(30.0));
-        let encode = {
-            let shared = Arc::clone(&shared);
-            let hook = self.on_frame;
-            spawn(
-                "encode",
-                Box::new(move || encode_loop(&shared, encoder, hook, full_fps)),
-            )
-        };
-        match encode {
-            Ok(t) => threads.push(("encode", t)),
-            Err(e) => {
-                shared.stop();
-                return Err(e);
+        let stage = EncodeStage::new(encoder, self.on_frame, full_fps);
+        let (source, count) = (self.source, self.count);
+        if format.live {
+            // A live source's frames go stale: its own thread takes each
+            // as it comes (latest wins), whatever the encoder is doing.
+            let capture = {
+                let shared = Arc::clone(&shared);
+                spawn(
+                    "capture",
+                    Box::new(move || capture_loop(&shared, source, count)),
+                )
+            };
+            threads.push(("capture", capture?));
+            let encode = {
+                let shared = Arc::clone(&shared);
+                spawn("encode", Box::new(move || encode_loop(&shared, stage)))
+            };
+            match encode {
+                Ok(t) => threads.push(("encode", t)),
+                Err(e) => {
+                    shared.stop();
+                    return Err(e);
+                }
             }
+        } else {
+            // Any other source is captured on the encode thread, each frame
+            // when the encoder is ready for it.
+            let encode = {
+                let shared = Arc::clone(&shared);
+                spawn(
+                    "encode",
+                    Box::new(move || capture_encode_loop(&shared, source, count, stage)),
+                )
+            };
+            threads.push(("encode", encode?));
         }
         let send_stage: Box<dyn FnOnce() + Send> = {
             let shared = Arc::clone(&shared);
@@ -696,8 +717,7 @@ mod tests {
 
     #[test]
     fn a_stage_that_panics_stops_the_sender_instead_of_hanging_it() {
-        // The encode stage panics (in the preview hook) while the capture
-        // stage waits for room in front of it.
+        // The encode stage panics (in the preview hook).
         let mut frames = 0;
         let sender = SenderBuilder::new(
             Destination::transport(Accept {
@@ -743,8 +763,45 @@ mod tests {
         .count(20)
         .start()
         .unwrap();
+        // Captured on the encode thread: no thread of its own.
+        let stages: Vec<_> = sender.threads.iter().map(|(what, _)| *what).collect();
+        assert_eq!(stages, ["encode", "send"]);
         let stats = wait(sender).unwrap();
         assert_eq!((stats.sent, stats.dropped, stats.sessions), (20, 0, 1));
+    }
+
+    /// The test pattern, said to be live (a camera's frames).
+    struct Live(Box<dyn FrameSource>);
+
+    impl FrameSource for Live {
+        fn format(&self) -> framecast_capture::SourceFormat {
+            let mut format = self.0.format();
+            format.live = true;
+            format
+        }
+
+        fn next_frame(&mut self, frame: &mut Frame) -> Result<(), framecast_capture::CaptureError> {
+            self.0.next_frame(frame)
+        }
+    }
+
+    #[test]
+    fn a_live_source_has_a_capture_thread_of_its_own() {
+        let sender = SenderBuilder::new(
+            Destination::transport(Accept {
+                taken: 0,
+                panic_at: None,
+            }),
+            Box::new(Live(pattern())),
+        )
+        .size(64, 48)
+        .count(20)
+        .start()
+        .unwrap();
+        let stages: Vec<_> = sender.threads.iter().map(|(what, _)| *what).collect();
+        assert_eq!(stages, ["capture", "encode", "send"]);
+        let stats = wait(sender).unwrap();
+        assert_eq!((stats.sent, stats.sessions), (20, 1));
     }
 
     #[test]

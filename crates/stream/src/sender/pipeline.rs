@@ -12,35 +12,18 @@ pub(super) fn capture_loop(
     let mut captured: u64 = 0;
     let mut working = WorkingSize::default();
     while !shared.stopped() {
-        // A source that is not live loses nothing but the frames left stale
-        // by a broken connection, replaced at the socket or left out by the
-        // rate control, so exactly `count` frames plus those are needed; a
-        // live one may drop, so it runs until the send stage has sent
-        // `count`.
-        if !shared.live && count.is_some_and(|n| captured >= n + shared.not_sent()) {
-            break;
-        }
         let mut frame = shared.raw.spare().unwrap_or_default();
-        if working.is_known() {
-            // A JPEG source: room for the largest JPEG so far before the
-            // source fills the frame (it makes the frame a JPEG one again,
-            // of its own size).
-            working.prepare(frame.jpeg_mut(0, 0));
-        }
-        if let Err(e) = source.next_frame(&mut frame) {
-            if e.is_end_of_file() {
-                lock(&shared.counters).source_ended = true;
-                tracing::debug!(frames = captured, "the source ended");
-            } else if !shared.stopped() {
-                shared.fail(StreamError::Capture(e));
-            }
+        if !capture(
+            shared,
+            source.as_mut(),
+            &mut frame,
+            &mut working,
+            &mut captured,
+            count,
+        ) {
+            shared.raw.recycle(frame);
             break;
         }
-        if let Some(jpeg) = frame.jpeg() {
-            working.saw(jpeg.len());
-        }
-        captured += 1;
-        lock(&shared.counters).captured = captured;
         if !shared.forward(&shared.raw, frame, false) {
             break;
         }
@@ -48,58 +31,176 @@ pub(super) fn capture_loop(
     shared.raw.close();
 }
 
-/// `full_fps`: the source's own frame rate, when it has a steady one (a
-/// paced source, a camera): the rate control may ask for fewer; a source
-/// that goes as fast as it can is never thinned.
-pub(super) fn encode_loop(
+/// Fills `frame` with the source's next one; returns whether there is one
+/// to go on with (not: the count is reached, the source ended or failed).
+fn capture(
     shared: &SenderShared,
-    mut encoder: Encoder,
-    mut hook: Option<FrameHook>,
-    full_fps: Option<f64>,
-) {
-    let mut working = WorkingSize::default();
-    let mut thinning = Thinning::default();
+    source: &mut dyn FrameSource,
+    frame: &mut Frame,
+    working: &mut WorkingSize,
+    captured: &mut u64,
+    count: Option<u64>,
+) -> bool {
+    // A source that is not live loses nothing but the frames left stale
+    // by a broken connection, replaced at the socket or left out by the
+    // rate control, so exactly `count` frames plus those are needed; a
+    // live one may drop, so it runs until the send stage has sent
+    // `count`.
+    if !shared.live && count.is_some_and(|n| *captured >= n + shared.not_sent()) {
+        return false;
+    }
+    if working.is_known() {
+        // A JPEG source: room for the largest JPEG so far before the
+        // source fills the frame (it makes the frame a JPEG one again,
+        // of its own size).
+        working.prepare(frame.jpeg_mut(0, 0));
+    }
+    if let Err(e) = source.next_frame(frame) {
+        if e.is_end_of_file() {
+            lock(&shared.counters).source_ended = true;
+            tracing::debug!(frames = *captured, "the source ended");
+        } else if !shared.stopped() {
+            shared.fail(StreamError::Capture(e));
+        }
+        return false;
+    }
+    if let Some(jpeg) = frame.jpeg() {
+        working.saw(jpeg.len());
+    }
+    *captured += 1;
+    lock(&shared.counters).captured = *captured;
+    true
+}
+
+pub(super) fn encode_loop(shared: &SenderShared, mut stage: EncodeStage) {
     while let Some(frame) = shared.raw.pop() {
         if shared.stopped() {
             break;
         }
+        let step = stage.encode(shared, &frame);
+        shared.raw.recycle(frame);
+        match step {
+            Step::Send(msg) => {
+                if !shared.forward(&shared.encoded, msg, true) {
+                    break;
+                }
+            }
+            Step::Skipped => {}
+            Step::Failed => break,
+        }
+    }
+    shared.encoded.close();
+}
+
+/// Capture and encode as one stage, for a source that is not live (a file,
+/// a directory of pictures, a raw file, the test pattern): its frames do
+/// not go stale while one is encoded, so nothing is gained by capturing
+/// the next meanwhile on a thread of its own, and each frame saves that
+/// thread's wake-up and hand-off. A paced source sleeps in its own
+/// `next_frame` until the frame is due. One frame is reused throughout.
+pub(super) fn capture_encode_loop(
+    shared: &SenderShared,
+    mut source: Box<dyn FrameSource>,
+    count: Option<u64>,
+    mut stage: EncodeStage,
+) {
+    let mut captured: u64 = 0;
+    let mut working = WorkingSize::default();
+    let mut frame = Frame::default();
+    while !shared.stopped() {
+        if !capture(
+            shared,
+            source.as_mut(),
+            &mut frame,
+            &mut working,
+            &mut captured,
+            count,
+        ) {
+            break;
+        }
+        match stage.encode(shared, &frame) {
+            Step::Send(msg) => {
+                if !shared.forward(&shared.encoded, msg, true) {
+                    break;
+                }
+            }
+            Step::Skipped => {}
+            Step::Failed => break,
+        }
+    }
+    shared.raw.close();
+    shared.encoded.close();
+}
+
+/// What became of a frame given to [`EncodeStage::encode`].
+enum Step {
+    /// Encoded: the message to hand to the send stage.
+    Send(Encoded),
+    /// Left out by the rate control (counted).
+    Skipped,
+    /// The encoder failed: the sender stops (the error is kept).
+    Failed,
+}
+
+/// The encode stage's state: the encoder, the preview hook, the working
+/// size of its message buffers and the rate control's thinning.
+pub(super) struct EncodeStage {
+    encoder: Encoder,
+    hook: Option<FrameHook>,
+    /// The source's own frame rate, when it has a steady one (a paced
+    /// source, a camera): the rate control may ask for fewer; a source
+    /// that goes as fast as it can is never thinned.
+    full_fps: Option<f64>,
+    working: WorkingSize,
+    thinning: Thinning,
+}
+
+impl EncodeStage {
+    pub(super) fn new(encoder: Encoder, hook: Option<FrameHook>, full_fps: Option<f64>) -> Self {
+        Self {
+            encoder,
+            hook,
+            full_fps,
+            working: WorkingSize::default(),
+            thinning: Thinning::default(),
+        }
+    }
+
+    /// Turns `frame` into the message to send, in a buffer from the pool.
+    fn encode(&mut self, shared: &SenderShared, frame: &Frame) -> Step {
         if let Some(target) = shared.target.load() {
             // The rate control asked for fewer frames per second: leave
             // out the ones between.
-            let thin = full_fps.is_some_and(|full| target.fps < full * 0.99);
-            if thin && !thinning.keep(frame.capture_time_us, target.fps) {
+            let thin = self.full_fps.is_some_and(|full| target.fps < full * 0.99);
+            if thin && !self.thinning.keep(frame.capture_time_us, target.fps) {
                 lock(&shared.counters).skipped += 1;
-                shared.raw.recycle(frame);
-                continue;
+                return Step::Skipped;
             }
-            if let Err(e) = encoder.apply(&target) {
+            if let Err(e) = self.encoder.apply(&target) {
                 shared.fail(e);
-                break;
+                return Step::Failed;
             }
         }
         let mut msg = shared.encoded.spare().unwrap_or_default();
-        working.prepare(&mut msg.jpeg);
-        match encoder.encode(&frame, &mut msg) {
+        self.working.prepare(&mut msg.jpeg);
+        match self.encoder.encode(frame, &mut msg) {
             Ok(passthrough) => {
                 if passthrough {
                     lock(&shared.counters).passthrough += 1;
                 }
             }
             Err(e) => {
+                shared.encoded.recycle(msg);
                 shared.fail(e);
-                break;
+                return Step::Failed;
             }
         }
-        working.saw(msg.jpeg.len());
-        if let Some(hook) = hook.as_mut() {
-            hook(&frame);
+        self.working.saw(msg.jpeg.len());
+        if let Some(hook) = self.hook.as_mut() {
+            hook(frame);
         }
-        shared.raw.recycle(frame);
-        if !shared.forward(&shared.encoded, msg, true) {
-            break;
-        }
+        Step::Send(msg)
     }
-    shared.encoded.close();
 }
 
 /// The largest JPEG a stage has handled so far, and room for it (and a
