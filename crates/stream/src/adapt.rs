@@ -111,6 +111,15 @@ const QUEUE_SAMPLES: usize = 3;
 /// make a cut.
 const REPLACED_TO_CUT: u64 = 4;
 
+/// How much later than the measured link makes it a frame's report may be
+/// before the link is taken to have slowed (and the next frame waits).
+const OVERDUE_MARGIN: Duration = Duration::from_millis(5);
+
+/// With feedback: how long the next frame may be held back while the path
+/// is full ([`Controller::may_start`]) before that makes a cut: a few
+/// frames' time, as for a queue that persists.
+const HELD_TO_CUT: Duration = Duration::from_millis(100);
+
 /// After a cut, how long at least before the rate may rise again.
 const HOLD_AFTER_CUT: Duration = Duration::from_millis(300);
 
@@ -135,6 +144,16 @@ const UP_MARGIN: f64 = 1.12;
 /// The share of the target rate the ladder plans frames for: the rest is
 /// headroom for frames larger than the model says.
 const PLAN_SHARE: f64 = 0.95;
+
+/// What may be on its way beyond the path's own round trip and the queue
+/// the controller tolerates, when a frame starts: a share of a frame, so
+/// that the next frame's start overlaps the end of the last.
+pub const PIPE_SLACK: usize = 16 * 1024;
+
+/// A frame the receiver has not reported after this long no longer holds
+/// the next one back (its report was lost, or the receiver stopped
+/// reporting): the socket's own limits apply again.
+pub const PIPE_REPORT_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// What a sender that adapts may use: its configured ceiling and floor.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -385,9 +404,25 @@ pub struct Controller {
     socket_drops_seen: u64,
     /// Replaced frames counted since `drops_since_us` (without feedback).
     drops_counted: u64,
+    /// Since when [`Controller::may_start`] has held the next frame back
+    /// (none since the last frame was sent: `None`).
+    holding_since_us: Option<u64>,
+    /// Since when held time is counted, and how much was counted (µs),
+    /// not including the hold under way.
+    held_window: (u64, u64),
     drops_since_us: u64,
     rung: Rung,
     feedback_seen: bool,
+    /// The newest sequence the receiver reported (in this session).
+    reported: Option<u64>,
+    /// Whether the session's receiver reports arrivals.
+    expect_reports: bool,
+    /// Frames sent before this sequence belong to an earlier session:
+    /// they will never be reported.
+    session_start: u64,
+    /// The smallest round trip seen: a frame's first byte out, its
+    /// report back, less the time the frame took to arrive.
+    rtt: WindowedMin,
 }
 
 impl Controller {
@@ -422,12 +457,18 @@ impl Controller {
             socket_drops_seen: 0,
             drops_counted: 0,
             drops_since_us: 0,
+            holding_since_us: None,
+            held_window: (0, 0),
             rung: Rung {
                 quality: config.max_quality,
                 size: 0,
                 fps: 0,
             },
             feedback_seen: false,
+            reported: None,
+            expect_reports: false,
+            session_start: 0,
+            rtt: WindowedMin::new(BASE_DELAY_WINDOW),
         };
         // No limit known yet: the ceiling, whatever it costs.
         c.rate = f64::INFINITY;
@@ -466,6 +507,109 @@ impl Controller {
         self.feedback_seen
     }
 
+    /// A new session opened (the first, or a reconnection): frames sent
+    /// before it will never be reported, and the receiver's clock starts
+    /// again. With `reports`, the receiver reports each frame's arrival
+    /// (the framecast session's feedback): until the reports say what the
+    /// path holds, one frame at a time is on its way ([`may_start`]), so
+    /// that on a slow link the first frames do not queue behind each
+    /// other before the first cut.
+    ///
+    /// [`may_start`]: Controller::may_start
+    pub fn on_session(&mut self, reports: bool) {
+        self.expect_reports = reports;
+        self.session_start = self.next_sequence();
+        self.reported = None;
+        self.base = WindowedMin::new(BASE_DELAY_WINDOW);
+        self.base_seen = false;
+        self.queue_next = 0;
+        self.queue_recent = [0; QUEUE_SAMPLES];
+        self.over_since_us = None;
+    }
+
+    /// Whether a new frame may start at `now` (sender's clock): whether
+    /// what is on its way, written but not yet reported by the receiver,
+    /// is within what the path holds (the delivery rate over the round
+    /// trip) plus the queue the controller tolerates and [`PIPE_SLACK`].
+    ///
+    /// The kernel's unsent limit keeps stale frames out of the socket;
+    /// this keeps them out of the network: TCP's congestion window, grown
+    /// while the link was fast, would otherwise let several frames into a
+    /// router's queue at once when the link slows, and they would wait
+    /// there (or be lost and sent again) for as long as it takes. Without
+    /// feedback, or before a delivery rate is known, it says yes.
+    ///
+    /// A frame held back for a few frames' time counts as the sender
+    /// outrunning the link, and makes a cut as a growing queue would (the
+    /// hold keeps that queue from forming).
+    pub fn may_start(&mut self, now: Duration) -> bool {
+        let now = now.as_micros() as u64;
+        self.advance(now);
+        let may = self
+            .unreported_allowance(now)
+            .is_none_or(|(unreported, allowance)| unreported <= allowance);
+        if may {
+            self.end_hold(now);
+        } else {
+            self.holding_since_us.get_or_insert(now);
+        }
+        may
+    }
+
+    /// A hold ended at `now`: its time counts.
+    fn end_hold(&mut self, now: u64) {
+        if let Some(since) = self.holding_since_us.take() {
+            self.held_window.1 += now.saturating_sub(since);
+        }
+    }
+
+    /// Frames held back this window, in µs, the hold under way included.
+    fn held_us(&self, now: u64) -> u64 {
+        self.held_window.1 + self.holding_since_us.map_or(0, |s| now.saturating_sub(s))
+    }
+
+    /// The bytes written and not yet reported, and how many may be, when
+    /// the feedback says enough to hold frames back.
+    fn unreported_allowance(&self, now: u64) -> Option<(u64, u64)> {
+        if !self.expect_reports && self.reported.is_none() {
+            return None;
+        }
+        let known = self.delivered.zip(self.rtt.min(now));
+        let allowance = match known {
+            Some((rate, rtt)) => {
+                let queue = self.queue_limit_us() as f64;
+                rate / 8.0 * (rtt.max(0) as f64 + queue) / 1e6 + PIPE_SLACK as f64
+            }
+            // Not known yet: one frame at a time.
+            None => PIPE_SLACK as f64,
+        };
+        let timeout = PIPE_REPORT_TIMEOUT.as_micros() as u64;
+        let mut unreported = 0;
+        let mut overdue = false;
+        for r in self.sent.iter().filter(|r| {
+            r.valid
+                && r.sequence >= self.session_start
+                && self.reported.is_none_or(|seen| r.sequence > seen)
+        }) {
+            let age = now.saturating_sub(r.started_us);
+            if age > timeout {
+                // Never reported: it holds nothing back.
+                return None;
+            }
+            unreported += r.bytes;
+            if let Some((rate, rtt)) = known {
+                // Later than the link as last measured would make it: the
+                // link has slowed, and what goes now would queue behind it.
+                let expected = rtt.max(0) as f64 + r.bytes as f64 * 8e6 / rate.max(1.0);
+                overdue |= age as f64 > expected + OVERDUE_MARGIN.as_micros() as f64;
+            }
+        }
+        if overdue {
+            return Some((unreported, 0));
+        }
+        Some((unreported, allowance as u64))
+    }
+
     /// The send stage wrote a frame.
     pub fn on_sent(&mut self, sent: Sent) {
         let now = sent.started.as_micros() as u64;
@@ -480,6 +624,7 @@ impl Controller {
                 self.bytes_at_95 *= (self.picture_area(0) / before).powf(AREA_EXPONENT);
             }
         }
+        self.end_hold(now);
         self.sent[(sent.sequence % SENT_RING as u64) as usize] = SentRecord {
             sequence: sent.sequence,
             started_us: now,
@@ -493,7 +638,8 @@ impl Controller {
     /// could not take it in time: a sign of going faster than the link,
     /// and the only one there is without feedback.
     pub fn on_replaced(&mut self, now: Duration) {
-        self.advance(now.as_micros() as u64);
+        let now = now.as_micros() as u64;
+        self.advance(now);
         self.socket_drops += 1;
     }
 
@@ -518,6 +664,16 @@ impl Controller {
             // The one-way delay of the frame's first byte, up to the
             // unknown offset between the two clocks.
             let owd = arrival.first_byte_us as i64 - record.started_us as i64;
+            if sequence >= self.session_start {
+                self.reported = Some(self.reported.map_or(sequence, |r| r.max(sequence)));
+                // Out, arrived, reported back: the round trip, less the
+                // frame's own time on the link.
+                let transfer = arrival.last_byte_us.saturating_sub(arrival.first_byte_us);
+                let rtt = now
+                    .saturating_sub(record.started_us)
+                    .saturating_sub(transfer);
+                self.rtt.push(now, rtt as i64);
+            }
             self.base.push(now, owd);
             let base = self.base.min(now).unwrap_or(owd);
             self.queue_us = (owd - base).max(0) as u64;
@@ -567,8 +723,23 @@ impl Controller {
                 self.drops_counted = self.socket_drops;
                 self.cut_without_feedback(now);
             }
+        } else if self.held_us(now) >= HELD_TO_CUT.as_micros() as u64 && now >= self.hold_until_us {
+            // The next frame has waited for the path to empty for several
+            // frames' time: the sender outruns the link; cut as for a
+            // queue (the hold keeps that queue from forming).
+            self.socket_drops_seen = self.socket_drops;
+            self.held_window = (now, 0);
+            self.holding_since_us = self.holding_since_us.map(|_| now);
+            self.delivered = self.delivery_rate();
+            self.cut(now);
         } else {
             self.socket_drops_seen = self.socket_drops;
+            if now.saturating_sub(self.held_window.0) > 1_000_000 {
+                // Held time counts over a second: a moment now and then
+                // is not the link.
+                self.held_window = (now, 0);
+                self.holding_since_us = self.holding_since_us.map(|_| now);
+            }
             self.grow(now);
         }
         self.replan();
@@ -804,13 +975,17 @@ impl Controller {
         self.over_since_us = None;
         // Frames sent from now on are the ones that show whether the cut
         // was enough.
-        let newest = self
-            .sent
+        self.cut_sequence = self.next_sequence();
+    }
+
+    /// The sequence after the newest frame sent (0 before any).
+    fn next_sequence(&self) -> u64 {
+        self.sent
             .iter()
             .filter(|r| r.valid)
             .map(|r| r.sequence)
-            .max();
-        self.cut_sequence = newest.map_or(0, |s| s + 1);
+            .max()
+            .map_or(0, |s| s + 1)
     }
 
     /// The least the ladder can go down to.
@@ -852,7 +1027,7 @@ impl Controller {
         // link has kept up (no cut, no queue): a link that recovered is
         // found within seconds, a steady one is probed gently.
         let clear_s = now.saturating_sub(self.clear_since_us) as f64 / 1e6;
-        let boost = (1.0 + (clear_s - 3.0).max(0.0) / 2.0).min(5.0);
+        let boost = (1.0 + (clear_s - 2.0).max(0.0) / 1.5).min(5.0);
         self.rate = match self.capacity {
             Some(c) if planned > 0.9 * c && planned <= 1.2 * c => {
                 self.rate + NEAR_GROWTH * boost * c * dt

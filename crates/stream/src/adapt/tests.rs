@@ -20,6 +20,10 @@ const PROPAGATION_US: u64 = 2_000;
 /// Time to encode a frame, and to decode and show it.
 const ENCODE_US: u64 = 4_000;
 const DECODE_US: u64 = 5_000;
+/// The token bucket's burst (the link harness's).
+const BURST: f64 = 32.0 * 1024.0;
+/// TCP's retransmission timeout (Linux's minimum).
+const RTO_US: u64 = 200_000;
 /// The receiver's clock runs this far from the sender's.
 const CLOCK_OFFSET_US: u64 = 987_654_321;
 
@@ -70,6 +74,17 @@ struct Sim {
     ticks_since_poll: u64,
     /// The camera's picture size; `None`: pictures of the box's own shape.
     source: Option<(u32, u32)>,
+    /// TCP's congestion window, when modelled (bytes): TCP sends that much
+    /// into the network whatever the router's queue holds, and what does
+    /// not fit is lost and sent again a retransmission timeout later.
+    /// `None`: TCP fills the router's queue exactly, never more.
+    window: Option<f64>,
+    /// The window now: after a loss, TCP starts again from a few packets
+    /// and doubles about every round trip (slow start).
+    window_now: f64,
+    /// Lost data, due to be sent again at the time given.
+    lost: VecDeque<(u64, Chunk)>,
+    lost_bytes: f64,
 }
 
 impl Sim {
@@ -95,7 +110,19 @@ impl Sim {
             replaced: 0,
             ticks_since_poll: 0,
             source: None,
+            window: None,
+            window_now: 0.0,
+            lost: VecDeque::new(),
+            lost_bytes: 0.0,
         }
+    }
+
+    /// TCP with a congestion window of `bytes`, as grown on a fast link
+    /// (see `window`).
+    fn with_window(mut self, bytes: f64) -> Self {
+        self.window = Some(bytes);
+        self.window_now = bytes;
+        self
     }
 
     /// A camera of `width` x `height`, its pictures sized to the
@@ -136,8 +163,28 @@ impl Sim {
         }
     }
 
+    /// Up to `limit` bytes from the front of the unsent data (the rest of
+    /// that chunk stays in front).
+    fn take_unsent(&mut self, limit: f64) -> Option<Chunk> {
+        let mut chunk = self.unsent.pop_front()?;
+        if chunk.bytes > limit {
+            self.unsent.push_front(Chunk {
+                frame: chunk.frame,
+                bytes: chunk.bytes - limit,
+                first: false,
+            });
+            chunk.bytes = limit;
+        }
+        self.unsent_bytes -= chunk.bytes;
+        Some(chunk)
+    }
+
     fn step(&mut self) {
         let now = self.now;
+        if now == 0 {
+            // The session opens; its receiver reports arrivals.
+            self.c.on_session(self.feedback);
+        }
         // Feedback that has come back.
         while self.returning.front().is_some_and(|(due, _)| *due <= now) {
             let (_, fb) = self.returning.pop_front().unwrap_or_default();
@@ -180,6 +227,7 @@ impl Sim {
         if let Some((n, ready)) = self.pending
             && ready <= now
             && self.unsent_bytes < LOWAT
+            && self.c.may_start(self.at())
         {
             self.pending = None;
             let f = &self.frames[n];
@@ -210,21 +258,56 @@ impl Sim {
         // holds (it fills it: that is what loss-based congestion control
         // does), and the bottleneck drains it.
         let rate = self.rate() / 8.0;
-        let cap = (rate * self.queue_s).max(3000.0);
-        while self.router_bytes < cap {
-            let Some(mut chunk) = self.unsent.pop_front() else {
+        let mut cap = (rate * self.queue_s).max(3000.0);
+        if let Some(window) = self.window {
+            // A token bucket's queue holds its burst besides.
+            cap += BURST;
+            // Retransmissions first, when due.
+            while self.lost.front().is_some_and(|(due, _)| *due <= now) {
+                let Some((_, chunk)) = self.lost.pop_front() else {
+                    break;
+                };
+                self.lost_bytes -= chunk.bytes;
+                self.unsent_bytes += chunk.bytes;
+                self.unsent.push_front(chunk);
+            }
+            // Everything the window allows goes out; what the router's
+            // queue cannot hold is lost.
+            self.window_now = (self.window_now * (1.0 + STEP_US as f64 / 10_000.0)).min(window);
+            while self.router_bytes + self.lost_bytes < self.window_now {
+                // The window's room, and the rest waits.
+                let open = self.window_now - self.router_bytes - self.lost_bytes;
+                let Some(chunk) = self.take_unsent(open) else {
+                    break;
+                };
+                let room = (cap - self.router_bytes).max(0.0);
+                let (kept, dropped) = (chunk.bytes.min(room), (chunk.bytes - room).max(0.0));
+                if kept > 0.0 {
+                    self.router_bytes += kept;
+                    self.router.push_back(Chunk {
+                        frame: chunk.frame,
+                        bytes: kept,
+                        first: chunk.first,
+                    });
+                }
+                if dropped > 0.0 {
+                    self.window_now = 10.0 * 1448.0;
+                    self.lost_bytes += dropped;
+                    self.lost.push_back((
+                        now + RTO_US,
+                        Chunk {
+                            frame: chunk.frame,
+                            bytes: dropped,
+                            first: chunk.first && kept == 0.0,
+                        },
+                    ));
+                }
+            }
+        }
+        while self.window.is_none() && self.router_bytes < cap {
+            let Some(chunk) = self.take_unsent(cap - self.router_bytes) else {
                 break;
             };
-            let room = cap - self.router_bytes;
-            if chunk.bytes > room {
-                self.unsent.push_front(Chunk {
-                    frame: chunk.frame,
-                    bytes: chunk.bytes - room,
-                    first: false,
-                });
-                chunk.bytes = room;
-            }
-            self.unsent_bytes -= chunk.bytes;
             self.router_bytes += chunk.bytes;
             self.router.push_back(chunk);
         }
@@ -247,7 +330,12 @@ impl Sim {
                 self.router.pop_front();
                 // The last chunk of a frame has arrived when no chunk of it
                 // is left anywhere.
-                let more = self.router.iter().chain(&self.unsent).any(|c| c.frame == n);
+                let more = self
+                    .router
+                    .iter()
+                    .chain(&self.unsent)
+                    .chain(self.lost.iter().map(|(_, c)| c))
+                    .any(|c| c.frame == n);
                 if !more {
                     let f = &mut self.frames[n];
                     f.arrived_us = Some(arrive);
@@ -364,6 +452,29 @@ fn steps_down_and_back() {
 }
 
 #[test]
+fn a_drop_does_not_flood_the_router_from_tcps_window() {
+    // TCP's window grew on the fast link (160 packets); when the link
+    // slows, whatever the sender writes goes into the network at once, and
+    // what the router's queue cannot hold is lost and waits for a
+    // retransmission. The frames must not be written faster than they are
+    // reported arriving.
+    let mut sim =
+        Sim::new(&[(0.0, 20e6), (20.0, 4e6), (30.0, 20e6)], 0.05).with_window(160.0 * 1448.0);
+    sim.run(32.0);
+    // The second after the drop, and the ones after it.
+    let (_, p99_first, _) = sim.window(20.0, 21.0);
+    let (fps, p99_after, _) = sim.window(21.0, 30.0);
+    // The frame in flight at the drop loses its tail and waits for TCP to
+    // send it again; at most one more goes out before its report is late
+    // (without the hold: 816 and 328 ms here).
+    assert!(
+        p99_first < 500.0 && p99_after < 300.0,
+        "p99 {p99_first} ms in the second after the drop, {p99_after} ms after it"
+    );
+    assert!(fps >= 25.0, "{fps} fps after the drop");
+}
+
+#[test]
 fn it_does_not_oscillate_on_a_steady_link() {
     let mut sim = Sim::new(&[(0.0, 6e6)], 0.05);
     sim.run(40.0);
@@ -405,16 +516,14 @@ fn same_shape((w, h): (u32, u32), (sw, sh): (u32, u32)) -> bool {
     2 * (w * sh).abs_diff(h * sw) <= sw.max(sh)
 }
 
+/// A fast link, then slower and slower ones, down to one that takes only
+/// a small picture at a low rate: the ladder walks down the size steps.
+const STAIRS: &[(f64, f64)] = &[(0.0, 20e6), (5.0, 1.5e6), (10.0, 0.8e6), (15.0, 0.4e6)];
+
 #[test]
 fn each_step_down_keeps_the_sources_shape() {
     for source in [(640, 480), (1280, 720), (480, 640), (400, 400)] {
-        // A fast link, then one that takes a small picture at a low rate:
-        // the ladder walks down every size step.
-        let mut sim = Sim::new(&[(0.0, 20e6), (5.0, 0.4e6)], 0.05).with_source(
-            source.0,
-            source.1,
-            Fit::Contain,
-        );
+        let mut sim = Sim::new(STAIRS, 0.05).with_source(source.0, source.1, Fit::Contain);
         sim.run(25.0);
         let sizes = sim.sizes_from(0.0);
         let smallest = sizes.iter().map(|&(w, h)| w.max(h)).min().unwrap_or(0);
@@ -438,7 +547,7 @@ fn each_step_down_keeps_the_sources_shape() {
 
 #[test]
 fn stretched_steps_are_the_boxes_exactly() {
-    let mut sim = Sim::new(&[(0.0, 20e6), (5.0, 0.4e6)], 0.05).with_source(640, 480, Fit::Stretch);
+    let mut sim = Sim::new(STAIRS, 0.05).with_source(640, 480, Fit::Stretch);
     sim.run(25.0);
     let boxes: BTreeSet<(u32, u32)> = (0..SIZE_STEPS.len()).map(|s| sim.c.box_of(s)).collect();
     let sizes = sim.sizes_from(0.0);

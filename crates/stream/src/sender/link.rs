@@ -341,6 +341,9 @@ impl Transport for Link {
                     self.inbox.clear();
                     self.delivery = Delivery::default();
                     cx.session_opened();
+                    if feedback {
+                        cx.expect_reports();
+                    }
                     cx.feedback_offered(feedback);
                     return Ok(Ready::Ready);
                 }
@@ -458,7 +461,7 @@ impl Link {
                 cx.feedback(fb);
             })
             .map_err(|end| framecast_wire::WireError::Io(end.into_io()))?;
-            if self.delivery.all_arrived() {
+            if self.delivery.all_arrived() && cx.may_start() {
                 self.waiting_since = None;
                 return Ok(Ready::Ready);
             }
@@ -476,7 +479,11 @@ impl Link {
             return Ok(Ready::NotYet);
         };
         let broken = framecast_wire::WireError::Io;
-        let ready = wait_ready(w.get_ref(), self.feedback, SEND_POLL_INTERVAL).map_err(broken)?;
+        // While the frames on their way fill the path, the next one waits
+        // for the receiver's reports, not for the socket.
+        let held = self.feedback && !cx.may_start();
+        let ready =
+            wait_ready(w.get_ref(), self.feedback, !held, SEND_POLL_INTERVAL).map_err(broken)?;
         if ready.readable {
             let (inbox, message, delivery) =
                 (&mut self.inbox, &mut self.message, &mut self.delivery);
@@ -496,6 +503,11 @@ impl Link {
         // had come by the time the socket was asked (a link that queues
         // frames is polled, as before, until it no longer does).
         self.delivery.kept_up = self.delivery.all_arrived();
+        if held {
+            // The socket is not what waits.
+            self.waiting_since = None;
+            return Ok(Ready::NotYet);
+        }
         if ready.writable {
             self.waiting_since = None;
             return Ok(Ready::Ready);
@@ -778,11 +790,19 @@ pub(super) struct Readiness {
     pub(super) readable: bool,
 }
 
-/// Waits up to `timeout` until the socket can take a new frame or (with
-/// `read`) has bytes from the receiver.
-pub(super) fn wait_ready(conn: &Conn, read: bool, timeout: Duration) -> std::io::Result<Readiness> {
+/// Waits up to `timeout` until the socket (with `write`) can take a new
+/// frame or (with `read`) has bytes from the receiver.
+pub(super) fn wait_ready(
+    conn: &Conn,
+    read: bool,
+    write: bool,
+    timeout: Duration,
+) -> std::io::Result<Readiness> {
     use rustix::event::{PollFd, PollFlags, Timespec};
-    let mut flags = PollFlags::OUT;
+    let mut flags = PollFlags::empty();
+    if write {
+        flags |= PollFlags::OUT;
+    }
     if read {
         flags |= PollFlags::IN;
     }

@@ -360,12 +360,38 @@ impl<'a> SendContext<'a> {
     }
 
     /// Counts a session opened (the first, or a reconnection) and marks
-    /// the sender connected, in [`SenderStats`](crate::SenderStats).
-    pub fn session_opened(&self) {
-        let mut c = lock(&self.shared.counters);
-        c.sessions += 1;
-        c.reconnects = c.sessions - 1;
-        c.connected = true;
+    /// the sender connected, in [`SenderStats`](crate::SenderStats); the
+    /// rate control forgets what the earlier session had on its way.
+    pub fn session_opened(&mut self) {
+        {
+            let mut c = lock(&self.shared.counters);
+            c.sessions += 1;
+            c.reconnects = c.sessions - 1;
+            c.connected = true;
+        }
+        if let Some(c) = self.adapt.as_mut() {
+            c.on_session(false);
+        }
+    }
+
+    /// The session just opened reports each frame's arrival (TCP with
+    /// feedback): the rate control holds frames back from its start until
+    /// the reports say what the path holds ([`Controller::on_session`]).
+    pub(super) fn expect_reports(&mut self) {
+        if let Some(c) = self.adapt.as_mut() {
+            c.on_session(true);
+        }
+    }
+
+    /// Whether the next frame may start now, as far as the rate control
+    /// is concerned: `false` while the frames already written and not yet
+    /// reported by the receiver fill what the path holds
+    /// ([`Controller::may_start`]). A transport that reads feedback waits
+    /// for it (or for time to pass) instead of saying
+    /// [`Ready::Ready`]; one that does not is never held.
+    pub fn may_start(&mut self) -> bool {
+        let now = self.shared.started.elapsed();
+        self.adapt.as_mut().is_none_or(|c| c.may_start(now))
     }
 
     /// Marks the sender disconnected: the transport lost its session
